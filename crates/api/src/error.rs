@@ -1,0 +1,259 @@
+//! One error type for the API and one mapping to HTTP. 5xx answers tell the client which
+//! component failed in a stable sentence; the detail goes to the log, never a database string
+//! or a secret to the client.
+
+use crate::envelope::Envelope;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use trunkline_domain::{FieldError, ValidationErrors};
+use trunkline_livekit::{ErrorKind, LiveKitError};
+use trunkline_store::StoreError;
+use utoipa::ToSchema;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// The request is wrong; `errors` names each field and rule.
+    BadRequest {
+        message: String,
+        errors: Vec<FieldError>,
+    },
+    Unauthorized,
+    NotFound(&'static str),
+    MethodNotAllowed,
+    Conflict(String),
+    PayloadTooLarge,
+    /// LiveKit (or another upstream) failed: 502 when it answered wrongly, 503 when it could
+    /// not be reached.
+    Upstream {
+        status: StatusCode,
+        message: String,
+    },
+    /// Our own fault. `context` is logged; the client sees a stable message.
+    Internal {
+        context: String,
+    },
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    /// JSON path of the offending field, e.g. `trunk_config.numbers[1]`.
+    pub field: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorData {
+    pub errors: Vec<FieldErrorBody>,
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            message: message.into(),
+            errors: vec![],
+        }
+    }
+
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationErrors::from(FieldError::new(field, message)).into()
+    }
+
+    pub fn internal(context: impl std::fmt::Display) -> Self {
+        Self::Internal {
+            context: context.to_string(),
+        }
+    }
+
+    /// The client-facing sentence of an upstream failure, for `/ready`.
+    pub fn message_for_readiness(&self) -> String {
+        match self {
+            Self::Upstream { message, .. } | Self::BadRequest { message, .. } => message.clone(),
+            other => format!("{:?}", other.status()),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Upstream { status, .. } => *status,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<ValidationErrors> for ApiError {
+    fn from(e: ValidationErrors) -> Self {
+        Self::BadRequest {
+            message: e.to_string(),
+            errors: e.0,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(what) => {
+                Self::Conflict(format!("a record with this {what} already exists"))
+            }
+            other => Self::Internal {
+                context: format!("database: {other}"),
+            },
+        }
+    }
+}
+
+impl From<LiveKitError> for ApiError {
+    fn from(e: LiveKitError) -> Self {
+        match e.kind() {
+            ErrorKind::InvalidArgument => Self::BadRequest {
+                message: format!(
+                    "LiveKit rejected the trunk: {}",
+                    e.livekit_message().unwrap_or("invalid argument")
+                ),
+                errors: vec![],
+            },
+            ErrorKind::Credentials => Self::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: "LiveKit rejected trunkline's credentials: check LIVEKIT_API_KEY and LIVEKIT_API_SECRET".into(),
+            },
+            ErrorKind::Unavailable => Self::Upstream {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message: e.to_string(),
+            },
+            ErrorKind::NotFound | ErrorKind::Other => Self::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let (message, data) = match self {
+            Self::BadRequest { message, errors } => {
+                let data = (!errors.is_empty()).then(|| ErrorData {
+                    errors: errors
+                        .into_iter()
+                        .map(|e| FieldErrorBody {
+                            field: e.field,
+                            message: e.message,
+                        })
+                        .collect(),
+                });
+                (message, serde_json::to_value(data).unwrap_or_default())
+            }
+            Self::Unauthorized => (
+                "Invalid or missing API key: send Authorization: Bearer <api_key>".to_owned(),
+                serde_json::Value::Null,
+            ),
+            Self::NotFound(what) => (what.to_owned(), serde_json::Value::Null),
+            Self::MethodNotAllowed => (
+                "Method not allowed on this path".to_owned(),
+                serde_json::Value::Null,
+            ),
+            Self::Conflict(m) => (m, serde_json::Value::Null),
+            Self::PayloadTooLarge => (
+                "Request body is too large (64 KiB at most)".to_owned(),
+                serde_json::Value::Null,
+            ),
+            Self::Upstream { message, .. } => {
+                tracing::warn!(%status, %message, "upstream failure");
+                (message, serde_json::Value::Null)
+            }
+            Self::Internal { context } => {
+                tracing::error!(%context, "internal error");
+                ("Internal server error: trunkline could not complete the request; the details are in its log".to_owned(), serde_json::Value::Null)
+            }
+        };
+        (
+            status,
+            Json(Envelope {
+                success: false,
+                message,
+                data,
+            }),
+        )
+            .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn twirp(code: &str) -> LiveKitError {
+        LiveKitError::Twirp {
+            status: 400,
+            code: code.into(),
+            msg: "no trunk numbers specified".into(),
+            meta: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn status_table() {
+        let cases: Vec<(ApiError, u16)> = vec![
+            (ApiError::bad_request("x"), 400),
+            (ApiError::Unauthorized, 401),
+            (ApiError::NotFound("Trunk not found"), 404),
+            (ApiError::MethodNotAllowed, 405),
+            (ApiError::Conflict("x".into()), 409),
+            (ApiError::PayloadTooLarge, 413),
+            (ApiError::internal("x"), 500),
+            (twirp("invalid_argument").into(), 400),
+            (twirp("unauthenticated").into(), 502),
+            (twirp("permission_denied").into(), 502),
+            (twirp("internal").into(), 502),
+            (twirp("unavailable").into(), 503),
+            (
+                LiveKitError::Unauthorized {
+                    detail: "invalid API key".into(),
+                }
+                .into(),
+                502,
+            ),
+            (
+                LiveKitError::Unreachable {
+                    url: "http://x".into(),
+                    detail: "refused".into(),
+                }
+                .into(),
+                503,
+            ),
+            (
+                LiveKitError::Timeout {
+                    url: "http://x".into(),
+                    secs: 5,
+                }
+                .into(),
+                503,
+            ),
+            (StoreError::Conflict("trunk id").into(), 409),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.status().as_u16(), code, "{err:?}");
+        }
+    }
+
+    #[test]
+    fn livekit_invalid_argument_carries_livekits_message() {
+        let ApiError::BadRequest { message, .. } = twirp("invalid_argument").into() else {
+            panic!()
+        };
+        assert_eq!(
+            message,
+            "LiveKit rejected the trunk: no trunk numbers specified"
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! Request extractors whose rejections speak the envelope: a JSON body whose errors name the
+//! field, and the tenant behind a bearer API key.
+
+use crate::error::ApiError;
+use crate::sealing::hash_api_key;
+use crate::state::AppState;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+/// The largest body any endpoint accepts; a trunk config is a few hundred bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON body. Malformed JSON, a wrong type or an unknown field is a 400 naming the path.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+            let essence = ct.split(';').next().unwrap_or_default().trim();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::bad_request(
+                    "Content-Type must be application/json",
+                ));
+            }
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::bad_request("could not read the request body")
+            }
+        })?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// Parses JSON into `T`, describing any failure by the JSON path where it happened.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::bad_request(
+            "request body is empty: send a JSON object",
+        ));
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(de).map_err(|e| describe(e, ""))?;
+    Ok(value)
+}
+
+/// Deserializes a nested value (already known to be JSON) with paths under `prefix`.
+pub fn from_value<T: DeserializeOwned>(
+    value: serde_json::Value,
+    prefix: &str,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|e| describe(e, prefix))
+}
+
+fn describe(e: serde_path_to_error::Error<serde_json::Error>, prefix: &str) -> ApiError {
+    use serde_json::error::Category;
+    let inner = e.inner();
+    if matches!(
+        inner.classify(),
+        Category::Syntax | Category::Eof | Category::Io
+    ) {
+        return ApiError::bad_request(format!("request body is not valid JSON: {inner}"));
+    }
+    let path = e.path().to_string();
+    let field = match (prefix.is_empty(), path == ".") {
+        (true, true) => "body".to_owned(),
+        (true, false) => path,
+        (false, true) => prefix.to_owned(),
+        (false, false) => format!("{prefix}.{path}"),
+    };
+    // serde_json appends " at line L column C", which means nothing once the path is named.
+    let mut msg = inner.to_string();
+    if let Some(at) = msg.rfind(" at line ") {
+        msg.truncate(at);
+    }
+    ApiError::field(field, msg)
+}
+
+/// The tenant a request acts for, from `Authorization: Bearer <api_key>`.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub id: String,
+}
+
+impl FromRequestParts<AppState> for Tenant {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .ok_or(ApiError::Unauthorized)?;
+        let value = header.to_str().map_err(|_| ApiError::Unauthorized)?;
+        let (scheme, key) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
+        let key = key.trim();
+        if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() || key.len() > 256 {
+            return Err(ApiError::Unauthorized);
+        }
+        let id = state
+            .tenants
+            .tenant_for_key(&state.store, &hash_api_key(key))
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Tenant { id })
+    }
+}

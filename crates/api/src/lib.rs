@@ -1,0 +1,119 @@
+//! trunkline's HTTP API: the seed-000 trunk endpoints and their extensions, the error
+//! envelope, sealing of secrets, and provisioning of LiveKit.
+
+pub mod envelope;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod provisioning;
+pub mod records;
+pub mod routes;
+pub mod sealing;
+pub mod state;
+mod timefmt;
+pub mod wire;
+
+pub use state::AppState;
+
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::Router;
+use error::ApiError;
+use routes::{health, trunks};
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/sip/create-outbound-trunk",
+            post(trunks::create_outbound_trunk),
+        )
+        .route("/sip/list", get(trunks::list_trunks))
+        .route(
+            "/sip/trunks/{trunk_id}",
+            get(trunks::get_trunk)
+                .patch(trunks::patch_trunk)
+                .delete(trunks::delete_trunk),
+        )
+        .route(
+            "/sip/deactivate/{trunk_id}",
+            delete(trunks::deactivate_trunk),
+        )
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/openapi.json", get(openapi::openapi_json))
+        .fallback(|| async { ApiError::NotFound("No such endpoint: see GET /openapi.json") })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
+        .layer(middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+/// One line per request: method, route (with `{trunk_id}` rather than the id), status and
+/// time. Headers and bodies are never logged: they carry API keys and trunk passwords.
+async fn access_log(req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let micros = started.elapsed().as_micros() as u64;
+    if status == StatusCode::INTERNAL_SERVER_ERROR {
+        tracing::error!(%method, route, status = status.as_u16(), micros, "request");
+    } else {
+        tracing::debug!(%method, route, status = status.as_u16(), micros, "request");
+    }
+    resp
+}
+
+/// Options of a running server beyond its state.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// How often the reconciler compares the store with LiveKit.
+    pub reconcile_interval: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        Self {
+            reconcile_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Serves the API on `listener` (the caller binds it; tests bind port 0) and runs the
+/// reconciler beside it, until `shutdown` resolves.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let reconciler = tokio::spawn(provisioning::run_reconciler(
+        state.provisioner.clone(),
+        options.reconcile_interval,
+        async move {
+            let mut rx = stop_rx;
+            let _ = rx.wait_for(|stop| *stop).await;
+        },
+    ));
+    let app = router(state);
+    let result = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        })
+        .await;
+    let _ = reconciler.await;
+    result
+}

@@ -1,0 +1,57 @@
+use crate::envelope::ok;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::wire::{Health, Readiness};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+/// The process is up.
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, description = "Up", body = Health)))]
+pub async fn health() -> Response {
+    ok(
+        "ok",
+        Health {
+            status: "ok".into(),
+        },
+    )
+}
+
+/// The database answers and, when configured, LiveKit accepts our credentials.
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses(
+        (status = 200, description = "Ready", body = Readiness),
+        (status = 503, description = "A dependency is not ready", body = Readiness)))]
+pub async fn ready(State(state): State<AppState>) -> Response {
+    let database = match state.store.ping().await {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness: database");
+            "unreachable".to_owned()
+        }
+    };
+    let livekit = match &state.livekit {
+        None => "not_configured".to_owned(),
+        Some(lk) => match lk.ping().await {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => ApiError::from(e).message_for_readiness(),
+        },
+    };
+    let ready = database == "ok" && (livekit == "ok" || livekit == "not_configured");
+    let body = crate::envelope::Envelope {
+        success: ready,
+        message: if ready {
+            "ready".into()
+        } else {
+            "not ready".into()
+        },
+        data: Readiness { database, livekit },
+    };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}

@@ -1,0 +1,137 @@
+//! Request and response bodies of the trunk API, as seed 000 names them. Validation lives in
+//! the domain crate; these types only carry what the client sent.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// `POST /sip/create-outbound-trunk`. `trunk_config` is read according to `trunk_type`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOutboundTrunk {
+    /// 1–100 characters after trimming.
+    #[schema(example = "Twilio Production")]
+    pub trunk_name: Option<String>,
+    /// One of `twilio`, `exotel`, `telnyx`, `sip`.
+    #[schema(example = "twilio")]
+    pub trunk_type: Option<String>,
+    #[schema(value_type = TrunkConfigInput)]
+    pub trunk_config: Option<serde_json::Value>,
+}
+
+/// `PATCH /sip/trunks/{trunk_id}`: any subset. In `trunk_config`, a field left out keeps its
+/// value and `null` clears an optional one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTrunk {
+    pub trunk_name: Option<String>,
+    /// If given, must equal the trunk's type (the type cannot change).
+    pub trunk_type: Option<String>,
+    #[schema(value_type = Option<TrunkConfigInput>)]
+    pub trunk_config: Option<serde_json::Value>,
+}
+
+/// The configuration for `trunk_type` twilio, telnyx or sip.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)] // documents the schema; parsing uses the domain's raw types
+pub struct SipTrunkConfigInput {
+    /// Provider SIP host, `host[:port]`; a leading `sip:` is accepted and dropped.
+    #[schema(example = "example.pstn.twilio.com")]
+    address: String,
+    /// E.164 numbers (caller IDs) for this trunk; at least one; duplicates are dropped.
+    #[schema(example = json!(["+15550100000"]))]
+    numbers: Vec<String>,
+    /// Digest user name (Twilio: required). 1–128 characters.
+    username: Option<String>,
+    /// Digest password (Twilio: required). 1–128 characters; sealed, never returned.
+    password: Option<String>,
+    /// `auto` (default), `udp`, `tcp` or `tls`.
+    transport: Option<String>,
+    /// `disabled` (default), `allowed` or `required`.
+    media_encryption: Option<String>,
+}
+
+/// The configuration for `trunk_type` exotel.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct ExotelConfigInput {
+    /// E.164, or the Indian national form `0XXXXXXXXXX` (stored as +91…).
+    #[schema(example = "+918044319240")]
+    exotel_number: String,
+    sip_host: Option<String>,
+    /// 1–65535.
+    sip_port: Option<u16>,
+    sip_domain: Option<String>,
+    auth_username: Option<String>,
+    /// Sealed, never returned.
+    auth_password: Option<String>,
+}
+
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+#[schema(as = TrunkConfigInput)]
+pub enum TrunkConfigInput {
+    Sip(SipTrunkConfigInput),
+    Exotel(ExotelConfigInput),
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedTrunk {
+    #[schema(example = "ST_a1b2c3d4e5f60718293a4b5c6d7e8f90")]
+    pub trunk_id: String,
+    /// Provisioning status: `provisioned`, `unprovisioned` (LiveKit not configured) or
+    /// `awaiting_bridge` (exotel).
+    pub status: String,
+    pub livekit_trunk_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrunkListItem {
+    pub trunk_id: String,
+    pub trunk_name: String,
+    pub trunk_type: String,
+    /// ISO 8601, UTC, microseconds.
+    #[schema(example = "2024-01-15T10:00:00.000000Z")]
+    pub trunk_created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Provisioning {
+    /// `provisioned`, `unprovisioned`, `error` or `awaiting_bridge`.
+    pub status: String,
+    pub detail: String,
+    /// Whether LiveKit holds the latest saved configuration.
+    pub in_sync: bool,
+    pub last_error: Option<String>,
+    pub synced_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrunkDetails {
+    pub trunk_id: String,
+    pub trunk_name: String,
+    pub trunk_type: String,
+    pub trunk_created_at: String,
+    pub trunk_updated_at: String,
+    /// The configuration without secrets: each secret shows only as `<field>_set`.
+    #[schema(value_type = Object)]
+    pub trunk_config: serde_json::Value,
+    pub livekit_trunk_id: Option<String>,
+    pub provisioning: Provisioning,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedTrunk {
+    pub trunk_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Readiness {
+    pub database: String,
+    /// `ok`, `not_configured`, or what failed.
+    pub livekit: String,
+}

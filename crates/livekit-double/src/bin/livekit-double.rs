@@ -1,0 +1,78 @@
+//! `livekit-double --listen 127.0.0.1:7880 --api-key K --api-secret S`: serves the double
+//! until killed (Ctrl-C stops it cleanly), for benchmarks and manual poking.
+
+use livekit_double::LiveKitDouble;
+use std::io::Write;
+
+const USAGE: &str = "usage: livekit-double [--listen ADDR] --api-key KEY --api-secret SECRET\n\
+  --listen      address to bind (default 127.0.0.1:7880)\n\
+  --api-key     API key tokens must be issued by (or LIVEKIT_API_KEY)\n\
+  --api-secret  secret tokens must be signed with (or LIVEKIT_API_SECRET)";
+
+struct Args {
+    listen: String,
+    api_key: String,
+    api_secret: String,
+}
+
+fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
+    let mut listen = "127.0.0.1:7880".to_owned();
+    let mut api_key = std::env::var("LIVEKIT_API_KEY").ok();
+    let mut api_secret = std::env::var("LIVEKIT_API_SECRET").ok();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
+            None => (arg.clone(), None),
+        };
+        let slot = match flag.as_str() {
+            "--listen" => &mut None,
+            "--api-key" => &mut api_key,
+            "--api-secret" => &mut api_secret,
+            "-h" | "--help" => return Err(String::new()),
+            _ => return Err(format!("unknown argument {arg:?}")),
+        };
+        let value = match inline.or_else(|| it.next()) {
+            Some(v) => v,
+            None => return Err(format!("{flag} needs a value")),
+        };
+        if flag == "--listen" {
+            listen = value;
+        } else {
+            *slot = Some(value);
+        }
+    }
+    match (api_key, api_secret) {
+        (Some(api_key), Some(api_secret)) => Ok(Args {
+            listen,
+            api_key,
+            api_secret,
+        }),
+        _ => Err("--api-key and --api-secret are required".to_owned()),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match parse(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("livekit-double: {e}");
+            }
+            eprintln!("{USAGE}");
+            std::process::exit(if e.is_empty() { 0 } else { 2 });
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&args.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("livekit-double: cannot listen on {}: {e}", args.listen);
+            std::process::exit(1);
+        }
+    };
+    let lk = LiveKitDouble::start_on(listener, &args.api_key, &args.api_secret).await;
+    println!("listening on {}", lk.url());
+    let _ = std::io::stdout().flush();
+    let _ = tokio::signal::ctrl_c().await;
+    lk.shutdown().await;
+}

@@ -1,0 +1,279 @@
+//! An in-process test double of LiveKit's SIP Twirp service, faithful to the wire of the
+//! open-source server (livekit/livekit `pkg/service`, livekit/protocol `livekit/sip.go`,
+//! twitchtv/twirp v8): protobuf and JSON codecs, Twirp error JSON and status codes, the
+//! API-key middleware's plain-text 401s, JWT checks, validation messages, and the store's
+//! quirks (see `sip.rs`). Outbound trunks are implemented; the other SIP methods are routed and
+//! decoded like the real server, then answer `unimplemented`.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let lk = livekit_double::LiveKitDouble::start("APIkey", "secret").await;
+//! // point the client at lk.url() ...
+//! assert!(lk.outbound_trunks().is_empty());
+//! lk.shutdown().await;
+//! # }
+//! ```
+
+mod auth;
+mod server;
+mod sip;
+mod twirp;
+mod validate;
+
+pub use auth::{Grants, SipGrant};
+pub use twirp::http_status;
+
+use livekit_protocol::SipOutboundTrunkInfo;
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Requests kept by [`LiveKitDouble::requests`]; older ones are dropped so a long benchmark
+/// run does not grow without bound.
+pub const MAX_RECORDED: usize = 10_000;
+
+/// One request as the double saw it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordedRequest {
+    /// HTTP method, e.g. "POST".
+    pub http_method: String,
+    /// Decoded URL path.
+    pub path: String,
+    /// Twirp method (the path after `/twirp/livekit.SIP/`), e.g. "CreateSIPOutboundTrunk";
+    /// empty for paths outside the SIP service.
+    pub method: String,
+    /// The Content-Type header as sent ("" when absent).
+    pub content_type: String,
+    /// Grants of a verified token; `None` when no token was sent or it was refused.
+    pub grants: Option<Grants>,
+    /// HTTP status of the answer.
+    pub status: u16,
+    pub outcome: Outcome,
+}
+
+impl RecordedRequest {
+    pub fn ok(&self) -> bool {
+        self.outcome == Outcome::Ok
+    }
+}
+
+/// How a request was answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A success answer (200, or the health check / redirect outside Twirp).
+    Ok,
+    /// A Twirp error: JSON `{code, msg}`.
+    Twirp { code: String, msg: String },
+    /// A plain-text answer from the HTTP stack: the auth middleware's 401, the body limit's
+    /// 413, or the mux's 404.
+    Http { status: u16, body: String },
+}
+
+#[derive(Default)]
+pub(crate) struct State {
+    pub(crate) trunks: sip::Trunks,
+    pub(crate) latency: Duration,
+    pub(crate) fail_next: Option<twirp::TwirpError>,
+    pub(crate) requests: VecDeque<RecordedRequest>,
+    shutdown: Option<oneshot::Sender<()>>,
+    listener_closed: Option<oneshot::Receiver<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+pub(crate) struct Shared {
+    pub(crate) api_key: String,
+    pub(crate) api_secret: String,
+    state: Mutex<State>,
+}
+
+impl Shared {
+    /// Never panics: a poisoned lock still holds consistent data (no handler panics midway).
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn record(&self, r: RecordedRequest) {
+        let mut s = self.lock();
+        if s.requests.len() >= MAX_RECORDED {
+            s.requests.pop_front();
+        }
+        s.requests.push_back(r);
+    }
+}
+
+/// Handle on a running double; clones share the same server and state.
+#[derive(Clone)]
+pub struct LiveKitDouble {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+}
+
+impl std::fmt::Debug for LiveKitDouble {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LiveKitDouble")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The listener axum serves from, telling us when axum drops it: from then on connects are
+/// refused, which is what [`LiveKitDouble::shutdown`] promises.
+struct NotifyingListener {
+    inner: TcpListener,
+    _closed: oneshot::Sender<()>,
+}
+
+impl axum::serve::Listener for NotifyingListener {
+    type Io = tokio::net::TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            match self.inner.accept().await {
+                Ok(conn) => return conn,
+                // Like axum's own impl: e.g. EMFILE; back off instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+impl LiveKitDouble {
+    /// Binds 127.0.0.1 on a free port.
+    ///
+    /// # Panics
+    /// If no loopback port can be bound (a broken test environment).
+    pub async fn start(api_key: &str, api_secret: &str) -> LiveKitDouble {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        Self::start_on(listener, api_key, api_secret).await
+    }
+
+    /// Serves on an already bound listener (e.g. a fixed port for benchmarks).
+    ///
+    /// # Panics
+    /// If the listener has no local address.
+    pub async fn start_on(listener: TcpListener, api_key: &str, api_secret: &str) -> LiveKitDouble {
+        let addr = listener.local_addr().expect("listener has a local address");
+        let shared = Arc::new(Shared {
+            api_key: api_key.to_owned(),
+            api_secret: api_secret.to_owned(),
+            state: Mutex::new(State::default()),
+        });
+        let (closed_tx, closed_rx) = oneshot::channel();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(shared.clone());
+        let listener = NotifyingListener {
+            inner: listener,
+            _closed: closed_tx,
+        };
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+        });
+        {
+            let mut s = shared.lock();
+            s.shutdown = Some(stop_tx);
+            s.listener_closed = Some(closed_rx);
+            s.server = Some(server);
+        }
+        LiveKitDouble { shared, addr }
+    }
+
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every outbound trunk, sorted by id.
+    pub fn outbound_trunks(&self) -> Vec<SipOutboundTrunkInfo> {
+        self.shared.lock().trunks.values().cloned().collect()
+    }
+
+    pub fn outbound_trunk(&self, id: &str) -> Option<SipOutboundTrunkInfo> {
+        self.shared.lock().trunks.get(id).cloned()
+    }
+
+    /// Stores a trunk behind the client's back (as `lk sip outbound create` would), without
+    /// validation. An empty `sip_trunk_id` gets a fresh one. Returns the id.
+    pub fn insert_out_of_band(&self, mut info: SipOutboundTrunkInfo) -> String {
+        let mut s = self.shared.lock();
+        if info.sip_trunk_id.is_empty() {
+            info.sip_trunk_id = sip::new_trunk_id(&s.trunks);
+        }
+        let id = info.sip_trunk_id.clone();
+        s.trunks.insert(id.clone(), info);
+        id
+    }
+
+    /// Removes a trunk behind the client's back (as `lk sip trunk delete` would). Returns
+    /// whether it existed.
+    pub fn delete_out_of_band(&self, id: &str) -> bool {
+        self.shared.lock().trunks.remove(id).is_some()
+    }
+
+    /// Holds back every answer by `d` (the request itself takes effect at once, so a client
+    /// timing out sees the ambiguous outcome a slow network gives).
+    pub fn set_latency(&self, d: Duration) {
+        self.shared.lock().latency = d;
+    }
+
+    /// The next request that reaches a SIP method (routed, authenticated by the middleware,
+    /// body decoded) answers this Twirp error instead of running; the HTTP status follows
+    /// the code ([`http_status`]). One shot.
+    pub fn fail_next(&self, code: &str, msg: &str) {
+        self.shared.lock().fail_next = Some(twirp::TwirpError::new(code, msg));
+    }
+
+    /// Requests seen so far, oldest first (at most [`MAX_RECORDED`]).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.iter().cloned().collect()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// Stops listening: once this returns, new connects are refused. Open connections are
+    /// closed gracefully (given a few seconds, then dropped). Other clones of the handle keep
+    /// reading the state.
+    pub async fn shutdown(self) {
+        let (stop, closed, server) = {
+            let mut s = self.shared.lock();
+            (s.shutdown.take(), s.listener_closed.take(), s.server.take())
+        };
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+        if let Some(closed) = closed {
+            // Err means the sender was dropped: exactly the signal we wait for.
+            let _ = closed.await;
+        }
+        if let Some(server) = server {
+            let abort = server.abort_handle();
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
+                abort.abort();
+            }
+        }
+    }
+}

@@ -1,0 +1,15 @@
+//! LiveKit's SIP service, spoken the way LiveKit's own SDKs speak it: Twirp over HTTP with
+//! protobuf bodies (`livekit-protocol` types) and a short-lived HS256 access token carrying
+//! only the grants each call needs.
+//!
+//! `livekit-api` has a SIP client too, but it lacks Get*, list filters and several fields, and
+//! has no TLS unless a feature is on; this crate is the thin part we need, on the same types.
+
+mod client;
+mod error;
+mod token;
+
+pub use client::{LiveKitClient, LiveKitConfig};
+pub use error::{ErrorKind, LiveKitError};
+pub use livekit_protocol as proto;
+pub use token::{Claims, SipGrant};

@@ -1,0 +1,47 @@
+//! Storage for trunkline: one API, one code path (sqlx `Any`), two databases. SQLite is the
+//! embedded default (a file, WAL, synchronous commits); PostgreSQL serves deployments that run
+//! several instances. Queries use `$n` placeholders, which both databases accept.
+
+mod error;
+mod keys;
+mod leases;
+mod open;
+mod trunks;
+
+pub use error::StoreError;
+pub use keys::{ApiKeyRecord, NewApiKey};
+pub use open::{sqlite_path, Backend};
+pub use trunks::{SecretsRecord, TrunkRow, TrunkSummary, PENDING as PENDING_STATUS};
+
+use sqlx::AnyPool;
+
+/// A handle on the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Round trip to the database, for readiness checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Microseconds since the Unix epoch, the unit of every timestamp column.
+pub fn now_micros() -> i64 {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    d.as_micros() as i64
+}

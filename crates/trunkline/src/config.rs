@@ -1,0 +1,150 @@
+//! Configuration by flag or environment, and `serve`.
+
+use crate::master_key;
+use clap::Args;
+use std::net::SocketAddr;
+use std::time::Duration;
+use trunkline_api::{AppState, ServeOptions};
+use trunkline_livekit::{LiveKitClient, LiveKitConfig};
+use trunkline_store::Store;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://./trunkline-data/trunkline.db";
+
+#[derive(Args, Clone)]
+pub struct DbArgs {
+    /// sqlite://PATH (default, created on first start) or postgres://…
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// 32 bytes, base64. Unset with SQLite: generated on first start into master.key beside
+    /// the database. Required with PostgreSQL.
+    #[arg(long, env = "TRUNKLINE_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Earlier master keys (comma-separated), still accepted for opening secrets during a
+    /// rotation.
+    #[arg(long, env = "TRUNKLINE_MASTER_KEY_PREVIOUS", hide_env_values = true)]
+    pub master_key_previous: Option<String>,
+}
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TRUNKLINE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// LiveKit server URL (https://, wss://, http:// or ws://).
+    #[arg(long, env = "LIVEKIT_URL")]
+    pub livekit_url: Option<String>,
+    #[arg(long, env = "LIVEKIT_API_KEY")]
+    pub livekit_api_key: Option<String>,
+    #[arg(long, env = "LIVEKIT_API_SECRET", hide_env_values = true)]
+    pub livekit_api_secret: Option<String>,
+    /// Seconds a LiveKit request may take before it counts as unreachable.
+    #[arg(long, env = "TRUNKLINE_LIVEKIT_TIMEOUT", default_value_t = 10)]
+    pub livekit_timeout: u64,
+    /// Seconds between reconciler passes (provisioning, repair of out-of-band changes).
+    #[arg(long, env = "TRUNKLINE_RECONCILE_INTERVAL", default_value_t = 30.0)]
+    pub reconcile_interval: f64,
+    /// Milliseconds an API key lookup is cached; a revoked key stops working within this.
+    #[arg(long, env = "TRUNKLINE_AUTH_CACHE_MS", default_value_t = 1000)]
+    pub auth_cache_ms: u64,
+}
+
+fn livekit(args: &ServeArgs) -> Result<Option<LiveKitClient>, String> {
+    let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    match (
+        non_empty(&args.livekit_url),
+        non_empty(&args.livekit_api_key),
+        non_empty(&args.livekit_api_secret),
+    ) {
+        (None, None, None) => Ok(None),
+        (Some(url), Some(api_key), Some(api_secret)) => {
+            if !(url.starts_with("http://")
+                || url.starts_with("https://")
+                || url.starts_with("ws://")
+                || url.starts_with("wss://"))
+            {
+                return Err(format!(
+                    "LIVEKIT_URL must start with https://, wss://, http:// or ws:// (got {url})"
+                ));
+            }
+            Ok(Some(LiveKitClient::new(LiveKitConfig {
+                url,
+                api_key,
+                api_secret,
+                timeout: Duration::from_secs(args.livekit_timeout.max(1)),
+            })))
+        }
+        (url, key, secret) => {
+            let missing: Vec<&str> = [
+                ("LIVEKIT_URL", url.is_none()),
+                ("LIVEKIT_API_KEY", key.is_none()),
+                ("LIVEKIT_API_SECRET", secret.is_none()),
+            ]
+            .into_iter()
+            .filter_map(|(n, m)| m.then_some(n))
+            .collect();
+            Err(format!(
+                "LiveKit is partly configured: set {} too, or unset all three",
+                missing.join(" and ")
+            ))
+        }
+    }
+}
+
+pub async fn open_store(db: &DbArgs) -> Result<Store, String> {
+    Store::open(&db.database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))
+}
+
+pub async fn serve(args: ServeArgs) -> Result<(), String> {
+    let livekit = livekit(&args)?;
+    if !(args.reconcile_interval.is_finite() && args.reconcile_interval > 0.0) {
+        return Err("TRUNKLINE_RECONCILE_INTERVAL must be a positive number of seconds".into());
+    }
+    let keyring = master_key::load(&args.db)?;
+    let store = open_store(&args.db).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    match &livekit {
+        Some(lk) => tracing::info!(livekit = lk.url(), "LiveKit configured"),
+        None => tracing::warn!("LiveKit is not configured: trunks are stored as unprovisioned until LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set"),
+    }
+    tracing::info!(%addr, database = store.backend().as_str(), "trunkline listening");
+    let state = AppState::new(
+        store.clone(),
+        keyring,
+        livekit,
+        Duration::from_millis(args.auth_cache_ms),
+    );
+    let options = ServeOptions {
+        reconcile_interval: Duration::from_secs_f64(args.reconcile_interval),
+    };
+    trunkline_api::serve(listener, state, options, shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    store.close().await;
+    tracing::info!("trunkline stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

@@ -1,0 +1,177 @@
+//! `trunkline keys …`: API keys per tenant, and master-key rotation.
+
+use crate::config::{open_store, DbArgs};
+use crate::master_key;
+use clap::Subcommand;
+use trunkline_api::records;
+use trunkline_api::sealing::{generate_api_key, hash_api_key, Keyring, MasterKey};
+use trunkline_domain::{text, ApiKeyId, TenantId};
+use trunkline_store::{NewApiKey, SecretsRecord};
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Create an API key for the tenant with this email (the tenant is created if new). The
+    /// key is printed alone on the last line of stdout, once.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// List API keys (ids and prefixes, never the keys).
+    List,
+    /// Revoke an API key by its id (AK_…).
+    Revoke { key_id: String },
+    /// Re-seal every stored secret under a new master key. With TRUNKLINE_MASTER_KEY set,
+    /// re-seals under that key (pass the old one in TRUNKLINE_MASTER_KEY_PREVIOUS); with the
+    /// generated key file, generates the next key and replaces the file. Restart `serve`
+    /// afterwards.
+    RotateMaster,
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && email.len() <= 254
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
+    match command {
+        KeysCommand::Create { name, email } => {
+            let name = text::name("--name", &name, 100).map_err(|e| e.to_string())?;
+            let email = email.trim().to_ascii_lowercase();
+            if !valid_email(&email) {
+                return Err(format!("--email must be an email address (got {email:?})"));
+            }
+            let store = open_store(&db).await?;
+            let key = generate_api_key();
+            let key_id = ApiKeyId::generate();
+            let tenant = store
+                .create_api_key(NewApiKey {
+                    key_id: key_id.as_str(),
+                    new_tenant_id: TenantId::generate().as_str(),
+                    email: &email,
+                    name: &name,
+                    key_hash: &hash_api_key(&key),
+                    prefix: &key[..12],
+                })
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("Created API key {key_id} for {email} (tenant {tenant}).");
+            println!("Store it now; it cannot be shown again:");
+            println!("{key}");
+            Ok(())
+        }
+        KeysCommand::List => {
+            let store = open_store(&db).await?;
+            let keys = store.list_api_keys().await.map_err(|e| e.to_string())?;
+            println!(
+                "{:<35} {:<14} {:<30} {:<20} {:<27} STATUS",
+                "KEY ID", "PREFIX", "EMAIL", "NAME", "CREATED"
+            );
+            for k in keys {
+                let status = match k.revoked_at {
+                    Some(at) => format!("revoked {}", iso(at)),
+                    None => "active".into(),
+                };
+                println!(
+                    "{:<35} {:<14} {:<30} {:<20} {:<27} {status}",
+                    k.id,
+                    format!("{}…", k.prefix),
+                    k.email,
+                    k.name,
+                    iso(k.created_at)
+                );
+            }
+            Ok(())
+        }
+        KeysCommand::Revoke { key_id } => {
+            let store = open_store(&db).await?;
+            if store
+                .revoke_api_key(&key_id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                println!("Revoked {key_id}.");
+                Ok(())
+            } else {
+                Err(format!("no active API key with id {key_id}"))
+            }
+        }
+        KeysCommand::RotateMaster => rotate_master(db).await,
+    }
+}
+
+fn iso(micros: i64) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+async fn reseal_all(db: &DbArgs, keyring: &Keyring) -> Result<usize, String> {
+    let store = open_store(db).await?;
+    let records = store.all_trunk_secrets().await.map_err(|e| e.to_string())?;
+    let mut out = Vec::with_capacity(records.len());
+    for r in &records {
+        out.push(SecretsRecord {
+            id: r.id.clone(),
+            secrets: records::reseal(keyring, &r.id, &r.secrets)?,
+        });
+    }
+    store
+        .replace_trunk_secrets(&out)
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(out.len())
+}
+
+async fn rotate_master(db: DbArgs) -> Result<(), String> {
+    if db
+        .master_key
+        .as_deref()
+        .is_some_and(|k| !k.trim().is_empty())
+    {
+        let keyring = master_key::load(&db)?;
+        let n = reseal_all(&db, &keyring).await?;
+        println!(
+            "Re-sealed the secrets of {n} trunks under master key {}.",
+            keyring.current_id()
+        );
+        println!("Restart every `trunkline serve` with this TRUNKLINE_MASTER_KEY; the previous key is no longer needed.");
+        return Ok(());
+    }
+    let files =
+        master_key::files(&db).ok_or("set TRUNKLINE_MASTER_KEY (PostgreSQL has no key file)")?;
+    let old = master_key::load(&db)?; // also creates the file on a fresh install
+    let _ = old;
+    let old_encoded = std::fs::read_to_string(&files.current)
+        .map_err(|e| format!("cannot read {}: {e}", files.current.display()))?;
+    let new_encoded = MasterKey::generate_base64();
+    // 1. The next key is on disk before any secret depends on it.
+    master_key::write_key(&files.next, &new_encoded)?;
+    let keyring = Keyring::new(
+        MasterKey::from_base64(&new_encoded).map_err(|e| e.to_string())?,
+        vec![MasterKey::from_base64(&old_encoded).map_err(|e| e.to_string())?],
+    );
+    // 2. Every secret re-sealed in one transaction.
+    let n = reseal_all(&db, &keyring).await?;
+    // 3. Swap the files; until this completes, `load` accepts both keys.
+    master_key::write_key(&files.previous, old_encoded.trim())?;
+    std::fs::rename(&files.next, &files.current)
+        .map_err(|e| format!("cannot replace {}: {e}", files.current.display()))?;
+    let _ = std::fs::remove_file(&files.previous);
+    println!(
+        "Re-sealed the secrets of {n} trunks under the new master key {} ({}).",
+        keyring.current_id(),
+        files.current.display()
+    );
+    println!("Restart `trunkline serve` to use it.");
+    Ok(())
+}

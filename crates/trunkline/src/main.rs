@@ -1,0 +1,58 @@
+//! The `trunkline` binary: `serve` runs the API; `keys …` manages API keys and the master key.
+//! Thin on purpose: configuration is resolved in `config`, everything else lives in the crates.
+
+mod config;
+mod keys;
+mod master_key;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "trunkline",
+    version,
+    about = "Telephony for LiveKit voice agents"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP API (and its LiveKit reconciler).
+    Serve(config::ServeArgs),
+    /// Manage tenants' API keys and the master key that seals secrets.
+    Keys {
+        #[command(flatten)]
+        db: config::DbArgs,
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TRUNKLINE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => config::serve(args).await,
+            Command::Keys { db, command } => keys::run(db, command).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
