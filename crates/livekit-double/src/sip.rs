@@ -8,7 +8,7 @@ use livekit_protocol::update_sip_outbound_trunk_request::Action;
 use livekit_protocol::{
     CreateSipOutboundTrunkRequest, DeleteSipTrunkRequest, GetSipOutboundTrunkRequest,
     GetSipOutboundTrunkResponse, ListSipOutboundTrunkRequest, ListSipOutboundTrunkResponse,
-    SipMediaConfig, SipOutboundTrunkInfo, SipTrunkInfo, UpdateSipOutboundTrunkRequest,
+    SipOutboundTrunkInfo, SipTrunkInfo, UpdateSipOutboundTrunkRequest,
 };
 use rand::Rng;
 use std::collections::BTreeMap;
@@ -141,7 +141,7 @@ fn apply_update(info: &mut SipOutboundTrunkInfo, p: livekit_protocol::SipOutboun
         info.media = p.media;
     }
     set(&mut info.media_encryption, p.media_encryption);
-    let mut media = info.media.take().unwrap_or_else(SipMediaConfig::default);
+    let mut media = info.media.take().unwrap_or_default();
     if media.encryption.is_none() && info.media_encryption != 0 {
         media.encryption = Some(info.media_encryption);
     }
@@ -242,7 +242,7 @@ pub(crate) fn delete(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use livekit_protocol::Pagination;
+    use livekit_protocol::{Pagination, SipMediaConfig};
 
     fn admin() -> Grants {
         Grants {

@@ -21,6 +21,7 @@ pub struct Provisioner {
     store: Store,
     keyring: Arc<Keyring>,
     livekit: Option<LiveKitClient>,
+    pending_grace: std::time::Duration,
 }
 
 /// A trunk as a create left it.
@@ -41,7 +42,14 @@ impl Provisioner {
             store,
             keyring,
             livekit,
+            pending_grace: reconcile::PENDING_GRACE,
         }
+    }
+
+    /// How long a create may stay `pending` before the reconciler treats it as interrupted.
+    pub fn with_pending_grace(mut self, grace: std::time::Duration) -> Self {
+        self.pending_grace = grace;
+        self
     }
 
     /// Stores a new trunk and, when LiveKit is configured, creates its LiveKit side before

@@ -23,7 +23,7 @@ pub struct ReconcileReport {
 }
 
 /// A create still `pending` after this long was interrupted (requests time out well before).
-const PENDING_GRACE: Duration = Duration::from_secs(120);
+pub(super) const PENDING_GRACE: Duration = Duration::from_secs(120);
 
 impl Provisioner {
     /// One pass. `Err` when LiveKit or the database could not be read at all.
@@ -46,10 +46,10 @@ impl Provisioner {
             .filter_map(|t| livekit_info::owner(t).map(|o| (o, t)))
             .collect();
         let mut report = ReconcileReport::default();
-        let grace = PENDING_GRACE.as_micros() as i64;
+        let grace = self.pending_grace.as_micros() as i64;
         for row in rows {
             if row.status == status::PENDING {
-                if now_micros() - row.created_at > grace {
+                if now_micros() - row.created_at >= grace {
                     self.abandon(lk, &row, by_owner.get(&row.id).copied(), &mut report)
                         .await;
                 }

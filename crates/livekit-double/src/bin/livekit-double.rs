@@ -20,25 +20,25 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
     let mut api_key = std::env::var("LIVEKIT_API_KEY").ok();
     let mut api_secret = std::env::var("LIVEKIT_API_SECRET").ok();
     while let Some(arg) = it.next() {
+        if arg == "-h" || arg == "--help" {
+            return Err(String::new());
+        }
+        // Both `--flag value` and `--flag=value`.
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
             None => (arg.clone(), None),
         };
-        let slot = match flag.as_str() {
-            "--listen" => &mut None,
-            "--api-key" => &mut api_key,
-            "--api-secret" => &mut api_secret,
-            "-h" | "--help" => return Err(String::new()),
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or(format!("{flag} needs a value"))
+        };
+        match flag.as_str() {
+            "--listen" => listen = value()?,
+            "--api-key" => api_key = Some(value()?),
+            "--api-secret" => api_secret = Some(value()?),
             _ => return Err(format!("unknown argument {arg:?}")),
-        };
-        let value = match inline.or_else(|| it.next()) {
-            Some(v) => v,
-            None => return Err(format!("{flag} needs a value")),
-        };
-        if flag == "--listen" {
-            listen = value;
-        } else {
-            *slot = Some(value);
         }
     }
     match (api_key, api_secret) {

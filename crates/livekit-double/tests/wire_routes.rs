@@ -1,0 +1,289 @@
+//! The double over raw HTTP: listing semantics, the JSON codec, routing and bad bodies.
+
+mod common;
+
+use common::*;
+use livekit_protocol::*;
+
+#[tokio::test]
+async fn list_filters_and_pages_like_the_redis_store() {
+    let lk = start().await;
+    let mut ids = Vec::new();
+    for n in ["1", "2", "1", "3"] {
+        ids.push(create(&lk, trunk("h", &[n])).await.unwrap().sip_trunk_id);
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    let page = |after: &str, limit| {
+        Some(Pagination {
+            after_id: after.into(),
+            limit,
+        })
+    };
+    // `limit` is only the store's batch size: the reply holds everything after the cursor.
+    assert_eq!(
+        list(
+            &lk,
+            ListSipOutboundTrunkRequest {
+                page: page("", 1),
+                ..Default::default()
+            }
+        )
+        .await,
+        sorted
+    );
+    assert_eq!(
+        list(
+            &lk,
+            ListSipOutboundTrunkRequest {
+                page: page(&sorted[1], 2),
+                ..Default::default()
+            }
+        )
+        .await,
+        sorted[2..]
+    );
+    assert_eq!(
+        list(
+            &lk,
+            ListSipOutboundTrunkRequest {
+                page: page(&sorted[3], 0),
+                ..Default::default()
+            }
+        )
+        .await,
+        Vec::<String>::new()
+    );
+    // trunk_ids only filters: sorted by id, unknown ids dropped.
+    let wanted = vec![ids[2].clone(), "ST_unknown".into(), ids[0].clone()];
+    let mut expect = vec![ids[0].clone(), ids[2].clone()];
+    expect.sort();
+    assert_eq!(
+        list(
+            &lk,
+            ListSipOutboundTrunkRequest {
+                trunk_ids: wanted,
+                ..Default::default()
+            }
+        )
+        .await,
+        expect
+    );
+    assert_eq!(
+        list(
+            &lk,
+            ListSipOutboundTrunkRequest {
+                numbers: vec!["1".into()],
+                ..Default::default()
+            }
+        )
+        .await,
+        expect
+    );
+    // A trunk without numbers passes any numbers filter.
+    let bare = lk.insert_out_of_band(SipOutboundTrunkInfo {
+        sip_trunk_id: "ST_zzzz".into(),
+        ..Default::default()
+    });
+    let got = list(
+        &lk,
+        ListSipOutboundTrunkRequest {
+            numbers: vec!["3".into()],
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(got, vec![ids[3].clone(), bare]);
+}
+
+#[tokio::test]
+async fn json_in_both_spellings_and_snake_case_out() {
+    let lk = start().await;
+    let auth = format!("Bearer {}", admin_token());
+    let headers = [
+        ("Content-Type", "application/json; charset=utf-8"),
+        ("Authorization", auth.as_str()),
+    ];
+    let body = br#"{"trunk": {"address": "h", "numbers": ["1"], "authUsername": "u", "auth_password": "p", "unknownField": 1}} trailing"#;
+    let r = send(
+        lk.addr(),
+        "POST",
+        &path("CreateSIPOutboundTrunk"),
+        &headers,
+        body,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.status, r.header("content-type")),
+        (200, Some("application/json")),
+        "{}",
+        r.text()
+    );
+    let j = r.json();
+    assert_eq!(
+        (j["auth_username"].as_str(), j["auth_password"].as_str()),
+        (Some("u"), Some("p"))
+    );
+    let id = j["sip_trunk_id"].as_str().unwrap().to_owned();
+    assert_eq!(lk.outbound_trunk(&id).unwrap().auth_username, "u");
+
+    let get = format!(r#"{{"sipTrunkId": "{id}"}}"#);
+    let r = send(
+        lk.addr(),
+        "POST",
+        &path("GetSIPOutboundTrunk"),
+        &headers,
+        get.as_bytes(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.json()["trunk"]["sip_trunk_id"].as_str(),
+        Some(id.as_str())
+    );
+
+    for bad in [&b""[..], b"{", b"[1]", br#"{"trunk": {"numbers": "x"}}"#] {
+        let r = send(
+            lk.addr(),
+            "POST",
+            &path("CreateSIPOutboundTrunk"),
+            &headers,
+            bad,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            r.twirp(),
+            (
+                400,
+                "malformed".into(),
+                "the json request could not be decoded".into()
+            )
+        );
+    }
+}
+
+#[tokio::test]
+async fn routing_errors_are_twirp_bad_route() {
+    let lk = start().await;
+    let auth = format!("Bearer {}", admin_token());
+    let pb = [
+        ("Content-Type", "application/protobuf"),
+        ("Authorization", auth.as_str()),
+    ];
+    let r = send(lk.addr(), "POST", &path("X"), &pb, b"").await.unwrap();
+    assert_eq!(r.status, 404);
+    assert_eq!(
+        r.text(),
+        r#"{"code":"bad_route","msg":"no handler for path \"/twirp/livekit.SIP/X\"","meta":{"twirp_invalid_route":"POST /twirp/livekit.SIP/X"}}"#
+    );
+    let r = send(lk.addr(), "GET", &path("GetSIPOutboundTrunk"), &pb, b"")
+        .await
+        .unwrap();
+    let msg = "unsupported method \"GET\" (only POST is allowed)";
+    assert_eq!(r.twirp(), (404, "bad_route".into(), msg.into()));
+    let text = [
+        ("Content-Type", "text/plain"),
+        ("Authorization", auth.as_str()),
+    ];
+    let r = send(lk.addr(), "POST", &path("GetSIPOutboundTrunk"), &text, b"")
+        .await
+        .unwrap();
+    assert_eq!(
+        r.twirp(),
+        (
+            404,
+            "bad_route".into(),
+            "unexpected Content-Type: \"text/plain\"".into()
+        )
+    );
+    let r = send(
+        lk.addr(),
+        "POST",
+        &path("GetSIPOutboundTrunk"),
+        &[("Authorization", auth.as_str())],
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        r.twirp(),
+        (
+            404,
+            "bad_route".into(),
+            "unexpected Content-Type: \"\"".into()
+        )
+    );
+    // Real methods the double does not implement are routed and decoded, then refused.
+    let r = send(lk.addr(), "POST", &path("CreateSIPParticipant"), &pb, b"")
+        .await
+        .unwrap();
+    assert_eq!(r.twirp().0, 501);
+    // Outside the SIP service: Go's mux.
+    let r = send(lk.addr(), "GET", "/nothing", &[], b"").await.unwrap();
+    assert_eq!((r.status, r.text()), (404, "404 page not found\n".into()));
+    let r = send(lk.addr(), "GET", "/", &[], b"").await.unwrap();
+    assert_eq!((r.status, r.text()), (200, "OK".into()));
+}
+
+#[tokio::test]
+async fn bad_bodies_are_malformed_or_too_large() {
+    let lk = start().await;
+    let auth = format!("Bearer {}", admin_token());
+    let pb = [
+        ("Content-Type", "application/protobuf"),
+        ("Authorization", auth.as_str()),
+    ];
+    // Garbage, a truncated field, and a string (trunk.name) that is not UTF-8.
+    for junk in [
+        &b"\xff\xff\xff"[..],
+        b"\x0a\x05ab",
+        b"\x0a\x04\x12\x02\xc3\x28",
+    ] {
+        let r = send(
+            lk.addr(),
+            "POST",
+            &path("CreateSIPOutboundTrunk"),
+            &pb,
+            junk,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            r.twirp(),
+            (
+                400,
+                "malformed".into(),
+                "the protobuf request could not be decoded".into()
+            )
+        );
+    }
+    let huge = [
+        ("Content-Type", "application/protobuf"),
+        ("Content-Length", "10485761"),
+    ];
+    let r = send(
+        lk.addr(),
+        "POST",
+        &path("CreateSIPOutboundTrunk"),
+        &huge,
+        b"",
+    )
+    .await
+    .unwrap();
+    assert_eq!((r.status, r.text()), (413, "request body too large".into()));
+    let r = send(
+        lk.addr(),
+        "POST",
+        &path("CreateSIPOutboundTrunk"),
+        &pb,
+        &vec![0x0a; 10 * 1024 * 1024 + 1],
+    )
+    .await;
+    if let Ok(r) = r {
+        // Declared length over the limit: refused up front (the server may close early).
+        assert_eq!(r.status, 413);
+    }
+    assert!(lk.outbound_trunks().is_empty());
+}
