@@ -304,6 +304,13 @@ fn query_value(query: &str, name: &str) -> Option<String> {
     })
 }
 
+/// The byte a `%XX` escape starting at `bytes[i]` stands for (two hex digits, nothing else).
+pub(crate) fn escaped_byte(bytes: &[u8], i: usize) -> Option<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let (hi, lo) = (hex(*bytes.get(i + 1)?)?, hex(*bytes.get(i + 2)?)?);
+    u8::try_from(hi * 16 + lo).ok()
+}
+
 fn form_decode(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
@@ -312,9 +319,7 @@ fn form_decode(s: &str) -> Option<String> {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3)?;
-                let hex = std::str::from_utf8(hex).ok()?;
-                out.push(u8::from_str_radix(hex, 16).ok()?);
+                out.push(escaped_byte(bytes, i)?);
                 i += 2;
             }
             b => out.push(b),

@@ -117,10 +117,7 @@ fn request_path(raw: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok());
-        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+        match (bytes[i], auth::escaped_byte(bytes, i)) {
             (b'%', Some(b)) => {
                 out.push(b);
                 i += 3;
@@ -327,6 +324,6 @@ mod tests {
             request_path("/twirp/livekit.SIP/Get%53IPOutboundTrunk"),
             "/twirp/livekit.SIP/GetSIPOutboundTrunk"
         );
-        assert_eq!(request_path("/a%zz"), "/a%zz");
+        assert_eq!(request_path("/a%zz%+1%4"), "/a%zz%+1%4");
     }
 }

@@ -285,5 +285,26 @@ async fn bad_bodies_are_malformed_or_too_large() {
         // Declared length over the limit: refused up front (the server may close early).
         assert_eq!(r.status, 413);
     }
+    // No declared length: the limit is hit while reading, after auth (Go's MaxBytesReader).
+    let mut chunked = format!("{:x}\r\n", 10 * 1024 * 1024 + 1).into_bytes();
+    chunked.extend(std::iter::repeat_n(0x0a_u8, 10 * 1024 * 1024 + 1));
+    chunked.extend_from_slice(b"\r\n0\r\n\r\n");
+    let te = [
+        ("Content-Type", "application/protobuf"),
+        ("Transfer-Encoding", "chunked"),
+        ("Authorization", auth.as_str()),
+    ];
+    let sent = send(
+        lk.addr(),
+        "POST",
+        &path("CreateSIPOutboundTrunk"),
+        &te,
+        &chunked,
+    )
+    .await;
+    if let Ok(r) = sent {
+        let msg = "failed to read request body";
+        assert_eq!(r.twirp(), (400, "malformed".into(), msg.into()));
+    }
     assert!(lk.outbound_trunks().is_empty());
 }

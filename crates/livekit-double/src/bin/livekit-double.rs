@@ -4,9 +4,9 @@
 use livekit_double::LiveKitDouble;
 use std::io::Write;
 
-const USAGE: &str = "usage: livekit-double [--listen ADDR] --api-key KEY --api-secret SECRET\n\
-  --listen      address to bind (default 127.0.0.1:7880)\n\
-  --api-key     API key tokens must be issued by (or LIVEKIT_API_KEY)\n\
+const USAGE: &str = "usage: livekit-double [--listen ADDR] --api-key KEY --api-secret SECRET
+  --listen      address to bind (default 127.0.0.1:7880)
+  --api-key     API key tokens must be issued by (or LIVEKIT_API_KEY)
   --api-secret  secret tokens must be signed with (or LIVEKIT_API_SECRET)";
 
 struct Args {
@@ -55,12 +55,13 @@ fn parse(mut it: impl Iterator<Item = String>) -> Result<Args, String> {
 async fn main() {
     let args = match parse(std::env::args().skip(1)) {
         Ok(a) => a,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return;
+        }
         Err(e) => {
-            if !e.is_empty() {
-                eprintln!("livekit-double: {e}");
-            }
-            eprintln!("{USAGE}");
-            std::process::exit(if e.is_empty() { 0 } else { 2 });
+            eprintln!("livekit-double: {e}\n{USAGE}");
+            std::process::exit(2);
         }
     };
     let listener = match tokio::net::TcpListener::bind(&args.listen).await {

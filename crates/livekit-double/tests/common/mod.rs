@@ -67,10 +67,8 @@ pub async fn send(
 ) -> std::io::Result<HttpResponse> {
     let mut s = TcpStream::connect(addr).await?;
     let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    if !headers
-        .iter()
-        .any(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-    {
+    let framed = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    if !framed("content-length") && !framed("transfer-encoding") {
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     for (k, v) in headers {

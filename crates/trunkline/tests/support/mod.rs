@@ -1,0 +1,136 @@
+//! Runs the real `trunkline` binary, as a user would.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_trunkline");
+
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub log: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// `trunkline serve` on a free port, with `envs`; returns once it logs that it listens.
+pub fn serve(dir: &std::path::Path, envs: &[(&str, String)]) -> Server {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TRUNKLINE_LISTEN", "127.0.0.1:0")
+        .env("TRUNKLINE_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn trunkline serve");
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let (tx, rx) = mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if line.contains("trunkline listening") {
+                let addr = line
+                    .split("addr=")
+                    .nth(1)
+                    .and_then(|s| s.split_whitespace().next())
+                    .map(str::to_owned);
+                let _ = tx.send(addr);
+            }
+            let mut l = sink.lock().unwrap();
+            l.push_str(&line);
+            l.push('\n');
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("server did not start: {}", log.lock().unwrap()))
+        .expect("listening line carries the address");
+    Server {
+        child,
+        url: format!("http://{addr}"),
+        log,
+    }
+}
+
+impl Server {
+    pub fn kill9(mut self) {
+        self.child.kill().unwrap(); // SIGKILL on Unix
+        self.child.wait().unwrap();
+    }
+
+    pub fn stop(mut self) -> String {
+        unsafe_sigterm(self.child.id());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "serve exited with {status}");
+        let log = self.log.lock().unwrap().clone();
+        log
+    }
+}
+
+fn unsafe_sigterm(pid: u32) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(pid.to_string())
+        .status();
+}
+
+/// `trunkline <args>` to completion: (success, stdout, stderr).
+pub fn run(
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, String)],
+) -> (bool, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("run trunkline");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `keys create`, returning the key from the last line of stdout.
+pub fn create_key(dir: &std::path::Path, email: &str, envs: &[(&str, String)]) -> String {
+    let (ok, stdout, stderr) = run(
+        dir,
+        &["keys", "create", "--name", "Test", "--email", email],
+        envs,
+    );
+    assert!(ok, "{stderr}");
+    stdout.lines().last().unwrap().to_owned()
+}
+
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub fn seed_twilio() -> serde_json::Value {
+    serde_json::json!({
+        "trunk_name": "Twilio Production",
+        "trunk_type": "twilio",
+        "trunk_config": {
+            "address": "example.pstn.twilio.com",
+            "numbers": ["+15550100000"],
+            "username": "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            "password": "your_auth_token_here"
+        }
+    })
+}
