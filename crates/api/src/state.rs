@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use trunkline_livekit::LiveKitClient;
-use trunkline_store::{Store, StoreError};
+use trunkline_store::{Store, StoreError, TrunkSummary};
 
 /// What every handler shares. Cheap to clone.
 #[derive(Clone)]
@@ -14,6 +14,7 @@ pub struct AppState {
     pub livekit: Option<LiveKitClient>,
     pub provisioner: Provisioner,
     pub tenants: Arc<KeyCache>,
+    pub list_bodies: Arc<ListBodies>,
 }
 
 impl AppState {
@@ -31,6 +32,7 @@ impl AppState {
             livekit,
             provisioner,
             tenants: Arc::new(KeyCache::new(auth_cache_ttl)),
+            list_bodies: Arc::default(),
         }
     }
 }
@@ -75,5 +77,41 @@ impl KeyCache {
             entries.insert(key_hash.to_owned(), (t.clone(), Instant::now()));
         }
         Ok(tenant)
+    }
+}
+
+/// Serialized `GET /sip/list` bodies per tenant, reused while the store hands back the very
+/// same list (`Arc::ptr_eq`): the body is a pure function of that list, so it is exact, and a
+/// store without a list cache (PostgreSQL) simply never hits.
+#[derive(Default)]
+pub struct ListBodies {
+    entries: Mutex<HashMap<String, RenderedList>>,
+}
+
+/// A list and the body rendered from it.
+type RenderedList = (Arc<Vec<TrunkSummary>>, bytes::Bytes);
+
+impl ListBodies {
+    pub fn get_or_render(
+        &self,
+        tenant_id: &str,
+        list: &Arc<Vec<TrunkSummary>>,
+        render: impl FnOnce(&[TrunkSummary]) -> bytes::Bytes,
+    ) -> bytes::Bytes {
+        {
+            let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((cached, body)) = entries.get(tenant_id) {
+                if Arc::ptr_eq(cached, list) {
+                    return body.clone();
+                }
+            }
+        }
+        let body = render(list);
+        let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if entries.len() >= MAX_CACHED_KEYS {
+            entries.clear();
+        }
+        entries.insert(tenant_id.to_owned(), (list.clone(), body.clone()));
+        body
     }
 }

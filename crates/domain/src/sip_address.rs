@@ -112,7 +112,7 @@ impl SipAddress {
         if rest.contains('/') {
             return Err(err("must be host[:port] without a path ('/')"));
         }
-        let (host, port) = split_host_port(rest).map_err(|why| err(why))?;
+        let (host, port) = split_host_port(rest).map_err(&err)?;
         let host = HostName::parse(field, host)?;
         let port = match port {
             None => None,

@@ -273,18 +273,6 @@ async fn bad_bodies_are_malformed_or_too_large() {
     .await
     .unwrap();
     assert_eq!((r.status, r.text()), (413, "request body too large".into()));
-    let r = send(
-        lk.addr(),
-        "POST",
-        &path("CreateSIPOutboundTrunk"),
-        &pb,
-        &vec![0x0a; 10 * 1024 * 1024 + 1],
-    )
-    .await;
-    if let Ok(r) = r {
-        // Declared length over the limit: refused up front (the server may close early).
-        assert_eq!(r.status, 413);
-    }
     // No declared length: the limit is hit while reading, after auth (Go's MaxBytesReader).
     let mut chunked = format!("{:x}\r\n", 10 * 1024 * 1024 + 1).into_bytes();
     chunked.extend(std::iter::repeat_n(0x0a_u8, 10 * 1024 * 1024 + 1));

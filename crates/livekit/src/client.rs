@@ -104,16 +104,13 @@ impl LiveKitClient {
         Err(self.error_response(status, &content_type, &body))
     }
 
+    /// A failure before any answer: a timeout, or anything else (refused connection, DNS,
+    /// TLS, reset) reported with its innermost cause.
     fn transport_error(&self, e: &reqwest::Error) -> LiveKitError {
         if e.is_timeout() {
             LiveKitError::Timeout {
                 url: self.config.url.clone(),
                 secs: self.config.timeout.as_secs(),
-            }
-        } else if e.is_connect() {
-            LiveKitError::Unreachable {
-                url: self.config.url.clone(),
-                detail: root_cause(e),
             }
         } else {
             LiveKitError::Unreachable {

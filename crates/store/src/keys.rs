@@ -29,7 +29,7 @@ impl Store {
     /// Returns the tenant id the key belongs to.
     pub async fn create_api_key(&self, key: NewApiKey<'_>) -> Result<String, StoreError> {
         let now = now_micros();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO tenants (id, email, name, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (email) DO NOTHING",
@@ -100,7 +100,7 @@ impl Store {
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now_micros())
                 .bind(key_id)
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
         Ok(done.rows_affected() == 1)
     }

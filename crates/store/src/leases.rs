@@ -20,7 +20,7 @@ impl Store {
         .bind(holder)
         .bind(now + ttl.as_micros() as i64)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }

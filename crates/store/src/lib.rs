@@ -5,6 +5,7 @@
 mod error;
 mod keys;
 mod leases;
+mod list_cache;
 mod open;
 mod trunks;
 
@@ -18,8 +19,15 @@ use sqlx::AnyPool;
 /// A handle on the database; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Store {
+    /// Reads.
     pool: AnyPool,
+    /// Writes. With SQLite a single connection: writers queue here in order instead of
+    /// colliding on SQLite's file lock, whose busy handler sleeps up to 100 ms per retry.
+    /// With PostgreSQL, the same pool as reads.
+    writer: AnyPool,
     backend: Backend,
+    /// Per-tenant trunk lists, only where this process is the sole writer (SQLite).
+    list_cache: Option<std::sync::Arc<list_cache::ListCache>>,
 }
 
 impl Store {
@@ -35,6 +43,14 @@ impl Store {
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
+    }
+
+    /// Called after every committed write to the trunks table.
+    fn trunks_changed(&self) {
+        if let Some(c) = &self.list_cache {
+            c.invalidate();
+        }
     }
 }
 

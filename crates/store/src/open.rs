@@ -43,24 +43,37 @@ impl Store {
             Backend::Sqlite => sqlite_url(url)?,
             Backend::Postgres => url.to_owned(),
         };
-        let options = AnyPoolOptions::new()
-            .max_connections(match backend {
-                Backend::Sqlite => 8,
-                Backend::Postgres => 16,
-            })
-            .acquire_timeout(Duration::from_secs(10));
-        let options = if backend == Backend::Sqlite {
-            options.after_connect(|conn, _meta| Box::pin(sqlite_pragmas(conn)))
-        } else {
-            options
+        let pool_of = |size: u32| {
+            let options = AnyPoolOptions::new()
+                .max_connections(size)
+                .acquire_timeout(Duration::from_secs(10));
+            if backend == Backend::Sqlite {
+                options.after_connect(|conn, _meta| Box::pin(sqlite_pragmas(conn)))
+            } else {
+                options
+            }
         };
-        let pool = options.connect(&url).await?;
-        let migrator = match backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let writer = pool_of(1).connect(&url).await?;
+                SQLITE_MIGRATIONS.run(&writer).await?;
+                (pool_of(8).connect(&url).await?, writer)
+            }
+            Backend::Postgres => {
+                let pool = pool_of(16).connect(&url).await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                (pool.clone(), pool)
+            }
         };
-        migrator.run(&pool).await?;
-        Ok(Self { pool, backend })
+        // Another process could change PostgreSQL's trunks behind a cache's back; with SQLite
+        // this process is the only one that writes them (`trunkline keys` writes keys only).
+        let list_cache = (backend == Backend::Sqlite).then(Default::default);
+        Ok(Self {
+            pool,
+            writer,
+            backend,
+            list_cache,
+        })
     }
 }
 

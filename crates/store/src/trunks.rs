@@ -86,9 +86,10 @@ impl Store {
         .bind(t.synced_at)
         .bind(t.created_at)
         .bind(t.updated_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| StoreError::unique(e, "trunk id"))?;
+        self.trunks_changed();
         Ok(())
     }
 
@@ -120,7 +121,24 @@ impl Store {
         Ok(r.as_ref().map(row).transpose()?)
     }
 
-    pub async fn list_trunks(&self, tenant_id: &str) -> Result<Vec<TrunkSummary>, StoreError> {
+    /// A tenant's active trunks in creation order.
+    pub async fn list_trunks(
+        &self,
+        tenant_id: &str,
+    ) -> Result<std::sync::Arc<Vec<TrunkSummary>>, StoreError> {
+        let Some(cache) = &self.list_cache else {
+            return Ok(std::sync::Arc::new(self.query_trunk_list(tenant_id).await?));
+        };
+        if let Some(hit) = cache.get(tenant_id) {
+            return Ok(hit);
+        }
+        let generation = cache.generation();
+        let list = std::sync::Arc::new(self.query_trunk_list(tenant_id).await?);
+        cache.put(tenant_id, generation, list.clone());
+        Ok(list)
+    }
+
+    async fn query_trunk_list(&self, tenant_id: &str) -> Result<Vec<TrunkSummary>, StoreError> {
         let sql = format!(
             "SELECT id, name, trunk_type, created_at FROM trunks \
              WHERE tenant_id = $1 AND deleted_at IS NULL AND status <> '{PENDING}' \
@@ -173,8 +191,9 @@ impl Store {
         .bind(now_micros())
         .bind(id)
         .bind(expected_version)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        self.trunks_changed();
         Ok(done.rows_affected() == 1)
     }
 
@@ -195,8 +214,9 @@ impl Store {
         .bind(status)
         .bind(now_micros())
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        self.trunks_changed();
         Ok(())
     }
 
@@ -216,8 +236,9 @@ impl Store {
         .bind(last_error)
         .bind(livekit_trunk_id)
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        self.trunks_changed();
         Ok(())
     }
 
@@ -231,8 +252,9 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(tenant_id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        self.trunks_changed();
         Ok(done.rows_affected() == 1)
     }
 
@@ -242,8 +264,9 @@ impl Store {
             "DELETE FROM trunks WHERE id = $1 AND status = '{PENDING}'"
         ))
         .bind(id)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
+        self.trunks_changed();
         Ok(())
     }
 
@@ -264,7 +287,7 @@ impl Store {
 
     /// Replaces sealed secrets in one transaction (all or nothing), for master-key rotation.
     pub async fn replace_trunk_secrets(&self, records: &[SecretsRecord]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         for r in records {
             sqlx::query("UPDATE trunks SET secrets = $1 WHERE id = $2")
                 .bind(&r.secrets)

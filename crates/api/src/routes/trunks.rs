@@ -9,7 +9,7 @@ use crate::state::AppState;
 use crate::timefmt::iso8601;
 use crate::wire::*;
 use axum::extract::{Path, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use trunkline_domain::text;
 use trunkline_domain::trunk::{RawExotelConfig, RawSipTrunkConfig};
 use trunkline_domain::{TrunkConfig, TrunkId, TrunkType, ValidationErrors};
@@ -127,19 +127,35 @@ pub async fn list_trunks(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<Response, ApiError> {
-    let items: Vec<TrunkListItem> = state
-        .store
-        .list_trunks(&tenant.id)
-        .await?
-        .into_iter()
-        .map(|t| TrunkListItem {
-            trunk_id: t.id,
-            trunk_name: t.name,
-            trunk_type: t.trunk_type,
-            trunk_created_at: iso8601(t.created_at),
-        })
-        .collect();
-    Ok(ok("SIP trunks retrieved successfully", items))
+    let list = state.store.list_trunks(&tenant.id).await?;
+    let body = state
+        .list_bodies
+        .get_or_render(&tenant.id, &list, |trunks| {
+            let items: Vec<TrunkListItem> = trunks
+                .iter()
+                .map(|t| TrunkListItem {
+                    trunk_id: t.id.clone(),
+                    trunk_name: t.name.clone(),
+                    trunk_type: t.trunk_type.clone(),
+                    trunk_created_at: iso8601(t.created_at),
+                })
+                .collect();
+            let envelope = Envelope {
+                success: true,
+                message: "SIP trunks retrieved successfully".into(),
+                data: items,
+            };
+            // Sized up front: growing the buffer while writing showed up as memmove in profiles.
+            let mut buf = Vec::with_capacity(64 + trunks.len() * 160);
+            serde_json::to_writer(&mut buf, &envelope)
+                .expect("serializing plain structs cannot fail");
+            bytes::Bytes::from(buf)
+        });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 async fn owned_trunk(
