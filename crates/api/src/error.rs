@@ -66,14 +66,6 @@ impl ApiError {
         }
     }
 
-    /// The client-facing sentence of an upstream failure, for `/ready`.
-    pub fn message_for_readiness(&self) -> String {
-        match self {
-            Self::Upstream { message, .. } | Self::BadRequest { message, .. } => message.clone(),
-            other => format!("{:?}", other.status()),
-        }
-    }
-
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
@@ -112,6 +104,10 @@ impl From<StoreError> for ApiError {
 
 impl From<LiveKitError> for ApiError {
     fn from(e: LiveKitError) -> Self {
+        if e.kind() != ErrorKind::InvalidArgument {
+            // The detail (LiveKit's text, the OS error) is for operators.
+            tracing::warn!(error = %e, "LiveKit request failed");
+        }
         match e.kind() {
             ErrorKind::InvalidArgument => Self::BadRequest {
                 message: format!(
@@ -120,17 +116,13 @@ impl From<LiveKitError> for ApiError {
                 ),
                 errors: vec![],
             },
-            ErrorKind::Credentials => Self::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: "LiveKit rejected trunkline's credentials: check LIVEKIT_API_KEY and LIVEKIT_API_SECRET".into(),
-            },
             ErrorKind::Unavailable => Self::Upstream {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                message: e.to_string(),
+                message: e.public_message(),
             },
-            ErrorKind::NotFound | ErrorKind::Other => Self::Upstream {
+            ErrorKind::Credentials | ErrorKind::NotFound | ErrorKind::Other => Self::Upstream {
                 status: StatusCode::BAD_GATEWAY,
-                message: e.to_string(),
+                message: e.public_message(),
             },
         }
     }
@@ -227,6 +219,7 @@ mod tests {
                 LiveKitError::Unreachable {
                     url: "http://x".into(),
                     detail: "refused".into(),
+                    request_sent: false,
                 }
                 .into(),
                 503,

@@ -78,14 +78,15 @@ async fn access_log(req: Request, next: Next) -> Response {
 /// Options of a running server beyond its state.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
-    /// How often the reconciler compares the store with LiveKit.
-    pub reconcile_interval: Duration,
+    /// How often the reconciler compares the store with LiveKit; `None` runs none (tests that
+    /// drive passes themselves).
+    pub reconcile_interval: Option<Duration>,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
-            reconcile_interval: Duration::from_secs(30),
+            reconcile_interval: Some(Duration::from_secs(30)),
         }
     }
 }
@@ -99,14 +100,16 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let reconciler = tokio::spawn(provisioning::run_reconciler(
-        state.provisioner.clone(),
-        options.reconcile_interval,
-        async move {
-            let mut rx = stop_rx;
-            let _ = rx.wait_for(|stop| *stop).await;
-        },
-    ));
+    let reconciler = options.reconcile_interval.map(|interval| {
+        tokio::spawn(provisioning::run_reconciler(
+            state.provisioner.clone(),
+            interval,
+            async move {
+                let mut rx = stop_rx;
+                let _ = rx.wait_for(|stop| *stop).await;
+            },
+        ))
+    });
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -114,6 +117,8 @@ pub async fn serve(
             let _ = stop_tx.send(true);
         })
         .await;
-    let _ = reconciler.await;
+    if let Some(r) = reconciler {
+        let _ = r.await;
+    }
     result
 }

@@ -54,6 +54,15 @@ pub fn open(keyring: &Keyring, row: &TrunkRow) -> Result<TrunkConfig, ApiError> 
         .map_err(|e| ApiError::internal(format!("trunk {} stored config invalid: {e}", row.id)))
 }
 
+/// The ids of the master keys a row's secrets are sealed with.
+pub fn sealed_key_ids(secrets_json: &str) -> Vec<String> {
+    let sealed: BTreeMap<String, String> = serde_json::from_str(secrets_json).unwrap_or_default();
+    sealed
+        .values()
+        .filter_map(|v| Keyring::key_id_of(v).map(str::to_owned))
+        .collect()
+}
+
 /// Re-seals every secret of a row under the keyring's current key.
 pub fn reseal(keyring: &Keyring, trunk_id: &str, secrets_json: &str) -> Result<String, String> {
     let sealed: BTreeMap<String, String> = serde_json::from_str(secrets_json)

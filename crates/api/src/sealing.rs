@@ -82,6 +82,18 @@ impl Keyring {
         self.current.id()
     }
 
+    /// Whether a value sealed under `key_id` can be opened.
+    pub fn knows(&self, key_id: &str) -> bool {
+        self.current.id == key_id || self.previous.iter().any(|k| k.id == key_id)
+    }
+
+    /// This keyring with `next` sealing and every key so far still opening.
+    pub fn rotated_to(mut self, next: MasterKey) -> Self {
+        let old = std::mem::replace(&mut self.current, next);
+        self.previous.insert(0, old);
+        self
+    }
+
     pub fn seal(&self, aad: &str, plaintext: &str) -> String {
         let mut nonce = [0u8; 12];
         rand::rng().fill_bytes(&mut nonce);

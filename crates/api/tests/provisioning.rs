@@ -289,7 +289,7 @@ async fn the_reconciler_recreates_a_trunk_deleted_out_of_band() {
     let db = TestDb::fresh().await;
     // The real background loop, at a short interval: no manual pass in this test.
     let server =
-        TestServer::start_with(&db, LiveKit::Double(&lk), Duration::from_millis(100)).await;
+        TestServer::start_with(&db, LiveKit::Double(&lk), Some(Duration::from_millis(100))).await;
     let key = server.tenant("a@example.com").await;
     let id = server.create(&key, &seed_twilio()).await;
     let old = details(&server, &key, &id).await["livekit_trunk_id"]
@@ -391,5 +391,65 @@ async fn an_interrupted_create_is_cleaned_up_by_the_reconciler() {
     assert!(lk.outbound_trunk(&orphan).is_none());
     assert_eq!(lk.outbound_trunks().len(), 1);
     assert_eq!(server.store.all_live_trunks().await.unwrap().len(), 1);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_reconciler_removes_duplicates_and_never_touches_trunks_it_does_not_own() {
+    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let db = TestDb::fresh().await;
+    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
+    let key = server.tenant("a@example.com").await;
+    let id = server.create(&key, &seed_twilio()).await;
+    let lk_id = details(&server, &key, &id).await["livekit_trunk_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let trunk = |metadata: String| proto::SipOutboundTrunkInfo {
+        name: "other".into(),
+        address: "pbx.example.com".into(),
+        numbers: vec!["+15550100000".into()],
+        metadata,
+        ..Default::default()
+    };
+    let duplicate = lk.insert_out_of_band(trunk(
+        trunkline_api::provisioning::livekit_info::metadata(&id),
+    ));
+    let foreign = lk.insert_out_of_band(trunk(String::new()));
+    let other_deployment =
+        lk.insert_out_of_band(trunk(trunkline_api::provisioning::livekit_info::metadata(
+            trunkline_domain::TrunkId::generate().as_str(),
+        )));
+    // A trunk for a row the tenant deleted, turning up late (a create racing the delete).
+    let gone = server.create(&key, &seed_twilio()).await;
+    let (status, _) = server
+        .send("DELETE", &format!("/sip/trunks/{gone}"), Some(&key), None)
+        .await;
+    assert_eq!(status, 200);
+    let late = lk.insert_out_of_band(trunk(trunkline_api::provisioning::livekit_info::metadata(
+        &gone,
+    )));
+    let report = server.reconcile().await;
+    assert_eq!(report.removed, 2, "{report:?}");
+    assert!(
+        lk.outbound_trunk(&duplicate).is_none(),
+        "the duplicate is gone"
+    );
+    assert!(
+        lk.outbound_trunk(&late).is_none(),
+        "the late trunk of a deleted row is gone"
+    );
+    assert!(
+        lk.outbound_trunk(&lk_id).is_some(),
+        "the trunk the row points at stays"
+    );
+    assert!(
+        lk.outbound_trunk(&foreign).is_some(),
+        "a trunk made outside trunkline is left alone"
+    );
+    assert!(
+        lk.outbound_trunk(&other_deployment).is_some(),
+        "another deployment's trunk is left alone"
+    );
     server.stop().await;
 }

@@ -116,6 +116,7 @@ impl LiveKitClient {
             LiveKitError::Unreachable {
                 url: self.config.url.clone(),
                 detail: root_cause(e),
+                request_sent: !e.is_connect(),
             }
         }
     }
@@ -147,6 +148,7 @@ impl LiveKitClient {
             502..=504 => LiveKitError::Unreachable {
                 url: self.config.url.clone(),
                 detail: format!("HTTP {status}"),
+                request_sent: true,
             },
             _ => LiveKitError::BadResponse {
                 url: self.config.url.clone(),

@@ -16,8 +16,14 @@ pub enum LiveKitError {
     /// LiveKit's auth middleware answers 401 in plain text (livekit `pkg/service/auth.go`).
     #[error("LiveKit rejected trunkline's API key or secret ({detail})")]
     Unauthorized { detail: String },
+    /// No answer. `request_sent` is false only when the connection itself failed, the one
+    /// case where LiveKit certainly did not act on the request.
     #[error("LiveKit unreachable at {url}: {detail}")]
-    Unreachable { url: String, detail: String },
+    Unreachable {
+        url: String,
+        detail: String,
+        request_sent: bool,
+    },
     #[error("LiveKit at {url} did not answer within {secs} s")]
     Timeout { url: String, secs: u64 },
     #[error("LiveKit at {url} sent a response trunkline cannot read: {detail}")]
@@ -57,6 +63,38 @@ impl LiveKitError {
             Self::Unauthorized { .. } => ErrorKind::Credentials,
             Self::Unreachable { .. } | Self::Timeout { .. } => ErrorKind::Unavailable,
             Self::BadResponse { .. } => ErrorKind::Other,
+        }
+    }
+
+    /// Whether LiveKit may have carried out the request despite the error (a timeout, a reset
+    /// after sending, a 5xx): the caller must look before assuming nothing happened.
+    pub fn outcome_unknown(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::BadResponse { .. } => true,
+            Self::Unreachable { request_sent, .. } => *request_sent,
+            Self::Twirp { .. } => self.kind() == ErrorKind::Other,
+            Self::Unauthorized { .. } => false,
+        }
+    }
+
+    /// A sentence for trunkline's own clients: which component failed and how, without
+    /// LiveKit's internal text or OS error strings (those go to the log via `Display`).
+    pub fn public_message(&self) -> String {
+        match self {
+            Self::Twirp { code, .. } => format!("LiveKit returned an error ({code}); the details are in trunkline's log"),
+            Self::Unauthorized { .. } => "LiveKit rejected trunkline's credentials: check LIVEKIT_API_KEY and LIVEKIT_API_SECRET".into(),
+            Self::Unreachable { url, .. } => format!("LiveKit unreachable at {url}"),
+            Self::Timeout { url, secs } => format!("LiveKit at {url} did not answer within {secs} s"),
+            Self::BadResponse { url, .. } => format!("LiveKit at {url} sent a response trunkline cannot read"),
+        }
+    }
+
+    /// A one-word state for unauthenticated readiness checks.
+    pub fn readiness(&self) -> &'static str {
+        match self.kind() {
+            ErrorKind::Credentials => "credentials_rejected",
+            ErrorKind::Unavailable => "unreachable",
+            _ => "error",
         }
     }
 

@@ -197,17 +197,41 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Records that LiveKit holds `version` of this trunk under `livekit_trunk_id`.
+    /// Completes a create: the pending row becomes provisioned. `false` when the row is no
+    /// longer pending (the reconciler gave up on it), in which case the caller must undo its
+    /// LiveKit trunk and must not acknowledge the create.
+    pub async fn confirm_created(
+        &self,
+        id: &str,
+        livekit_trunk_id: &str,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE trunks SET status = $1, livekit_trunk_id = $2, synced_version = desired_version, \
+             last_error = NULL, synced_at = $3 WHERE id = $4 AND status = '{PENDING}' AND deleted_at IS NULL"
+        ))
+        .bind(status)
+        .bind(livekit_trunk_id)
+        .bind(now_micros())
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        self.trunks_changed();
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that LiveKit holds `version` of this trunk under `livekit_trunk_id`. `false`
+    /// when the row moved on meanwhile (deleted, or a newer version saved).
     pub async fn mark_synced(
         &self,
         id: &str,
         version: i64,
         livekit_trunk_id: &str,
         status: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
             "UPDATE trunks SET livekit_trunk_id = $1, synced_version = $2, status = $3, \
-             last_error = NULL, synced_at = $4 WHERE id = $5 AND deleted_at IS NULL",
+             last_error = NULL, synced_at = $4 WHERE id = $5 AND desired_version = $2 AND deleted_at IS NULL",
         )
         .bind(livekit_trunk_id)
         .bind(version)
@@ -217,29 +241,57 @@ impl Store {
         .execute(&self.writer)
         .await?;
         self.trunks_changed();
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets what LiveKit was last told, so the next reconciler pass pushes the whole stored
+    /// configuration (after a LiveKit change whose database write failed).
+    pub async fn mark_unsynced(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE trunks SET synced_version = 0 WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        self.trunks_changed();
         Ok(())
     }
 
-    /// Sets the provisioning status and the last error (None clears it).
+    /// Sets the provisioning status and the last error of `version` of a trunk.
     pub async fn set_trunk_status(
         &self,
         id: &str,
+        version: i64,
         status: &str,
         last_error: Option<&str>,
-        livekit_trunk_id: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE trunks SET status = $1, last_error = $2, livekit_trunk_id = $3 \
-             WHERE id = $4 AND deleted_at IS NULL",
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE trunks SET status = $1, last_error = $2 \
+             WHERE id = $3 AND desired_version = $4 AND deleted_at IS NULL",
         )
         .bind(status)
         .bind(last_error)
-        .bind(livekit_trunk_id)
         .bind(id)
+        .bind(version)
         .execute(&self.writer)
         .await?;
         self.trunks_changed();
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Every trunk id this database has ever held, and whether it is still live. The
+    /// reconciler uses it to recognise LiveKit trunks that name one of our rows.
+    pub async fn trunk_index(&self) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        let rows = sqlx::query("SELECT id, deleted_at FROM trunks")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get::<String, _>("id")?,
+                    r.try_get::<Option<i64>, _>("deleted_at")?.is_none(),
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 
     /// Deactivates a tenant's trunk; `false` when it was not active.
@@ -258,16 +310,21 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Removes a row no client was ever told about (a create that failed or was abandoned).
-    pub async fn forget_pending_trunk(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query(&format!(
-            "DELETE FROM trunks WHERE id = $1 AND status = '{PENDING}'"
+    /// Gives up on a create no client was told about: the row stays as a tombstone
+    /// (`abandoned`, deleted), so a LiveKit trunk that names it and turns up later is still
+    /// recognised as ours and removed. `false` when the row is no longer pending.
+    pub async fn abandon_pending_trunk(&self, id: &str) -> Result<bool, StoreError> {
+        let now = now_micros();
+        let done = sqlx::query(&format!(
+            "UPDATE trunks SET status = 'abandoned', deleted_at = $1, updated_at = $1 \
+             WHERE id = $2 AND status = '{PENDING}' AND deleted_at IS NULL"
         ))
+        .bind(now)
         .bind(id)
         .execute(&self.writer)
         .await?;
         self.trunks_changed();
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
     pub async fn all_trunk_secrets(&self) -> Result<Vec<SecretsRecord>, StoreError> {
@@ -285,17 +342,20 @@ impl Store {
             .map_err(Into::into)
     }
 
-    /// Replaces sealed secrets in one transaction (all or nothing), for master-key rotation.
-    pub async fn replace_trunk_secrets(&self, records: &[SecretsRecord]) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        for r in records {
-            sqlx::query("UPDATE trunks SET secrets = $1 WHERE id = $2")
-                .bind(&r.secrets)
-                .bind(&r.id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+    /// Replaces one trunk's sealed secrets if they still are `expected` (for master-key
+    /// rotation: a PATCH saved meanwhile is not overwritten). `false` on a miss.
+    pub async fn replace_trunk_secrets(
+        &self,
+        id: &str,
+        expected: &str,
+        secrets: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE trunks SET secrets = $1 WHERE id = $2 AND secrets = $3")
+            .bind(secrets)
+            .bind(id)
+            .bind(expected)
+            .execute(&self.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
     }
 }

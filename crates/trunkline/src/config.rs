@@ -105,6 +105,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     }
     let keyring = master_key::load(&args.db)?;
     let store = open_store(&args.db).await?;
+    crate::rotation::check_keys(&store, &keyring).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -121,7 +122,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         Duration::from_millis(args.auth_cache_ms),
     );
     let options = ServeOptions {
-        reconcile_interval: Duration::from_secs_f64(args.reconcile_interval),
+        reconcile_interval: Some(Duration::from_secs_f64(args.reconcile_interval)),
     };
     trunkline_api::serve(listener, state, options, shutdown_signal())
         .await

@@ -1,12 +1,10 @@
 //! `trunkline keys …`: API keys per tenant, and master-key rotation.
 
 use crate::config::{open_store, DbArgs};
-use crate::master_key;
 use clap::Subcommand;
-use trunkline_api::records;
-use trunkline_api::sealing::{generate_api_key, hash_api_key, Keyring, MasterKey};
+use trunkline_api::sealing::{generate_api_key, hash_api_key};
 use trunkline_domain::{text, ApiKeyId, TenantId};
-use trunkline_store::{NewApiKey, SecretsRecord};
+use trunkline_store::NewApiKey;
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
@@ -24,8 +22,8 @@ pub enum KeysCommand {
     Revoke { key_id: String },
     /// Re-seal every stored secret under a new master key. With TRUNKLINE_MASTER_KEY set,
     /// re-seals under that key (pass the old one in TRUNKLINE_MASTER_KEY_PREVIOUS); with the
-    /// generated key file, generates the next key and replaces the file. Restart `serve`
-    /// afterwards.
+    /// generated key file, generates the next key, re-seals, and replaces the file (old keys
+    /// are kept in master.key.previous). Restart `serve` afterwards.
     RotateMaster,
 }
 
@@ -104,7 +102,7 @@ pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
                 Err(format!("no active API key with id {key_id}"))
             }
         }
-        KeysCommand::RotateMaster => rotate_master(db).await,
+        KeysCommand::RotateMaster => crate::rotation::rotate_master(db).await,
     }
 }
 
@@ -113,65 +111,4 @@ fn iso(micros: i64) -> String {
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
-}
-
-async fn reseal_all(db: &DbArgs, keyring: &Keyring) -> Result<usize, String> {
-    let store = open_store(db).await?;
-    let records = store.all_trunk_secrets().await.map_err(|e| e.to_string())?;
-    let mut out = Vec::with_capacity(records.len());
-    for r in &records {
-        out.push(SecretsRecord {
-            id: r.id.clone(),
-            secrets: records::reseal(keyring, &r.id, &r.secrets)?,
-        });
-    }
-    store
-        .replace_trunk_secrets(&out)
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok(out.len())
-}
-
-async fn rotate_master(db: DbArgs) -> Result<(), String> {
-    if db
-        .master_key
-        .as_deref()
-        .is_some_and(|k| !k.trim().is_empty())
-    {
-        let keyring = master_key::load(&db)?;
-        let n = reseal_all(&db, &keyring).await?;
-        println!(
-            "Re-sealed the secrets of {n} trunks under master key {}.",
-            keyring.current_id()
-        );
-        println!("Restart every `trunkline serve` with this TRUNKLINE_MASTER_KEY; the previous key is no longer needed.");
-        return Ok(());
-    }
-    let files =
-        master_key::files(&db).ok_or("set TRUNKLINE_MASTER_KEY (PostgreSQL has no key file)")?;
-    let old = master_key::load(&db)?; // also creates the file on a fresh install
-    let _ = old;
-    let old_encoded = std::fs::read_to_string(&files.current)
-        .map_err(|e| format!("cannot read {}: {e}", files.current.display()))?;
-    let new_encoded = MasterKey::generate_base64();
-    // 1. The next key is on disk before any secret depends on it.
-    master_key::write_key(&files.next, &new_encoded)?;
-    let keyring = Keyring::new(
-        MasterKey::from_base64(&new_encoded).map_err(|e| e.to_string())?,
-        vec![MasterKey::from_base64(&old_encoded).map_err(|e| e.to_string())?],
-    );
-    // 2. Every secret re-sealed in one transaction.
-    let n = reseal_all(&db, &keyring).await?;
-    // 3. Swap the files; until this completes, `load` accepts both keys.
-    master_key::write_key(&files.previous, old_encoded.trim())?;
-    std::fs::rename(&files.next, &files.current)
-        .map_err(|e| format!("cannot replace {}: {e}", files.current.display()))?;
-    let _ = std::fs::remove_file(&files.previous);
-    println!(
-        "Re-sealed the secrets of {n} trunks under the new master key {} ({}).",
-        keyring.current_id(),
-        files.current.display()
-    );
-    println!("Restart `trunkline serve` to use it.");
-    Ok(())
 }

@@ -4,6 +4,7 @@
 mod config;
 mod keys;
 mod master_key;
+mod rotation;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

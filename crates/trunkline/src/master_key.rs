@@ -73,6 +73,33 @@ fn previous_from_env(db: &DbArgs) -> Result<Vec<MasterKey>, String> {
         .collect()
 }
 
+/// Adds a key to the previous-keys file (one per line), durably, unless it is there already.
+pub fn remember_previous(path: &Path, encoded: &str) -> Result<(), String> {
+    let existing = std::fs::read_to_string(path).unwrap_or_default();
+    if existing.lines().any(|l| l.trim() == encoded) {
+        return Ok(());
+    }
+    let mut all = existing.trim_end().to_owned();
+    if !all.is_empty() {
+        all.push('\n');
+    }
+    all.push_str(encoded);
+    write_key(path, &all)
+}
+
+fn read_keys(path: &Path) -> Result<Vec<MasterKey>, String> {
+    match std::fs::read_to_string(path) {
+        Ok(s) => s
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|l| parse(&path.display().to_string(), l))
+            .collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    }
+}
+
 /// The keyring for `serve` and `keys`.
 pub fn load(db: &DbArgs) -> Result<Keyring, String> {
     let mut previous = previous_from_env(db)?;
@@ -100,11 +127,8 @@ pub fn load(db: &DbArgs) -> Result<Keyring, String> {
             parse("generated key", &encoded)?
         }
     };
-    // An interrupted rotation leaves `next` and/or `previous` behind; both stay usable.
-    for path in [&files.next, &files.previous] {
-        if let Some(k) = read_key(path)? {
-            previous.push(k);
-        }
-    }
+    // Old keys, and the next key of a rotation in progress: all still open what they sealed.
+    previous.extend(read_keys(&files.previous)?);
+    previous.extend(read_keys(&files.next)?);
     Ok(Keyring::new(current, previous))
 }

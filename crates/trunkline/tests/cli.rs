@@ -121,64 +121,97 @@ async fn bad_configuration_is_refused_with_a_clear_message() {
     }
 }
 
-#[tokio::test]
-async fn rotate_master_reseals_and_the_server_still_opens_every_secret() {
-    let dir = tempfile::tempdir().unwrap();
-    let key = create_key(dir.path(), "ops@acme.test", &[]);
-    let server = serve(dir.path(), &[]);
-    let http = http();
-    let created: serde_json::Value = http
-        .post(format!("{}/sip/create-outbound-trunk", server.url))
-        .bearer_auth(&key)
+async fn create_trunk(http: &reqwest::Client, url: &str, key: &str) -> String {
+    let resp = http
+        .post(format!("{url}/sip/create-outbound-trunk"))
+        .bearer_auth(key)
         .json(&seed_twilio())
         .send()
         .await
-        .unwrap()
-        .json()
-        .await
         .unwrap();
-    let id = created["data"]["trunk_id"].as_str().unwrap().to_owned();
-    server.stop();
+    assert_eq!(resp.status(), 200);
+    let json: serde_json::Value = resp.json().await.unwrap();
+    json["data"]["trunk_id"].as_str().unwrap().to_owned()
+}
+
+async fn patch_status(http: &reqwest::Client, url: &str, key: &str, id: &str) -> u16 {
+    http.patch(format!("{url}/sip/trunks/{id}"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"trunk_name": "renamed"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn rotate_master_while_serving_loses_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ops@acme.test", &[]);
+    let http = http();
+    let server = serve(dir.path(), &[]);
+    let before_rotation = create_trunk(&http, &server.url, &key).await;
 
     let key_file = dir.path().join("trunkline-data/master.key");
-    let before = std::fs::read_to_string(&key_file).unwrap();
+    let old_key = std::fs::read_to_string(&key_file).unwrap();
     let (ok, out, err) = run(dir.path(), &["keys", "rotate-master"], &[]);
     assert!(ok, "{err}");
     assert!(out.contains("Re-sealed the secrets of 1 trunks"), "{out}");
-    let after = std::fs::read_to_string(&key_file).unwrap();
-    assert_ne!(before, after);
+    assert_ne!(std::fs::read_to_string(&key_file).unwrap(), old_key);
     assert!(!dir.path().join("trunkline-data/master.key.next").exists());
 
-    // The old key alone can no longer open the secret; the server, on the new file, can.
-    let server = serve(dir.path(), &[]);
-    let resp = http
-        .patch(format!("{}/sip/trunks/{id}", server.url))
-        .bearer_auth(&key)
-        .json(&serde_json::json!({"trunk_name": "after rotation"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
+    // The server still runs on the old key and seals with it.
+    let during_rotation = create_trunk(&http, &server.url, &key).await;
     server.stop();
-    let server = serve(
-        dir.path(),
-        &[("TRUNKLINE_MASTER_KEY", before.trim().to_owned())],
-    );
-    let resp = http
-        .patch(format!("{}/sip/trunks/{id}", server.url))
-        .bearer_auth(&key)
-        .json(&serde_json::json!({"trunk_name": "old key"}))
-        .send()
-        .await
-        .unwrap();
+
+    // Restarted on the key files, it opens both: nothing was lost.
+    let server = serve(dir.path(), &[]);
     assert_eq!(
-        resp.status(),
-        500,
-        "the secret is sealed under the new key only"
+        patch_status(&http, &server.url, &key, &before_rotation).await,
+        200
     );
-    let log = server.stop();
-    assert!(
-        log.contains("not configured"),
-        "the log says which key is missing: {log}"
+    assert_eq!(
+        patch_status(&http, &server.url, &key, &during_rotation).await,
+        200
     );
+    server.stop();
+
+    // A second rotation re-seals the straggler; running it twice is harmless.
+    let (ok, out, _) = run(dir.path(), &["keys", "rotate-master"], &[]);
+    assert!(ok && out.contains("of 2 trunks"), "{out}");
+
+    // Given only the old key, the server refuses to start and names the key it lacks.
+    let (ok, _, err) = run(
+        dir.path(),
+        &["serve"],
+        &[("TRUNKLINE_MASTER_KEY", old_key.trim().to_owned())],
+    );
+    assert!(!ok);
+    assert!(err.contains("is not configured"), "{err}");
+}
+
+#[tokio::test]
+async fn an_interrupted_rotation_is_resumed_not_restarted() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ops@acme.test", &[]);
+    let http = http();
+    let server = serve(dir.path(), &[]);
+    let id = create_trunk(&http, &server.url, &key).await;
+    server.stop();
+    // What a crash after writing the next key (and perhaps re-sealing) leaves behind.
+    let next = dir.path().join("trunkline-data/master.key.next");
+    let next_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    std::fs::write(&next, next_key).unwrap();
+    let (ok, _, err) = run(dir.path(), &["keys", "rotate-master"], &[]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("trunkline-data/master.key"))
+            .unwrap()
+            .trim(),
+        next_key
+    );
+    let server = serve(dir.path(), &[]);
+    assert_eq!(patch_status(&http, &server.url, &key, &id).await, 200);
+    server.stop();
 }

@@ -13,7 +13,7 @@ use crate::records;
 use crate::sealing::Keyring;
 use std::sync::Arc;
 use trunkline_domain::{TrunkConfig, TrunkId, TrunkType};
-use trunkline_livekit::{ErrorKind, LiveKitClient, LiveKitError};
+use trunkline_livekit::{ErrorKind, LiveKitClient};
 use trunkline_store::{now_micros, Store, TrunkRow};
 
 #[derive(Clone)]
@@ -100,54 +100,42 @@ impl Provisioner {
             .create_outbound_trunk(livekit_info::outbound_trunk(&id, name, sip))
             .await
         {
-            Ok(info) => {
-                if let Err(e) = self
-                    .store
-                    .mark_synced(&id, 1, &info.sip_trunk_id, status::PROVISIONED)
-                    .await
-                {
-                    // The LiveKit trunk exists but we could not record it: undo it rather
-                    // than leave it unowned. If this fails too the reconciler finds it by
-                    // its metadata.
-                    let _ = lk.delete_trunk(&info.sip_trunk_id).await;
-                    let _ = self.store.forget_pending_trunk(&id).await;
-                    return Err(e.into());
-                }
-                Ok(Created {
+            Ok(info) => match self
+                .store
+                .confirm_created(&id, &info.sip_trunk_id, status::PROVISIONED)
+                .await
+            {
+                Ok(true) => Ok(Created {
                     id,
                     status: status::PROVISIONED,
                     livekit_trunk_id: Some(info.sip_trunk_id),
-                })
-            }
+                }),
+                outcome => {
+                    // Not recorded (the reconciler gave up on this create, or the database
+                    // failed): undo the LiveKit trunk rather than acknowledge or orphan it. If
+                    // this delete fails too, the reconciler removes the trunk by its metadata.
+                    let _ = lk.delete_trunk(&info.sip_trunk_id).await;
+                    let _ = self.store.abandon_pending_trunk(&id).await;
+                    Err(match outcome {
+                        Err(e) => e.into(),
+                        Ok(_) => ApiError::Upstream {
+                            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            message: "LiveKit took too long to create the trunk and the create was abandoned; try again".into(),
+                        },
+                    })
+                }
+            },
             Err(e) => {
-                self.abandon_create(lk, &id, &e).await;
-                Err(e.into())
-            }
-        }
-    }
-
-    /// Undoes a create LiveKit failed. After a timeout LiveKit may have made the trunk anyway,
-    /// so look for it by its metadata; if that lookup fails the row stays `pending` and the
-    /// reconciler finishes the job.
-    async fn abandon_create(&self, lk: &LiveKitClient, id: &str, e: &LiveKitError) {
-        let ambiguous = matches!(e, LiveKitError::Timeout { .. }) || e.kind() == ErrorKind::Other;
-        if ambiguous {
-            match lk.list_outbound_trunks().await {
-                Ok(all) => {
-                    for t in all
-                        .iter()
-                        .filter(|t| livekit_info::owner(t).as_deref() == Some(id))
-                    {
-                        if lk.delete_trunk(&t.sip_trunk_id).await.is_err() {
-                            return;
-                        }
+                // When LiveKit may have acted (timeout, reset, 5xx) the row stays `pending`:
+                // the reconciler retires it, and removes any LiveKit trunk naming it, after the
+                // grace period. Otherwise nothing exists on LiveKit's side: retire it now.
+                if !e.outcome_unknown() {
+                    if let Err(err) = self.store.abandon_pending_trunk(&id).await {
+                        tracing::warn!(trunk_id = %id, error = %err, "could not retire a failed create; the reconciler will");
                     }
                 }
-                Err(_) => return,
+                Err(e.into())
             }
-        }
-        if let Err(err) = self.store.forget_pending_trunk(id).await {
-            tracing::warn!(trunk_id = id, error = %err, "could not remove a failed create; the reconciler will");
         }
     }
 
@@ -177,17 +165,23 @@ impl Provisioner {
             }
             _ => None,
         };
-        if !self
+        let saved = self
             .store
             .update_trunk_desired(&row.id, row.desired_version, name, &public, &secrets)
-            .await?
-        {
+            .await;
+        if pushed.is_some() && !matches!(saved, Ok(true)) {
+            // LiveKit took a configuration the database did not: make the next reconciler
+            // pass push the stored one back.
+            let _ = self.store.mark_unsynced(&row.id).await;
+        }
+        if !saved? {
             return Err(ApiError::Conflict(
                 "the trunk was changed by another request at the same time; fetch it and try again"
                     .into(),
             ));
         }
         if let Some(lk_id) = pushed {
+            // `false` only if yet another change landed meanwhile; that one records its own sync.
             self.store
                 .mark_synced(
                     &row.id,

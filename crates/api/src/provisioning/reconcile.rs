@@ -1,7 +1,10 @@
 //! The reconciler: every pass compares the stored trunks with LiveKit's and repairs the
 //! difference. It provisions trunks stored while LiveKit was not configured or down, recreates
-//! LiveKit trunks deleted out of band, pushes configurations that drifted, and removes the
-//! remains of creates a crash interrupted.
+//! LiveKit trunks deleted out of band, pushes configurations that drifted, retires creates a
+//! crash interrupted, and removes LiveKit trunks that name one of our retired rows.
+//!
+//! A pass works from snapshots, so every change re-reads its row first and every write is
+//! conditional on the version it acted on: a PATCH or DELETE landing mid-pass wins.
 
 use super::{direct, livekit_info, status, Provisioner};
 use crate::records;
@@ -19,6 +22,8 @@ pub struct ReconcileReport {
     pub recreated: usize,
     pub repaired: usize,
     pub abandoned: usize,
+    /// LiveKit trunks removed because they name a retired row or duplicate a live one.
+    pub removed: usize,
     pub failed: usize,
 }
 
@@ -37,17 +42,56 @@ impl Provisioner {
             .await
             .map_err(|e| e.to_string())?;
         let remote = lk.list_outbound_trunks().await.map_err(|e| e.to_string())?;
+        let index = self.store.trunk_index().await.map_err(|e| e.to_string())?;
+        let mut report = ReconcileReport::default();
+
         let by_id: HashMap<&str, &proto::SipOutboundTrunkInfo> = remote
             .iter()
             .map(|t| (t.sip_trunk_id.as_str(), t))
             .collect();
-        let by_owner: HashMap<String, &proto::SipOutboundTrunkInfo> = remote
+        let live_pointer: HashMap<&str, &str> = rows
             .iter()
-            .filter_map(|t| livekit_info::owner(t).map(|o| (o, t)))
+            .filter(|r| r.status != status::PENDING)
+            .filter_map(|r| {
+                r.livekit_trunk_id
+                    .as_deref()
+                    .filter(|id| by_id.contains_key(id))
+                    .map(|id| (r.id.as_str(), id))
+            })
             .collect();
-        let mut report = ReconcileReport::default();
+        let mut by_owner: HashMap<String, &proto::SipOutboundTrunkInfo> = HashMap::new();
+        for t in &remote {
+            let Some(owner) = livekit_info::owner(t) else {
+                continue;
+            };
+            // Only ids our own database holds count: another deployment's trunks (or ones made
+            // by hand) are never touched.
+            let unwanted = match index.get(&owner) {
+                None => false,
+                Some(false) => true, // the row was deleted or abandoned
+                Some(true) => live_pointer
+                    .get(owner.as_str())
+                    .is_some_and(|&id| id != t.sip_trunk_id),
+            };
+            if unwanted {
+                match lk.delete_trunk(&t.sip_trunk_id).await {
+                    Ok(()) => {
+                        tracing::info!(trunk_id = %owner, livekit_trunk_id = %t.sip_trunk_id, "removed a LiveKit trunk trunkline no longer uses");
+                        report.removed += 1;
+                    }
+                    Err(_) => report.failed += 1,
+                }
+            } else if index.get(&owner) == Some(&true) {
+                by_owner.insert(owner, t);
+            }
+        }
+
         let grace = self.pending_grace.as_micros() as i64;
-        for row in rows {
+        for snapshot in rows {
+            // Re-read: the snapshot may be minutes old by now.
+            let Ok(Some(row)) = self.store.get_trunk_any(&snapshot.id).await else {
+                continue;
+            };
             if row.status == status::PENDING {
                 if now_micros() - row.created_at >= grace {
                     self.abandon(lk, &row, by_owner.get(&row.id).copied(), &mut report)
@@ -68,11 +112,14 @@ impl Provisioner {
                 .as_deref()
                 .and_then(|id| by_id.get(id).copied());
             let adopted = current.or_else(|| by_owner.get(&row.id).copied());
-            self.converge(lk, &row, current, adopted, &mut report).await;
+            self.converge(lk, &row, current.is_some(), adopted, &mut report)
+                .await;
         }
         Ok(report)
     }
 
+    /// Retires an interrupted create: the row first (so a create finishing right now sees it
+    /// is no longer pending and undoes its own LiveKit trunk), then any LiveKit trunk naming it.
     async fn abandon(
         &self,
         lk: &LiveKitClient,
@@ -80,18 +127,21 @@ impl Provisioner {
         remote: Option<&proto::SipOutboundTrunkInfo>,
         report: &mut ReconcileReport,
     ) {
-        if let Some(t) = remote {
-            if lk.delete_trunk(&t.sip_trunk_id).await.is_err() {
+        match self.store.abandon_pending_trunk(&row.id).await {
+            Ok(true) => {}
+            Ok(false) => return, // it completed meanwhile
+            Err(_) => {
                 report.failed += 1;
                 return;
             }
         }
-        match self.store.forget_pending_trunk(&row.id).await {
-            Ok(()) => {
-                tracing::info!(trunk_id = %row.id, "removed the remains of an interrupted create");
-                report.abandoned += 1;
+        tracing::info!(trunk_id = %row.id, "retired an interrupted create");
+        report.abandoned += 1;
+        if let Some(t) = remote {
+            // If this fails, the next pass finds the trunk naming a retired row.
+            if lk.delete_trunk(&t.sip_trunk_id).await.is_err() {
+                report.failed += 1;
             }
-            Err(_) => report.failed += 1,
         }
     }
 
@@ -99,7 +149,7 @@ impl Provisioner {
         &self,
         lk: &LiveKitClient,
         row: &TrunkRow,
-        current: Option<&proto::SipOutboundTrunkInfo>,
+        pointer_valid: bool,
         adopted: Option<&proto::SipOutboundTrunkInfo>,
         report: &mut ReconcileReport,
     ) {
@@ -115,16 +165,17 @@ impl Provisioner {
         let wanted = livekit_info::outbound_trunk(&row.id, &row.name, &config);
         let in_sync =
             row.synced_version == row.desired_version && row.status == status::PROVISIONED;
-        let result = match adopted {
-            Some(remote)
-                if in_sync && current.is_some() && !livekit_info::drifted(remote, &wanted) =>
-            {
+        let (result, created) = match adopted {
+            Some(remote) if in_sync && pointer_valid && !livekit_info::drifted(remote, &wanted) => {
                 return
             }
             Some(remote) => {
                 report.repaired += 1;
-                lk.replace_outbound_trunk(&remote.sip_trunk_id, wanted)
-                    .await
+                (
+                    lk.replace_outbound_trunk(&remote.sip_trunk_id, wanted)
+                        .await,
+                    false,
+                )
             }
             None => {
                 if row.livekit_trunk_id.is_some() {
@@ -133,11 +184,11 @@ impl Provisioner {
                 } else {
                     report.provisioned += 1;
                 }
-                lk.create_outbound_trunk(wanted).await
+                (lk.create_outbound_trunk(wanted).await, true)
             }
         };
         let outcome = match result {
-            Ok(info) => self
+            Ok(info) => match self
                 .store
                 .mark_synced(
                     &row.id,
@@ -146,22 +197,28 @@ impl Provisioner {
                     status::PROVISIONED,
                 )
                 .await
-                .map_err(|e| e.to_string()),
+            {
+                Ok(true) => Ok(()),
+                Ok(false) => {
+                    // The row changed meanwhile. If it is gone, so must be what we just made;
+                    // if it was edited, the next pass pushes the new version.
+                    if created && !matches!(self.store.get_trunk_any(&row.id).await, Ok(Some(_))) {
+                        let _ = lk.delete_trunk(&info.sip_trunk_id).await;
+                    }
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            },
             Err(e) if e.kind() == ErrorKind::InvalidArgument => {
                 let msg = format!(
                     "LiveKit rejected the trunk: {}",
                     e.livekit_message().unwrap_or_default()
                 );
-                self.store
-                    .set_trunk_status(
-                        &row.id,
-                        status::ERROR,
-                        Some(&msg),
-                        row.livekit_trunk_id.as_deref(),
-                    )
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and(Err(msg))
+                let _ = self
+                    .store
+                    .set_trunk_status(&row.id, row.desired_version, status::ERROR, Some(&msg))
+                    .await;
+                Err(msg)
             }
             Err(e) => Err(e.to_string()),
         };
@@ -172,8 +229,9 @@ impl Provisioner {
     }
 }
 
-/// Runs passes every `interval` until `shutdown` resolves. Among instances sharing one
-/// database, only the holder of the `reconciler` lease works; the others stand by.
+/// Runs passes every `interval` until `shutdown` resolves (which also interrupts a pass: every
+/// step of one is safe to stop between). Among instances sharing one database, only the holder
+/// of the `reconciler` lease works; the others stand by.
 pub async fn run_reconciler(
     provisioner: Provisioner,
     interval: Duration,
@@ -183,20 +241,26 @@ pub async fn run_reconciler(
     let lease = (interval * 3).max(Duration::from_secs(10));
     tokio::pin!(shutdown);
     loop {
-        match provisioner
-            .store
-            .try_lease("reconciler", &holder, lease)
-            .await
-        {
-            Ok(true) => match provisioner.reconcile_once().await {
-                Ok(r) if r != ReconcileReport::default() => {
-                    tracing::info!(report = ?r, "reconcile pass")
-                }
-                Ok(_) => {}
-                Err(e) => tracing::warn!(error = %e, "reconcile pass could not run"),
-            },
-            Ok(false) => {}
-            Err(e) => tracing::warn!(error = %e, "reconciler lease unavailable"),
+        let pass = async {
+            match provisioner
+                .store
+                .try_lease("reconciler", &holder, lease)
+                .await
+            {
+                Ok(true) => match provisioner.reconcile_once().await {
+                    Ok(r) if r != ReconcileReport::default() => {
+                        tracing::info!(report = ?r, "reconcile pass")
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "reconcile pass could not run"),
+                },
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "reconciler lease unavailable"),
+            }
+        };
+        tokio::select! {
+            _ = &mut shutdown => return,
+            _ = pass => {}
         }
         tokio::select! {
             _ = &mut shutdown => return,

@@ -1,5 +1,4 @@
 use crate::envelope::ok;
-use crate::error::ApiError;
 use crate::state::AppState;
 use crate::wire::{Health, Readiness};
 use axum::extract::State;
@@ -35,7 +34,10 @@ pub async fn ready(State(state): State<AppState>) -> Response {
         None => "not_configured".to_owned(),
         Some(lk) => match lk.ping().await {
             Ok(()) => "ok".to_owned(),
-            Err(e) => ApiError::from(e).message_for_readiness(),
+            Err(e) => {
+                tracing::warn!(error = %e, "readiness: LiveKit");
+                e.readiness().to_owned()
+            }
         },
     };
     let ready = database == "ok" && (livekit == "ok" || livekit == "not_configured");

@@ -122,13 +122,13 @@ pub fn http() -> reqwest::Client {
 
 impl TestServer {
     pub async fn start(db: &TestDb, livekit: LiveKit<'_>) -> Self {
-        Self::start_with(db, livekit, Duration::from_secs(3600)).await
+        Self::start_with(db, livekit, None).await
     }
 
     pub async fn start_with(
         db: &TestDb,
         livekit: LiveKit<'_>,
-        reconcile_interval: Duration,
+        reconcile_interval: Option<Duration>,
     ) -> Self {
         let store = Store::open(&db.url).await.expect("open store");
         let keyring = Keyring::new(MasterKey::from_base64(MASTER_KEY).unwrap(), vec![]);
