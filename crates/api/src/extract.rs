@@ -115,3 +115,18 @@ impl FromRequestParts<AppState> for Tenant {
         Ok(Tenant { id })
     }
 }
+
+/// The `{trunk_id}` of a path. A segment that does not even decode (`%FF`) names no trunk:
+/// 404 in the envelope, like any other unknown id.
+pub struct TrunkPath(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TrunkPath {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| TrunkPath(p.0))
+            .map_err(|_| ApiError::NotFound(crate::routes::trunks::NOT_FOUND))
+    }
+}

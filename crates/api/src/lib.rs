@@ -18,7 +18,7 @@ pub use state::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ApiError;
@@ -51,8 +51,15 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(access_log))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                ApiError::internal("a request handler panicked").into_response()
+            },
+        ))
         .with_state(state)
 }
+
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One line per request: method, route (with `{trunk_id}` rather than the id), status and
 /// time. Headers and bodies are never logged: they carry API keys and trunk passwords.
@@ -64,7 +71,16 @@ async fn access_log(req: Request, next: Next) -> Response {
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
-    let resp = next.run(req).await;
+    // Bounds every request, slow clients and slow upstreams alike, so none holds a connection
+    // (or a graceful shutdown) forever. LiveKit calls time out well before this.
+    let resp = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+        Ok(resp) => resp,
+        Err(_) => ApiError::Upstream {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the request took too long and was abandoned".into(),
+        }
+        .into_response(),
+    };
     let status = resp.status();
     let micros = started.elapsed().as_micros() as u64;
     if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -15,6 +15,9 @@ pub struct AppState {
     pub provisioner: Provisioner,
     pub tenants: Arc<KeyCache>,
     pub list_bodies: Arc<ListBodies>,
+    /// Whether tenants may point trunks at loopback, private or link-local targets
+    /// (`TRUNKLINE_ALLOW_PRIVATE_TARGETS`; for labs and tests, never for a shared service).
+    pub allow_private_targets: bool,
 }
 
 impl AppState {
@@ -33,6 +36,7 @@ impl AppState {
             provisioner,
             tenants: Arc::new(KeyCache::new(auth_cache_ttl)),
             list_bodies: Arc::default(),
+            allow_private_targets: false,
         }
     }
 }

@@ -5,7 +5,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `POST /sip/create-outbound-trunk`. `trunk_config` is read according to `trunk_type`.
-#[derive(Debug, Deserialize, ToSchema)]
+/// No `Debug` here or on `PatchTrunk`: `trunk_config` may hold a password.
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateOutboundTrunk {
     /// 1–100 characters after trimming.
@@ -20,7 +21,7 @@ pub struct CreateOutboundTrunk {
 
 /// `PATCH /sip/trunks/{trunk_id}`: any subset. In `trunk_config`, a field left out keeps its
 /// value and `null` clears an optional one.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PatchTrunk {
     pub trunk_name: Option<String>,

@@ -154,6 +154,11 @@ async fn unknown_paths_and_methods_answer_in_the_envelope() {
     let key = server.tenant("a@example.com").await;
     let (status, json) = server.send("GET", "/sip/nope", Some(&key), None).await;
     assert_eq!((status, json["success"].clone()), (404, json!(false)));
+    // A path segment that does not even decode is an unknown trunk, not a plain-text error.
+    let (status, json) = server
+        .send("GET", "/sip/trunks/%FF%FE", Some(&key), None)
+        .await;
+    assert_eq!((status, json["success"].clone()), (404, json!(false)));
     let (status, json) = server.send("DELETE", "/sip/list", Some(&key), None).await;
     assert_eq!((status, json["success"].clone()), (405, json!(false)));
     server.stop().await;

@@ -328,3 +328,55 @@ async fn telnyx_and_sip_trunks_take_the_twilio_shape_with_optional_credentials()
     }
     server.stop().await;
 }
+
+#[tokio::test]
+async fn trunks_cannot_target_the_operators_own_network() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start(&db, LiveKit::None).await;
+    let key = server.tenant("a@example.com").await;
+    for address in [
+        "127.0.0.1",
+        "10.0.0.5:5060",
+        "169.254.169.254",
+        "[::1]:5060",
+        "localhost",
+        "sip:192.168.1.10",
+    ] {
+        let (status, json) = server
+            .post(
+                "/sip/create-outbound-trunk",
+                &key,
+                &twilio(json!({"address": address})),
+            )
+            .await;
+        assert_eq!(status, 400, "{address}: {json}");
+        assert_eq!(
+            error_fields(&json),
+            vec!["trunk_config.address"],
+            "{address}"
+        );
+    }
+    let ex = with_config(
+        "exotel",
+        json!({"exotel_number": "+918044319240", "sip_host": "172.16.5.4"}),
+    );
+    let (status, json) = server.post("/sip/create-outbound-trunk", &key, &ex).await;
+    assert_eq!(
+        (status, error_fields(&json)),
+        (400, vec!["trunk_config.sip_host".to_owned()])
+    );
+
+    let id = server.create(&key, &seed_twilio()).await;
+    let patch = json!({"trunk_config": {"address": "10.0.0.1"}});
+    let (status, _) = server
+        .send(
+            "PATCH",
+            &format!("/sip/trunks/{id}"),
+            Some(&key),
+            Some(&patch.to_string()),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(server.list_ids(&key).await, vec![id]);
+    server.stop().await;
+}

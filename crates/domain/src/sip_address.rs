@@ -59,6 +59,40 @@ impl HostName {
     }
 }
 
+impl HostName {
+    /// Whether this names the operator's own network rather than a provider on the internet:
+    /// loopback, private (RFC 1918, RFC 4193), link-local (cloud metadata lives there),
+    /// carrier-grade NAT, unspecified, broadcast, multicast, or `localhost`. A tenant must not
+    /// be able to aim LiveKit's SIP traffic there. (A public name that resolves to such an
+    /// address is beyond a syntactic check; the operator's egress rules are the backstop.)
+    pub fn is_internal(&self) -> bool {
+        fn v4(ip: &Ipv4Addr) -> bool {
+            let [a, b, ..] = ip.octets();
+            ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.is_multicast()
+                || a == 0
+                || (a == 100 && (64..128).contains(&b))
+        }
+        match self {
+            Self::Ipv4(ip) => v4(ip),
+            Self::Ipv6(ip) => {
+                let first = ip.segments()[0];
+                ip.is_loopback()
+                    || ip.is_unspecified()
+                    || ip.is_multicast()
+                    || (first & 0xfe00) == 0xfc00
+                    || (first & 0xffc0) == 0xfe80
+                    || ip.to_ipv4_mapped().is_some_and(|m| v4(&m))
+            }
+            Self::Domain(d) => d == "localhost" || d.ends_with(".localhost"),
+        }
+    }
+}
+
 impl fmt::Display for HostName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -227,6 +261,39 @@ mod tests {
         assert!(e.message.contains("username"), "{}", e.message);
         let e = SipAddress::parse("a", "pbx.example.com;transport=tls").unwrap_err();
         assert!(e.message.contains("transport"), "{}", e.message);
+    }
+
+    #[test]
+    fn internal_targets_table() {
+        let cases = [
+            ("127.0.0.1", true),
+            ("10.1.2.3", true),
+            ("172.16.0.1", true),
+            ("192.168.1.1", true),
+            ("169.254.169.254", true),
+            ("100.64.0.1", true),
+            ("0.0.0.0", true),
+            ("255.255.255.255", true),
+            ("224.0.0.1", true),
+            ("::1", true),
+            ("fd00::1", true),
+            ("fe80::1", true),
+            ("::ffff:10.0.0.1", true),
+            ("localhost", true),
+            ("pbx.localhost", true),
+            ("203.0.113.7", false),
+            ("8.8.8.8", false),
+            ("100.128.0.1", false),
+            ("2001:db8::1", false),
+            ("example.pstn.twilio.com", false),
+        ];
+        for (raw, internal) in cases {
+            assert_eq!(
+                HostName::parse("h", raw).unwrap().is_internal(),
+                internal,
+                "{raw}"
+            );
+        }
     }
 
     #[test]

@@ -103,7 +103,8 @@ impl TrunkConfig {
 }
 
 /// What a client sent as `trunk_config` for twilio, telnyx or sip. Also the shape of a PATCH.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// No `Debug`: it holds the password in clear.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawSipTrunkConfig {
     pub address: Option<String>,
@@ -117,7 +118,8 @@ pub struct RawSipTrunkConfig {
 }
 
 /// What a client sent as `trunk_config` for exotel. Also the shape of a PATCH.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// No `Debug`: it holds the password in clear.
+#[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawExotelConfig {
     pub exotel_number: Option<String>,

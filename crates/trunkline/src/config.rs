@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Seconds between reconciler passes (provisioning, repair of out-of-band changes).
     #[arg(long, env = "TRUNKLINE_RECONCILE_INTERVAL", default_value_t = 30.0)]
     pub reconcile_interval: f64,
+    /// Let tenants point trunks at loopback, private or link-local addresses (labs and tests
+    /// only: on a shared service it lets a tenant aim SIP traffic into your network).
+    #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_targets: bool,
     /// Milliseconds an API key lookup is cached; a revoked key stops working within this.
     #[arg(long, env = "TRUNKLINE_AUTH_CACHE_MS", default_value_t = 1000)]
     pub auth_cache_ms: u64,
@@ -121,6 +125,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         livekit,
         Duration::from_millis(args.auth_cache_ms),
     );
+    let state = AppState {
+        allow_private_targets: args.allow_private_targets,
+        ..state
+    };
     let options = ServeOptions {
         reconcile_interval: Some(Duration::from_secs_f64(args.reconcile_interval)),
     };

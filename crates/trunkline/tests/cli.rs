@@ -215,3 +215,27 @@ async fn an_interrupted_rotation_is_resumed_not_restarted() {
     assert_eq!(patch_status(&http, &server.url, &key, &id).await, 200);
     server.stop();
 }
+
+#[tokio::test]
+async fn private_targets_are_refused_unless_the_operator_allows_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "lab@acme.test", &[]);
+    let http = http();
+    let mut body = seed_twilio();
+    body["trunk_config"]["address"] = "10.0.0.5:5060".into();
+    for (allow, want) in [("false", 400), ("true", 200)] {
+        let server = serve(
+            dir.path(),
+            &[("TRUNKLINE_ALLOW_PRIVATE_TARGETS", allow.into())],
+        );
+        let resp = http
+            .post(format!("{}/sip/create-outbound-trunk", server.url))
+            .bearer_auth(&key)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), want, "allow={allow}");
+        server.stop();
+    }
+}

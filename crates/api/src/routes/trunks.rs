@@ -2,20 +2,20 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant};
+use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
 use crate::provisioning::status;
 use crate::records;
 use crate::state::AppState;
 use crate::timefmt::iso8601;
 use crate::wire::*;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use trunkline_domain::text;
 use trunkline_domain::trunk::{RawExotelConfig, RawSipTrunkConfig};
 use trunkline_domain::{TrunkConfig, TrunkId, TrunkType, ValidationErrors};
 use trunkline_store::TrunkRow;
 
-const NOT_FOUND: &str = "Trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
+pub const NOT_FOUND: &str = "Trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
 
 /// Reads `trunk_config` as the configuration of `kind`, naming paths under `trunk_config`.
 fn parse_config(kind: TrunkType, raw: serde_json::Value) -> Result<TrunkConfig, ApiError> {
@@ -40,6 +40,24 @@ fn parse_config(kind: TrunkType, raw: serde_json::Value) -> Result<TrunkConfig, 
             let raw: RawSipTrunkConfig = from_value(raw, "trunk_config").map_err(hint)?;
             Ok(TrunkConfig::Sip(raw.validate(sip, "trunk_config")?))
         }
+    }
+}
+
+/// Refuses targets inside the operator's network unless the operator allows them.
+fn check_target(state: &AppState, config: &TrunkConfig) -> Result<(), ApiError> {
+    if state.allow_private_targets {
+        return Ok(());
+    }
+    let (field, host) = match config {
+        TrunkConfig::Sip(c) => ("trunk_config.address", Some(&c.address.host)),
+        TrunkConfig::Exotel(c) => ("trunk_config.sip_host", c.sip_host.as_ref()),
+    };
+    match host {
+        Some(h) if h.is_internal() => Err(ApiError::field(
+            field,
+            format!("must be a public address: {h} is loopback, private, link-local or otherwise internal"),
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -102,6 +120,7 @@ pub async fn create_outbound_trunk(
         kind.expect("valid"),
         config.expect("valid"),
     );
+    check_target(&state, &config)?;
     let created = state
         .provisioner
         .create(&tenant.id, &name, kind, &config)
@@ -205,7 +224,7 @@ fn details(state: &AppState, row: &TrunkRow) -> Result<TrunkDetails, ApiError> {
 pub async fn get_trunk(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path(trunk_id): Path<String>,
+    TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
     Ok(ok("Trunk retrieved successfully", details(&state, &row)?))
@@ -228,7 +247,7 @@ pub async fn get_trunk(
 pub async fn patch_trunk(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path(trunk_id): Path<String>,
+    TrunkPath(trunk_id): TrunkPath,
     JsonBody(req): JsonBody<PatchTrunk>,
 ) -> Result<Response, ApiError> {
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
@@ -283,6 +302,7 @@ pub async fn patch_trunk(
         return Err(errors.into());
     }
     let (name, config) = (name.expect("valid"), config.expect("valid"));
+    check_target(&state, &config)?;
     state.provisioner.update(&row, &name, &config).await?;
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
     tracing::info!(trunk_id = %row.id, "trunk updated");
@@ -302,7 +322,7 @@ pub async fn patch_trunk(
 pub async fn delete_trunk(
     State(state): State<AppState>,
     tenant: Tenant,
-    Path(trunk_id): Path<String>,
+    TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
     if !state.provisioner.delete(&tenant.id, &row).await? {
@@ -327,7 +347,7 @@ pub async fn delete_trunk(
 pub async fn deactivate_trunk(
     state: State<AppState>,
     tenant: Tenant,
-    trunk_id: Path<String>,
+    trunk_id: TrunkPath,
 ) -> Result<Response, ApiError> {
     delete_trunk(state, tenant, trunk_id).await
 }
