@@ -32,7 +32,7 @@ pub struct PatchTrunk {
 }
 
 /// The configuration for `trunk_type` twilio, telnyx or sip.
-#[derive(Debug, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[allow(dead_code)] // documents the schema; parsing uses the domain's raw types
 pub struct SipTrunkConfigInput {
     /// Provider SIP host, `host[:port]`; a leading `sip:` is accepted and dropped.
@@ -52,7 +52,7 @@ pub struct SipTrunkConfigInput {
 }
 
 /// The configuration for `trunk_type` exotel.
-#[derive(Debug, ToSchema)]
+#[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct ExotelConfigInput {
     /// E.164, or the Indian national form `0XXXXXXXXXX` (stored as +91…).
@@ -67,9 +67,10 @@ pub struct ExotelConfigInput {
     auth_password: Option<String>,
 }
 
-#[derive(Debug, ToSchema)]
+/// `trunk_config`: its shape follows `trunk_type` (the JSON carries no tag of its own).
+#[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
-#[schema(as = TrunkConfigInput)]
+#[serde(untagged)]
 pub enum TrunkConfigInput {
     Sip(SipTrunkConfigInput),
     Exotel(ExotelConfigInput),
@@ -90,8 +91,8 @@ pub struct TrunkListItem {
     pub trunk_id: String,
     pub trunk_name: String,
     pub trunk_type: String,
-    /// ISO 8601, UTC, microseconds.
-    #[schema(example = "2024-01-15T10:00:00.000000Z")]
+    /// ISO 8601 in UTC with microseconds and no offset, exactly as seed 000 shows it.
+    #[schema(example = "2024-01-15T10:00:00.000000")]
     pub trunk_created_at: String,
 }
 
