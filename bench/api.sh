@@ -9,7 +9,9 @@
 #   4. The bare handler (same response bytes, no auth, no database) under the same loads.
 #
 # Goals (issue 2): authenticated list >= 50% of the bare rate on SQLite; p99 < 5 ms at
-# 1,000 req/s. Usage: bench/api.sh [--database-url postgres://…] (default: a fresh SQLite file)
+# 1,000 req/s. Usage: bench/api.sh [--database-url postgres://…/db] (default: a fresh SQLite
+# file). With PostgreSQL, a scratch database is created on that server and dropped afterwards;
+# the database named in the URL is only used to connect.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,7 +24,13 @@ cargo build --release -q -p trunkline -p livekit-double -p trunkline-bench
 BIN=target/release
 WORK=$(mktemp -d)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+SCRATCH_DB=""
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [[ -n "$SCRATCH_DB" ]]; then psql "$DATABASE_URL_ARG" -qc "DROP DATABASE IF EXISTS $SCRATCH_DB WITH (FORCE)" >/dev/null 2>&1 || true; fi
+  rm -rf "$WORK"
+}
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -31,12 +39,15 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 
 LK_PORT=$(free_port); API_PORT=$(free_port); BARE_PORT=$(free_port)
 export LIVEKIT_URL="http://127.0.0.1:$LK_PORT" LIVEKIT_API_KEY=APIbench LIVEKIT_API_SECRET=bench-secret-0123456789abcdef
-export DATABASE_URL="${DATABASE_URL_ARG:-sqlite://$WORK/trunkline.db}"
+if [[ "$DATABASE_URL_ARG" == postgres* ]]; then
+  SCRATCH_DB="tl_bench_$$"
+  psql "$DATABASE_URL_ARG" -qc "CREATE DATABASE $SCRATCH_DB" >/dev/null
+  export DATABASE_URL="${DATABASE_URL_ARG%/*}/$SCRATCH_DB"
+else
+  export DATABASE_URL="sqlite://$WORK/trunkline.db"
+fi
 export TRUNKLINE_MASTER_KEY=$(python3 -c 'import os,base64; print(base64.b64encode(os.urandom(32)).decode())')
 export TRUNKLINE_LOG=warn TRUNKLINE_RECONCILE_INTERVAL=3600
-if [[ "$DATABASE_URL" == postgres* ]]; then
-  psql "$DATABASE_URL" -qc "DROP SCHEMA public CASCADE; CREATE SCHEMA public;" >/dev/null
-fi
 
 "$BIN/livekit-double" --listen "127.0.0.1:$LK_PORT" --api-key "$LIVEKIT_API_KEY" --api-secret "$LIVEKIT_API_SECRET" >/dev/null & PIDS+=($!)
 for i in $(seq 100); do "$BIN/trunkline" keys create --name "bench $i" --email "tenant$i@bench.test" 2>/dev/null | tail -n1; done > "$WORK/keys"

@@ -119,3 +119,74 @@ impl ListBodies {
         body
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trunkline_store::NewApiKey;
+
+    async fn store_with_key(dir: &std::path::Path) -> Store {
+        let store = Store::open(&format!("sqlite://{}/t.db", dir.display()))
+            .await
+            .unwrap();
+        store
+            .create_api_key(NewApiKey {
+                key_id: "AK_1",
+                new_tenant_id: "TN_1",
+                email: "a@b.co",
+                name: "n",
+                key_hash: "hash-1",
+                prefix: "tlk_",
+            })
+            .await
+            .unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn a_revoked_key_works_for_at_most_the_ttl() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_key(dir.path()).await;
+        let cache = KeyCache::new(Duration::from_millis(150));
+        assert_eq!(
+            cache
+                .tenant_for_key(&store, "hash-1")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("TN_1")
+        );
+        assert!(store.revoke_api_key("AK_1").await.unwrap());
+        // Within the TTL the cached answer stands (the documented window)...
+        assert_eq!(
+            cache
+                .tenant_for_key(&store, "hash-1")
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("TN_1")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        // ...and after it the revocation is seen.
+        assert_eq!(cache.tenant_for_key(&store, "hash-1").await.unwrap(), None);
+        assert_eq!(cache.tenant_for_key(&store, "unknown").await.unwrap(), None);
+        assert!(
+            cache.entries.lock().unwrap().len() <= 1,
+            "misses are never cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_zero_ttl_caches_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_key(dir.path()).await;
+        let cache = KeyCache::new(Duration::ZERO);
+        assert!(cache
+            .tenant_for_key(&store, "hash-1")
+            .await
+            .unwrap()
+            .is_some());
+        assert!(store.revoke_api_key("AK_1").await.unwrap());
+        assert_eq!(cache.tenant_for_key(&store, "hash-1").await.unwrap(), None);
+    }
+}

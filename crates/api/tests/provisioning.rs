@@ -453,3 +453,33 @@ async fn the_reconciler_removes_duplicates_and_never_touches_trunks_it_does_not_
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_delete_during_a_reconcile_pass_leaves_nothing_in_livekit() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start(&db, LiveKit::None).await;
+    let key = server.tenant("a@example.com").await;
+    let id = server.create(&key, &seed_twilio()).await; // unprovisioned
+    server.stop().await;
+
+    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
+    // Every LiveKit answer takes 500 ms: the pass lists (0–0.5 s), then creates (0.5–1 s).
+    lk.set_latency(Duration::from_millis(500));
+    let provisioner = server.state.provisioner.clone();
+    let pass = tokio::spawn(async move { provisioner.reconcile_once().await });
+    tokio::time::sleep(Duration::from_millis(750)).await;
+    // The row has no LiveKit id yet, so this delete does not call LiveKit and lands mid-create.
+    let (status, _) = server
+        .send("DELETE", &format!("/sip/trunks/{id}"), Some(&key), None)
+        .await;
+    assert_eq!(status, 200);
+    let report = pass.await.unwrap().unwrap();
+    assert_eq!(report.provisioned, 1, "the pass did create: {report:?}");
+    assert!(
+        lk.outbound_trunks().is_empty(),
+        "the pass removed what it created for a deleted trunk"
+    );
+    assert!(server.list_ids(&key).await.is_empty());
+    server.stop().await;
+}

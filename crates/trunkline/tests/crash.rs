@@ -54,7 +54,13 @@ async fn kill_9_during_a_burst_of_creates_loses_no_acknowledged_trunk() {
         }));
     }
     // Kill once a good number are acknowledged, while requests are in flight.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while acked.lock().unwrap().len() < 150 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "creates stalled before the kill: {}",
+            server.log.lock().unwrap()
+        );
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
     server.kill9();
@@ -81,6 +87,18 @@ async fn kill_9_during_a_burst_of_creates_loses_no_acknowledged_trunk() {
         .collect();
     for id in &acked {
         assert!(listed.contains(id), "acknowledged trunk {id} lost");
+    }
+    for id in &listed {
+        let d: serde_json::Value = http
+            .get(format!("{}/sip/trunks/{id}", server.url))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(d["data"]["provisioning"]["status"], "provisioned", "{d}");
     }
     // Every listed trunk is provisioned, and LiveKit holds exactly one trunk per listed trunk
     // (plus, at most, the in-flight ones the reconciler will remove after its grace period).
