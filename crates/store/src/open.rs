@@ -3,8 +3,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use std::time::Duration;
 
-static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATIONS: Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -56,12 +55,12 @@ impl Store {
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let writer = pool_of(1).connect(&url).await?;
-                SQLITE_MIGRATIONS.run(&writer).await?;
+                MIGRATIONS.run(&writer).await?;
                 (pool_of(8).connect(&url).await?, writer)
             }
             Backend::Postgres => {
                 let pool = pool_of(16).connect(&url).await?;
-                POSTGRES_MIGRATIONS.run(&pool).await?;
+                MIGRATIONS.run(&pool).await?;
                 (pool.clone(), pool)
             }
         };

@@ -1,3 +1,5 @@
+-- One schema for SQLite and PostgreSQL: only types and syntax both accept (TEXT, BIGINT,
+-- ON CONFLICT). A migration that needs a dialect of its own splits this directory in two.
 -- Times are microseconds since the Unix epoch (UTC): one integer type both databases sort
 -- and compare the same way.
 CREATE TABLE tenants (
