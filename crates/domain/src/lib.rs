@@ -2,8 +2,11 @@
 //! configurations. Everything here is pure: values are parsed once at the edge and then
 //! trusted, and every rule a client can break has a message naming the field and the rule.
 
+pub mod dispatch;
 pub mod errors;
 pub mod ids;
+pub mod inbound;
+pub mod lk_json;
 pub mod number;
 pub mod secret;
 pub mod sip_address;
