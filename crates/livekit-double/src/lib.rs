@@ -2,8 +2,10 @@
 //! open-source server (livekit/livekit `pkg/service`, livekit/protocol `livekit/sip.go`,
 //! twitchtv/twirp v8): protobuf and JSON codecs, Twirp error JSON and status codes, the
 //! API-key middleware's plain-text 401s, JWT checks, validation messages, and the store's
-//! quirks (see `sip.rs`). Outbound trunks are implemented; the other SIP methods are routed and
-//! decoded like the real server, then answer `unimplemented`.
+//! quirks (see `store.rs`, `conflicts.rs` and the `sip*.rs` modules). Outbound and inbound
+//! trunks and dispatch rules are implemented; the other SIP methods (the legacy
+//! `ListSIPTrunk`, participants) are routed and decoded like the real server, then answer
+//! `unimplemented`.
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -15,15 +17,19 @@
 //! ```
 
 mod auth;
+mod conflicts;
 mod server;
 mod sip;
+mod sip_dispatch;
+mod sip_inbound;
+mod store;
 mod twirp;
 mod validate;
 
 pub use auth::{Grants, SipGrant};
 pub use twirp::http_status;
 
-use livekit_protocol::SipOutboundTrunkInfo;
+use livekit_protocol::{SipDispatchRuleInfo, SipInboundTrunkInfo, SipOutboundTrunkInfo};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -74,7 +80,7 @@ pub enum Outcome {
 
 #[derive(Default)]
 pub(crate) struct State {
-    pub(crate) trunks: sip::Trunks,
+    pub(crate) store: store::Store,
     pub(crate) latency: Duration,
     pub(crate) fail_next: Option<twirp::TwirpError>,
     pub(crate) requests: VecDeque<RecordedRequest>,
@@ -204,11 +210,35 @@ impl LiveKitDouble {
 
     /// Every outbound trunk, sorted by id.
     pub fn outbound_trunks(&self) -> Vec<SipOutboundTrunkInfo> {
-        self.shared.lock().trunks.values().cloned().collect()
+        self.shared
+            .lock()
+            .store
+            .outbound
+            .values()
+            .cloned()
+            .collect()
     }
 
     pub fn outbound_trunk(&self, id: &str) -> Option<SipOutboundTrunkInfo> {
-        self.shared.lock().trunks.get(id).cloned()
+        self.shared.lock().store.outbound.get(id).cloned()
+    }
+
+    /// Every inbound trunk, sorted by id.
+    pub fn inbound_trunks(&self) -> Vec<SipInboundTrunkInfo> {
+        self.shared.lock().store.inbound.values().cloned().collect()
+    }
+
+    pub fn inbound_trunk(&self, id: &str) -> Option<SipInboundTrunkInfo> {
+        self.shared.lock().store.inbound.get(id).cloned()
+    }
+
+    /// Every dispatch rule, sorted by id.
+    pub fn dispatch_rules(&self) -> Vec<SipDispatchRuleInfo> {
+        self.shared.lock().store.rules.values().cloned().collect()
+    }
+
+    pub fn dispatch_rule(&self, id: &str) -> Option<SipDispatchRuleInfo> {
+        self.shared.lock().store.rules.get(id).cloned()
     }
 
     /// Stores a trunk behind the client's back (as `lk sip outbound create` would), without
@@ -216,17 +246,38 @@ impl LiveKitDouble {
     pub fn insert_out_of_band(&self, mut info: SipOutboundTrunkInfo) -> String {
         let mut s = self.shared.lock();
         if info.sip_trunk_id.is_empty() {
-            info.sip_trunk_id = sip::new_trunk_id(&s.trunks);
+            info.sip_trunk_id = s.store.new_trunk_id();
         }
         let id = info.sip_trunk_id.clone();
-        s.trunks.insert(id.clone(), info);
+        s.store.outbound.insert(id.clone(), info);
         id
     }
 
-    /// Removes a trunk behind the client's back (as `lk sip trunk delete` would). Returns
-    /// whether it existed.
+    /// Stores an inbound trunk behind the client's back (as `lk sip inbound create` would),
+    /// without validation or conflict checks. An empty `sip_trunk_id` gets a fresh one.
+    /// Returns the id.
+    pub fn insert_inbound_out_of_band(&self, mut info: SipInboundTrunkInfo) -> String {
+        let mut s = self.shared.lock();
+        if info.sip_trunk_id.is_empty() {
+            info.sip_trunk_id = s.store.new_trunk_id();
+        }
+        let id = info.sip_trunk_id.clone();
+        s.store.inbound.insert(id.clone(), info);
+        id
+    }
+
+    /// Removes a trunk, outbound or inbound, behind the client's back (as `lk sip trunk
+    /// delete` would). Returns whether it existed.
     pub fn delete_out_of_band(&self, id: &str) -> bool {
-        self.shared.lock().trunks.remove(id).is_some()
+        let mut s = self.shared.lock();
+        let outbound = s.store.outbound.remove(id).is_some();
+        s.store.inbound.remove(id).is_some() || outbound
+    }
+
+    /// Removes a dispatch rule behind the client's back (as `lk sip dispatch delete` would).
+    /// Returns whether it existed.
+    pub fn delete_dispatch_rule_out_of_band(&self, id: &str) -> bool {
+        self.shared.lock().store.rules.remove(id).is_some()
     }
 
     /// Holds back every answer by `d` (the request itself takes effect at once, so a client

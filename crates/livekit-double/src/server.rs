@@ -3,8 +3,9 @@
 //! Twirp server (method, path, Content-Type, decode) and finally the service method.
 
 use crate::auth::{self, Grants};
-use crate::sip;
+use crate::store::Store;
 use crate::twirp::{go_quote, Codec, TwirpError};
+use crate::{sip, sip_dispatch, sip_inbound};
 use crate::{Outcome, RecordedRequest, Shared};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -232,7 +233,7 @@ fn rpc<Req, Resp>(
     shared: &Shared,
     codec: Codec,
     body: &[u8],
-    handler: impl FnOnce(&mut sip::Trunks, Req) -> Result<Resp, TwirpError>,
+    handler: impl FnOnce(&mut Store, Req) -> Result<Resp, TwirpError>,
 ) -> Result<Response, TwirpError>
 where
     Req: prost::Message + Default + DeserializeOwned,
@@ -243,7 +244,7 @@ where
     if let Some(e) = state.fail_next.take() {
         return Err(e);
     }
-    let resp = handler(&mut state.trunks, req)?;
+    let resp = handler(&mut state.store, req)?;
     drop(state);
     Ok(codec.encode(&resp))
 }
@@ -273,36 +274,22 @@ fn dispatch(
 ) -> Result<Response, TwirpError> {
     use proto::*;
     match method {
-        "CreateSIPOutboundTrunk" => rpc(shared, codec, body, |t, r| sip::create(t, g, r)),
-        "UpdateSIPOutboundTrunk" => rpc(shared, codec, body, |t, r| sip::update(t, g, r)),
-        "GetSIPOutboundTrunk" => rpc(shared, codec, body, |t, r| sip::get(t, g, r)),
-        "ListSIPOutboundTrunk" => rpc(shared, codec, body, |t, r| sip::list(t, g, r)),
-        "DeleteSIPTrunk" => rpc(shared, codec, body, |t, r| sip::delete(t, g, r)),
+        "CreateSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| sip::create(s, g, r)),
+        "UpdateSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| {
+            sip::update(&mut s.outbound, g, r)
+        }),
+        "GetSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| sip::get(&s.outbound, g, r)),
+        "ListSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| sip::list(&s.outbound, g, r)),
+        "DeleteSIPTrunk" => rpc(shared, codec, body, |s, r| sip::delete(s, g, r)),
+        "CreateSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::create(s, g, r)),
+        "UpdateSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::update(s, g, r)),
+        "GetSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::get(s, g, r)),
+        "ListSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::list(s, g, r)),
+        "CreateSIPDispatchRule" => rpc(shared, codec, body, |s, r| sip_dispatch::create(s, g, r)),
+        "UpdateSIPDispatchRule" => rpc(shared, codec, body, |s, r| sip_dispatch::update(s, g, r)),
+        "ListSIPDispatchRule" => rpc(shared, codec, body, |s, r| sip_dispatch::list(s, g, r)),
+        "DeleteSIPDispatchRule" => rpc(shared, codec, body, |s, r| sip_dispatch::delete(s, g, r)),
         "ListSIPTrunk" => unimplemented::<ListSipTrunkRequest>(shared, codec, body, method),
-        "CreateSIPInboundTrunk" => {
-            unimplemented::<CreateSipInboundTrunkRequest>(shared, codec, body, method)
-        }
-        "UpdateSIPInboundTrunk" => {
-            unimplemented::<UpdateSipInboundTrunkRequest>(shared, codec, body, method)
-        }
-        "GetSIPInboundTrunk" => {
-            unimplemented::<GetSipInboundTrunkRequest>(shared, codec, body, method)
-        }
-        "ListSIPInboundTrunk" => {
-            unimplemented::<ListSipInboundTrunkRequest>(shared, codec, body, method)
-        }
-        "CreateSIPDispatchRule" => {
-            unimplemented::<CreateSipDispatchRuleRequest>(shared, codec, body, method)
-        }
-        "UpdateSIPDispatchRule" => {
-            unimplemented::<UpdateSipDispatchRuleRequest>(shared, codec, body, method)
-        }
-        "ListSIPDispatchRule" => {
-            unimplemented::<ListSipDispatchRuleRequest>(shared, codec, body, method)
-        }
-        "DeleteSIPDispatchRule" => {
-            unimplemented::<DeleteSipDispatchRuleRequest>(shared, codec, body, method)
-        }
         "CreateSIPParticipant" => {
             unimplemented::<CreateSipParticipantRequest>(shared, codec, body, method)
         }

@@ -2,6 +2,7 @@
 //! (livekit/livekit `pkg/service/sip.go` over `pkg/service/redisstore_sip.go`).
 
 use crate::auth::Grants;
+use crate::store::{list_page, Store};
 use crate::twirp::TwirpError;
 use crate::validate;
 use livekit_protocol::update_sip_outbound_trunk_request::Action;
@@ -10,7 +11,6 @@ use livekit_protocol::{
     GetSipOutboundTrunkResponse, ListSipOutboundTrunkRequest, ListSipOutboundTrunkResponse,
     SipOutboundTrunkInfo, SipTrunkInfo, UpdateSipOutboundTrunkRequest,
 };
-use rand::Rng;
 use std::collections::BTreeMap;
 
 /// Outbound trunks by id; a BTreeMap keeps them in the id order the Redis store sorts by.
@@ -18,23 +18,6 @@ pub(crate) type Trunks = BTreeMap<String, SipOutboundTrunkInfo>;
 
 /// `ErrSIPTrunkNotFound` (`pkg/service/errors.go`).
 pub(crate) const TRUNK_NOT_FOUND: &str = "requested sip trunk does not exist";
-
-/// `guid.IDAlphabet` = shortuuid's default alphabet (no 0, 1, I, O, l).
-const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-
-/// `guid.New(utils.SIPTrunkPrefix)`: "ST_" and 12 characters.
-pub(crate) fn new_trunk_id(existing: &Trunks) -> String {
-    let mut rng = rand::rng();
-    loop {
-        let id: String = (0..12)
-            .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
-            .collect();
-        let id = format!("ST_{id}");
-        if !existing.contains_key(&id) {
-            return id;
-        }
-    }
-}
 
 /// `EnsureSIPAdminPermission` + `twirpAuthError`: every trunk RPC checks it first.
 pub(crate) fn require_admin(grants: Option<&Grants>) -> Result<(), TwirpError> {
@@ -46,7 +29,7 @@ pub(crate) fn require_admin(grants: Option<&Grants>) -> Result<(), TwirpError> {
 }
 
 pub(crate) fn create(
-    trunks: &mut Trunks,
+    store: &mut Store,
     grants: Option<&Grants>,
     req: CreateSipOutboundTrunkRequest,
 ) -> Result<SipOutboundTrunkInfo, TwirpError> {
@@ -62,8 +45,10 @@ pub(crate) fn create(
     validate::trunk(&info).map_err(TwirpError::invalid_argument)?;
     // Stored exactly as sent plus the id: the OSS server sets no created_at/updated_at and
     // echoes auth_password back.
-    info.sip_trunk_id = new_trunk_id(trunks);
-    trunks.insert(info.sip_trunk_id.clone(), info.clone());
+    info.sip_trunk_id = store.new_trunk_id();
+    store
+        .outbound
+        .insert(info.sip_trunk_id.clone(), info.clone());
     Ok(info)
 }
 
@@ -135,18 +120,12 @@ fn apply_update(info: &mut SipOutboundTrunkInfo, p: livekit_protocol::SipOutboun
     set(&mut info.name, p.name);
     set(&mut info.metadata, p.metadata);
     set(&mut info.from_host, p.from_host);
-    // `updateMediaConfig` then `Upgrade()`: media is replaced whole when given, and is
-    // materialised (possibly empty) on every update; the legacy enum mirrors its encryption.
-    if p.media.is_some() {
-        info.media = p.media;
-    }
-    set(&mut info.media_encryption, p.media_encryption);
-    let mut media = info.media.take().unwrap_or_default();
-    if media.encryption.is_none() && info.media_encryption != 0 {
-        media.encryption = Some(info.media_encryption);
-    }
-    info.media_encryption = media.encryption.unwrap_or(0);
-    info.media = Some(media);
+    validate::update_media_config(
+        &mut info.media,
+        &mut info.media_encryption,
+        p.media,
+        p.media_encryption,
+    );
 }
 
 pub(crate) fn get(
@@ -175,55 +154,19 @@ fn matches(req: &ListSipOutboundTrunkRequest, t: &SipOutboundTrunkInfo) -> bool 
             || t.numbers.iter().any(|n| req.numbers.contains(n)))
 }
 
-/// What the OSS server answers, quirks included:
-/// - results are always sorted by id; `trunk_ids` only filters (unknown ids are dropped, the
-///   requested order is not kept);
-/// - with `page` set, the service (`ListSIPOutboundTrunk` in `sip.go`) drains
-///   `livekit.ListPageIter` to the end, so `limit` is only the store's internal batch size and
-///   the reply holds *every* match after `after_id`;
-/// - that iteration stops at the first batch of `limit` ids (1000 when `limit` <= 0) in which
-///   nothing matches the filters (`listPageIter.NextPage` treats an empty page as the end).
+/// Quirks of paging and filtering: see [`list_page`].
 pub(crate) fn list(
     trunks: &Trunks,
     grants: Option<&Grants>,
     req: ListSipOutboundTrunkRequest,
 ) -> Result<ListSipOutboundTrunkResponse, TwirpError> {
     require_admin(grants)?;
-    let Some(page) = &req.page else {
-        let items = trunks
-            .values()
-            .filter(|t| matches(&req, t))
-            .cloned()
-            .collect();
-        return Ok(ListSipOutboundTrunkResponse { items });
-    };
-    let batch = if page.limit > 0 {
-        page.limit as usize
-    } else {
-        1000
-    };
-    let mut after = page.after_id.clone();
-    let mut items = Vec::new();
-    loop {
-        // `redisIterPage`: the next `batch` ids after the cursor, then the filters.
-        let found: Vec<&SipOutboundTrunkInfo> = trunks
-            .range::<String, _>((
-                std::ops::Bound::Excluded(&after),
-                std::ops::Bound::Unbounded,
-            ))
-            .take(batch)
-            .map(|(_, t)| t)
-            .filter(|t| matches(&req, t))
-            .collect();
-        let Some(last) = found.last() else { break };
-        after = last.sip_trunk_id.clone();
-        items.extend(found.into_iter().cloned());
-    }
+    let items = list_page(trunks, req.page.as_ref(), |t| matches(&req, t));
     Ok(ListSipOutboundTrunkResponse { items })
 }
 
 pub(crate) fn delete(
-    trunks: &mut Trunks,
+    store: &mut Store,
     grants: Option<&Grants>,
     req: DeleteSipTrunkRequest,
 ) -> Result<SipTrunkInfo, TwirpError> {
@@ -231,8 +174,10 @@ pub(crate) fn delete(
     if req.sip_trunk_id.is_empty() {
         return Err(TwirpError::invalid_argument("trunk ID is required"));
     }
-    // `RedisStore.DeleteSIPTrunk` is three HDELs: an unknown id is no error.
-    trunks.remove(&req.sip_trunk_id);
+    // `RedisStore.DeleteSIPTrunk` is three HDELs (legacy, inbound, outbound): an unknown id
+    // is no error.
+    store.outbound.remove(&req.sip_trunk_id);
+    store.inbound.remove(&req.sip_trunk_id);
     Ok(SipTrunkInfo {
         sip_trunk_id: req.sip_trunk_id,
         ..Default::default()

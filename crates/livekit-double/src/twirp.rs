@@ -258,6 +258,8 @@ const MAP_FIELDS: &[&str] = &[
     "headersToAttributes",
     "attributesToHeaders",
     "attributes",
+    // `RoomConfiguration.tags`, inside a dispatch rule's `room_config`.
+    "tags",
 ];
 
 /// LiveKit's server marshals JSON with `UseProtoNames` (snake_case); pbjson writes the

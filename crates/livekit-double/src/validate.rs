@@ -1,8 +1,12 @@
-//! LiveKit's outbound-trunk validation (livekit/protocol `livekit/sip.go`,
+//! LiveKit's trunk validation (livekit/protocol `livekit/sip.go`,
 //! `livekit/sip_validation.go`, `livekit/types.go`), with the exact error strings. Only hard
 //! errors are reproduced: "soft" errors are merely logged by the server.
 
-use livekit_protocol::{ListUpdate, SipMediaConfig, SipOutboundTrunkInfo, SipOutboundTrunkUpdate};
+use crate::twirp::TwirpError;
+use livekit_protocol::{
+    ListUpdate, SipInboundTrunkInfo, SipInboundTrunkUpdate, SipMediaConfig, SipOutboundTrunkInfo,
+    SipOutboundTrunkUpdate,
+};
 use std::collections::HashMap;
 
 /// `SIPOutboundTrunkInfo.ValidateResult`.
@@ -16,13 +20,7 @@ pub(crate) fn trunk(p: &SipOutboundTrunkInfo) -> Result<(), String> {
     hostname_format(&p.address, "trunk address")?;
     hostname_format(&p.from_host, "from_host")?;
     headers(&p.headers)?;
-    // Go ranges over maps in random order; sorting makes the reported entry deterministic.
-    for name in sorted(&p.attributes_to_headers).into_iter().map(|(_, v)| v) {
-        header_name(name, false).map_err(|e| format!("invalid header name: {e}"))?;
-    }
-    for (name, _) in sorted(&p.headers_to_attributes) {
-        header_name(name, false).map_err(|e| format!("invalid header name: {e}"))?;
-    }
+    header_maps(&p.attributes_to_headers, &p.headers_to_attributes)?;
     media(p.media.as_ref())
 }
 
@@ -32,6 +30,83 @@ pub(crate) fn update(p: &SipOutboundTrunkUpdate) -> Result<(), String> {
         list_update(u)?;
     }
     media(p.media.as_ref())
+}
+
+/// `SIPInboundTrunkInfo.ValidateResult`. The error carries the code it reaches the wire with
+/// when a handler returns it unwrapped (`xtwirp.ToError`): the two `psrpc.NewErrorf`
+/// failures keep `invalid_argument`, plain Go errors become `unknown`.
+pub(crate) fn inbound_trunk(p: &SipInboundTrunkInfo) -> Result<(), TwirpError> {
+    let has_auth = !p.auth_username.is_empty() || !p.auth_password.is_empty();
+    if !has_auth && p.allowed_addresses.is_empty() && p.numbers.is_empty() {
+        return Err(TwirpError::invalid_argument(
+            "for security, one of the fields must be set: AuthUsername+AuthPassword, AllowedAddresses or Numbers",
+        ));
+    }
+    media(p.media.as_ref()).map_err(TwirpError::unknown)?;
+    // Added with the field in protocol v1.52.1 (the copy livekit-protocol 0.8.2 bundles);
+    // servers pinning an older protocol store any value.
+    let c = p.ringing_timeout_status;
+    if c != 0 && !(400..=699).contains(&c) {
+        return Err(TwirpError::invalid_argument(format!(
+            "ringing timeout status must be 4xx-6xx, got {c}"
+        )));
+    }
+    headers(&p.headers).map_err(TwirpError::unknown)?;
+    header_maps(&p.attributes_to_headers, &p.headers_to_attributes).map_err(TwirpError::unknown)
+}
+
+/// `SIPInboundTrunkUpdate.Validate`.
+pub(crate) fn inbound_update(p: &SipInboundTrunkUpdate) -> Result<(), String> {
+    for u in [&p.numbers, &p.allowed_addresses, &p.allowed_numbers]
+        .into_iter()
+        .flatten()
+    {
+        list_update(u)?;
+    }
+    media(p.media.as_ref())
+}
+
+/// `validateAttributesToHeaders` (header names are the values) then
+/// `validateHeaderToAttributes` (the keys).
+fn header_maps(
+    attributes_to_headers: &HashMap<String, String>,
+    headers_to_attributes: &HashMap<String, String>,
+) -> Result<(), String> {
+    // Go ranges over maps in random order; sorting makes the reported entry deterministic.
+    for name in sorted(attributes_to_headers).into_iter().map(|(_, v)| v) {
+        header_name(name, false).map_err(|e| format!("invalid header name: {e}"))?;
+    }
+    for (name, _) in sorted(headers_to_attributes) {
+        header_name(name, false).map_err(|e| format!("invalid header name: {e}"))?;
+    }
+    Ok(())
+}
+
+/// `SIPMediaConfig.UpgradeWith`, as every `Upgrade()` calls it: media is materialised
+/// (possibly empty) and takes the legacy encryption when it has none and that is not DISABLE.
+pub(crate) fn upgrade_media(media: &mut Option<SipMediaConfig>, encryption: i32) {
+    let m = media.get_or_insert_with(SipMediaConfig::default);
+    if m.encryption.is_none() && encryption != 0 {
+        m.encryption = Some(encryption);
+    }
+}
+
+/// `updateMediaConfig` then `Upgrade()`: media is replaced whole when given, materialised on
+/// every update, and the legacy enum then mirrors its encryption.
+pub(crate) fn update_media_config(
+    media: &mut Option<SipMediaConfig>,
+    encryption: &mut i32,
+    new_media: Option<SipMediaConfig>,
+    new_encryption: Option<i32>,
+) {
+    if new_media.is_some() {
+        *media = new_media;
+    }
+    if let Some(e) = new_encryption {
+        *encryption = e;
+    }
+    upgrade_media(media, *encryption);
+    *encryption = media.as_ref().and_then(|m| m.encryption).unwrap_or(0);
 }
 
 /// `validateHostnameFormat`.
@@ -144,7 +219,7 @@ fn header_value(name: &str, value: &str) -> Result<(), String> {
 }
 
 /// `SIPMediaConfig.Validate` (and `SIPCodec.Validate`).
-fn media(m: Option<&SipMediaConfig>) -> Result<(), String> {
+pub(crate) fn media(m: Option<&SipMediaConfig>) -> Result<(), String> {
     let Some(m) = m else { return Ok(()) };
     for c in &m.codecs {
         if c.name.is_empty() {

@@ -165,6 +165,29 @@ async fn json_in_both_spellings_and_snake_case_out() {
 }
 
 #[tokio::test]
+async fn json_dispatch_rule_with_agents_and_map_keys() {
+    let lk = start().await;
+    let body = r#"{"dispatch_rule": {"rule": {"dispatchRuleIndividual": {"room_prefix": "call-"}},
+        "attributes": {"someKey": "v"},
+        "roomConfig": {"agents": [{"agentName": "receptionist", "metadata": "{}"}], "tags": {"myTag": "t"}}}}"#;
+    let r = call_json(&lk, "CreateSIPDispatchRule", body).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let j = r.json();
+    assert_eq!(
+        j["rule"]["dispatch_rule_individual"]["room_prefix"],
+        "call-"
+    );
+    assert_eq!(j["room_config"]["agents"][0]["agent_name"], "receptionist");
+    // Map keys are data: left as sent.
+    assert_eq!(j["attributes"]["someKey"], "v");
+    assert_eq!(j["room_config"]["tags"]["myTag"], "t");
+    assert_eq!(j["media"], serde_json::json!({}));
+    let id = j["sip_dispatch_rule_id"].as_str().unwrap();
+    let rule = lk.dispatch_rule(id).unwrap();
+    assert_eq!(rule.room_config.unwrap().agents[0].metadata, "{}");
+}
+
+#[tokio::test]
 async fn routing_errors_are_twirp_bad_route() {
     let lk = start().await;
     let auth = format!("Bearer {}", admin_token());

@@ -236,3 +236,15 @@ pub async fn list(lk: &LiveKitDouble, req: ListSipOutboundTrunkRequest) -> Vec<S
     let r: ListSipOutboundTrunkResponse = call(lk, "ListSIPOutboundTrunk", &req).await.unwrap();
     r.items.into_iter().map(|t| t.sip_trunk_id).collect()
 }
+
+/// A JSON call with an admin token; the raw answer.
+pub async fn call_json(lk: &LiveKitDouble, method: &str, body: &str) -> HttpResponse {
+    let auth = format!("Bearer {}", admin_token());
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Authorization", auth.as_str()),
+    ];
+    send(lk.addr(), "POST", &path(method), &headers, body.as_bytes())
+        .await
+        .expect("request")
+}
