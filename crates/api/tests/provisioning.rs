@@ -13,6 +13,37 @@ async fn details(server: &TestServer, key: &str, id: &str) -> Value {
     json["data"].clone()
 }
 
+/// A server on a fresh database with the LiveKit double, one tenant, and one provisioned
+/// trunk (seed 000's Twilio example).
+struct Provisioned {
+    lk: livekit_double::LiveKitDouble,
+    db: TestDb,
+    server: TestServer,
+    key: String,
+    id: String,
+    lk_id: String,
+}
+
+async fn provisioned() -> Provisioned {
+    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let db = TestDb::fresh().await;
+    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
+    let key = server.tenant("a@example.com").await;
+    let id = server.create(&key, &seed_twilio()).await;
+    let lk_id = details(&server, &key, &id).await["livekit_trunk_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    Provisioned {
+        lk,
+        db,
+        server,
+        key,
+        id,
+        lk_id,
+    }
+}
+
 #[tokio::test]
 async fn create_provisions_livekit_over_protobuf_with_the_admin_grant() {
     let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
@@ -202,15 +233,14 @@ async fn a_timed_out_create_leaves_no_trunk_behind_once_reconciled() {
 
 #[tokio::test]
 async fn patch_updates_livekit_in_place() {
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
-    let id = server.create(&key, &seed_twilio()).await;
-    let lk_id = details(&server, &key, &id).await["livekit_trunk_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let Provisioned {
+        lk,
+        db: _db,
+        server,
+        key,
+        id,
+        lk_id,
+    } = provisioned().await;
     let patch = json!({"trunk_name": "New", "trunk_config": {"numbers": ["+15550100001", "+15550100002"], "password": "rotated"}});
     let (status, json) = server
         .send(
@@ -246,15 +276,14 @@ async fn patch_updates_livekit_in_place() {
 
 #[tokio::test]
 async fn delete_removes_the_livekit_trunk_and_refuses_while_livekit_is_down() {
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
-    let id = server.create(&key, &seed_twilio()).await;
-    let lk_id = details(&server, &key, &id).await["livekit_trunk_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let Provisioned {
+        lk,
+        db: _db,
+        server,
+        key,
+        id,
+        lk_id,
+    } = provisioned().await;
 
     lk.fail_next("unavailable", "sip not connected");
     let (status, json) = server
@@ -396,15 +425,14 @@ async fn an_interrupted_create_is_cleaned_up_by_the_reconciler() {
 
 #[tokio::test]
 async fn the_reconciler_removes_duplicates_and_never_touches_trunks_it_does_not_own() {
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
-    let id = server.create(&key, &seed_twilio()).await;
-    let lk_id = details(&server, &key, &id).await["livekit_trunk_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let Provisioned {
+        lk,
+        db: _db,
+        server,
+        key,
+        id,
+        lk_id,
+    } = provisioned().await;
     let trunk = |metadata: String| proto::SipOutboundTrunkInfo {
         name: "other".into(),
         address: "pbx.example.com".into(),

@@ -123,13 +123,7 @@ fn agent_name(errors: &mut ValidationErrors, field: &str, raw: &str) -> Option<S
 impl RawDispatchRule {
     pub fn validate(&self) -> Result<(String, DispatchRuleConfig), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let name = match &self.name {
-            Some(n) => errors.take(text::name("name", n, 100)),
-            None => {
-                errors.push("name", "is required");
-                None
-            }
-        };
+        let name = text::required_name(&mut errors, "name", self.name.as_deref(), 100);
         let rule = match &self.rule {
             None => {
                 errors.push("rule", "is required: {\"type\": \"individual\", \"room_prefix\": \"call-\"}, {\"type\": \"direct\", \"room_name\": …} or {\"type\": \"callee\", \"room_prefix\": …}");

@@ -90,13 +90,7 @@ impl RawInboundTrunk {
     /// Validates a whole inbound trunk; `name` comes back trimmed.
     pub fn validate(&self) -> Result<(String, InboundTrunkConfig), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let name = match &self.name {
-            Some(n) => errors.take(text::name("name", n, 100)),
-            None => {
-                errors.push("name", "is required");
-                None
-            }
-        };
+        let name = text::required_name(&mut errors, "name", self.name.as_deref(), 100);
         // Unlike an outbound trunk, an inbound trunk may list no numbers (it then matches
         // calls by address or credentials, for any number).
         let numbers = match &self.numbers {

@@ -21,6 +21,23 @@ pub fn name(field: &str, raw: &str, max: usize) -> Result<String, FieldError> {
     Ok(trimmed.to_owned())
 }
 
+/// A required display name: "is required" when absent, else the rules of [`name`]. Errors
+/// are collected in `errors` so a request hears of every field at once.
+pub fn required_name(
+    errors: &mut crate::ValidationErrors,
+    field: &str,
+    raw: Option<&str>,
+    max: usize,
+) -> Option<String> {
+    match raw {
+        Some(n) => errors.take(name(field, n, max)),
+        None => {
+            errors.push(field, "is required");
+            None
+        }
+    }
+}
+
 /// A SIP digest username or password: 1 to 128 characters, kept exactly as given, with no
 /// control characters (a CR or LF would end up inside a SIP header). The value is never echoed:
 /// it may be a secret.

@@ -77,13 +77,7 @@ pub async fn create_outbound_trunk(
     JsonBody(req): JsonBody<CreateOutboundTrunk>,
 ) -> Result<Response, ApiError> {
     let mut errors = ValidationErrors::default();
-    let name = match &req.trunk_name {
-        Some(n) => errors.take(text::name("trunk_name", n, 100)),
-        None => {
-            errors.push("trunk_name", "is required");
-            None
-        }
-    };
+    let name = text::required_name(&mut errors, "trunk_name", req.trunk_name.as_deref(), 100);
     let kind = match &req.trunk_type {
         Some(t) => errors.take(TrunkType::parse("trunk_type", t)),
         None => {
