@@ -96,8 +96,11 @@ pub struct ListBodies {
 type RenderedList = (Arc<Vec<TrunkSummary>>, bytes::Bytes);
 
 impl ListBodies {
+    /// `store_caches` false (PostgreSQL) renders without keeping anything: the store returns
+    /// a new list each time, so a kept body could never be reused.
     pub fn get_or_render(
         &self,
+        store_caches: bool,
         tenant_id: &str,
         list: &Arc<Vec<TrunkSummary>>,
         render: impl FnOnce(&[TrunkSummary]) -> bytes::Bytes,
@@ -111,6 +114,9 @@ impl ListBodies {
             }
         }
         let body = render(list);
+        if !store_caches {
+            return body;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_CACHED_KEYS {
             entries.clear();

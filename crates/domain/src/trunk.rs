@@ -192,15 +192,17 @@ impl RawSipTrunkConfig {
             Some(raw) => validate_numbers(&mut errors, &f("numbers"), raw),
             None => Vec::new(),
         };
-        let username = self.username.clone().flatten();
-        let password = self.password.clone().flatten();
-        let username = username.and_then(|u| errors.take(text::credential(&f("username"), &u)));
-        let password = password.and_then(|p| errors.take(text::credential(&f("password"), &p)));
-        let given = (
-            self.username.clone().flatten().is_some(),
-            self.password.clone().flatten().is_some(),
+        let (raw_user, raw_pass) = (
+            self.username.clone().flatten(),
+            self.password.clone().flatten(),
         );
-        match given {
+        let username = raw_user
+            .as_ref()
+            .and_then(|u| errors.take(text::credential(&f("username"), u)));
+        let password = raw_pass
+            .as_ref()
+            .and_then(|p| errors.take(text::credential(&f("password"), p)));
+        match (raw_user.is_some(), raw_pass.is_some()) {
             (false, false) if kind == TrunkType::Twilio => {
                 errors.push(
                     f("username"),

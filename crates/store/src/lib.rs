@@ -46,6 +46,12 @@ impl Store {
         self.writer.close().await;
     }
 
+    /// Whether `list_trunks` hands back the same shared list until a write: only then is
+    /// anything derived from it worth keeping.
+    pub fn caches_lists(&self) -> bool {
+        self.list_cache.is_some()
+    }
+
     /// Called after every committed write to the trunks table.
     fn trunks_changed(&self) {
         if let Some(c) = &self.list_cache {

@@ -111,8 +111,9 @@ impl Store {
         Ok(r.as_ref().map(row).transpose()?)
     }
 
-    /// Any row by id, deleted or not, for the provisioner.
-    pub async fn get_trunk_any(&self, id: &str) -> Result<Option<TrunkRow>, StoreError> {
+    /// A live (not deleted) row by id, whatever its tenant or status: for the provisioner,
+    /// which re-reads rows before acting on them.
+    pub async fn live_trunk(&self, id: &str) -> Result<Option<TrunkRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM trunks WHERE id = $1 AND deleted_at IS NULL");
         let r = sqlx::query(&sql)
             .bind(id)
@@ -277,21 +278,33 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
-    /// Every trunk id this database has ever held, and whether it is still live. The
-    /// reconciler uses it to recognise LiveKit trunks that name one of our rows.
-    pub async fn trunk_index(&self) -> Result<std::collections::HashMap<String, bool>, StoreError> {
-        let rows = sqlx::query("SELECT id, deleted_at FROM trunks")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
+    /// For each of `ids` this database holds (deleted rows included), whether it is still
+    /// live. The reconciler asks only about the ids LiveKit's trunks name, so the cost follows
+    /// LiveKit's trunk count, not the ever-growing number of tombstones.
+    pub async fn trunk_liveness(
+        &self,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        // Bounded batches keep every statement under both databases' parameter limits.
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, deleted_at FROM trunks WHERE id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                out.insert(
                     r.try_get::<String, _>("id")?,
                     r.try_get::<Option<i64>, _>("deleted_at")?.is_none(),
-                ))
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Deactivates a tenant's trunk; `false` when it was not active.

@@ -34,12 +34,13 @@ fn parse(what: &str, encoded: &str) -> Result<MasterKey, String> {
     MasterKey::from_base64(encoded).map_err(|e| format!("{what}: {e}"))
 }
 
+/// The one key a key file holds, if the file exists.
 fn read_key(path: &Path) -> Result<Option<MasterKey>, String> {
-    match std::fs::read_to_string(path) {
-        Ok(s) => parse(&path.display().to_string(), &s).map(Some),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+    let mut keys = read_keys(path)?;
+    if keys.len() > 1 {
+        return Err(format!("{} must hold one key", path.display()));
     }
+    Ok(keys.pop())
 }
 
 /// Writes a key file readable by its owner only, durably.

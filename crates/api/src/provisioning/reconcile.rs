@@ -42,7 +42,12 @@ impl Provisioner {
             .await
             .map_err(|e| e.to_string())?;
         let remote = lk.list_outbound_trunks().await.map_err(|e| e.to_string())?;
-        let index = self.store.trunk_index().await.map_err(|e| e.to_string())?;
+        let owners: Vec<String> = remote.iter().filter_map(livekit_info::owner).collect();
+        let index = self
+            .store
+            .trunk_liveness(&owners)
+            .await
+            .map_err(|e| e.to_string())?;
         let mut report = ReconcileReport::default();
 
         let by_id: HashMap<&str, &proto::SipOutboundTrunkInfo> = remote
@@ -89,7 +94,7 @@ impl Provisioner {
         let grace = self.pending_grace.as_micros() as i64;
         for snapshot in rows {
             // Re-read: the snapshot may be minutes old by now.
-            let Ok(Some(row)) = self.store.get_trunk_any(&snapshot.id).await else {
+            let Ok(Some(row)) = self.store.live_trunk(&snapshot.id).await else {
                 continue;
             };
             if row.status == status::PENDING {
@@ -202,7 +207,7 @@ impl Provisioner {
                 Ok(false) => {
                     // The row changed meanwhile. If it is gone, so must be what we just made;
                     // if it was edited, the next pass pushes the new version.
-                    if created && !matches!(self.store.get_trunk_any(&row.id).await, Ok(Some(_))) {
+                    if created && !matches!(self.store.live_trunk(&row.id).await, Ok(Some(_))) {
                         let _ = lk.delete_trunk(&info.sip_trunk_id).await;
                     }
                     Ok(())

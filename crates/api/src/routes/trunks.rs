@@ -141,29 +141,30 @@ pub async fn list_trunks(
     tenant: Tenant,
 ) -> Result<Response, ApiError> {
     let list = state.store.list_trunks(&tenant.id).await?;
-    let body = state
-        .list_bodies
-        .get_or_render(&tenant.id, &list, |trunks| {
-            let items: Vec<TrunkListItem> = trunks
-                .iter()
-                .map(|t| TrunkListItem {
-                    trunk_id: t.id.clone(),
-                    trunk_name: t.name.clone(),
-                    trunk_type: t.trunk_type.clone(),
-                    trunk_created_at: iso8601(t.created_at),
-                })
-                .collect();
-            let envelope = Envelope {
-                success: true,
-                message: "SIP trunks retrieved successfully".into(),
-                data: items,
-            };
-            // Sized up front: growing the buffer while writing showed up as memmove in profiles.
-            let mut buf = Vec::with_capacity(64 + trunks.len() * 160);
-            serde_json::to_writer(&mut buf, &envelope)
-                .expect("serializing plain structs cannot fail");
-            bytes::Bytes::from(buf)
-        });
+    let body =
+        state
+            .list_bodies
+            .get_or_render(state.store.caches_lists(), &tenant.id, &list, |trunks| {
+                let items: Vec<TrunkListItem> = trunks
+                    .iter()
+                    .map(|t| TrunkListItem {
+                        trunk_id: t.id.clone(),
+                        trunk_name: t.name.clone(),
+                        trunk_type: t.trunk_type.clone(),
+                        trunk_created_at: iso8601(t.created_at),
+                    })
+                    .collect();
+                let envelope = Envelope {
+                    success: true,
+                    message: "SIP trunks retrieved successfully".into(),
+                    data: items,
+                };
+                // Sized up front: growing the buffer while writing showed up as memmove in profiles.
+                let mut buf = Vec::with_capacity(64 + trunks.len() * 160);
+                serde_json::to_writer(&mut buf, &envelope)
+                    .expect("serializing plain structs cannot fail");
+                bytes::Bytes::from(buf)
+            });
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         body,
