@@ -130,3 +130,18 @@ impl<S: Send + Sync> FromRequestParts<S> for TrunkPath {
             .map_err(|_| ApiError::NotFound(crate::routes::trunks::NOT_FOUND))
     }
 }
+
+/// The id segment of a path (`/assistants/{id}`, `/call/{id}`). A segment that does not even
+/// decode names nothing: 404 in the envelope.
+pub struct PathId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|p| PathId(p.0))
+            .map_err(|_| ApiError::NotFound("No such resource in this account"))
+    }
+}

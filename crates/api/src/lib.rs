@@ -1,9 +1,12 @@
 //! trunkline's HTTP API: the seed-000 trunk endpoints and their extensions, the error
 //! envelope, sealing of secrets, and provisioning of LiveKit.
 
+pub mod bridge_directory;
+pub mod calls;
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod health_checks;
 pub mod openapi;
 pub mod provisioning;
 pub mod records;
@@ -44,6 +47,13 @@ pub fn router(state: AppState) -> Router {
             "/sip/deactivate/{trunk_id}",
             delete(trunks::deactivate_trunk),
         )
+        .merge(routes::inbound_trunks::routes())
+        .merge(routes::dispatch_rules::routes())
+        .merge(routes::assistants::routes())
+        .merge(routes::calls::routes())
+        .merge(routes::trunk_test::routes())
+        .merge(routes::trunk_health::routes())
+        .route("/livekit/webhook", post(routes::livekit_webhook::receive))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/openapi.json", get(openapi::openapi_json))
@@ -126,6 +136,7 @@ pub async fn serve(
             },
         ))
     });
+    let workers = spawn_call_workers(&state, &stop_tx);
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -136,5 +147,43 @@ pub async fn serve(
     if let Some(r) = reconciler {
         let _ = r.await;
     }
+    for w in workers {
+        let _ = w.await;
+    }
     result
+}
+
+/// Trunk health checks; and the dispatcher (with its sweeper) and the webhook deliverer when
+/// LiveKit is configured: without LiveKit no call can be placed, and the API refuses to queue
+/// one.
+fn spawn_call_workers(
+    state: &AppState,
+    stop: &tokio::sync::watch::Sender<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    // Trunk health checks need no LiveKit.
+    let health = tokio::spawn(health_checks::run(state.clone(), stopped(stop.subscribe())));
+    let Some(livekit) = state.livekit.clone() else {
+        return vec![health];
+    };
+    let dispatcher = calls::dispatcher::Dispatcher {
+        store: state.store.clone(),
+        livekit,
+        settings: state.calls.clone(),
+        wake: state.dispatch_wake.clone(),
+    };
+    let deliverer = calls::webhooks_out::Deliverer::new(
+        state.store.clone(),
+        state.keyring.clone(),
+        state.calls.clone(),
+        state.outbox_wake.clone(),
+        state.allow_private_targets,
+    );
+    vec![
+        health,
+        tokio::spawn(dispatcher.run(stopped(stop.subscribe()))),
+        tokio::spawn(deliverer.run(stopped(stop.subscribe()))),
+    ]
 }

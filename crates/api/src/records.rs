@@ -54,6 +54,54 @@ pub fn open(keyring: &Keyring, row: &TrunkRow) -> Result<TrunkConfig, ApiError> 
         .map_err(|e| ApiError::internal(format!("trunk {} stored config invalid: {e}", row.id)))
 }
 
+/// The digest password LiveKit uses toward trunkline's SIP bridge for an Exotel trunk:
+/// generated per trunk, sealed beside the trunk's own secrets, never shown to anyone.
+pub const BRIDGE_PASSWORD: &str = "bridge_password";
+
+/// `secrets_json` with `field` sealed to `value` (added or replaced).
+pub fn with_sealed_field(
+    keyring: &Keyring,
+    trunk_id: &str,
+    secrets_json: &str,
+    field: &str,
+    value: &str,
+) -> String {
+    let mut sealed: BTreeMap<String, String> =
+        serde_json::from_str(secrets_json).unwrap_or_default();
+    sealed.insert(field.to_owned(), keyring.seal(&aad(trunk_id, field), value));
+    serde_json::to_string(&sealed).expect("map serializes")
+}
+
+/// `new_json` with `field` copied, still sealed, from `old_json` (same trunk, so the sealed
+/// value's associated data still matches), if it had one.
+pub fn carry_sealed_field(old_json: &str, new_json: &str, field: &str) -> String {
+    let old: BTreeMap<String, String> = serde_json::from_str(old_json).unwrap_or_default();
+    let mut new: BTreeMap<String, String> = serde_json::from_str(new_json).unwrap_or_default();
+    if let Some(v) = old.get(field) {
+        new.insert(field.to_owned(), v.clone());
+    }
+    serde_json::to_string(&new).expect("map serializes")
+}
+
+/// One sealed field of a row, opened; `None` when the row has none.
+pub fn open_field(
+    keyring: &Keyring,
+    trunk_id: &str,
+    secrets_json: &str,
+    field: &str,
+) -> Result<Option<String>, ApiError> {
+    let sealed: BTreeMap<String, String> = serde_json::from_str(secrets_json)
+        .map_err(|e| ApiError::internal(format!("trunk {trunk_id} secrets unreadable: {e}")))?;
+    sealed
+        .get(field)
+        .map(|v| {
+            keyring
+                .open(&aad(trunk_id, field), v)
+                .map_err(|e| ApiError::internal(format!("trunk {trunk_id} field {field}: {e}")))
+        })
+        .transpose()
+}
+
 /// The ids of the master keys a row's secrets are sealed with.
 pub fn sealed_key_ids(secrets_json: &str) -> Vec<String> {
     let sealed: BTreeMap<String, String> = serde_json::from_str(secrets_json).unwrap_or_default();
@@ -65,14 +113,31 @@ pub fn sealed_key_ids(secrets_json: &str) -> Vec<String> {
 
 /// Re-seals every secret of a row under the keyring's current key.
 pub fn reseal(keyring: &Keyring, trunk_id: &str, secrets_json: &str) -> Result<String, String> {
+    reseal_fields(
+        keyring,
+        &format!("trunk {trunk_id}"),
+        secrets_json,
+        |field| aad(trunk_id, field),
+    )
+}
+
+/// Re-seals every field of a secrets map (`{"field": sealed}`) under the keyring's current
+/// key, each with the associated data `aad(field)` it was sealed with. `what` names the row
+/// in errors.
+pub fn reseal_fields(
+    keyring: &Keyring,
+    what: &str,
+    secrets_json: &str,
+    aad: impl Fn(&str) -> String,
+) -> Result<String, String> {
     let sealed: BTreeMap<String, String> = serde_json::from_str(secrets_json)
-        .map_err(|e| format!("trunk {trunk_id}: secrets unreadable: {e}"))?;
+        .map_err(|e| format!("{what}: secrets unreadable: {e}"))?;
     let mut out = BTreeMap::new();
     for (field, value) in sealed {
         let plain = keyring
-            .open(&aad(trunk_id, &field), &value)
-            .map_err(|e| format!("trunk {trunk_id} field {field}: {e}"))?;
-        out.insert(field.clone(), keyring.seal(&aad(trunk_id, &field), &plain));
+            .open(&aad(&field), &value)
+            .map_err(|e| format!("{what} field {field}: {e}"))?;
+        out.insert(field.clone(), keyring.seal(&aad(&field), &plain));
     }
     Ok(serde_json::to_string(&out).expect("map serializes"))
 }

@@ -153,6 +153,14 @@ pub fn hash_api_key(key: &str) -> String {
 }
 
 /// A new API key: `tlk_` and 43 base64url characters.
+/// A random credential for machine use (e.g. LiveKit's digest password toward the bridge):
+/// 256 bits, URL-safe base64, no prefix.
+pub fn generate_secret_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 pub fn generate_api_key() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);

@@ -18,6 +18,12 @@ pub struct AppState {
     /// Whether tenants may point trunks at loopback, private or link-local targets
     /// (`TRUNKLINE_ALLOW_PRIVATE_TARGETS`; for labs and tests, never for a shared service).
     pub allow_private_targets: bool,
+    /// Limits and timings of outbound calls.
+    pub calls: Arc<crate::calls::CallSettings>,
+    /// Wakes the dispatcher when a call is queued.
+    pub dispatch_wake: Arc<tokio::sync::Notify>,
+    /// Wakes the webhook deliverer when a delivery is queued.
+    pub outbox_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -37,7 +43,20 @@ impl AppState {
             tenants: Arc::new(KeyCache::new(auth_cache_ttl)),
             list_bodies: Arc::default(),
             allow_private_targets: false,
+            calls: Arc::default(),
+            dispatch_wake: Arc::default(),
+            outbox_wake: Arc::default(),
         }
+    }
+}
+
+impl AppState {
+    /// The LiveKit client, or the 503 every call-handling route answers without one.
+    pub fn require_livekit(&self) -> Result<&LiveKitClient, crate::error::ApiError> {
+        self.livekit.as_ref().ok_or_else(|| crate::error::ApiError::Upstream {
+            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            message: "LiveKit is not configured on this trunkline (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET): calls cannot be placed or tracked".into(),
+        })
     }
 }
 

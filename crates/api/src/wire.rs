@@ -119,6 +119,9 @@ pub struct TrunkDetails {
     pub trunk_config: serde_json::Value,
     pub livekit_trunk_id: Option<String>,
     pub provisioning: Provisioning,
+    /// Periodic OPTIONS checks, when enabled (`PUT /sip/trunks/{trunk_id}/health-check`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<crate::routes::trunk_health::TrunkHealth>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -353,7 +353,7 @@ async fn the_reconciler_repairs_drift_and_provisions_trunks_stored_without_livek
     let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
     let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
     let report = server.reconcile().await;
-    assert_eq!(report.provisioned, 1, "{report:?}");
+    assert_eq!(report.outbound.provisioned, 1, "{report:?}");
     let d = details(&server, &key, &id).await;
     assert_eq!(d["provisioning"]["status"], "provisioned");
     let lk_id = d["livekit_trunk_id"].as_str().unwrap().to_owned();
@@ -375,7 +375,7 @@ async fn the_reconciler_repairs_drift_and_provisions_trunks_stored_without_livek
     edited.sip_trunk_id.clear();
     client.replace_outbound_trunk(&lk_id, edited).await.unwrap();
     let report = server.reconcile().await;
-    assert_eq!(report.repaired, 1, "{report:?}");
+    assert_eq!(report.outbound.repaired, 1, "{report:?}");
     assert_eq!(
         lk.outbound_trunk(&lk_id).unwrap().numbers,
         vec!["+15550100000"]
@@ -416,7 +416,7 @@ async fn an_interrupted_create_is_cleaned_up_by_the_reconciler() {
         "pending rows are invisible"
     );
     let report = server.reconcile().await;
-    assert_eq!(report.abandoned, 1, "{report:?}");
+    assert_eq!(report.outbound.abandoned, 1, "{report:?}");
     assert!(lk.outbound_trunk(&orphan).is_none());
     assert_eq!(lk.outbound_trunks().len(), 1);
     assert_eq!(server.store.all_live_trunks().await.unwrap().len(), 1);
@@ -458,7 +458,7 @@ async fn the_reconciler_removes_duplicates_and_never_touches_trunks_it_does_not_
         &gone,
     )));
     let report = server.reconcile().await;
-    assert_eq!(report.removed, 2, "{report:?}");
+    assert_eq!(report.outbound.removed, 2, "{report:?}");
     assert!(
         lk.outbound_trunk(&duplicate).is_none(),
         "the duplicate is gone"
@@ -503,7 +503,10 @@ async fn a_delete_during_a_reconcile_pass_leaves_nothing_in_livekit() {
         .await;
     assert_eq!(status, 200);
     let report = pass.await.unwrap().unwrap();
-    assert_eq!(report.provisioned, 1, "the pass did create: {report:?}");
+    assert_eq!(
+        report.outbound.provisioned, 1,
+        "the pass did create: {report:?}"
+    );
     assert!(
         lk.outbound_trunks().is_empty(),
         "the pass removed what it created for a deleted trunk"

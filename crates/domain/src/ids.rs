@@ -5,7 +5,8 @@
 use rand::RngCore;
 use std::fmt;
 
-fn random_hex() -> String {
+/// 128 random bits in lowercase hex: the body of every id, and of other unguessable names.
+pub fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     rand::rng().fill_bytes(&mut bytes);
     hex::encode(bytes)
@@ -62,6 +63,11 @@ id_type!(
     "ST_"
 );
 id_type!(
+    /// A dispatch rule, `SDR_…` as LiveKit names its own.
+    DispatchRuleId,
+    "SDR_"
+);
+id_type!(
     /// A tenant (one email, any number of API keys).
     TenantId,
     "TN_"
@@ -70,6 +76,17 @@ id_type!(
     /// An API key's public id (the key itself is only ever shown once).
     ApiKeyId,
     "AK_"
+);
+id_type!(
+    /// An assistant: the agent, metadata and webhook a call is dispatched with.
+    AssistantId,
+    "AS_"
+);
+id_type!(
+    /// An outbound call. Also the LiveKit room name of that call, so a webhook about the room
+    /// names the call without a lookup table.
+    CallId,
+    "CL_"
 );
 
 #[cfg(test)]

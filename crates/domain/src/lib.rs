@@ -2,6 +2,8 @@
 //! configurations. Everything here is pure: values are parsed once at the edge and then
 //! trusted, and every rule a client can break has a message naming the field and the rule.
 
+pub mod assistant;
+pub mod call;
 pub mod dispatch;
 pub mod errors;
 pub mod ids;
@@ -14,7 +16,7 @@ pub mod text;
 pub mod trunk;
 
 pub use errors::{FieldError, ValidationErrors};
-pub use ids::{ApiKeyId, TenantId, TrunkId};
+pub use ids::{ApiKeyId, AssistantId, CallId, TenantId, TrunkId};
 pub use number::E164;
 pub use secret::Secret;
 pub use sip_address::{HostName, SipAddress};

@@ -1,35 +1,53 @@
-//! An in-process test double of LiveKit's SIP Twirp service, faithful to the wire of the
+//! An in-process test double of LiveKit's Twirp API, faithful to the wire of the
 //! open-source server (livekit/livekit `pkg/service`, livekit/protocol `livekit/sip.go`,
 //! twitchtv/twirp v8): protobuf and JSON codecs, Twirp error JSON and status codes, the
 //! API-key middleware's plain-text 401s, JWT checks, validation messages, and the store's
-//! quirks (see `store.rs`, `conflicts.rs` and the `sip*.rs` modules). Outbound and inbound
-//! trunks and dispatch rules are implemented; the other SIP methods (the legacy
-//! `ListSIPTrunk`, participants) are routed and decoded like the real server, then answer
+//! quirks (see `store.rs`, `conflicts.rs` and the `sip*.rs` modules).
+//!
+//! Implemented: SIP trunks, dispatch rules, `CreateSIPParticipant` with scripted call
+//! outcomes ([`CallOutcome`]), `TransferSIPParticipant`; `RoomService` (create, list, delete
+//! rooms; list, get, remove participants); `AgentDispatchService`; and the webhooks a call's
+//! life emits, signed like LiveKit's (`webhook.rs`). Other methods of these services (and the
+//! legacy `ListSIPTrunk`) are routed and decoded like the real server, then answer
 //! `unimplemented`.
 //!
 //! ```no_run
 //! # async fn demo() {
-//! let lk = livekit_double::LiveKitDouble::start("APIkey", "secret").await;
+//! use livekit_double::{CallOutcome, LiveKitDouble};
+//! let lk = LiveKitDouble::start("APIkey", "secret").await;
+//! lk.set_webhook_url(Some("http://127.0.0.1:9000/livekit".into()));
+//! lk.push_call_outcome(CallOutcome::Busy); // the next call gets 486
 //! // point the client at lk.url() ...
 //! assert!(lk.outbound_trunks().is_empty());
 //! lk.shutdown().await;
 //! # }
 //! ```
 
+mod agent_dispatch;
 mod auth;
 mod conflicts;
+mod room;
 mod server;
 mod sip;
 mod sip_dispatch;
 mod sip_inbound;
+mod sip_participant;
+pub mod sip_status;
+mod sip_transfer;
 mod store;
 mod twirp;
 mod validate;
+pub mod webhook;
 
 pub use auth::{Grants, SipGrant};
-pub use twirp::http_status;
+pub use sip_participant::{CallOutcome, CallState, DialedCall};
+pub use twirp::{http_status, TwirpError};
+pub use webhook::WebhookDelivery;
 
-use livekit_protocol::{SipDispatchRuleInfo, SipInboundTrunkInfo, SipOutboundTrunkInfo};
+use livekit_protocol::{
+    AgentDispatch, ParticipantInfo, Room, SipDispatchRuleInfo, SipInboundTrunkInfo,
+    SipOutboundTrunkInfo, TransferSipParticipantRequest, WebhookEvent,
+};
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -48,9 +66,12 @@ pub struct RecordedRequest {
     pub http_method: String,
     /// Decoded URL path.
     pub path: String,
-    /// Twirp method (the path after `/twirp/livekit.SIP/`), e.g. "CreateSIPOutboundTrunk";
-    /// empty for paths outside the SIP service.
+    /// Twirp method (the path after `/twirp/<service>/`), e.g. "CreateSIPOutboundTrunk";
+    /// empty for paths outside the Twirp services.
     pub method: String,
+    /// Twirp service whose prefix the path is under, e.g. "livekit.SIP",
+    /// "livekit.RoomService", "livekit.AgentDispatchService"; empty outside them.
+    pub service: String,
     /// The Content-Type header as sent ("" when absent).
     pub content_type: String,
     /// Grants of a verified token; `None` when no token was sent or it was refused.
@@ -84,6 +105,14 @@ pub(crate) struct State {
     pub(crate) latency: Duration,
     pub(crate) fail_next: Option<twirp::TwirpError>,
     pub(crate) requests: VecDeque<RecordedRequest>,
+    pub(crate) rooms: room::Rooms,
+    pub(crate) calls: Vec<DialedCall>,
+    pub(crate) call_outcome: CallOutcome,
+    pub(crate) call_outcomes: VecDeque<CallOutcome>,
+    /// `None`: transfers succeed; `Some(status)`: the transfer target answers `status`.
+    pub(crate) transfer_failure: Option<u16>,
+    pub(crate) transfers: Vec<TransferSipParticipantRequest>,
+    pub(crate) hooks: webhook::Hooks,
     shutdown: Option<oneshot::Sender<()>>,
     listener_closed: Option<oneshot::Receiver<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
@@ -174,6 +203,7 @@ impl LiveKitDouble {
             api_secret: api_secret.to_owned(),
             state: Mutex::new(State::default()),
         });
+        webhook::start(&shared);
         let (closed_tx, closed_rx) = oneshot::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = axum::Router::new()
@@ -300,6 +330,126 @@ impl LiveKitDouble {
 
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();
+    }
+
+    /// How every following `CreateSIPParticipant` call plays out (default
+    /// [`CallOutcome::Answer`]); one-shot outcomes from [`push_call_outcome`] go first.
+    ///
+    /// [`push_call_outcome`]: LiveKitDouble::push_call_outcome
+    pub fn set_call_outcome(&self, outcome: CallOutcome) {
+        self.shared.lock().call_outcome = outcome;
+    }
+
+    /// Queues an outcome for the next call only (FIFO, ahead of [`set_call_outcome`]).
+    ///
+    /// [`set_call_outcome`]: LiveKitDouble::set_call_outcome
+    pub fn push_call_outcome(&self, outcome: CallOutcome) {
+        self.shared.lock().call_outcomes.push_back(outcome);
+    }
+
+    /// Every `CreateSIPParticipant` that passed validation and dialed, oldest first, with
+    /// its current state.
+    pub fn calls(&self) -> Vec<DialedCall> {
+        self.shared.lock().calls.clone()
+    }
+
+    /// The callee hangs up (BYE): `sip.callStatus` becomes `hangup`, the participant leaves
+    /// with `CLIENT_INITIATED` and an empty room finishes. Returns whether the call was live.
+    pub fn hangup(&self, sip_call_id: &str) -> bool {
+        sip_participant::end(&mut self.shared.lock(), sip_call_id, CallState::Ended)
+    }
+
+    /// How the next transfers end: `Ok(())` (REFER accepted, the participant leaves) or
+    /// `Err(sip_status)` the transfer target answered (the call stays up).
+    pub fn set_transfer_outcome(&self, outcome: Result<(), u16>) {
+        self.shared.lock().transfer_failure = outcome.err();
+    }
+
+    /// `TransferSIPParticipant` requests that reached the SIP stage, as received.
+    pub fn transfers(&self) -> Vec<TransferSipParticipantRequest> {
+        self.shared.lock().transfers.clone()
+    }
+
+    /// Live rooms, sorted by name.
+    pub fn rooms(&self) -> Vec<Room> {
+        let s = self.shared.lock();
+        s.rooms.values().map(|r| r.room.clone()).collect()
+    }
+
+    /// Participants of a live room, in join order.
+    pub fn participants(&self, room: &str) -> Vec<ParticipantInfo> {
+        let s = self.shared.lock();
+        s.rooms
+            .get(room)
+            .map(|r| r.participants.clone())
+            .unwrap_or_default()
+    }
+
+    /// Agent dispatches of every live room.
+    pub fn dispatches(&self) -> Vec<AgentDispatch> {
+        let s = self.shared.lock();
+        s.rooms
+            .values()
+            .flat_map(|r| r.dispatches.iter().cloned())
+            .collect()
+    }
+
+    /// Where webhooks go (`None`: nowhere; events are still logged in [`webhook_events`]).
+    ///
+    /// [`webhook_events`]: LiveKitDouble::webhook_events
+    pub fn set_webhook_url(&self, url: Option<String>) {
+        self.shared.lock().hooks.url = url;
+    }
+
+    /// Every event the double emitted, oldest first, whether or not a URL was set.
+    pub fn webhook_events(&self) -> Vec<WebhookEvent> {
+        self.shared.lock().hooks.events.clone()
+    }
+
+    /// Finished POSTs to the webhook URL, in delivery order.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.lock().hooks.deliveries.clone()
+    }
+
+    /// Emits `event` like LiveKit would (an empty `id` / `created_at` is filled in), signed.
+    pub fn emit_webhook(&self, event: WebhookEvent) {
+        self.shared.lock().hooks.emit(event);
+    }
+
+    /// POSTs `body` to the webhook URL in the event queue's order, with `authorization` as
+    /// the `Authorization` header (`None`: no header), for forged or replayed events.
+    pub fn emit_webhook_raw(&self, body: Vec<u8>, authorization: Option<String>) {
+        self.shared.lock().hooks.raw(body, Some(authorization));
+    }
+
+    /// POSTs `body` signed the way LiveKit signs webhooks (e.g. a replayed old event).
+    pub fn emit_webhook_signed(&self, body: Vec<u8>) {
+        self.shared.lock().hooks.raw(body, None);
+    }
+
+    /// The `Authorization` value LiveKit would send with `body`, signed now.
+    pub fn webhook_authorization(&self, body: &[u8]) -> String {
+        webhook::sign(
+            body,
+            &self.shared.api_key,
+            &self.shared.api_secret,
+            webhook::TOKEN_VALID_FOR,
+        )
+    }
+
+    /// Waits until every queued webhook has been delivered (or has given up); false on
+    /// timeout.
+    pub async fn flush_webhooks(&self, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if self.shared.lock().hooks.pending == 0 {
+                return true;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
     }
 
     /// Stops listening: once this returns, new connects are refused. Open connections are

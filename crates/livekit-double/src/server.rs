@@ -1,12 +1,12 @@
 //! One request through LiveKit's HTTP stack, in the server's order (livekit/livekit
-//! `pkg/service/server.go`): body limit, API-key middleware, the mux, then the generated
-//! Twirp server (method, path, Content-Type, decode) and finally the service method.
+//! `pkg/service/server.go`): body limit, API-key middleware, the mux (one Twirp server per
+//! service, each under its own `/twirp/<service>/` prefix), then the generated Twirp server
+//! (method, path, Content-Type, decode) and finally the service method.
 
 use crate::auth::{self, Grants};
-use crate::store::Store;
 use crate::twirp::{go_quote, Codec, TwirpError};
-use crate::{sip, sip_dispatch, sip_inbound};
-use crate::{Outcome, RecordedRequest, Shared};
+use crate::{agent_dispatch, room, sip, sip_dispatch, sip_inbound, sip_participant, sip_transfer};
+use crate::{Outcome, RecordedRequest, Shared, State as DoubleState};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode};
@@ -18,8 +18,6 @@ use std::sync::Arc;
 
 /// `limit.max_api_request_body_size` default (`pkg/config/config.go`): 10 MiB.
 pub(crate) const MAX_BODY: usize = 10 << 20;
-
-const SIP_PREFIX: &str = "/twirp/livekit.SIP/";
 
 /// Every method the generated `livekit.SIP` server routes (`livekit_sip.twirp.go`).
 const SIP_METHODS: &[&str] = &[
@@ -40,6 +38,42 @@ const SIP_METHODS: &[&str] = &[
     "CreateSIPParticipant",
     "TransferSIPParticipant",
 ];
+
+/// `livekit_room.twirp.go`.
+const ROOM_METHODS: &[&str] = &[
+    "CreateRoom",
+    "ListRooms",
+    "DeleteRoom",
+    "ListParticipants",
+    "GetParticipant",
+    "RemoveParticipant",
+    "MutePublishedTrack",
+    "UpdateParticipant",
+    "UpdateSubscriptions",
+    "SendData",
+    "UpdateRoomMetadata",
+    "ForwardParticipant",
+    "MoveParticipant",
+    "PerformRpc",
+];
+
+/// `livekit_agent_dispatch.twirp.go`.
+const DISPATCH_METHODS: &[&str] = &["CreateDispatch", "DeleteDispatch", "ListDispatch"];
+
+/// The Twirp servers `server.go` registers that the double serves.
+const SERVICES: &[(&str, &[&str])] = &[
+    ("livekit.SIP", SIP_METHODS),
+    ("livekit.RoomService", ROOM_METHODS),
+    ("livekit.AgentDispatchService", DISPATCH_METHODS),
+];
+
+/// The service whose mux prefix (`/twirp/<service>/`) `path` is under, with that prefix.
+fn service_of(path: &str) -> Option<(&'static str, String)> {
+    SERVICES.iter().find_map(|(name, _)| {
+        let prefix = format!("/twirp/{name}/");
+        path.starts_with(&prefix).then_some((*name, prefix))
+    })
+}
 
 /// How a request ended, before it becomes a response.
 enum Reply {
@@ -94,11 +128,15 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
     let mut grants = None;
     let reply = pipeline(&shared, &parts, &path, &content_type, body, &mut grants).await;
     let (response, status, outcome) = reply.into_parts();
-    let method = path.strip_prefix(SIP_PREFIX).unwrap_or_default().to_owned();
+    let (service, method) = match service_of(&path) {
+        Some((service, prefix)) => (service.to_owned(), path[prefix.len()..].to_owned()),
+        None => (String::new(), String::new()),
+    };
     shared.record(RecordedRequest {
         http_method: parts.method.to_string(),
         path,
         method,
+        service,
         content_type,
         grants,
         status,
@@ -137,7 +175,7 @@ fn request_path(raw: &str) -> String {
 }
 
 async fn pipeline(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     parts: &axum::http::request::Parts,
     path: &str,
     content_type: &str,
@@ -163,22 +201,30 @@ async fn pipeline(
     };
     grants_out.clone_from(&grants);
 
-    // The mux: the SIP server owns its prefix; "/" is the health check; the rest is 404.
-    if path == SIP_PREFIX.trim_end_matches('/') {
+    // The mux: each Twirp server owns its prefix (a path missing only the trailing slash is
+    // redirected); "/" is the health check; the rest is 404.
+    if let Some((name, _)) = SERVICES
+        .iter()
+        .find(|(name, _)| path == format!("/twirp/{name}"))
+    {
         let mut r = StatusCode::MOVED_PERMANENTLY.into_response();
-        r.headers_mut().insert(
-            header::LOCATION,
-            header::HeaderValue::from_static(SIP_PREFIX),
-        );
+        if let Ok(v) = header::HeaderValue::from_str(&format!("/twirp/{name}/")) {
+            r.headers_mut().insert(header::LOCATION, v);
+        }
         return Reply::Ok(r);
     }
-    if !path.starts_with(SIP_PREFIX) {
+    let Some((server, _)) = service_of(path) else {
         return if path == "/" {
             Reply::Ok((StatusCode::OK, "OK").into_response())
         } else {
             Reply::Plain(404, "404 page not found\n".into())
         };
-    }
+    };
+    let methods = SERVICES
+        .iter()
+        .find(|(name, _)| *name == server)
+        .map(|(_, m)| *m)
+        .unwrap_or_default();
 
     let http_method = parts.method.as_str();
     if parts.method != Method::POST {
@@ -200,7 +246,7 @@ async fn pipeline(
             path,
         )
     };
-    if service != "livekit.SIP" {
+    if service != server {
         return Reply::Twirp(no_handler());
     }
     if prefix != "/twirp" {
@@ -211,7 +257,7 @@ async fn pipeline(
         );
         return Reply::Twirp(TwirpError::bad_route(msg, http_method, path));
     }
-    if !SIP_METHODS.contains(&method) {
+    if !methods.contains(&method) {
         return Reply::Twirp(no_handler());
     }
     let Some(codec) = Codec::from_content_type(content_type) else {
@@ -222,7 +268,12 @@ async fn pipeline(
         Ok(b) => b,
         Err(_) => return Reply::Twirp(TwirpError::malformed(codec.unreadable_body_msg())),
     };
-    match dispatch(shared, method, codec, &body, grants.as_ref()) {
+    let result = if server == "livekit.SIP" && method == "CreateSIPParticipant" {
+        sip_participant::create(shared, codec, &body, grants.as_ref()).await
+    } else {
+        dispatch(shared, server, method, codec, &body, grants.as_ref())
+    };
+    match result {
         Ok(r) => Reply::Ok(r),
         Err(e) => Reply::Twirp(e),
     }
@@ -233,7 +284,7 @@ fn rpc<Req, Resp>(
     shared: &Shared,
     codec: Codec,
     body: &[u8],
-    handler: impl FnOnce(&mut Store, Req) -> Result<Resp, TwirpError>,
+    handler: impl FnOnce(&mut DoubleState, Req) -> Result<Resp, TwirpError>,
 ) -> Result<Response, TwirpError>
 where
     Req: prost::Message + Default + DeserializeOwned,
@@ -244,7 +295,7 @@ where
     if let Some(e) = state.fail_next.take() {
         return Err(e);
     }
-    let resp = handler(&mut state.store, req)?;
+    let resp = handler(&mut state, req)?;
     drop(state);
     Ok(codec.encode(&resp))
 }
@@ -267,6 +318,73 @@ where
 
 fn dispatch(
     shared: &Shared,
+    server: &str,
+    method: &str,
+    codec: Codec,
+    body: &[u8],
+    g: Option<&Grants>,
+) -> Result<Response, TwirpError> {
+    match server {
+        "livekit.RoomService" => return room_dispatch(shared, method, codec, body, g),
+        "livekit.AgentDispatchService" => {
+            return match method {
+                "CreateDispatch" => {
+                    rpc(shared, codec, body, |s, r| agent_dispatch::create(s, g, r))
+                }
+                "DeleteDispatch" => {
+                    rpc(shared, codec, body, |s, r| agent_dispatch::delete(s, g, r))
+                }
+                _ => rpc(shared, codec, body, |s, r| agent_dispatch::list(s, g, r)),
+            }
+        }
+        _ => {}
+    }
+    use proto::*;
+    match method {
+        "CreateSIPOutboundTrunk" => {
+            rpc(shared, codec, body, |s, r| sip::create(&mut s.store, g, r))
+        }
+        "UpdateSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| {
+            sip::update(&mut s.store.outbound, g, r)
+        }),
+        "GetSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| {
+            sip::get(&s.store.outbound, g, r)
+        }),
+        "ListSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| {
+            sip::list(&s.store.outbound, g, r)
+        }),
+        "DeleteSIPTrunk" => rpc(shared, codec, body, |s, r| sip::delete(&mut s.store, g, r)),
+        "CreateSIPInboundTrunk" => rpc(shared, codec, body, |s, r| {
+            sip_inbound::create(&mut s.store, g, r)
+        }),
+        "UpdateSIPInboundTrunk" => rpc(shared, codec, body, |s, r| {
+            sip_inbound::update(&mut s.store, g, r)
+        }),
+        "GetSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::get(&s.store, g, r)),
+        "ListSIPInboundTrunk" => rpc(shared, codec, body, |s, r| {
+            sip_inbound::list(&s.store, g, r)
+        }),
+        "CreateSIPDispatchRule" => rpc(shared, codec, body, |s, r| {
+            sip_dispatch::create(&mut s.store, g, r)
+        }),
+        "UpdateSIPDispatchRule" => rpc(shared, codec, body, |s, r| {
+            sip_dispatch::update(&mut s.store, g, r)
+        }),
+        "ListSIPDispatchRule" => rpc(shared, codec, body, |s, r| {
+            sip_dispatch::list(&s.store, g, r)
+        }),
+        "DeleteSIPDispatchRule" => rpc(shared, codec, body, |s, r| {
+            sip_dispatch::delete(&mut s.store, g, r)
+        }),
+        "TransferSIPParticipant" => {
+            rpc(shared, codec, body, |s, r| sip_transfer::transfer(s, g, r))
+        }
+        _ => unimplemented::<ListSipTrunkRequest>(shared, codec, body, method),
+    }
+}
+
+fn room_dispatch(
+    shared: &Shared,
     method: &str,
     codec: Codec,
     body: &[u8],
@@ -274,26 +392,30 @@ fn dispatch(
 ) -> Result<Response, TwirpError> {
     use proto::*;
     match method {
-        "CreateSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| sip::create(s, g, r)),
-        "UpdateSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| {
-            sip::update(&mut s.outbound, g, r)
+        "CreateRoom" => rpc(shared, codec, body, |s, r| room::create(s, g, r)),
+        "ListRooms" => rpc(shared, codec, body, |s, r| room::list(s, g, r)),
+        "DeleteRoom" => rpc(shared, codec, body, |s, r| room::delete(s, g, r)),
+        "ListParticipants" => rpc(shared, codec, body, |s, r| room::list_participants(s, g, r)),
+        "GetParticipant" => rpc(shared, codec, body, |s, r| room::get_participant(s, g, r)),
+        "RemoveParticipant" => rpc(shared, codec, body, |s, r| {
+            room::remove_participant(s, g, r)
         }),
-        "GetSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| sip::get(&s.outbound, g, r)),
-        "ListSIPOutboundTrunk" => rpc(shared, codec, body, |s, r| sip::list(&s.outbound, g, r)),
-        "DeleteSIPTrunk" => rpc(shared, codec, body, |s, r| sip::delete(s, g, r)),
-        "CreateSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::create(s, g, r)),
-        "UpdateSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::update(s, g, r)),
-        "GetSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::get(s, g, r)),
-        "ListSIPInboundTrunk" => rpc(shared, codec, body, |s, r| sip_inbound::list(s, g, r)),
-        "CreateSIPDispatchRule" => rpc(shared, codec, body, |s, r| sip_dispatch::create(s, g, r)),
-        "UpdateSIPDispatchRule" => rpc(shared, codec, body, |s, r| sip_dispatch::update(s, g, r)),
-        "ListSIPDispatchRule" => rpc(shared, codec, body, |s, r| sip_dispatch::list(s, g, r)),
-        "DeleteSIPDispatchRule" => rpc(shared, codec, body, |s, r| sip_dispatch::delete(s, g, r)),
-        "ListSIPTrunk" => unimplemented::<ListSipTrunkRequest>(shared, codec, body, method),
-        "CreateSIPParticipant" => {
-            unimplemented::<CreateSipParticipantRequest>(shared, codec, body, method)
+        "MutePublishedTrack" => unimplemented::<MuteRoomTrackRequest>(shared, codec, body, method),
+        "UpdateParticipant" => {
+            unimplemented::<UpdateParticipantRequest>(shared, codec, body, method)
         }
-        _ => unimplemented::<TransferSipParticipantRequest>(shared, codec, body, method),
+        "UpdateSubscriptions" => {
+            unimplemented::<UpdateSubscriptionsRequest>(shared, codec, body, method)
+        }
+        "SendData" => unimplemented::<SendDataRequest>(shared, codec, body, method),
+        "UpdateRoomMetadata" => {
+            unimplemented::<UpdateRoomMetadataRequest>(shared, codec, body, method)
+        }
+        "ForwardParticipant" => {
+            unimplemented::<ForwardParticipantRequest>(shared, codec, body, method)
+        }
+        "MoveParticipant" => unimplemented::<MoveParticipantRequest>(shared, codec, body, method),
+        _ => unimplemented::<PerformRpcRequest>(shared, codec, body, method),
     }
 }
 

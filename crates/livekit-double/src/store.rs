@@ -40,6 +40,15 @@ impl Store {
     }
 }
 
+/// `guid.New(prefix)`: the prefix and 12 random characters of `guid.IDAlphabet`.
+pub(crate) fn guid(prefix: &str) -> String {
+    let mut rng = rand::rng();
+    let id: String = (0..12)
+        .map(|_| ID_ALPHABET[rng.random_range(0..ID_ALPHABET.len())] as char)
+        .collect();
+    format!("{prefix}{id}")
+}
+
 fn new_id(prefix: &str, taken: impl Fn(&str) -> bool) -> String {
     let mut rng = rand::rng();
     loop {

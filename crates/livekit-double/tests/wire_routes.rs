@@ -239,7 +239,7 @@ async fn routing_errors_are_twirp_bad_route() {
         )
     );
     // Real methods the double does not implement are routed and decoded, then refused.
-    let r = send(lk.addr(), "POST", &path("CreateSIPParticipant"), &pb, b"")
+    let r = send(lk.addr(), "POST", &path("ListSIPTrunk"), &pb, b"")
         .await
         .unwrap();
     assert_eq!(r.twirp().0, 501);

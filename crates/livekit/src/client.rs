@@ -1,5 +1,5 @@
 use crate::error::LiveKitError;
-use crate::token::{sign, SipGrant};
+use crate::token::{sign, Grants, SipGrant};
 use livekit_protocol as proto;
 use prost::Message;
 use std::collections::HashMap;
@@ -67,22 +67,47 @@ impl LiveKitClient {
         &self.config.url
     }
 
-    async fn call<Req: Message, Resp: Message + Default>(
+    /// For verifying LiveKit's webhooks, which are signed with the same key pair.
+    pub fn api_key(&self) -> &str {
+        &self.config.api_key
+    }
+
+    pub fn api_secret(&self) -> &str {
+        &self.config.api_secret
+    }
+
+    pub(crate) async fn call<Req: Message, Resp: Message + Default>(
         &self,
         method: &str,
         grant: SipGrant,
         req: &Req,
     ) -> Result<Resp, LiveKitError> {
-        let url = format!("{}/twirp/livekit.SIP/{method}", self.base);
-        let token = sign(&self.config.api_key, &self.config.api_secret, grant);
-        let sent = self
+        self.rpc("livekit.SIP", method, grant.into(), req, None)
+            .await
+    }
+
+    /// One Twirp call to `service`/`method` with a token carrying `grants`. `timeout`
+    /// replaces the client's default for calls that legitimately wait (a call ringing).
+    pub(crate) async fn rpc<Req: Message, Resp: Message + Default>(
+        &self,
+        service: &str,
+        method: &str,
+        grants: Grants,
+        req: &Req,
+        timeout: Option<Duration>,
+    ) -> Result<Resp, LiveKitError> {
+        let url = format!("{}/twirp/{service}/{method}", self.base);
+        let token = sign(&self.config.api_key, &self.config.api_secret, grants);
+        let mut builder = self
             .http
             .post(&url)
             .header("Content-Type", "application/protobuf")
             .header("Authorization", format!("Bearer {token}"))
-            .body(req.encode_to_vec())
-            .send()
-            .await;
+            .body(req.encode_to_vec());
+        if let Some(t) = timeout {
+            builder = builder.timeout(t);
+        }
+        let sent = builder.send().await;
         let resp = match sent {
             Ok(r) => r,
             Err(e) => return Err(self.transport_error(&e)),
@@ -157,7 +182,7 @@ impl LiveKitClient {
         }
     }
 
-    const ADMIN: SipGrant = SipGrant {
+    pub(crate) const ADMIN: SipGrant = SipGrant {
         admin: true,
         call: false,
     };

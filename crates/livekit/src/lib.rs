@@ -5,11 +5,16 @@
 //! `livekit-api` has a SIP client too, but it lacks Get*, list filters and several fields, and
 //! has no TLS unless a feature is on; this crate is the thin part we need, on the same types.
 
+mod calls;
 mod client;
 mod error;
+mod sip_inbound;
 mod token;
+mod webhook;
 
+pub use calls::seconds;
 pub use client::{LiveKitClient, LiveKitConfig};
 pub use error::{ErrorKind, LiveKitError};
 pub use livekit_protocol as proto;
-pub use token::{Claims, SipGrant};
+pub use token::{Claims, Grants, SipGrant, VideoGrant};
+pub use webhook::{verify_webhook, WebhookError};

@@ -12,6 +12,37 @@ pub struct SipGrant {
     pub call: bool,
 }
 
+/// The `video` grant (`auth/grants.go` `VideoGrant`), in LiveKit's camelCase: only the fields
+/// trunkline's calls need (rooms, agent dispatch, transfers).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct VideoGrant {
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub room_create: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub room_list: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub room_admin: bool,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub room: String,
+}
+
+/// What one request's token grants.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    pub sip: Option<SipGrant>,
+    pub video: Option<VideoGrant>,
+}
+
+impl From<SipGrant> for Grants {
+    fn from(sip: SipGrant) -> Self {
+        Self {
+            sip: Some(sip),
+            video: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
@@ -20,13 +51,16 @@ pub struct Claims {
     pub exp: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sip: Option<SipGrant>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub video: Option<VideoGrant>,
 }
 
 /// Tokens live five minutes: long enough for a slow request, short enough that a leaked one
 /// is soon useless.
 const LIFETIME_SECS: u64 = 300;
 
-pub(crate) fn sign(api_key: &str, api_secret: &str, sip: SipGrant) -> String {
+pub(crate) fn sign(api_key: &str, api_secret: &str, grants: impl Into<Grants>) -> String {
+    let grants = grants.into();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -36,7 +70,8 @@ pub(crate) fn sign(api_key: &str, api_secret: &str, sip: SipGrant) -> String {
         sub: "trunkline".to_owned(),
         nbf: now.saturating_sub(5),
         exp: now + LIFETIME_SECS,
-        sip: Some(sip),
+        sip: grants.sip,
+        video: grants.video,
     };
     encode(
         &Header::new(Algorithm::HS256),

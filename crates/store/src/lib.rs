@@ -2,16 +2,29 @@
 //! embedded default (a file, WAL, synchronous commits); PostgreSQL serves deployments that run
 //! several instances. Queries use `$n` placeholders, which both databases accept.
 
+mod assistants;
+mod calls;
+mod dispatch_rules;
 mod error;
+mod health;
+mod inbound_trunks;
 mod keys;
 mod leases;
 mod list_cache;
 mod open;
+mod outbox;
+mod reconcile;
 mod trunks;
 
+pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
+pub use calls::{Applied, CallFilter, CallRow, ClaimLimits, Claimed, OutboxEntry, Transition};
+pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;
+pub use health::{CheckResult, HealthRow};
+pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use open::{sqlite_path, Backend};
+pub use outbox::{DeliveryResult, OutboxRow};
 pub use trunks::{SecretsRecord, TrunkRow, TrunkSummary, PENDING as PENDING_STATUS};
 
 use sqlx::AnyPool;

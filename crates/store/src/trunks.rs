@@ -285,12 +285,22 @@ impl Store {
         &self,
         ids: &[String],
     ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
+        self.liveness("trunks", ids).await
+    }
+
+    /// [`Store::trunk_liveness`] for any table with `id` and `deleted_at` (a constant name,
+    /// never input).
+    pub(crate) async fn liveness(
+        &self,
+        table: &'static str,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, bool>, StoreError> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         // Bounded batches keep every statement under both databases' parameter limits.
         for chunk in ids.chunks(500) {
             let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT id, deleted_at FROM trunks WHERE id IN ({})",
+                "SELECT id, deleted_at FROM {table} WHERE id IN ({})",
                 placeholders.join(", ")
             );
             let mut query = sqlx::query(&sql);

@@ -52,6 +52,98 @@ pub struct ServeArgs {
     /// Milliseconds an API key lookup is cached; a revoked key stops working within this.
     #[arg(long, env = "TRUNKLINE_AUTH_CACHE_MS", default_value_t = 1000)]
     pub auth_cache_ms: u64,
+    /// Where LiveKit's SIP service reaches trunkline's SIP bridge, `host[:port]`. When set,
+    /// Exotel trunks are provisioned into LiveKit as outbound trunks to this address, each
+    /// with its own generated digest credentials.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_SIP_ADDRESS")]
+    pub bridge_sip_address: Option<String>,
+    /// Transport LiveKit uses toward the bridge: udp, tcp (default) or tls.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_TRANSPORT", default_value = "tcp")]
+    pub bridge_transport: String,
+    /// Calls per second per trunk, unless the trunk sets its own (PUT /sip/trunks/{id}/call-limits).
+    #[arg(long, env = "TRUNKLINE_TRUNK_CPS", default_value_t = 1.0)]
+    pub trunk_cps: f64,
+    /// Concurrent calls per trunk, unless the trunk sets its own.
+    #[arg(
+        long,
+        env = "TRUNKLINE_TRUNK_MAX_CONCURRENT_CALLS",
+        default_value_t = 10
+    )]
+    pub trunk_max_concurrent_calls: i64,
+    /// Concurrent calls per tenant, across its trunks.
+    #[arg(
+        long,
+        env = "TRUNKLINE_TENANT_MAX_CONCURRENT_CALLS",
+        default_value_t = 50
+    )]
+    pub tenant_max_concurrent_calls: i64,
+    /// Dial attempts per call, the first included (retries only where the callee cannot ring twice).
+    #[arg(long, env = "TRUNKLINE_CALL_MAX_ATTEMPTS", default_value_t = 3)]
+    pub call_max_attempts: i64,
+    /// Seconds after which a claimed but undialed call is taken back from a stopped instance.
+    #[arg(long, env = "TRUNKLINE_CLAIM_TIMEOUT", default_value_t = 60.0)]
+    pub claim_timeout: f64,
+}
+
+impl ServeArgs {
+    fn bridge(
+        &self,
+    ) -> Result<Option<trunkline_api::provisioning::livekit_info::BridgeTarget>, String> {
+        let Some(raw) = self
+            .bridge_sip_address
+            .as_deref()
+            .filter(|s| !s.trim().is_empty())
+        else {
+            return Ok(None);
+        };
+        let address =
+            trunkline_domain::SipAddress::parse("TRUNKLINE_BRIDGE_SIP_ADDRESS", raw.trim())
+                .map_err(|e| e.to_string())?;
+        let transport = trunkline_domain::Transport::parse(
+            "TRUNKLINE_BRIDGE_TRANSPORT",
+            &self.bridge_transport,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(Some(
+            trunkline_api::provisioning::livekit_info::BridgeTarget {
+                address: address.to_string(),
+                transport,
+            },
+        ))
+    }
+
+    fn call_settings(&self) -> Result<trunkline_api::calls::CallSettings, String> {
+        let d = trunkline_api::calls::CallSettings::default();
+        if !(self.trunk_cps.is_finite() && (0.01..=1000.0).contains(&self.trunk_cps)) {
+            return Err("TRUNKLINE_TRUNK_CPS must be from 0.01 to 1000".into());
+        }
+        for (name, v) in [
+            (
+                "TRUNKLINE_TRUNK_MAX_CONCURRENT_CALLS",
+                self.trunk_max_concurrent_calls,
+            ),
+            (
+                "TRUNKLINE_TENANT_MAX_CONCURRENT_CALLS",
+                self.tenant_max_concurrent_calls,
+            ),
+            ("TRUNKLINE_CALL_MAX_ATTEMPTS", self.call_max_attempts),
+        ] {
+            if !(1..=100_000).contains(&v) {
+                return Err(format!("{name} must be a whole number from 1 to 100000"));
+            }
+        }
+        if !(self.claim_timeout.is_finite() && self.claim_timeout >= 1.0) {
+            return Err("TRUNKLINE_CLAIM_TIMEOUT must be at least 1 second".into());
+        }
+        Ok(trunkline_api::calls::CallSettings {
+            default_cps_milli: (self.trunk_cps * 1000.0).round() as i64,
+            default_trunk_concurrency: self.trunk_max_concurrent_calls,
+            tenant_concurrency: self.tenant_max_concurrent_calls,
+            max_attempts: self.call_max_attempts,
+            claim_timeout: Duration::from_secs_f64(self.claim_timeout),
+            ..d
+        })
+    }
 }
 
 fn livekit(args: &ServeArgs) -> Result<Option<LiveKitClient>, String> {
@@ -104,6 +196,8 @@ pub async fn open_store(db: &DbArgs) -> Result<Store, String> {
 
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let livekit = livekit(&args)?;
+    let calls = args.call_settings()?;
+    let bridge = args.bridge()?;
     if !(args.reconcile_interval.is_finite() && args.reconcile_interval > 0.0) {
         return Err("TRUNKLINE_RECONCILE_INTERVAL must be a positive number of seconds".into());
     }
@@ -127,6 +221,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     );
     let state = AppState {
         allow_private_targets: args.allow_private_targets,
+        calls: std::sync::Arc::new(calls),
+        provisioner: state.provisioner.clone().with_bridge(bridge),
         ..state
     };
     let options = ServeOptions {
@@ -140,7 +236,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

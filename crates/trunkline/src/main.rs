@@ -1,10 +1,13 @@
-//! The `trunkline` binary: `serve` runs the API; `keys …` manages API keys and the master key.
+//! The `trunkline` binary: `serve` runs the API; `keys …` manages API keys and the master key;
+//! `trunks test` probes a trunk.
 //! Thin on purpose: configuration is resolved in `config`, everything else lives in the crates.
 
+mod bridge;
 mod config;
 mod keys;
 mod master_key;
 mod rotation;
+mod trunks;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +34,15 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// Run the Exotel SIP bridge (a B2BUA with RTP relay) on the host Exotel whitelisted.
+    Bridge(bridge::BridgeArgs),
+    /// Operator commands on stored trunks (e.g. `trunks test ST_…`).
+    Trunks {
+        #[command(flatten)]
+        db: config::DbArgs,
+        #[command(subcommand)]
+        command: trunks::TrunksCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -46,12 +58,16 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => config::serve(args).await,
-            Command::Keys { db, command } => keys::run(db, command).await,
+            Command::Serve(args) => config::serve(args).await.map(|()| true),
+            Command::Keys { db, command } => keys::run(db, command).await.map(|()| true),
+            Command::Trunks { db, command } => trunks::run(db, command).await,
+            Command::Bridge(args) => bridge::run(args).await.map(|()| true),
         }
     });
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        // A check that ran and found a problem: distinct from a usage or runtime error.
+        Ok(false) => ExitCode::from(2),
         Err(message) => {
             eprintln!("error: {message}");
             ExitCode::FAILURE

@@ -1,5 +1,6 @@
 //! `trunkline keys rotate-master`, and the startup check that every sealed secret can be
-//! opened.
+//! opened: trunk and inbound trunk secrets, and each tenant's webhook signing secrets (the
+//! current one and the one a secret rotation keeps for its overlap).
 //!
 //! Nothing here may make a secret unreadable, whatever is interrupted where: the next key is
 //! on disk before any value depends on it, old keys are kept (a `serve` still running on the
@@ -10,55 +11,142 @@
 use crate::config::{open_store, DbArgs};
 use crate::master_key;
 use std::collections::BTreeSet;
+use trunkline_api::calls::webhooks_out::secret_aad;
+use trunkline_api::provisioning::inbound;
 use trunkline_api::records;
 use trunkline_api::sealing::{Keyring, MasterKey};
-use trunkline_store::Store;
+use trunkline_store::{Store, WebhookSecretRecord};
+
+/// The ids of the keys a tenant's webhook secrets are sealed with.
+fn webhook_key_ids(w: &WebhookSecretRecord) -> Vec<String> {
+    std::iter::once(&w.sealed)
+        .chain(&w.previous_sealed)
+        .filter_map(|v| Keyring::key_id_of(v).map(str::to_owned))
+        .collect()
+}
+
+/// The ids of the keys every sealed value in the database is sealed with: trunk and inbound
+/// trunk secrets, and the webhook signing secrets (current and previous).
+async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
+    let e = |e: trunkline_store::StoreError| e.to_string();
+    let mut ids = BTreeSet::new();
+    for r in store.all_trunk_secrets().await.map_err(e)? {
+        ids.extend(records::sealed_key_ids(&r.secrets));
+    }
+    for r in store.all_inbound_trunk_secrets().await.map_err(e)? {
+        ids.extend(records::sealed_key_ids(&r.secrets));
+    }
+    for w in store.all_webhook_secrets().await.map_err(e)? {
+        ids.extend(webhook_key_ids(&w));
+    }
+    Ok(ids)
+}
 
 /// Refuses to serve when some stored secret is sealed under a key this process lacks: every
-/// PATCH and reconcile of that trunk would fail later, so say so now.
+/// PATCH and reconcile of that trunk, or webhook signed with that secret, would fail later,
+/// so say so now.
 pub async fn check_keys(store: &Store, keyring: &Keyring) -> Result<(), String> {
-    let records = store.all_trunk_secrets().await.map_err(|e| e.to_string())?;
-    let unknown: BTreeSet<String> = records
-        .iter()
-        .flat_map(|r| records::sealed_key_ids(&r.secrets))
+    let unknown: Vec<String> = stored_key_ids(store)
+        .await?
+        .into_iter()
         .filter(|kid| !keyring.knows(kid))
         .collect();
     if unknown.is_empty() {
         return Ok(());
     }
     Err(format!(
-        "stored trunk secrets are sealed with master key {} which is not configured (this process has {}). \
+        "stored secrets (trunk passwords, webhook signing secrets) are sealed with master key {} which is not configured (this process has {}). \
          Set TRUNKLINE_MASTER_KEY (or TRUNKLINE_MASTER_KEY_PREVIOUS) to it, or restore the master.key file it came from",
-        unknown.into_iter().collect::<Vec<_>>().join(", "),
+        unknown.join(", "),
         keyring.current_id()
     ))
 }
 
-/// Re-seals every value not yet under the current key. Returns how many trunks changed.
-async fn reseal_all(store: &Store, keyring: &Keyring) -> Result<usize, String> {
-    let mut changed = 0;
-    for _attempt in 0..10 {
-        let records = store.all_trunk_secrets().await.map_err(|e| e.to_string())?;
-        let stale: Vec<_> = records
-            .into_iter()
-            .filter(|r| {
-                records::sealed_key_ids(&r.secrets)
-                    .iter()
-                    .any(|k| k != keyring.current_id())
-            })
-            .collect();
-        if stale.is_empty() {
-            return Ok(changed);
-        }
-        for r in stale {
+/// How many rows of each kind a rotation re-sealed.
+#[derive(Debug, Default)]
+struct Resealed {
+    trunks: usize,
+    inbound_trunks: usize,
+    webhook_secrets: usize,
+}
+
+impl std::fmt::Display for Resealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the secrets of {} trunks, {} inbound trunks and {} webhook signing secrets",
+            self.trunks, self.inbound_trunks, self.webhook_secrets
+        )
+    }
+}
+
+/// One round over every sealed value: re-seals those not under the current key, each write
+/// conditional on the value read. Returns whether any was found stale (a lost race leaves it
+/// for the next round).
+async fn reseal_round(
+    store: &Store,
+    keyring: &Keyring,
+    done: &mut Resealed,
+) -> Result<bool, String> {
+    let e = |e: trunkline_store::StoreError| e.to_string();
+    let stale = |ids: Vec<String>| ids.iter().any(|k| k != keyring.current_id());
+    let mut found = false;
+    for r in store.all_trunk_secrets().await.map_err(e)? {
+        if stale(records::sealed_key_ids(&r.secrets)) {
+            found = true;
             let resealed = records::reseal(keyring, &r.id, &r.secrets)?;
             if store
                 .replace_trunk_secrets(&r.id, &r.secrets, &resealed)
                 .await
-                .map_err(|e| e.to_string())?
+                .map_err(e)?
             {
-                changed += 1;
-            } // else: changed meanwhile; the next round reads it again
+                done.trunks += 1;
+            }
+        }
+    }
+    for r in store.all_inbound_trunk_secrets().await.map_err(e)? {
+        if stale(records::sealed_key_ids(&r.secrets)) {
+            found = true;
+            let resealed = inbound::reseal(keyring, &r.id, &r.secrets)?;
+            if store
+                .replace_inbound_trunk_secrets(&r.id, &r.secrets, &resealed)
+                .await
+                .map_err(e)?
+            {
+                done.inbound_trunks += 1;
+            }
+        }
+    }
+    for w in store.all_webhook_secrets().await.map_err(e)? {
+        if stale(webhook_key_ids(&w)) {
+            found = true;
+            let aad = secret_aad(&w.tenant_id);
+            let reseal = |sealed: &str| {
+                keyring
+                    .open(&aad, sealed)
+                    .map(|plain| keyring.seal(&aad, &plain))
+                    .map_err(|err| format!("webhook secret of tenant {}: {err}", w.tenant_id))
+            };
+            let sealed = reseal(&w.sealed)?;
+            let previous = w.previous_sealed.as_deref().map(reseal).transpose()?;
+            if store
+                .replace_webhook_secrets(&w, &sealed, previous.as_deref())
+                .await
+                .map_err(e)?
+            {
+                done.webhook_secrets += 1;
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Re-seals every value not yet under the current key.
+async fn reseal_all(store: &Store, keyring: &Keyring) -> Result<Resealed, String> {
+    let mut done = Resealed::default();
+    for _attempt in 0..10 {
+        if !reseal_round(store, keyring, &mut done).await? {
+            return Ok(done);
         }
     }
     Err("secrets kept changing while re-sealing; run rotate-master again".into())
@@ -73,13 +161,10 @@ pub async fn rotate_master(db: DbArgs) -> Result<(), String> {
     {
         let keyring = master_key::load(&db)?;
         let n = reseal_all(&store, &keyring).await?;
-        println!(
-            "Re-sealed the secrets of {n} trunks under master key {}.",
-            keyring.current_id()
-        );
+        println!("Re-sealed {n} under master key {}.", keyring.current_id());
         println!(
             "Keep the old key in TRUNKLINE_MASTER_KEY_PREVIOUS until every `trunkline serve` runs with the new key, \
-             then run rotate-master once more: when it re-seals 0 trunks, the old key is no longer needed."
+             then run rotate-master once more: when it re-seals nothing (0 of each), the old key is no longer needed."
         );
         return Ok(());
     }
@@ -106,7 +191,7 @@ pub async fn rotate_master(db: DbArgs) -> Result<(), String> {
     std::fs::rename(&files.next, &files.current)
         .map_err(|e| format!("cannot replace {}: {e}", files.current.display()))?;
     println!(
-        "Re-sealed the secrets of {n} trunks under the new master key {} ({}).",
+        "Re-sealed {n} under the new master key {} ({}).",
         keyring.current_id(),
         files.current.display()
     );

@@ -239,3 +239,152 @@ async fn private_targets_are_refused_unless_the_operator_allows_them() {
         server.stop();
     }
 }
+
+/// POSTs `body` (if any) and answers `data`, asserting a 200.
+async fn post_data(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut req = http.post(format!("{url}{path}")).bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let json: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(status, 200, "{path}: {json}");
+    json["data"].clone()
+}
+
+#[tokio::test]
+async fn rotate_master_reseals_inbound_trunk_and_webhook_secrets() {
+    use trunkline_api::calls::webhooks_out::secret_aad;
+    use trunkline_api::sealing::{Keyring, MasterKey};
+    const INBOUND_PASSWORD: &str = "inbound-rotation-Pa55";
+
+    let dir = tempfile::tempdir().unwrap();
+    let key = create_key(dir.path(), "ops@acme.test", &[]);
+    let http = http();
+    let server = serve(dir.path(), &[]);
+    // No outbound trunk: only the sealed values added with inbound trunks and calls exist,
+    // so both the re-seal and the startup check below are about them alone.
+    let inbound = post_data(
+        &http,
+        &server.url,
+        &key,
+        "/sip/inbound-trunks",
+        Some(
+            serde_json::json!({"name": "Carrier", "numbers": ["+15550100000"],
+            "auth_username": "carrier", "auth_password": INBOUND_PASSWORD}),
+        ),
+    )
+    .await["trunk_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let first = post_data(
+        &http,
+        &server.url,
+        &key,
+        "/assistants",
+        Some(
+            serde_json::json!({"name": "Sales", "agent_name": "outbound-caller",
+            "end_call_webhook_url": "https://hooks.example.com/end"}),
+        ),
+    )
+    .await["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A secret rotation keeps the first secret as `previous_sealed`: both must survive.
+    let second = post_data(&http, &server.url, &key, "/webhooks/secret", None).await
+        ["webhook_secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second);
+    server.stop();
+
+    let data = dir.path().join("trunkline-data");
+    let old_key = std::fs::read_to_string(data.join("master.key")).unwrap();
+    let (ok, out, err) = run(dir.path(), &["keys", "rotate-master"], &[]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("0 trunks, 1 inbound trunks and 1 webhook signing secrets"),
+        "{out}"
+    );
+    // The previous key removed: only the new one remains anywhere.
+    std::fs::remove_file(data.join("master.key.previous")).unwrap();
+    let new_key = std::fs::read_to_string(data.join("master.key")).unwrap();
+    assert_ne!(new_key, old_key);
+
+    // Every value opens with the new key alone, and is the one the API handed out.
+    let store =
+        trunkline_store::Store::open(&format!("sqlite://{}", data.join("trunkline.db").display()))
+            .await
+            .unwrap();
+    let keyring = Keyring::new(MasterKey::from_base64(new_key.trim()).unwrap(), vec![]);
+    let secrets = store.all_webhook_secrets().await.unwrap();
+    assert_eq!(secrets.len(), 1);
+    let aad = secret_aad(&secrets[0].tenant_id);
+    assert_eq!(keyring.open(&aad, &secrets[0].sealed).unwrap(), second);
+    let previous = secrets[0].previous_sealed.as_deref().expect("kept");
+    assert_eq!(keyring.open(&aad, previous).unwrap(), first);
+    let row = store.live_inbound_trunk(&inbound).await.unwrap().unwrap();
+    let raw = trunkline_api::provisioning::inbound::current_raw(&keyring, &row).unwrap();
+    assert_eq!(raw["auth_password"], INBOUND_PASSWORD);
+    store.close().await;
+
+    // The server starts on the new key alone, and a PATCH (which opens the password) works.
+    let server = serve(dir.path(), &[]);
+    let resp = http
+        .patch(format!("{}/sip/inbound-trunks/{inbound}", server.url))
+        .bearer_auth(&key)
+        .json(&serde_json::json!({"name": "Carrier renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    server.stop();
+
+    // Given only the old key, the server refuses to start: the inbound trunk's and the
+    // webhook secrets need the new one.
+    let err = serve_refused(
+        dir.path(),
+        &[("TRUNKLINE_MASTER_KEY", old_key.trim().to_owned())],
+    );
+    assert!(err.contains("is not configured"), "{err}");
+}
+
+/// Runs `serve`, expecting it to refuse to start; answers its stderr. A server that starts
+/// anyway is killed and fails the test (rather than hanging it).
+fn serve_refused(dir: &std::path::Path, envs: &[(&str, String)]) -> String {
+    use std::process::{Command, Stdio};
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TRUNKLINE_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn trunkline serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("serve started although a stored secret's key is missing");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}

@@ -1,6 +1,6 @@
 //! The LiveKit side of a trunk, derived from its stored configuration.
 
-use trunkline_domain::{MediaEncryption, SipTrunkConfig, Transport};
+use trunkline_domain::{ExotelConfig, MediaEncryption, SipTrunkConfig, Transport};
 use trunkline_livekit::proto;
 
 /// LiveKit trunk metadata marking a trunk as ours, so a trunk created just before a crash can
@@ -55,6 +55,37 @@ pub fn outbound_trunk(
             encryption: Some(encryption(c.media_encryption) as i32),
             ..Default::default()
         }),
+        ..Default::default()
+    }
+}
+
+/// Where LiveKit's SIP service reaches trunkline's SIP bridge (`TRUNKLINE_BRIDGE_SIP_ADDRESS`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BridgeTarget {
+    /// `host[:port]`, as LiveKit's outbound trunk `address` wants it.
+    pub address: String,
+    pub transport: Transport,
+}
+
+/// The LiveKit side of an Exotel trunk: an outbound trunk to the bridge, which forwards to
+/// Exotel. Its digest user name is the trunk id and its password is generated per trunk, so
+/// the bridge knows the tenant's trunk from the credentials it challenges for, and no
+/// credential is shared between trunks.
+pub fn bridge_trunk(
+    trunk_id: &str,
+    name: &str,
+    c: &ExotelConfig,
+    bridge: &BridgeTarget,
+    password: &str,
+) -> proto::SipOutboundTrunkInfo {
+    proto::SipOutboundTrunkInfo {
+        name: name.to_owned(),
+        metadata: metadata(trunk_id),
+        address: bridge.address.clone(),
+        transport: transport(bridge.transport) as i32,
+        numbers: vec![c.exotel_number.as_str().to_owned()],
+        auth_username: trunk_id.to_owned(),
+        auth_password: password.to_owned(),
         ..Default::default()
     }
 }

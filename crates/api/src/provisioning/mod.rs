@@ -2,11 +2,16 @@
 //! client hears LiveKit's verdict), and a reconciler repairs whatever a crash, an outage or an
 //! out-of-band change left behind.
 
+pub mod dispatch;
+pub mod inbound;
 pub mod livekit_info;
+mod ownership;
 mod reconcile;
+mod reconcile_inbound;
+mod reconcile_rules;
 pub mod status;
 
-pub use reconcile::{run_reconciler, ReconcileReport};
+pub use reconcile::{run_reconciler, Counts, ReconcileReport};
 
 use crate::error::ApiError;
 use crate::records;
@@ -22,6 +27,9 @@ pub struct Provisioner {
     keyring: Arc<Keyring>,
     livekit: Option<LiveKitClient>,
     pending_grace: std::time::Duration,
+    /// Where LiveKit reaches trunkline's SIP bridge; Exotel trunks have a LiveKit side only
+    /// when this is set.
+    bridge: Option<livekit_info::BridgeTarget>,
 }
 
 /// A trunk as a create left it.
@@ -31,11 +39,6 @@ pub struct Created {
     pub livekit_trunk_id: Option<String>,
 }
 
-/// Trunk types LiveKit is told about directly. Exotel goes through the bridge.
-fn direct(kind: TrunkType) -> bool {
-    kind != TrunkType::Exotel
-}
-
 impl Provisioner {
     pub fn new(store: Store, keyring: Arc<Keyring>, livekit: Option<LiveKitClient>) -> Self {
         Self {
@@ -43,7 +46,56 @@ impl Provisioner {
             keyring,
             livekit,
             pending_grace: reconcile::PENDING_GRACE,
+            bridge: None,
         }
+    }
+
+    /// Provisions Exotel trunks into LiveKit as trunks to this bridge.
+    pub fn with_bridge(mut self, bridge: Option<livekit_info::BridgeTarget>) -> Self {
+        self.bridge = bridge;
+        self
+    }
+
+    /// Whether trunks of this type get a LiveKit side: all but Exotel directly, Exotel through
+    /// the bridge when one is configured.
+    fn provisionable(&self, kind: TrunkType) -> bool {
+        kind != TrunkType::Exotel || self.bridge.is_some()
+    }
+
+    /// The LiveKit trunk a stored configuration wants, or `None` when it has no LiveKit side
+    /// yet (an Exotel trunk without a bridge, or without its bridge password).
+    fn wanted(
+        &self,
+        id: &str,
+        name: &str,
+        config: &TrunkConfig,
+        secrets_json: &str,
+    ) -> Result<Option<trunkline_livekit::proto::SipOutboundTrunkInfo>, ApiError> {
+        Ok(match (config, &self.bridge) {
+            (TrunkConfig::Sip(sip), _) => Some(livekit_info::outbound_trunk(id, name, sip)),
+            (TrunkConfig::Exotel(ex), Some(bridge)) => {
+                records::open_field(&self.keyring, id, secrets_json, records::BRIDGE_PASSWORD)?
+                    .map(|pw| livekit_info::bridge_trunk(id, name, ex, bridge, &pw))
+            }
+            (TrunkConfig::Exotel(_), None) => None,
+        })
+    }
+
+    /// An Exotel trunk's sealed secrets with a bridge password, generated if it has none.
+    fn with_bridge_password(&self, id: &str, config: &TrunkConfig, secrets_json: &str) -> String {
+        let has = serde_json::from_str::<std::collections::BTreeMap<String, String>>(secrets_json)
+            .map(|m| m.contains_key(records::BRIDGE_PASSWORD))
+            .unwrap_or(false);
+        if !matches!(config, TrunkConfig::Exotel(_)) || self.bridge.is_none() || has {
+            return secrets_json.to_owned();
+        }
+        records::with_sealed_field(
+            &self.keyring,
+            id,
+            secrets_json,
+            records::BRIDGE_PASSWORD,
+            &crate::sealing::generate_secret_token(),
+        )
     }
 
     /// How long a create may stay `pending` before the reconciler treats it as interrupted.
@@ -65,9 +117,10 @@ impl Provisioner {
     ) -> Result<Created, ApiError> {
         let id = TrunkId::generate().to_string();
         let (public, secrets) = records::seal(&self.keyring, &id, config);
+        let secrets = self.with_bridge_password(&id, config, &secrets);
         let now = now_micros();
-        let livekit = self.livekit.as_ref().filter(|_| direct(kind));
-        let initial = match (direct(kind), livekit.is_some()) {
+        let livekit = self.livekit.as_ref().filter(|_| self.provisionable(kind));
+        let initial = match (self.provisionable(kind), livekit.is_some()) {
             (false, _) => status::AWAITING_BRIDGE,
             (true, false) => status::UNPROVISIONED,
             (true, true) => status::PENDING,
@@ -89,17 +142,18 @@ impl Provisioner {
             updated_at: now,
         };
         self.store.insert_trunk(&row).await?;
-        let (Some(lk), TrunkConfig::Sip(sip)) = (livekit, config) else {
+        let wanted = match livekit {
+            Some(_) => self.wanted(&id, name, config, &row.secrets)?,
+            None => None,
+        };
+        let (Some(lk), Some(wanted)) = (livekit, wanted) else {
             return Ok(Created {
                 id,
                 status: initial,
                 livekit_trunk_id: None,
             });
         };
-        match lk
-            .create_outbound_trunk(livekit_info::outbound_trunk(&id, name, sip))
-            .await
-        {
+        match lk.create_outbound_trunk(wanted).await {
             Ok(info) => match self
                 .store
                 .confirm_created(&id, &info.sip_trunk_id, status::PROVISIONED)
@@ -149,9 +203,17 @@ impl Provisioner {
     ) -> Result<(), ApiError> {
         let kind = records::trunk_type(row)?;
         let (public, secrets) = records::seal(&self.keyring, &row.id, config);
-        let pushed = match (self.livekit.as_ref().filter(|_| direct(kind)), config) {
-            (Some(lk), TrunkConfig::Sip(sip)) => {
-                let info = livekit_info::outbound_trunk(&row.id, name, sip);
+        // The bridge password is not part of the client's configuration: keep it across edits.
+        let secrets = records::carry_sealed_field(&row.secrets, &secrets, records::BRIDGE_PASSWORD);
+        let secrets = self.with_bridge_password(&row.id, config, &secrets);
+        let wanted = match self.livekit.as_ref().filter(|_| self.provisionable(kind)) {
+            Some(lk) => self
+                .wanted(&row.id, name, config, &secrets)?
+                .map(|info| (lk, info)),
+            None => None,
+        };
+        let pushed = match wanted {
+            Some((lk, info)) => {
                 let result = match &row.livekit_trunk_id {
                     Some(lk_id) => match lk.replace_outbound_trunk(lk_id, info.clone()).await {
                         Err(e) if e.kind() == ErrorKind::NotFound => {
@@ -163,7 +225,7 @@ impl Provisioner {
                 };
                 Some(result?.sip_trunk_id)
             }
-            _ => None,
+            None => None,
         };
         let saved = self
             .store

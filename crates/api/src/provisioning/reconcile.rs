@@ -1,105 +1,108 @@
 //! The reconciler: every pass compares the stored trunks with LiveKit's and repairs the
 //! difference. It provisions trunks stored while LiveKit was not configured or down, recreates
 //! LiveKit trunks deleted out of band, pushes configurations that drifted, retires creates a
-//! crash interrupted, and removes LiveKit trunks that name one of our retired rows.
+//! crash interrupted, and removes LiveKit trunks that name one of our retired rows. This file
+//! holds the pass and outbound trunks; inbound trunks and dispatch rules get the same
+//! treatment in `reconcile_inbound.rs` and `reconcile_rules.rs`.
 //!
 //! A pass works from snapshots, so every change re-reads its row first and every write is
 //! conditional on the version it acted on: a PATCH or DELETE landing mid-pass wins.
 
-use super::{direct, livekit_info, status, Provisioner};
+use super::{livekit_info, ownership, status, Provisioner};
 use crate::records;
-use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
-use trunkline_domain::TrunkConfig;
 use trunkline_livekit::{proto, ErrorKind, LiveKitClient};
 use trunkline_store::{now_micros, TrunkRow};
 
-/// What one pass did, for logs and tests.
+/// What one pass did to one kind of LiveKit object, for logs and tests.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct ReconcileReport {
+pub struct Counts {
     pub provisioned: usize,
     pub recreated: usize,
     pub repaired: usize,
     pub abandoned: usize,
-    /// LiveKit trunks removed because they name a retired row or duplicate a live one.
+    /// LiveKit objects removed because they name a retired row or duplicate a live one.
     pub removed: usize,
     pub failed: usize,
+}
+
+/// What one pass did, per kind.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ReconcileReport {
+    pub outbound: Counts,
+    pub inbound: Counts,
+    pub rules: Counts,
 }
 
 /// A create still `pending` after this long was interrupted (requests time out well before).
 pub(super) const PENDING_GRACE: Duration = Duration::from_secs(120);
 
 impl Provisioner {
-    /// One pass. `Err` when LiveKit or the database could not be read at all.
+    /// One pass: outbound trunks, inbound trunks, then dispatch rules (which name inbound
+    /// trunks by their LiveKit ids, so they follow a trunk recreated in the same pass). `Err`
+    /// when LiveKit or the database could not be read at all.
     pub async fn reconcile_once(&self) -> Result<ReconcileReport, String> {
         let Some(lk) = &self.livekit else {
             return Ok(ReconcileReport::default());
         };
+        let mut report = ReconcileReport::default();
+        self.reconcile_outbound(lk, &mut report.outbound).await?;
+        self.reconcile_inbound(lk, &mut report.inbound).await?;
+        self.reconcile_rules(lk, &mut report.rules).await?;
+        Ok(report)
+    }
+
+    /// Whether a `pending` row is old enough to be an interrupted create.
+    pub(super) fn past_grace(&self, created_at: i64) -> bool {
+        now_micros() - created_at >= self.pending_grace.as_micros() as i64
+    }
+
+    async fn reconcile_outbound(
+        &self,
+        lk: &LiveKitClient,
+        report: &mut Counts,
+    ) -> Result<(), String> {
         let rows = self
             .store
             .all_live_trunks()
             .await
             .map_err(|e| e.to_string())?;
         let remote = lk.list_outbound_trunks().await.map_err(|e| e.to_string())?;
-        let owners: Vec<String> = remote.iter().filter_map(livekit_info::owner).collect();
         let index = self
             .store
-            .trunk_liveness(&owners)
+            .trunk_liveness(&ownership::owners(&remote, livekit_info::owner))
             .await
             .map_err(|e| e.to_string())?;
-        let mut report = ReconcileReport::default();
-
-        let by_id: HashMap<&str, &proto::SipOutboundTrunkInfo> = remote
-            .iter()
-            .map(|t| (t.sip_trunk_id.as_str(), t))
-            .collect();
-        let live_pointer: HashMap<&str, &str> = rows
-            .iter()
-            .filter(|r| r.status != status::PENDING)
-            .filter_map(|r| {
-                r.livekit_trunk_id
-                    .as_deref()
-                    .filter(|id| by_id.contains_key(id))
-                    .map(|id| (r.id.as_str(), id))
-            })
-            .collect();
-        let mut by_owner: HashMap<String, &proto::SipOutboundTrunkInfo> = HashMap::new();
-        for t in &remote {
-            let Some(owner) = livekit_info::owner(t) else {
-                continue;
-            };
-            // Only ids our own database holds count: another deployment's trunks (or ones made
-            // by hand) are never touched.
-            let unwanted = match index.get(&owner) {
-                None => false,
-                Some(false) => true, // the row was deleted or abandoned
-                Some(true) => live_pointer
-                    .get(owner.as_str())
-                    .is_some_and(|&id| id != t.sip_trunk_id),
-            };
-            if unwanted {
-                match lk.delete_trunk(&t.sip_trunk_id).await {
-                    Ok(()) => {
-                        tracing::info!(trunk_id = %owner, livekit_trunk_id = %t.sip_trunk_id, "removed a LiveKit trunk trunkline no longer uses");
-                        report.removed += 1;
-                    }
-                    Err(_) => report.failed += 1,
+        let sorted = ownership::sort(
+            &remote,
+            |t: &proto::SipOutboundTrunkInfo| t.sip_trunk_id.as_str(),
+            livekit_info::owner,
+            &index,
+            rows.iter().map(|r| ownership::RowPointer {
+                id: &r.id,
+                livekit_id: r.livekit_trunk_id.as_deref(),
+                pending: r.status == status::PENDING,
+            }),
+        );
+        for (owner, t) in &sorted.unwanted {
+            match lk.delete_trunk(&t.sip_trunk_id).await {
+                Ok(()) => {
+                    tracing::info!(trunk_id = %owner, livekit_trunk_id = %t.sip_trunk_id, "removed a LiveKit trunk trunkline no longer uses");
+                    report.removed += 1;
                 }
-            } else if index.get(&owner) == Some(&true) {
-                by_owner.insert(owner, t);
+                Err(_) => report.failed += 1,
             }
         }
 
-        let grace = self.pending_grace.as_micros() as i64;
-        for snapshot in rows {
+        for snapshot in &rows {
             // Re-read: the snapshot may be minutes old by now.
             let Ok(Some(row)) = self.store.live_trunk(&snapshot.id).await else {
                 continue;
             };
             if row.status == status::PENDING {
-                if now_micros() - row.created_at >= grace {
-                    self.abandon(lk, &row, by_owner.get(&row.id).copied(), &mut report)
+                if self.past_grace(row.created_at) {
+                    self.abandon(lk, &row, sorted.by_owner.get(&row.id).copied(), report)
                         .await;
                 }
                 continue;
@@ -109,18 +112,18 @@ impl Provisioner {
             };
             // A refused configuration stays refused until a PATCH changes it (which provisions
             // synchronously); retrying it every pass would only fill the log.
-            if !direct(kind) || row.status == status::ERROR {
+            if !self.provisionable(kind) || row.status == status::ERROR {
                 continue;
             }
             let current = row
                 .livekit_trunk_id
                 .as_deref()
-                .and_then(|id| by_id.get(id).copied());
-            let adopted = current.or_else(|| by_owner.get(&row.id).copied());
-            self.converge(lk, &row, current.is_some(), adopted, &mut report)
+                .and_then(|id| sorted.by_id.get(id).copied());
+            let adopted = current.or_else(|| sorted.by_owner.get(&row.id).copied());
+            self.converge(lk, &row, current.is_some(), adopted, report)
                 .await;
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Retires an interrupted create: the row first (so a create finishing right now sees it
@@ -130,7 +133,7 @@ impl Provisioner {
         lk: &LiveKitClient,
         row: &TrunkRow,
         remote: Option<&proto::SipOutboundTrunkInfo>,
-        report: &mut ReconcileReport,
+        report: &mut Counts,
     ) {
         match self.store.abandon_pending_trunk(&row.id).await {
             Ok(true) => {}
@@ -156,18 +159,39 @@ impl Provisioner {
         row: &TrunkRow,
         pointer_valid: bool,
         adopted: Option<&proto::SipOutboundTrunkInfo>,
-        report: &mut ReconcileReport,
+        report: &mut Counts,
     ) {
         let config = match records::open(&self.keyring, row) {
-            Ok(TrunkConfig::Sip(c)) => c,
-            Ok(TrunkConfig::Exotel(_)) => return,
+            Ok(c) => c,
             Err(e) => {
                 tracing::error!(trunk_id = %row.id, error = ?e, "cannot read stored trunk");
                 report.failed += 1;
                 return;
             }
         };
-        let wanted = livekit_info::outbound_trunk(&row.id, &row.name, &config);
+        // An Exotel trunk stored before a bridge was configured has no bridge password yet:
+        // give it one (conditionally on the secrets read), and provision on the next pass.
+        let secrets = self.with_bridge_password(&row.id, &config, &row.secrets);
+        if secrets != row.secrets {
+            if let Err(e) = self
+                .store
+                .replace_trunk_secrets(&row.id, &row.secrets, &secrets)
+                .await
+            {
+                tracing::warn!(trunk_id = %row.id, error = %e, "could not store a bridge password");
+                report.failed += 1;
+            }
+            return;
+        }
+        let wanted = match self.wanted(&row.id, &row.name, &config, &row.secrets) {
+            Ok(Some(w)) => w,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(trunk_id = %row.id, error = ?e, "cannot derive the LiveKit trunk");
+                report.failed += 1;
+                return;
+            }
+        };
         let in_sync =
             row.synced_version == row.desired_version && row.status == status::PROVISIONED;
         let (result, created) = match adopted {

@@ -18,7 +18,7 @@ pub fn describe(status: &str, livekit_configured: bool) -> &'static str {
         UNPROVISIONED if livekit_configured => "Stored; trunkline will provision it in LiveKit on its next reconcile pass.",
         UNPROVISIONED => "Stored, not provisioned: LiveKit is not configured (set LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET).",
         ERROR => "LiveKit refused this trunk's configuration; see last_error, then PATCH the trunk.",
-        AWAITING_BRIDGE => "Stored. Exotel trunks reach LiveKit through trunkline's SIP bridge, which is not available yet.",
+        AWAITING_BRIDGE => "Stored. Exotel trunks reach LiveKit through trunkline's SIP bridge: set TRUNKLINE_BRIDGE_SIP_ADDRESS (where LiveKit reaches the bridge) and trunkline provisions it.",
         _ => "Provisioning is in progress.",
     }
 }

@@ -1,2 +1,11 @@
+pub mod assistants;
+pub mod call_limits;
+pub mod call_transfer;
+pub mod calls;
+pub mod dispatch_rules;
 pub mod health;
+pub mod inbound_trunks;
+pub mod livekit_webhook;
+pub mod trunk_health;
+pub mod trunk_test;
 pub mod trunks;

@@ -172,7 +172,8 @@ pub async fn list_trunks(
         .into_response())
 }
 
-async fn owned_trunk(
+/// A tenant's trunk by a path id, or the trunk 404.
+pub(crate) async fn owned_trunk(
     state: &AppState,
     tenant: &Tenant,
     trunk_id: &str,
@@ -205,6 +206,7 @@ fn details(state: &AppState, row: &TrunkRow) -> Result<TrunkDetails, ApiError> {
             last_error: row.last_error.clone(),
             synced_at: row.synced_at.map(iso8601),
         },
+        health: None,
     })
 }
 
@@ -222,7 +224,15 @@ pub async fn get_trunk(
     TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
-    Ok(ok("Trunk retrieved successfully", details(&state, &row)?))
+    let mut details = details(&state, &row)?;
+    details.health = state
+        .store
+        .trunk_health(&row.id)
+        .await?
+        .filter(|h| h.enabled || h.last_checked_at.is_some())
+        .as_ref()
+        .map(crate::routes::trunk_health::view);
+    Ok(ok("Trunk retrieved successfully", details))
 }
 
 /// Change a trunk's name or configuration; LiveKit is updated to match before the change is

@@ -9,6 +9,8 @@ use std::time::Duration;
 use trunkline_api::sealing::{generate_api_key, hash_api_key, Keyring, MasterKey};
 use trunkline_api::{AppState, ServeOptions};
 use trunkline_livekit::{LiveKitClient, LiveKitConfig};
+
+pub mod call_fixture;
 use trunkline_store::{NewApiKey, Store};
 
 pub const LK_KEY: &str = "APItestkey";
@@ -130,6 +132,16 @@ impl TestServer {
         livekit: LiveKit<'_>,
         reconcile_interval: Option<Duration>,
     ) -> Self {
+        Self::start_custom(db, livekit, reconcile_interval, |_| {}).await
+    }
+
+    /// Like [`TestServer::start_with`], with the state adjusted before serving.
+    pub async fn start_custom(
+        db: &TestDb,
+        livekit: LiveKit<'_>,
+        reconcile_interval: Option<Duration>,
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
         let store = Store::open(&db.url).await.expect("open store");
         let keyring = Keyring::new(MasterKey::from_base64(MASTER_KEY).unwrap(), vec![]);
         let client = |url: String, key: String, secret: String| {
@@ -146,7 +158,8 @@ impl TestServer {
             LiveKit::At { url, key, secret } => Some(client(url, key, secret)),
         };
         // Auth cache off so revocation is seen at once by the tests that check it.
-        let state = AppState::new(store.clone(), keyring, livekit, Duration::ZERO);
+        let mut state = AppState::new(store.clone(), keyring, livekit, Duration::ZERO);
+        configure(&mut state);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();

@@ -248,3 +248,58 @@ pub async fn call_json(lk: &LiveKitDouble, method: &str, body: &str) -> HttpResp
         .await
         .expect("request")
 }
+
+/// A token with exactly these grants (plus the usual registered claims).
+pub fn token(grants: Value) -> String {
+    sign_with(Algorithm::HS256, SECRET, &claims(grants))
+}
+
+/// `sip.call` plus room admin of `room` (what TransferSIPParticipant needs).
+pub fn call_token(room: &str) -> String {
+    token(json!({"sip": {"call": true}, "video": {"roomAdmin": true, "room": room}}))
+}
+
+/// A protobuf call to any Twirp service with the given token: the decoded answer or the
+/// whole error JSON (status, code, msg, meta).
+pub async fn twirp<Req: Message, Resp: Message + Default>(
+    lk: &LiveKitDouble,
+    service: &str,
+    method: &str,
+    token: &str,
+    req: &Req,
+) -> Result<Resp, TwirpErr> {
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("Content-Type", "application/protobuf"),
+        ("Authorization", auth.as_str()),
+    ];
+    let path = format!("/twirp/{service}/{method}");
+    let r = send(lk.addr(), "POST", &path, &headers, &req.encode_to_vec())
+        .await
+        .expect("request");
+    if r.status == 200 {
+        Ok(Resp::decode(r.body.as_slice()).expect("protobuf answer"))
+    } else {
+        let j = r.json();
+        Err(TwirpErr {
+            status: r.status,
+            code: j["code"].as_str().unwrap_or_default().into(),
+            msg: j["msg"].as_str().unwrap_or_default().into(),
+            meta: j["meta"].clone(),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct TwirpErr {
+    pub status: u16,
+    pub code: String,
+    pub msg: String,
+    pub meta: Value,
+}
+
+impl TwirpErr {
+    pub fn parts(&self) -> (u16, &str, &str) {
+        (self.status, &self.code, &self.msg)
+    }
+}

@@ -1,0 +1,133 @@
+//! The bridge's view of the database: every provisioned Exotel trunk as a `BridgeTrunk`,
+//! keyed by the digest user name LiveKit authenticates with (the trunk id). The bridge asks
+//! synchronously on each INVITE, so the map is kept in memory and refreshed from the store on
+//! an interval; a trunk created or changed through the API is seen within that interval.
+
+use crate::records;
+use crate::sealing::Keyring;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use trunkline_domain::{ExotelConfig, Secret, TrunkConfig, TrunkType};
+use trunkline_sip::bridge::{BridgeTrunk, ExotelTransport, NumberFormat, TrunkDirectory};
+use trunkline_sip::Credentials;
+use trunkline_store::{Store, StoreError, TrunkRow};
+
+/// Exotel's SIP domains are `<account_sid>.pstn.exotel.com` (seed 003); the bridge writes the
+/// From domain from the account sid.
+const EXOTEL_DOMAIN_SUFFIX: &str = ".pstn.exotel.com";
+/// Exotel's SIP over TCP (seed 003, Exotel's docs).
+const EXOTEL_TCP_PORT: u16 = 5070;
+
+#[derive(Default)]
+pub struct StoreDirectory {
+    trunks: RwLock<HashMap<String, BridgeTrunk>>,
+}
+
+impl TrunkDirectory for StoreDirectory {
+    fn by_username(&self, user: &str) -> Option<BridgeTrunk> {
+        self.trunks
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(user)
+            .cloned()
+    }
+}
+
+/// Why a stored Exotel trunk cannot be bridged (logged once per refresh, never with secrets).
+pub fn bridge_trunk(
+    row: &TrunkRow,
+    config: &ExotelConfig,
+    bridge_password: String,
+) -> Result<BridgeTrunk, &'static str> {
+    let host = config
+        .sip_host
+        .as_ref()
+        .ok_or("no sip_host: set trunk_config.sip_host to the SIP host Exotel assigned")?;
+    let domain = config
+        .sip_domain
+        .as_ref()
+        .map(|d| d.to_string())
+        .ok_or("no sip_domain: set trunk_config.sip_domain to <account_sid>.pstn.exotel.com")?;
+    let account_sid = domain
+        .strip_suffix(EXOTEL_DOMAIN_SUFFIX)
+        .filter(|s| !s.is_empty())
+        .ok_or("sip_domain is not of the form <account_sid>.pstn.exotel.com")?;
+    let exotel_credentials = match (&config.auth_username, &config.auth_password) {
+        (Some(u), Some(p)) => Some(Credentials {
+            username: u.clone(),
+            password: p.clone(),
+        }),
+        _ => None,
+    };
+    Ok(BridgeTrunk {
+        trunk_id: row.id.clone(),
+        digest_username: row.id.clone(),
+        digest_password: Secret::new(bridge_password),
+        exotel_host: host.to_string(),
+        exotel_port: config.sip_port.unwrap_or(EXOTEL_TCP_PORT),
+        transport: ExotelTransport::Tcp,
+        exotel_number: config.exotel_number.as_str().to_owned(),
+        account_sid: account_sid.to_owned(),
+        exotel_credentials,
+        number_format: NumberFormat::default(),
+    })
+}
+
+impl StoreDirectory {
+    /// Replaces the map with the store's current Exotel trunks; returns how many are usable.
+    pub async fn refresh(&self, store: &Store, keyring: &Keyring) -> Result<usize, StoreError> {
+        let mut map = HashMap::new();
+        for row in store.all_live_trunks().await? {
+            if records::trunk_type(&row).ok() != Some(TrunkType::Exotel)
+                || row.status == trunkline_store::PENDING_STATUS
+            {
+                continue;
+            }
+            let opened = records::open(keyring, &row).and_then(|c| {
+                records::open_field(keyring, &row.id, &row.secrets, records::BRIDGE_PASSWORD)
+                    .map(|pw| (c, pw))
+            });
+            let (TrunkConfig::Exotel(config), Some(password)) = (match opened {
+                Ok(v) => v,
+                Err(e) => {
+                    tracing::warn!(trunk_id = %row.id, error = ?e, "bridge: cannot open an Exotel trunk");
+                    continue;
+                }
+            }) else {
+                continue; // no bridge password yet: not provisioned toward the bridge
+            };
+            match bridge_trunk(&row, &config, password) {
+                Ok(t) => {
+                    map.insert(t.digest_username.clone(), t);
+                }
+                Err(why) => {
+                    tracing::warn!(trunk_id = %row.id, why, "bridge: Exotel trunk cannot be bridged")
+                }
+            }
+        }
+        let n = map.len();
+        *self.trunks.write().unwrap_or_else(|p| p.into_inner()) = map;
+        Ok(n)
+    }
+
+    /// Refreshes every `interval` until `stop` resolves.
+    pub async fn run_refresher(
+        self: Arc<Self>,
+        store: Store,
+        keyring: Arc<Keyring>,
+        interval: Duration,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = tokio::time::sleep(interval) => {}
+            }
+            if let Err(e) = self.refresh(&store, &keyring).await {
+                tracing::warn!(error = %e, "bridge: could not refresh the trunk directory");
+            }
+        }
+    }
+}

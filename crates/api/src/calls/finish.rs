@@ -1,0 +1,72 @@
+//! Moving a call forward: one place that knows which statuses may precede which, which
+//! timestamp each move stamps, and that a final status queues the end-of-call webhook in the
+//! same transaction.
+
+use super::DialPlan;
+use trunkline_domain::call::CallStatus;
+use trunkline_store::{Applied, CallRow, OutboxEntry, Store, StoreError, Transition};
+
+/// Details a move may carry.
+#[derive(Debug, Default, Clone)]
+pub struct Details {
+    pub sip_status_code: Option<u16>,
+    pub last_error: Option<String>,
+    pub end_reason: Option<String>,
+    pub participant_identity: Option<String>,
+    pub sip_call_id: Option<String>,
+    pub event_id: Option<String>,
+}
+
+/// Moves `call` to `to` at `at` (µs) if it has not gone further already.
+pub async fn advance(
+    store: &Store,
+    call: &CallRow,
+    to: CallStatus,
+    at: i64,
+    d: Details,
+) -> Result<Applied, StoreError> {
+    let stamp = match to {
+        CallStatus::Ringing => Some("ringing_at"),
+        CallStatus::Answered => Some("answered_at"),
+        s if s.is_final() => Some("ended_at"),
+        _ => None,
+    };
+    // Only an unanswered call is busy, rejected, failed or cancelled (an answered call that
+    // is stopped completes).
+    let from: Vec<&str> = match to {
+        // From dialing too: after a restart, LiveKit's report of a leg that ended after an
+        // answer may be the first news of that answer.
+        CallStatus::Completed => vec!["dialing", "ringing", "answered"],
+        s if s.is_final() => vec!["queued", "claimed", "dialing", "ringing"],
+        s => s.predecessors(),
+    };
+    let webhook = if to.is_final() {
+        DialPlan::parse(&call.plan)
+            .and_then(|p| p.webhook_url)
+            .map(|url| OutboxEntry {
+                id: format!("msg_{}", trunkline_domain::ids::random_hex()),
+                tenant_id: call.tenant_id.clone(),
+                url,
+            })
+    } else {
+        None
+    };
+    store
+        .transition(
+            &call.id,
+            &Transition {
+                to: to.as_str(),
+                from,
+                at,
+                stamp,
+                sip_status_code: d.sip_status_code.map(i64::from),
+                last_error: d.last_error,
+                end_reason: d.end_reason,
+                participant_identity: d.participant_identity,
+                sip_call_id: d.sip_call_id,
+                webhook,
+                event_id: d.event_id,
+            },
+        )
+        .await
+}

@@ -1,0 +1,230 @@
+//! Delivering end-of-call webhooks from the outbox: leased rows (so instances never send the
+//! same attempt twice), Standard Webhooks signatures with the tenant's secret(s), exponential
+//! backoff, at-least-once. A receiver deduplicates by `webhook-id`, which stays the same on
+//! every retry.
+
+use super::render::end_of_call_payload;
+use super::signing::signature_header;
+use super::{micros, CallSettings};
+use crate::sealing::Keyring;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use trunkline_domain::sip_address::HostName;
+use trunkline_store::{now_micros, DeliveryResult, OutboxRow, Store, StoreError};
+
+/// How long a receiver gets to answer.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// A lease outlives any one attempt.
+const LEASE: Duration = Duration::from_secs(60);
+/// A previous secret is still signed with for this long after a rotation.
+pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
+
+pub fn secret_aad(tenant_id: &str) -> String {
+    format!("tenant:{tenant_id}:webhook_secret")
+}
+
+#[derive(Clone)]
+pub struct Deliverer {
+    pub store: Store,
+    pub keyring: Arc<Keyring>,
+    pub settings: Arc<CallSettings>,
+    pub wake: Arc<Notify>,
+    pub allow_private_targets: bool,
+    pub http: reqwest::Client,
+}
+
+impl Deliverer {
+    pub fn new(
+        store: Store,
+        keyring: Arc<Keyring>,
+        settings: Arc<CallSettings>,
+        wake: Arc<Notify>,
+        allow_private_targets: bool,
+    ) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder()
+            .timeout(SEND_TIMEOUT)
+            .connect_timeout(Duration::from_secs(5))
+            // A redirect would send the signed body somewhere the tenant never named.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("static HTTP client configuration");
+        Self {
+            store,
+            keyring,
+            settings,
+            wake,
+            allow_private_targets,
+            http,
+        }
+    }
+
+    pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
+        tokio::pin!(stop);
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            }
+            if let Err(e) = self.pass().await {
+                tracing::warn!(error = %e, "webhooks: delivery pass failed");
+            }
+        }
+    }
+
+    /// Sends every due delivery once; returns how many were attempted.
+    pub async fn pass(&self) -> Result<usize, StoreError> {
+        let now = now_micros();
+        let rows = self
+            .store
+            .lease_deliveries(now, now + micros(LEASE), 50)
+            .await?;
+        let n = rows.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for row in rows {
+            let me = self.clone();
+            tasks.spawn(async move { me.deliver(row).await });
+        }
+        while let Some(done) = tasks.join_next().await {
+            if let Ok(Err(e)) = done {
+                tracing::warn!(error = %e, "webhooks: could not record a delivery");
+            }
+        }
+        Ok(n)
+    }
+
+    async fn deliver(&self, row: OutboxRow) -> Result<(), StoreError> {
+        let attempt = self.attempt(&row).await;
+        let now = now_micros();
+        let (delivered, http_status, error, give_up) = match attempt {
+            Ok(status) if (200..300).contains(&status) => (true, Some(status), None, false),
+            Ok(status) => (
+                false,
+                Some(status),
+                Some(format!("the receiver answered HTTP {status}")),
+                false,
+            ),
+            Err(Attempt::Retry(e)) => (false, None, Some(e), false),
+            Err(Attempt::GiveUp(e)) => (false, None, Some(e), true),
+        };
+        let attempts = row.attempts + 1;
+        let retry_at = (!delivered && !give_up && attempts < self.settings.webhook_max_attempts)
+            .then(|| {
+                let exp = (attempts - 1).clamp(0, 12) as u32;
+                let delay = (self.settings.webhook_base_delay * 2u32.pow(exp))
+                    .min(Duration::from_secs(3600));
+                now + micros(delay)
+            });
+        if !delivered {
+            tracing::info!(delivery = %row.id, call = %row.call_id, attempts, error = error.as_deref().unwrap_or(""), "webhooks: delivery failed");
+        }
+        self.store
+            .record_delivery(
+                &row.id,
+                &DeliveryResult {
+                    delivered,
+                    http_status: http_status.map(i64::from),
+                    error,
+                    retry_at,
+                    now,
+                },
+            )
+            .await
+    }
+
+    async fn attempt(&self, row: &OutboxRow) -> Result<u16, Attempt> {
+        let call = self
+            .store
+            .call_by_id(&row.call_id)
+            .await
+            .map_err(|e| Attempt::Retry(format!("database: {e}")))?
+            .ok_or_else(|| Attempt::GiveUp("the call no longer exists".into()))?;
+        let secrets = self.secrets(&row.tenant_id).await?;
+        if !self.allow_private_targets {
+            self.check_public(&row.url).await?;
+        }
+        let body = end_of_call_payload(&call);
+        let ts = now_micros() / 1_000_000;
+        let sig = signature_header(&secrets, &row.id, ts, &body);
+        let resp = self
+            .http
+            .post(&row.url)
+            .header("content-type", "application/json")
+            .header("webhook-id", &row.id)
+            .header("webhook-timestamp", ts.to_string())
+            .header("webhook-signature", sig)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Attempt::Retry(describe(&e)))?;
+        Ok(resp.status().as_u16())
+    }
+
+    /// The tenant's current secret, and the previous one during a rotation's overlap.
+    async fn secrets(&self, tenant_id: &str) -> Result<Vec<String>, Attempt> {
+        let row = self
+            .store
+            .webhook_secret(tenant_id)
+            .await
+            .map_err(|e| Attempt::Retry(format!("database: {e}")))?
+            .ok_or_else(|| Attempt::Retry("the account has no webhook signing secret yet: create one with POST /webhooks/secret".into()))?;
+        let aad = secret_aad(tenant_id);
+        let open = |sealed: &str| {
+            self.keyring.open(&aad, sealed).map_err(|_| {
+                Attempt::Retry(
+                    "the webhook secret cannot be unsealed with the loaded master keys".into(),
+                )
+            })
+        };
+        let mut out = vec![open(&row.sealed)?];
+        if let Some(prev) = &row.previous_sealed {
+            if now_micros() - row.rotated_at < micros(ROTATION_OVERLAP) {
+                out.push(open(prev)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Refuses a host that resolves into the operator's network (a public name can point
+    /// anywhere; the URL check at creation only sees the name).
+    async fn check_public(&self, url: &str) -> Result<(), Attempt> {
+        let parsed = url::Url::parse(url).map_err(|_| Attempt::GiveUp("invalid URL".into()))?;
+        let host = parsed.host_str().unwrap_or_default().to_owned();
+        let port = parsed.port_or_known_default().unwrap_or(443);
+        let addrs = tokio::net::lookup_host((host.trim_matches(|c| c == '[' || c == ']'), port))
+            .await
+            .map_err(|e| Attempt::Retry(format!("cannot resolve {host}: {e}")))?;
+        for a in addrs {
+            let h = match a.ip() {
+                std::net::IpAddr::V4(v4) => HostName::Ipv4(v4),
+                std::net::IpAddr::V6(v6) => HostName::Ipv6(v6),
+            };
+            if h.is_internal() {
+                return Err(Attempt::GiveUp(format!(
+                    "{host} resolves to an internal address; webhooks go to public hosts only"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+enum Attempt {
+    Retry(String),
+    GiveUp(String),
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!(
+            "the receiver did not answer within {} s",
+            SEND_TIMEOUT.as_secs()
+        )
+    } else if e.is_connect() {
+        "could not connect to the receiver".into()
+    } else {
+        "the request to the receiver failed".into()
+    }
+}

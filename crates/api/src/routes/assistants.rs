@@ -1,0 +1,292 @@
+//! Assistants (a tenant's dispatch profiles) and the tenant's webhook signing secret.
+
+use crate::calls::signing::generate_secret;
+use crate::calls::webhooks_out::{secret_aad, ROTATION_OVERLAP};
+use crate::envelope::{ok, Envelope};
+use crate::error::ApiError;
+use crate::error::ErrorData;
+use crate::extract::{from_value, JsonBody, PathId, Tenant};
+use crate::state::AppState;
+use crate::timefmt::iso8601;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use serde_json::Value;
+use trunkline_domain::assistant::{AssistantConfig, RawAssistant, TargetPolicy};
+use trunkline_domain::AssistantId;
+use trunkline_store::{now_micros, AssistantRow};
+use utoipa::ToSchema;
+
+pub const NOT_FOUND: &str =
+    "Assistant not found: check the full id (it starts with AS_) and that it belongs to this API key's account";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/assistants", post(create).get(list))
+        .route("/assistants/{id}", get(show).patch(update).delete(remove))
+        .route("/webhooks/secret", post(rotate_secret))
+}
+
+/// An assistant as sent: POST needs `name` and `agent_name`; PATCH takes any subset (`null`
+/// clears an optional field).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documents the schema; parsing uses the domain's RawAssistant
+pub struct AssistantInput {
+    /// 1–128 characters.
+    name: Option<String>,
+    /// The `agent_name` your LiveKit agent registers with.
+    #[schema(example = "outbound-caller")]
+    agent_name: Option<String>,
+    /// Any JSON (at most 16 KiB), passed to the agent's job.
+    metadata: Option<serde_json::Value>,
+    /// https; public hosts only unless the operator allows internal targets.
+    end_call_webhook_url: Option<String>,
+    /// Seconds, 1–86400.
+    max_call_duration: Option<u64>,
+    /// Seconds, 1–600 (default 30).
+    ringing_timeout: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AssistantView {
+    pub assistant_id: String,
+    pub name: String,
+    pub agent_name: String,
+    pub metadata: Option<Value>,
+    pub end_call_webhook_url: Option<String>,
+    pub max_call_duration: Option<u64>,
+    pub ringing_timeout: Option<u64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+fn view(row: &AssistantRow) -> Result<AssistantView, ApiError> {
+    let c: AssistantConfig = serde_json::from_str(&row.config)
+        .map_err(|e| ApiError::internal(format!("assistant {} config: {e}", row.id)))?;
+    Ok(AssistantView {
+        assistant_id: row.id.clone(),
+        name: row.name.clone(),
+        agent_name: c.agent_name,
+        metadata: c.metadata,
+        end_call_webhook_url: c.end_call_webhook_url,
+        max_call_duration: c.max_call_duration,
+        ringing_timeout: c.ringing_timeout,
+        created_at: iso8601(row.created_at),
+        updated_at: iso8601(row.updated_at),
+    })
+}
+
+pub fn policy(state: &AppState) -> TargetPolicy {
+    if state.allow_private_targets {
+        TargetPolicy::AllowInternal
+    } else {
+        TargetPolicy::PublicOnly
+    }
+}
+
+fn object(body: Value) -> Result<serde_json::Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::field("body", "must be a JSON object")),
+    }
+}
+
+#[derive(Serialize)]
+struct Created {
+    #[serde(flatten)]
+    assistant: AssistantView,
+    /// Present only when this request created the account's first webhook signing secret:
+    /// shown once, never again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    webhook_secret: Option<String>,
+}
+
+/// Create an assistant. The first one with an `end_call_webhook_url` also creates the
+/// account's webhook signing secret, returned once as `webhook_secret`.
+#[utoipa::path(post, path = "/assistants", tag = "calls", request_body = AssistantInput,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Assistant created", body = Envelope<AssistantView>),
+        (status = 400, description = "Invalid input", body = Envelope<ErrorData>),
+        (status = 401, description = "Invalid or missing API key")))]
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let raw: RawAssistant = from_value(Value::Object(object(body)?), "")?;
+    let (name, config) = raw.validate(policy(&state))?;
+    let now = now_micros();
+    let row = AssistantRow {
+        id: AssistantId::generate().to_string(),
+        tenant_id: tenant.id.clone(),
+        name,
+        config: serde_json::to_string(&config).expect("config serializes"),
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.insert_assistant(&row).await?;
+    // A webhook URL needs a secret to sign with; the first one is made here and shown once.
+    let mut webhook_secret = None;
+    if config.end_call_webhook_url.is_some() {
+        let secret = generate_secret();
+        let sealed = state.keyring.seal(&secret_aad(&tenant.id), &secret);
+        if state
+            .store
+            .insert_webhook_secret(&tenant.id, &sealed)
+            .await?
+        {
+            webhook_secret = Some(secret);
+        }
+    }
+    let message = if webhook_secret.is_some() {
+        "Assistant created. webhook_secret signs your end-of-call webhooks: store it now, it is not shown again."
+    } else {
+        "Assistant created."
+    };
+    Ok(ok(
+        message,
+        Created {
+            assistant: view(&row)?,
+            webhook_secret,
+        },
+    ))
+}
+
+#[utoipa::path(get, path = "/assistants", tag = "calls",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Assistants", body = Envelope<Vec<AssistantView>>),
+        (status = 401, description = "Invalid or missing API key")))]
+pub async fn list(State(state): State<AppState>, tenant: Tenant) -> Result<Response, ApiError> {
+    let rows = state.store.list_assistants(&tenant.id).await?;
+    let views = rows.iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    Ok(ok("Assistants", views))
+}
+
+#[utoipa::path(get, path = "/assistants/{id}", tag = "calls",
+    params(("id" = String, Path, description = "AS_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Assistant", body = Envelope<AssistantView>),
+        (status = 404, description = "No such assistant in this account")))]
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let row = state
+        .store
+        .get_assistant(&tenant.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok(ok("Assistant", view(&row)?))
+}
+
+/// Any subset of the fields; `null` clears an optional one. The merged assistant is
+/// validated as a whole, so a PATCH cannot produce what a create would refuse.
+#[utoipa::path(patch, path = "/assistants/{id}", tag = "calls", request_body = AssistantInput,
+    params(("id" = String, Path, description = "AS_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Assistant updated", body = Envelope<AssistantView>),
+        (status = 400, description = "Invalid input", body = Envelope<ErrorData>),
+        (status = 404, description = "No such assistant in this account")))]
+pub async fn update(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let patch = object(body)?;
+    let row = state
+        .store
+        .get_assistant(&tenant.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let mut merged = match serde_json::from_str::<Value>(&row.config) {
+        Ok(Value::Object(m)) => m,
+        _ => return Err(ApiError::internal(format!("assistant {id} config"))),
+    };
+    merged.insert("name".into(), Value::String(row.name.clone()));
+    for (k, v) in patch {
+        if v.is_null() {
+            merged.remove(&k);
+        } else {
+            merged.insert(k, v);
+        }
+    }
+    let raw: RawAssistant = from_value(Value::Object(merged), "")?;
+    let (name, config) = raw.validate(policy(&state))?;
+    let config = serde_json::to_string(&config).expect("config serializes");
+    if !state
+        .store
+        .update_assistant(&tenant.id, &id, &name, &config)
+        .await?
+    {
+        return Err(ApiError::NotFound(NOT_FOUND));
+    }
+    let row = state
+        .store
+        .get_assistant(&tenant.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok(ok("Assistant updated", view(&row)?))
+}
+
+#[utoipa::path(delete, path = "/assistants/{id}", tag = "calls",
+    params(("id" = String, Path, description = "AS_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Assistant deleted; calls already queued keep it"),
+        (status = 404, description = "No such assistant in this account")))]
+pub async fn remove(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    if !state.store.delete_assistant(&tenant.id, &id).await? {
+        return Err(ApiError::NotFound(NOT_FOUND));
+    }
+    Ok(ok(
+        "Assistant deleted",
+        serde_json::json!({ "assistant_id": id }),
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedSecret {
+    /// `whsec_…`: shown once. Verify `webhook-signature` with it (Standard Webhooks).
+    pub webhook_secret: String,
+    /// Until then deliveries are signed with the previous secret too.
+    pub previous_secret_valid_until: String,
+}
+
+/// Creates the account's webhook signing secret, or replaces it. For a day after a rotation
+/// each delivery carries a signature with each secret, so receivers can switch without loss.
+#[utoipa::path(post, path = "/webhooks/secret", tag = "calls",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The new secret, shown once", body = Envelope<RotatedSecret>),
+        (status = 401, description = "Invalid or missing API key")))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<Response, ApiError> {
+    let secret = generate_secret();
+    let sealed = state.keyring.seal(&secret_aad(&tenant.id), &secret);
+    state
+        .store
+        .rotate_webhook_secret(&tenant.id, &sealed)
+        .await?;
+    let until = now_micros() + ROTATION_OVERLAP.as_micros() as i64;
+    Ok(ok(
+        "Webhook signing secret rotated: store it now, it is not shown again.",
+        RotatedSecret {
+            webhook_secret: secret,
+            previous_secret_valid_until: iso8601(until),
+        },
+    ))
+}

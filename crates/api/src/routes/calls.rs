@@ -1,0 +1,533 @@
+//! Outbound calls: queue one (idempotently), read, list, cancel, transfer; and a trunk's
+//! dialing limits.
+
+use crate::calls::finish::{advance, Details};
+use crate::calls::render::{view, CallView};
+use crate::calls::DialPlan;
+use crate::envelope::{ok, Envelope};
+use crate::error::{ApiError, ErrorData};
+use crate::extract::{from_value, JsonBody, PathId, Tenant};
+use crate::provisioning::status;
+use crate::records;
+use crate::state::AppState;
+use crate::timefmt::iso8601;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use trunkline_domain::assistant::{metadata_text, AssistantConfig, MAX_METADATA_BYTES};
+use trunkline_domain::call::CallStatus;
+use trunkline_domain::trunk::PublicConfig;
+use trunkline_domain::{CallId, ValidationErrors, E164};
+use trunkline_store::{now_micros, CallFilter, CallRow, StoreError};
+use utoipa::ToSchema;
+
+pub const NOT_FOUND: &str =
+    "Call not found: check the full id (it starts with CL_) and that it belongs to this API key's account";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/call/outbound", post(create))
+        .route("/calls", get(list))
+        .route("/call/{id}", get(show))
+        .route("/call/{id}/cancel", post(cancel))
+        .route("/call/{id}/transfer", post(super::call_transfer::transfer))
+        .route("/call/{id}/webhooks", get(deliveries))
+        .route(
+            "/sip/trunks/{trunk_id}/call-limits",
+            get(super::call_limits::get_limits).put(super::call_limits::put_limits),
+        )
+}
+
+/// `POST /call/outbound`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documents the schema; parsing uses OutboundCall
+pub struct OutboundCallInput {
+    /// AS_…
+    assistant_id: String,
+    /// ST_…: a provisioned twilio, telnyx or sip trunk.
+    trunk_id: String,
+    /// E.164.
+    #[schema(example = "+14155550100")]
+    to_number: String,
+    /// One of the trunk's numbers (default: its first).
+    from_number: Option<String>,
+    /// Any JSON (at most 16 KiB): the SIP participant's metadata, and in the agent's job.
+    metadata: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutboundCall {
+    assistant_id: Option<String>,
+    trunk_id: Option<String>,
+    to_number: Option<String>,
+    from_number: Option<String>,
+    metadata: Option<Value>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Queued {
+    pub call_id: String,
+    pub status: &'static str,
+}
+
+fn accepted(call: &CallRow) -> Response {
+    let status = crate::calls::render::public_status(call);
+    (
+        StatusCode::ACCEPTED,
+        Json(Envelope {
+            success: true,
+            message: "Call queued".to_owned(),
+            data: Queued {
+                call_id: call.id.clone(),
+                status,
+            },
+        }),
+    )
+        .into_response()
+}
+
+/// The `Idempotency-Key` header: 1 to 255 visible ASCII characters.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let s = v.to_str().unwrap_or("");
+    if s.is_empty() || s.len() > 255 || !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(ApiError::field(
+            "Idempotency-Key",
+            "must be 1 to 255 visible ASCII characters (a UUID is a good choice)",
+        ));
+    }
+    Ok(Some(s.to_owned()))
+}
+
+/// Queue an outbound call: 202 with the call id; the dispatcher dials it under the trunk's
+/// limits. The same `Idempotency-Key` again returns the same call and dials nothing more.
+#[utoipa::path(post, path = "/call/outbound", tag = "calls", request_body = OutboundCallInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "The same key again returns the same call and dials nothing more")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Call queued", body = Envelope<Queued>),
+        (status = 400, description = "Invalid input", body = Envelope<ErrorData>),
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 409, description = "Idempotency-Key reused for a different request"),
+        (status = 503, description = "LiveKit is not configured")))]
+pub async fn create(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let request_hash = hex::encode(Sha256::digest(body.to_string().as_bytes()));
+    if let Some(k) = &key {
+        if let Some(existing) = state.store.call_by_idempotency_key(&tenant.id, k).await? {
+            return replay(&existing, &request_hash);
+        }
+    }
+    state.require_livekit()?;
+    let req: OutboundCall = from_value(body, "")?;
+    let mut errors = ValidationErrors::default();
+    let to = match req.to_number.as_deref() {
+        Some(n) => errors.take(E164::parse("to_number", n)),
+        None => {
+            errors.push("to_number", "is required");
+            None
+        }
+    };
+    if let Some(m) = &req.metadata {
+        let len = metadata_text(m).len();
+        if len > MAX_METADATA_BYTES {
+            errors.push(
+                "metadata",
+                format!("must be at most {MAX_METADATA_BYTES} bytes as JSON; got {len}"),
+            );
+        }
+    }
+    let assistant = match req.assistant_id.as_deref() {
+        None => {
+            errors.push("assistant_id", "is required");
+            None
+        }
+        Some(id) => match state.store.get_assistant(&tenant.id, id).await? {
+            Some(a) => Some(a),
+            None => {
+                errors.push("assistant_id", "no assistant with this id in this account");
+                None
+            }
+        },
+    };
+    let trunk = match req.trunk_id.as_deref() {
+        None => {
+            errors.push("trunk_id", "is required");
+            None
+        }
+        Some(id) => match state.store.get_trunk(&tenant.id, id).await? {
+            Some(t) => Some(t),
+            None => {
+                errors.push("trunk_id", "no outbound trunk with this id in this account");
+                None
+            }
+        },
+    };
+    let mut from = None;
+    if let Some(t) = &trunk {
+        if t.trunk_type == "exotel" && t.status != status::PROVISIONED {
+            errors.push("trunk_id", "Exotel trunks carry calls through trunkline's SIP bridge, and this one is not provisioned through it (TRUNKLINE_BRIDGE_SIP_ADDRESS is not set): use a twilio, telnyx or sip trunk");
+        } else if t.status != status::PROVISIONED {
+            errors.push("trunk_id", format!("the trunk is {} in LiveKit, not provisioned: fix it (GET /sip/trunks/{}) before calling through it", t.status, t.id));
+        }
+        let numbers = match records::public_config(t)? {
+            PublicConfig::Sip { numbers, .. } => numbers,
+            PublicConfig::Exotel { exotel_number, .. } => vec![exotel_number],
+        };
+        from = match req.from_number.as_deref() {
+            Some(f) if numbers.iter().any(|n| n == f) => Some(f.to_owned()),
+            Some(_) => {
+                errors.push(
+                    "from_number",
+                    format!("must be one of the trunk's numbers: {}", numbers.join(", ")),
+                );
+                None
+            }
+            None => numbers.first().cloned(),
+        };
+    }
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let (assistant, trunk, to, from) = (
+        assistant.expect("valid"),
+        trunk.expect("valid"),
+        to.expect("valid"),
+        from.expect("valid"),
+    );
+    let config: AssistantConfig = serde_json::from_str(&assistant.config)
+        .map_err(|e| ApiError::internal(format!("assistant {} config: {e}", assistant.id)))?;
+    let id = CallId::generate().to_string();
+    // What the agent's job receives: who it is calling, and both sets of metadata.
+    let agent_metadata = serde_json::json!({
+        "call_id": id,
+        "to_number": to.as_str(),
+        "from_number": from,
+        "assistant_metadata": config.metadata,
+        "call_metadata": req.metadata,
+    })
+    .to_string();
+    let plan = DialPlan {
+        agent_name: config.agent_name.clone(),
+        agent_metadata,
+        participant_metadata: req.metadata.as_ref().map(metadata_text).unwrap_or_default(),
+        ringing_timeout: config
+            .ringing_timeout
+            .unwrap_or(state.calls.default_ringing_secs),
+        max_call_duration: config.max_call_duration,
+        webhook_url: config.end_call_webhook_url.clone(),
+    };
+    let now = now_micros();
+    let row = CallRow {
+        id,
+        tenant_id: tenant.id.clone(),
+        assistant_id: assistant.id.clone(),
+        trunk_id: trunk.id.clone(),
+        to_number: to.as_str().to_owned(),
+        from_number: from,
+        plan: serde_json::to_string(&plan).expect("plan serializes"),
+        idempotency_key: key.clone(),
+        request_hash: request_hash.clone(),
+        status: CallStatus::Queued.as_str().to_owned(),
+        max_attempts: state.calls.max_attempts,
+        next_attempt_at: now,
+        created_at: now,
+        updated_at: now,
+        ..Default::default()
+    };
+    match state.store.insert_call(&row).await {
+        Ok(()) => {}
+        // A concurrent request with the same key won the race: answer with its call.
+        Err(StoreError::Conflict(_)) if key.is_some() => {
+            let k = key.as_deref().expect("checked");
+            if let Some(existing) = state.store.call_by_idempotency_key(&tenant.id, k).await? {
+                return replay(&existing, &request_hash);
+            }
+            return Err(ApiError::internal("idempotency conflict without a row"));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    state.dispatch_wake.notify_one();
+    tracing::info!(call_id = %row.id, trunk_id = %row.trunk_id, "call queued");
+    Ok(accepted(&row))
+}
+
+fn replay(existing: &CallRow, request_hash: &str) -> Result<Response, ApiError> {
+    if existing.request_hash != request_hash {
+        return Err(ApiError::Conflict(
+            "Idempotency-Key was already used for a different request: use a new key for a new call".into(),
+        ));
+    }
+    Ok(accepted(existing))
+}
+
+#[utoipa::path(get, path = "/call/{id}", tag = "calls",
+    params(("id" = String, Path, description = "CL_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The call", body = Envelope<CallView>),
+        (status = 404, description = "No such call in this account")))]
+pub async fn show(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let call = state
+        .store
+        .get_call(&tenant.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok(ok("Call", view(&call)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Comma-separated statuses.
+    status: Option<String>,
+    trunk_id: Option<String>,
+    assistant_id: Option<String>,
+    limit: Option<String>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallPage {
+    pub calls: Vec<CallView>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+/// Newest first, `limit` (1–200, default 50) per page.
+#[utoipa::path(get, path = "/calls", tag = "calls",
+    params(
+        ("status" = Option<String>, Query, description = "Comma-separated statuses"),
+        ("trunk_id" = Option<String>, Query, description = "ST_…"),
+        ("assistant_id" = Option<String>, Query, description = "AS_…"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of calls, newest first", body = Envelope<CallPage>),
+        (status = 400, description = "Invalid filter", body = Envelope<ErrorData>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) =
+        query.map_err(|e| ApiError::bad_request(format!("invalid query: {}", e.body_text())))?;
+    let mut errors = ValidationErrors::default();
+    let mut statuses = vec![];
+    for s in q
+        .status
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        match CallStatus::parse(s).filter(|c| *c != CallStatus::Claimed) {
+            // A claimed call is shown as queued, so asking for queued finds both.
+            Some(CallStatus::Queued) => statuses.extend(["queued".to_owned(), "claimed".to_owned()]),
+            Some(c) => statuses.push(c.as_str().to_owned()),
+            None => errors.push("status", format!("unknown status {s:?}: use queued, dialing, ringing, answered, completed, busy, no_answer, rejected, failed or cancelled")),
+        }
+    }
+    let limit = match q.limit.as_deref() {
+        None => 50,
+        Some(l) => match l.parse::<i64>() {
+            Ok(n) if (1..=200).contains(&n) => n,
+            _ => {
+                errors.push("limit", "must be a whole number from 1 to 200");
+                50
+            }
+        },
+    };
+    let before = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => match decode_cursor(c) {
+            Some(b) => Some(b),
+            None => {
+                errors.push("cursor", "is not a cursor this API returned");
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(errors.into());
+    }
+    let rows = state
+        .store
+        .list_calls(
+            &tenant.id,
+            &CallFilter {
+                statuses,
+                trunk_id: q.trunk_id,
+                assistant_id: q.assistant_id,
+                before,
+                limit: limit + 1,
+            },
+        )
+        .await?;
+    let more = rows.len() as i64 > limit;
+    let page: Vec<&CallRow> = rows.iter().take(limit as usize).collect();
+    let next_cursor = more
+        .then(|| page.last().map(|c| format!("{}_{}", c.created_at, c.id)))
+        .flatten();
+    Ok(ok(
+        "Calls",
+        CallPage {
+            calls: page.into_iter().map(view).collect(),
+            next_cursor,
+        },
+    ))
+}
+
+fn decode_cursor(c: &str) -> Option<(i64, String)> {
+    let (at, id) = c.split_once('_')?;
+    let id = CallId::parse(id)?;
+    Some((at.parse().ok()?, id.to_string()))
+}
+
+/// Cancel: a queued call is never dialed; a ringing one is hung up; an answered one is ended.
+#[utoipa::path(post, path = "/call/{id}/cancel", tag = "calls",
+    params(("id" = String, Path, description = "CL_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled (or, if answered, ended)", body = Envelope<CallView>),
+        (status = 404, description = "No such call in this account"),
+        (status = 409, description = "The call already ended"),
+        (status = 503, description = "LiveKit unreachable: nothing changed")))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let call = state
+        .store
+        .get_call(&tenant.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let current = CallStatus::parse(&call.status).unwrap_or(CallStatus::Failed);
+    if current.is_final() {
+        return Err(ApiError::Conflict(format!(
+            "the call already ended ({})",
+            current.public()
+        )));
+    }
+    let in_livekit = matches!(
+        current,
+        CallStatus::Dialing | CallStatus::Ringing | CallStatus::Answered
+    );
+    if in_livekit {
+        // Deleting the room hangs up the SIP leg (CANCEL before answer, BYE after).
+        state.require_livekit()?.delete_room(&call.id).await?;
+    }
+    let (to, details) = if current == CallStatus::Answered {
+        (
+            CallStatus::Completed,
+            Details {
+                end_reason: Some("ended_by_api".into()),
+                ..Default::default()
+            },
+        )
+    } else {
+        (
+            CallStatus::Cancelled,
+            Details {
+                end_reason: Some("cancelled_by_api".into()),
+                ..Default::default()
+            },
+        )
+    };
+    advance(&state.store, &call, to, now_micros(), details).await?;
+    let call = state
+        .store
+        .get_call(&tenant.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    Ok(ok("Call cancelled", view(&call)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The `webhook-id` header: the same on every retry, for deduplication.
+    pub webhook_id: String,
+    pub url: String,
+    /// pending, delivered or failed (gave up).
+    pub status: String,
+    pub attempts: i64,
+    pub last_http_status: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<String>,
+    pub delivered_at: Option<String>,
+}
+
+#[utoipa::path(get, path = "/call/{id}/webhooks", tag = "calls",
+    params(("id" = String, Path, description = "CL_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "End-of-call webhook deliveries", body = Envelope<Vec<DeliveryView>>),
+        (status = 404, description = "No such call in this account")))]
+pub async fn deliveries(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    state
+        .store
+        .get_call(&tenant.id, &id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let rows = state.store.deliveries_for_call(&tenant.id, &id).await?;
+    let views: Vec<DeliveryView> = rows
+        .into_iter()
+        .map(|r| DeliveryView {
+            next_attempt_at: (r.status == "pending").then(|| iso8601(r.next_attempt_at)),
+            webhook_id: r.id,
+            url: r.url,
+            status: r.status,
+            attempts: r.attempts,
+            last_http_status: r.last_status,
+            last_error: r.last_error,
+            delivered_at: r.delivered_at.map(iso8601),
+        })
+        .collect();
+    Ok(ok("End-of-call webhook deliveries", views))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_junk() {
+        let id = CallId::generate();
+        assert_eq!(
+            decode_cursor(&format!("123_{id}")),
+            Some((123, id.to_string()))
+        );
+        for bad in [
+            "",
+            "x",
+            "123_",
+            "abc_CL_1",
+            "123_ST_0123456789abcdef0123456789abcdef",
+        ] {
+            assert_eq!(decode_cursor(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,328 @@
+//! Inbound trunks: `POST/GET /sip/inbound-trunks`, `GET/PATCH/DELETE
+//! /sip/inbound-trunks/{trunk_id}`. A create takes trunkline's snake_case fields, or the
+//! `{"trunk": {…}}` file of `lk sip inbound create` (seed 002) verbatim.
+
+use crate::envelope::{ok, Envelope};
+use crate::error::{ApiError, ErrorData};
+use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
+use crate::provisioning::{inbound, status};
+use crate::state::AppState;
+use crate::timefmt::iso8601;
+use crate::wire::Provisioning;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use trunkline_domain::inbound::{InboundTrunkConfig, RawInboundTrunk};
+use trunkline_domain::lk_json::LkInboundTrunkFile;
+use trunkline_domain::{FieldError, TrunkId, ValidationErrors};
+use trunkline_store::InboundTrunkRow;
+use utoipa::ToSchema;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            "/sip/inbound-trunks",
+            get(list_inbound_trunks).post(create_inbound_trunk),
+        )
+        .route(
+            "/sip/inbound-trunks/{trunk_id}",
+            get(get_inbound_trunk)
+                .patch(patch_inbound_trunk)
+                .delete(delete_inbound_trunk),
+        )
+}
+
+pub const NOT_FOUND: &str = "Inbound trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
+
+/// `POST /sip/inbound-trunks` in trunkline's snake_case (LiveKit's `SIPInboundTrunkInfo`).
+/// The `{"trunk": {…}}` file of `lk sip inbound create` is accepted as well.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documents the schema; parsing uses the domain's raw types
+pub struct CreateInboundTrunk {
+    /// 1–100 characters after trimming.
+    #[schema(example = "Twilio Inbound SIP Trunk")]
+    name: String,
+    /// E.164 numbers this trunk receives calls for.
+    #[schema(example = json!(["+13074606119"]))]
+    numbers: Option<Vec<String>>,
+    /// IPs or CIDR networks calls may come from (`203.0.113.0/24`).
+    allowed_addresses: Option<Vec<String>>,
+    /// E.164 numbers of the callers this trunk accepts (all when empty).
+    allowed_numbers: Option<Vec<String>>,
+    /// Digest credentials the provider must present (1–128 characters each, as a pair).
+    auth_username: Option<String>,
+    /// Sealed at rest, never returned.
+    auth_password: Option<String>,
+    krisp_enabled: Option<bool>,
+    /// Seconds (1–600).
+    ringing_timeout: Option<u64>,
+    /// Seconds (1–86400).
+    max_call_duration: Option<u64>,
+    /// `disabled` (default), `allowed` or `required`.
+    media_encryption: Option<String>,
+}
+
+/// `PATCH /sip/inbound-trunks/{trunk_id}`: any fields of the create; a field left out keeps
+/// its value, `null` clears an optional one. The whole result is validated again.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PatchInboundTrunk {
+    name: Option<String>,
+    numbers: Option<Vec<String>>,
+    allowed_addresses: Option<Vec<String>>,
+    allowed_numbers: Option<Vec<String>>,
+    auth_username: Option<String>,
+    auth_password: Option<String>,
+    krisp_enabled: Option<bool>,
+    ringing_timeout: Option<u64>,
+    max_call_duration: Option<u64>,
+    media_encryption: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundTrunkDetails {
+    #[schema(example = "ST_a1b2c3d4e5f60718293a4b5c6d7e8f90")]
+    pub trunk_id: String,
+    pub name: String,
+    pub numbers: Vec<String>,
+    pub allowed_addresses: Vec<String>,
+    pub allowed_numbers: Vec<String>,
+    pub auth_username: Option<String>,
+    /// Whether a password is stored (it is never returned).
+    pub has_auth_password: bool,
+    pub krisp_enabled: bool,
+    pub ringing_timeout: Option<u64>,
+    pub max_call_duration: Option<u64>,
+    pub media_encryption: String,
+    pub livekit_trunk_id: Option<String>,
+    pub provisioning: Provisioning,
+    /// UTC, `2024-01-15T10:00:00.000000`.
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedInboundTrunk {
+    pub trunk_id: String,
+}
+
+/// The stored public configuration, as `inbound::public_json` writes it.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Stored {
+    numbers: Vec<String>,
+    allowed_addresses: Vec<String>,
+    allowed_numbers: Vec<String>,
+    auth_username: Option<String>,
+    krisp_enabled: bool,
+    ringing_timeout: Option<u64>,
+    max_call_duration: Option<u64>,
+    media_encryption: String,
+}
+
+fn details(state: &AppState, row: &InboundTrunkRow) -> Result<InboundTrunkDetails, ApiError> {
+    let s: Stored = serde_json::from_str(&row.config)
+        .map_err(|e| ApiError::internal(format!("inbound trunk {} config: {e}", row.id)))?;
+    Ok(InboundTrunkDetails {
+        trunk_id: row.id.clone(),
+        name: row.name.clone(),
+        numbers: s.numbers,
+        allowed_addresses: s.allowed_addresses,
+        allowed_numbers: s.allowed_numbers,
+        auth_username: s.auth_username,
+        has_auth_password: inbound::has_password(row),
+        krisp_enabled: s.krisp_enabled,
+        ringing_timeout: s.ringing_timeout,
+        max_call_duration: s.max_call_duration,
+        media_encryption: s.media_encryption,
+        livekit_trunk_id: row.livekit_trunk_id.clone(),
+        provisioning: Provisioning {
+            status: row.status.clone(),
+            detail: status::describe(&row.status, state.livekit.is_some()).to_owned(),
+            in_sync: row.status == status::PROVISIONED && row.synced_version == row.desired_version,
+            last_error: row.last_error.clone(),
+            synced_at: row.synced_at.map(iso8601),
+        },
+        created_at: iso8601(row.created_at),
+        updated_at: iso8601(row.updated_at),
+    })
+}
+
+/// Field paths of the `lk` file are under `trunk.`.
+fn under(prefix: &str, e: ValidationErrors) -> ApiError {
+    ValidationErrors(
+        e.0.into_iter()
+            .map(|f| FieldError::new(format!("{prefix}.{}", f.field), f.message))
+            .collect(),
+    )
+    .into()
+}
+
+fn parse_create(body: Value) -> Result<(String, InboundTrunkConfig), ApiError> {
+    let Value::Object(map) = &body else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    if map.contains_key("trunk") {
+        let file: LkInboundTrunkFile = from_value(body, "")?;
+        let raw = file
+            .trunk
+            .into_raw()
+            .map_err(|e| ApiError::from(ValidationErrors::from(e)))?;
+        return raw.validate().map_err(|e| under("trunk", e));
+    }
+    let raw: RawInboundTrunk = from_value(body, "")?;
+    Ok(raw.validate()?)
+}
+
+async fn owned(state: &AppState, tenant: &Tenant, id: &str) -> Result<InboundTrunkRow, ApiError> {
+    if TrunkId::parse(id).is_none() {
+        return Err(ApiError::NotFound(NOT_FOUND));
+    }
+    state
+        .store
+        .get_inbound_trunk(&tenant.id, id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))
+}
+
+/// Create an inbound trunk and provision it in LiveKit.
+#[utoipa::path(post, path = "/sip/inbound-trunks", tag = "inbound",
+    request_body = CreateInboundTrunk,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Inbound trunk created", body = Envelope<InboundTrunkDetails>),
+        (status = 400, description = "Invalid input, or LiveKit refused it", body = Envelope<ErrorData>),
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 409, description = "A number is already served by another trunk (yours: named; another account's: not)"),
+        (status = 502, description = "LiveKit refused trunkline's credentials or failed"),
+        (status = 503, description = "LiveKit unreachable")))]
+pub async fn create_inbound_trunk(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let (name, config) = parse_create(body)?;
+    let created = state
+        .provisioner
+        .create_inbound(&tenant.id, &name, &config)
+        .await?;
+    let row = owned(&state, &tenant, &created.id).await?;
+    tracing::info!(trunk_id = %row.id, status = %row.status, "inbound trunk created");
+    Ok(ok(
+        "Inbound trunk created successfully",
+        details(&state, &row)?,
+    ))
+}
+
+/// The account's inbound trunks, oldest first (never any secret).
+#[utoipa::path(get, path = "/sip/inbound-trunks", tag = "inbound",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Inbound trunks", body = Envelope<Vec<InboundTrunkDetails>>),
+        (status = 401, description = "Invalid or missing API key")))]
+pub async fn list_inbound_trunks(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<Response, ApiError> {
+    let rows = state.store.list_inbound_trunks(&tenant.id).await?;
+    let items = rows
+        .iter()
+        .map(|r| details(&state, r))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ok("Inbound trunks retrieved successfully", items))
+}
+
+/// An inbound trunk's configuration (without the password) and provisioning status.
+#[utoipa::path(get, path = "/sip/inbound-trunks/{trunk_id}", tag = "inbound",
+    params(("trunk_id" = String, Path, description = "The inbound trunk id (ST_…)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The inbound trunk", body = Envelope<InboundTrunkDetails>),
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 404, description = "No such inbound trunk for this account")))]
+pub async fn get_inbound_trunk(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    TrunkPath(id): TrunkPath,
+) -> Result<Response, ApiError> {
+    let row = owned(&state, &tenant, &id).await?;
+    Ok(ok(
+        "Inbound trunk retrieved successfully",
+        details(&state, &row)?,
+    ))
+}
+
+/// Change an inbound trunk; LiveKit is updated before the change is saved.
+#[utoipa::path(patch, path = "/sip/inbound-trunks/{trunk_id}", tag = "inbound",
+    params(("trunk_id" = String, Path, description = "The inbound trunk id (ST_…)")),
+    request_body = PatchInboundTrunk,
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Updated", body = Envelope<InboundTrunkDetails>),
+        (status = 400, description = "Invalid input, or LiveKit refused it", body = Envelope<ErrorData>),
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 404, description = "No such inbound trunk for this account"),
+        (status = 409, description = "A number conflict, or changed concurrently"),
+        (status = 502, description = "LiveKit failed"),
+        (status = 503, description = "LiveKit unreachable; nothing was changed")))]
+pub async fn patch_inbound_trunk(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    TrunkPath(id): TrunkPath,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let row = owned(&state, &tenant, &id).await?;
+    let Value::Object(patch) = body else {
+        return Err(ApiError::field("body", "must be a JSON object"));
+    };
+    let mut merged = inbound::current_raw(&state.keyring, &row)?;
+    for (k, v) in patch {
+        if v.is_null() {
+            merged.remove(&k);
+        } else {
+            merged.insert(k, v);
+        }
+    }
+    let raw: RawInboundTrunk = from_value(Value::Object(merged), "")?;
+    let (name, config) = raw.validate()?;
+    state
+        .provisioner
+        .update_inbound(&row, &name, &config)
+        .await?;
+    let row = owned(&state, &tenant, &id).await?;
+    tracing::info!(trunk_id = %row.id, "inbound trunk updated");
+    Ok(ok(
+        "Inbound trunk updated successfully",
+        details(&state, &row)?,
+    ))
+}
+
+/// Delete an inbound trunk: LiveKit's copy is removed, then ours, and its numbers are freed.
+#[utoipa::path(delete, path = "/sip/inbound-trunks/{trunk_id}", tag = "inbound",
+    params(("trunk_id" = String, Path, description = "The inbound trunk id (ST_…)")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted", body = Envelope<DeletedInboundTrunk>),
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 404, description = "No such inbound trunk for this account (or already deleted)"),
+        (status = 409, description = "A dispatch rule names this trunk"),
+        (status = 502, description = "LiveKit failed"),
+        (status = 503, description = "LiveKit unreachable; nothing was changed")))]
+pub async fn delete_inbound_trunk(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    TrunkPath(id): TrunkPath,
+) -> Result<Response, ApiError> {
+    let row = owned(&state, &tenant, &id).await?;
+    if !state.provisioner.delete_inbound(&row).await? {
+        return Err(ApiError::NotFound(NOT_FOUND));
+    }
+    tracing::info!(trunk_id = %row.id, "inbound trunk deleted");
+    Ok(ok(
+        "Inbound trunk deleted successfully",
+        DeletedInboundTrunk { trunk_id: row.id },
+    ))
+}

@@ -1,0 +1,240 @@
+//! `POST /sip/trunks/{trunk_id}/test`: the "Test" button of seed 001. Probes the trunk's
+//! provider with SIP OPTIONS (and, with a test number, an INVITE cancelled at the first 18x)
+//! from this server, with the trunk's own credentials, and says what is wrong in a sentence.
+
+use crate::envelope::{ok, Envelope};
+use crate::error::{ApiError, ErrorData};
+use crate::extract::{parse_json, Tenant, TrunkPath};
+use crate::records;
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use trunkline_domain::{HostName, Transport, TrunkConfig, TrunkId, E164};
+use trunkline_sip::{Credentials, ProbeOptions, ProbeReport, ProbeRequest, ProbeTransport};
+use utoipa::ToSchema;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/sip/trunks/{trunk_id}/test", post(test_trunk))
+}
+
+/// Optional body of a trunk test.
+#[derive(Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkTestInput {
+    /// E.164. When given, an INVITE to it follows the OPTIONS and is cancelled as soon as it
+    /// rings (the phone may ring briefly).
+    #[schema(example = "+14155550100")]
+    pub test_number: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TrunkTestResponse {
+    /// The SIP method this answers: OPTIONS, INVITE, CANCEL or BYE.
+    pub method: String,
+    pub status: u16,
+    pub reason: String,
+    pub rtt_ms: f64,
+    /// The request carried the trunk's digest credentials.
+    pub authenticated: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TrunkTestResult {
+    pub trunk_id: String,
+    /// `host:port` probed.
+    pub target: String,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    /// The resolved address, `ip:port`.
+    pub address: Option<String>,
+    /// A SIP response came back.
+    pub reachable: bool,
+    /// Round-trip time of the first response.
+    pub rtt_ms: Option<f64>,
+    pub dns_ms: Option<f64>,
+    pub connect_ms: Option<f64>,
+    /// Every SIP status seen, in order.
+    pub responses: Vec<TrunkTestResponse>,
+    /// `reachable`, `ringing`, `answered`, `no_ringing`, `credentials_required`,
+    /// `wrong_credentials`, `unsupported_challenge`, `not_allowed`, `number_format`, `busy`,
+    /// `provider_down`, `rejected`, `port_closed`, `no_answer`, `connection_lost`,
+    /// `malformed_response`, `host_not_found` or `target_not_allowed`.
+    pub diagnosis: String,
+    /// The diagnosis in a sentence.
+    pub detail: String,
+    /// Whether the trunk looks usable.
+    pub healthy: bool,
+    pub elapsed_ms: f64,
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    (d.as_secs_f64() * 1e6).round() / 1e3
+}
+
+pub fn result(trunk_id: String, r: ProbeReport) -> TrunkTestResult {
+    TrunkTestResult {
+        trunk_id,
+        target: r.target,
+        transport: r.transport.as_str().to_owned(),
+        address: r.address.map(|a| a.to_string()),
+        reachable: r.reachable,
+        rtt_ms: r.rtt.map(ms),
+        dns_ms: r.dns_time.map(ms),
+        connect_ms: r.connect_time.map(ms),
+        responses: r
+            .responses
+            .iter()
+            .map(|s| TrunkTestResponse {
+                method: s.method.as_str().to_owned(),
+                status: s.status,
+                reason: s.reason.clone(),
+                rtt_ms: ms(s.rtt),
+                authenticated: s.authenticated,
+            })
+            .collect(),
+        diagnosis: r.diagnosis.code().to_owned(),
+        detail: r.diagnosis.sentence().to_owned(),
+        healthy: r.diagnosis.healthy(),
+        elapsed_ms: ms(r.elapsed),
+    }
+}
+
+fn credentials(
+    user: &Option<String>,
+    password: &Option<trunkline_domain::Secret>,
+) -> Option<Credentials> {
+    match (user, password) {
+        (Some(u), Some(p)) => Some(Credentials {
+            username: u.clone(),
+            password: p.clone(),
+        }),
+        _ => None,
+    }
+}
+
+/// What to probe for a stored configuration, or a 400 saying why it cannot be probed.
+pub fn probe_request(
+    allow_internal: bool,
+    config: &TrunkConfig,
+    test_number: Option<String>,
+) -> Result<ProbeRequest, ApiError> {
+    let (field, host): (&str, &HostName) = match config {
+        TrunkConfig::Sip(c) => ("trunk_config.address", &c.address.host),
+        TrunkConfig::Exotel(c) => match &c.sip_host {
+            Some(h) => ("trunk_config.sip_host", h),
+            None => {
+                return Err(ApiError::bad_request(
+                    "This Exotel trunk has no sip_host: set trunk_config.sip_host (and sip_port) to the SIP host Exotel assigned (e.g. pstn.in2.exotel.com) to test it",
+                ))
+            }
+        },
+    };
+    // The same policy as creating the trunk; the probe checks the resolved address as well.
+    if host.is_internal() && !allow_internal {
+        return Err(ApiError::field(
+            field,
+            format!("must be a public address to be tested: {host} is loopback, private, link-local or otherwise internal"),
+        ));
+    }
+    let base = |port, transport, credentials, from_number: String, from_domain| ProbeRequest {
+        host: host.to_string(),
+        port,
+        transport,
+        credentials,
+        from_number,
+        from_domain,
+        test_number: test_number.clone(),
+        allow_internal,
+    };
+    Ok(match config {
+        TrunkConfig::Sip(c) => {
+            let transport = match c.transport {
+                // LiveKit's "auto" starts with UDP, as does RFC 3263 for a plain sip: URI.
+                Transport::Auto | Transport::Udp => ProbeTransport::Udp,
+                Transport::Tcp => ProbeTransport::Tcp,
+                Transport::Tls => {
+                    return Err(ApiError::bad_request(
+                        "TLS trunks cannot be tested yet: the probe speaks UDP and TCP only",
+                    ))
+                }
+            };
+            let from = c
+                .numbers
+                .first()
+                .map(|n| n.as_str().to_owned())
+                .unwrap_or_default();
+            base(
+                c.address.port.unwrap_or(5060),
+                transport,
+                credentials(&c.username, &c.password),
+                from,
+                None,
+            )
+        }
+        // Exotel: TCP 5070 by default (seed 003 and Exotel's docs), From domain its sip_domain.
+        TrunkConfig::Exotel(c) => base(
+            c.sip_port.unwrap_or(5070),
+            ProbeTransport::Tcp,
+            credentials(&c.auth_username, &c.auth_password),
+            c.exotel_number.as_str().to_owned(),
+            c.sip_domain.as_ref().map(|d| d.to_string()),
+        ),
+    })
+}
+
+/// Test a trunk: SIP OPTIONS to its provider (digest challenge answered with its
+/// credentials) and, with `test_number`, an INVITE cancelled at the first ring. Reports
+/// reachability, round-trip time, every SIP status and a diagnosis.
+#[utoipa::path(post, path = "/sip/trunks/{trunk_id}/test", tag = "trunks",
+    params(("trunk_id" = String, Path, description = "The trunk id (ST_…)")),
+    request_body(content = Option<TrunkTestInput>, description = "Optional: a number to ring"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The probe ran; `data.diagnosis` says what it found", body = Envelope<TrunkTestResult>),
+        (status = 400, description = "Invalid test number, or a trunk that cannot be probed (TLS, Exotel without sip_host, internal address)", body = Envelope<ErrorData>),
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 404, description = "No such trunk for this account")))]
+pub async fn test_trunk(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    TrunkPath(trunk_id): TrunkPath,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(|e| match e.status() {
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
+        _ => ApiError::bad_request("the request body could not be read"),
+    })?;
+    let input: TrunkTestInput = if body.iter().all(u8::is_ascii_whitespace) {
+        TrunkTestInput::default()
+    } else {
+        parse_json(&body)?
+    };
+    let test_number = match input.test_number {
+        Some(raw) => Some(
+            E164::parse("test_number", &raw)
+                .map_err(|e| ApiError::field(e.field, e.message))?
+                .as_str()
+                .to_owned(),
+        ),
+        None => None,
+    };
+    if TrunkId::parse(&trunk_id).is_none() {
+        return Err(ApiError::NotFound(crate::routes::trunks::NOT_FOUND));
+    }
+    let row = state
+        .store
+        .get_trunk(&tenant.id, &trunk_id)
+        .await?
+        .ok_or(ApiError::NotFound(crate::routes::trunks::NOT_FOUND))?;
+    let config = records::open(&state.keyring, &row)?;
+    let request = probe_request(state.allow_private_targets, &config, test_number)?;
+    let report = trunkline_sip::run_probe(&request, &ProbeOptions::quick()).await;
+    tracing::info!(trunk_id = %row.id, diagnosis = report.diagnosis.code(), reachable = report.reachable, "trunk tested");
+    let message = report.diagnosis.sentence();
+    Ok(ok(message, result(row.id.clone(), report)))
+}

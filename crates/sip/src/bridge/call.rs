@@ -1,0 +1,1113 @@
+//! One bridged call as an I/O-free state machine: `Call::start` with LiveKit's authenticated
+//! INVITE, then `handle(event) -> Vec<Action>`. The driver owns sockets, clock and relay.
+//!
+//! Leg A faces LiveKit (we are its UAS), leg B faces Exotel (we are its UAC, over TCP).
+//! RFC 3261 as it applies to a B2BUA:
+//! - the B INVITE has its own Call-ID, From tag, Via and Contact (§8.1.1); the number and the
+//!   From domain are Exotel's (`<number>@<account_sid>.pstn.exotel.com`);
+//! - Exotel's 401/407 is answered once per call with the trunk's Exotel credentials (§22.2);
+//! - non-2xx finals are ACKed hop by hop in the transaction (§17.1.1.3), a 2xx end to end by
+//!   each leg's own ACK (§13.2.2.4): B's at once, A's is awaited (Timer G/H, §13.3.1.4; no
+//!   ACK within 64×T1 hangs up both legs);
+//! - in-dialog requests go to the remote target (Contact) through the route set
+//!   (Record-Route, reversed on the UAC side, §12.1.2), with the leg's own CSeq;
+//! - CANCEL (§9.2) is answered 200 at once; Exotel's CANCEL waits for its first provisional
+//!   (§9.1), and LiveKit gets 487 when Exotel's transaction ends (or after 64×T1 without).
+//! - Timer B bounds the wait for Exotel's first response; Timer C the ringing.
+
+use super::msg::{self, name_addr_uri, param, reason, SipMsg, Start};
+use super::{exotel_number, status_toward_livekit, BridgeTrunk, ExotelTransport, Failure};
+use crate::digest::{self, Answer, Challenge};
+use crate::sdp::Sdp;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Leg {
+    /// LiveKit.
+    A,
+    /// Exotel.
+    B,
+}
+
+impl Leg {
+    fn other(self) -> Self {
+        match self {
+            Self::A => Self::B,
+            Self::B => Self::A,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    pub t1: Duration,
+    pub t2: Duration,
+    /// Timer C: how long Exotel may ring before the call is given up (RFC 3261: > 3 min).
+    pub ring_timeout: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            ring_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+impl Timers {
+    /// 64×T1: Timers B, F, H.
+    pub fn long(&self) -> Duration {
+        self.t1 * 64
+    }
+}
+
+/// Everything a call is built from.
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    pub trunk: BridgeTrunk,
+    /// Our signalling address toward LiveKit (`ip:port`), for Contact and Via on leg A.
+    pub a_local: String,
+    /// Whether leg A is UDP (then our responses and requests to LiveKit are retransmitted).
+    pub a_udp: bool,
+    /// Our signalling address toward Exotel (the whitelisted public address).
+    pub b_local: String,
+    /// The relay's two sides: LiveKit sends media to `media_a`, Exotel to `media_b`.
+    pub media_a: SocketAddr,
+    pub media_b: SocketAddr,
+    pub timers: Timers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Exotel's INVITE transaction got no response.
+    B,
+    /// Exotel rang too long.
+    C,
+    /// Retransmit our final response to LiveKit's INVITE (UDP).
+    G,
+    /// LiveKit never ACKed our final response.
+    H,
+    /// Retransmit our outstanding request to LiveKit (UDP).
+    E,
+    /// Our outstanding in-dialog request on a leg got no final response.
+    F(Leg),
+    /// Exotel never ended its INVITE transaction after our CANCEL.
+    CancelGuard,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    FromA(SipMsg),
+    FromB(SipMsg),
+    /// The TCP (or TLS) connection to Exotel could not be made.
+    BConnectFailed,
+    /// The connection to Exotel closed.
+    BClosed,
+    Timer(Timer),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    SendA(Vec<u8>),
+    SendB(Vec<u8>),
+    /// (Re)arm a timer; an armed timer of the same kind is replaced.
+    Arm(Timer, Duration),
+    /// LiveKit's media address, from its SDP.
+    PeerA(SocketAddr),
+    /// Exotel's media address, from its SDP.
+    PeerB(SocketAddr),
+    /// The media session is no longer needed: free its ports now.
+    ReleaseMedia,
+    /// Nothing is left to do: the driver forgets the call.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// INVITE out to Exotel, no provisional yet.
+    Calling,
+    Proceeding,
+    /// LiveKit cancelled; waiting for Exotel's final.
+    Cancelling,
+    /// 2xx relayed to LiveKit, its ACK awaited.
+    Answered,
+    Confirmed,
+    /// The call is over (BYE sent or a final failure); transactions may still be completing.
+    Ended,
+}
+
+/// One side of the call as a dialog: what our requests on that leg carry.
+#[derive(Debug, Clone)]
+struct Dialog {
+    call_id: String,
+    /// Our From value (with our tag).
+    local: String,
+    /// Their To value (with their tag once known).
+    remote: String,
+    cseq: u32,
+    target: String,
+    routes: Vec<String>,
+    via: String,
+    contact: String,
+}
+
+impl Dialog {
+    fn request(&mut self, method: &str, cseq: Option<u32>) -> (SipMsg, String) {
+        let cseq = cseq.unwrap_or_else(|| {
+            self.cseq += 1;
+            self.cseq
+        });
+        let branch = format!("z9hG4bK{}", token());
+        let mut headers = vec![
+            ("Via".into(), format!("{};branch={branch}", self.via)),
+            ("Max-Forwards".into(), "70".into()),
+            ("From".into(), self.local.clone()),
+            ("To".into(), self.remote.clone()),
+            ("Call-ID".into(), self.call_id.clone()),
+            ("CSeq".into(), format!("{cseq} {method}")),
+        ];
+        for r in &self.routes {
+            headers.push(("Route".into(), r.clone()));
+        }
+        if method == "INVITE" || method == "UPDATE" {
+            headers.push(("Contact".into(), self.contact.clone()));
+        }
+        headers.push(("User-Agent".into(), "trunkline".into()));
+        let req = SipMsg {
+            start: Start::Request {
+                method: method.into(),
+                uri: self.target.clone(),
+            },
+            headers,
+            body: vec![],
+        };
+        (req, branch)
+    }
+}
+
+/// An in-dialog request relayed from one leg to the other (re-INVITE, UPDATE, INFO…).
+#[derive(Debug, Clone)]
+struct Relayed {
+    /// The leg the request came from.
+    from: Leg,
+    request: SipMsg,
+    /// Our copy's CSeq on the other leg.
+    cseq: u32,
+    /// Our copy as sent (for the hop-by-hop ACK of a non-2xx to INVITE).
+    sent: SipMsg,
+    /// A 2xx to an INVITE awaiting the originating leg's ACK: (the 2xx's To).
+    awaiting_ack: Option<String>,
+}
+
+pub struct Call {
+    cfg: CallConfig,
+    a_invite: SipMsg,
+    a_tag: String,
+    a: Dialog,
+    b: Dialog,
+    /// The INVITE last sent to Exotel.
+    b_invite: SipMsg,
+    b_auth_answered: bool,
+    /// Our offer toward Exotel (kept for the authenticated retry).
+    b_offer: Vec<u8>,
+    phase: Phase,
+    /// A CANCEL to send once Exotel's first provisional arrives (§9.1).
+    cancel_pending: bool,
+    /// Our last response to LiveKit's INVITE (for retransmissions) and its status.
+    a_last: Option<(u16, Vec<u8>)>,
+    g_interval: Duration,
+    awaiting_a_ack: bool,
+    /// The ACK we sent for Exotel's 2xx (resent on its retransmissions).
+    b_ack: Option<Vec<u8>>,
+    /// Our BYE awaiting its response, per leg.
+    bye_out: [bool; 2],
+    /// Our last request to LiveKit for UDP retransmission, with its interval.
+    a_out: Option<(Vec<u8>, Duration)>,
+    relayed: Option<Relayed>,
+    /// Last response per received request branch, for retransmitted requests (BYE, re-INVITE).
+    answered: Vec<(String, Vec<u8>)>,
+    media_released: bool,
+    done: bool,
+    /// The status LiveKit got for its INVITE.
+    pub final_status: Option<u16>,
+}
+
+fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+fn leg_index(leg: Leg) -> usize {
+    match leg {
+        Leg::A => 0,
+        Leg::B => 1,
+    }
+}
+
+impl Call {
+    /// A call from LiveKit's authenticated INVITE. The actions include the 100 Trying and
+    /// the INVITE to Exotel, or a final answer to LiveKit when the call cannot be placed.
+    pub fn start(cfg: CallConfig, invite: SipMsg) -> (Self, Vec<Action>) {
+        let a_tag = token();
+        let a = Dialog {
+            call_id: invite.call_id().to_owned(),
+            local: format!(
+                "{};tag={a_tag}",
+                invite.header("To").unwrap_or("<sip:bridge>")
+            ),
+            remote: invite.header("From").unwrap_or_default().to_owned(),
+            cseq: 0,
+            target: invite
+                .contact_uri()
+                .or_else(|| invite.header("From").and_then(name_addr_uri))
+                .unwrap_or_default(),
+            routes: invite.all("Record-Route"),
+            via: format!(
+                "SIP/2.0/{} {}",
+                if cfg.a_udp { "UDP" } else { "TCP" },
+                cfg.a_local
+            ),
+            contact: format!(
+                "<sip:bridge@{}{}>",
+                cfg.a_local,
+                if cfg.a_udp { "" } else { ";transport=tcp" }
+            ),
+        };
+        let t = &cfg.trunk;
+        let exo = hostport(&t.exotel_host, t.exotel_port);
+        let number = invite
+            .uri()
+            .and_then(msg::uri_user)
+            .and_then(|u| exotel_number(u, t.number_format));
+        let caller = exotel_number(&t.exotel_number, t.number_format)
+            .unwrap_or_else(|| t.exotel_number.trim_start_matches('+').to_owned());
+        let b_tag = token();
+        let b = Dialog {
+            call_id: format!("{}@trunkline", token()),
+            // Exotel wants the From domain to be <account_sid>.pstn.exotel.com (seed 003).
+            local: format!(
+                "<sip:{caller}@{}.pstn.exotel.com>;tag={b_tag}",
+                t.account_sid
+            ),
+            remote: format!("<sip:{}@{exo}>", number.clone().unwrap_or_default()),
+            cseq: 0,
+            target: format!(
+                "sip:{}@{exo};transport=tcp",
+                number.clone().unwrap_or_default()
+            ),
+            routes: vec![],
+            via: format!("SIP/2.0/TCP {}", cfg.b_local),
+            contact: format!("<sip:bridge@{};transport=tcp>", cfg.b_local),
+        };
+        let g = cfg.timers.t1;
+        let mut call = Call {
+            cfg,
+            a_invite: invite,
+            a_tag,
+            a,
+            b,
+            b_invite: SipMsg {
+                start: Start::Request {
+                    method: "INVITE".into(),
+                    uri: String::new(),
+                },
+                headers: vec![],
+                body: vec![],
+            },
+            b_auth_answered: false,
+            b_offer: vec![],
+            phase: Phase::Calling,
+            cancel_pending: false,
+            a_last: None,
+            g_interval: g,
+            awaiting_a_ack: false,
+            b_ack: None,
+            bye_out: [false, false],
+            a_out: None,
+            relayed: None,
+            answered: vec![],
+            media_released: false,
+            done: false,
+            final_status: None,
+        };
+        let mut out = vec![];
+        let max_forwards = call
+            .a_invite
+            .header("Max-Forwards")
+            .map(|m| m.trim().parse::<u32>());
+        if let Some(Ok(0)) = max_forwards {
+            call.fail_a(&mut out, 483, None);
+            return (call, out);
+        }
+        if number.is_none() {
+            call.fail_a(&mut out, 484, None);
+            return (call, out);
+        }
+        if call.cfg.trunk.transport == ExotelTransport::Tls {
+            // TLS toward Exotel is not built yet: say so rather than call in clear.
+            call.fail_a(&mut out, 503, Some("TLS to Exotel is not supported yet"));
+            return (call, out);
+        }
+        let offer = match call.offer_for(Leg::B, &call.a_invite.body.clone()) {
+            Ok((body, peer)) => {
+                if let Some(p) = peer {
+                    out.push(Action::PeerA(p));
+                }
+                body
+            }
+            Err(why) => {
+                call.fail_a(&mut out, 488, Some(&why));
+                return (call, out);
+            }
+        };
+        call.b_offer = offer;
+        call.respond_a(&mut out, 100, None);
+        call.send_b_invite(&mut out, None);
+        (call, out)
+    }
+
+    /// The SDP from `leg`'s peer, filtered to G.711 and pointed at the relay side facing
+    /// `to`, with the peer's own media address. An empty body stays empty.
+    fn offer_for(&self, to: Leg, body: &[u8]) -> Result<(Vec<u8>, Option<SocketAddr>), String> {
+        if body.is_empty() {
+            return Err("an INVITE without SDP (late offer) is not supported".into());
+        }
+        let mut sdp = Sdp::parse(body).map_err(|e| e.to_string())?;
+        let peer = sdp.audio_endpoint();
+        sdp.keep_g711().map_err(|e| e.to_string())?;
+        sdp.rewrite(self.relay_side(to))
+            .map_err(|e| e.to_string())?;
+        Ok((sdp.to_bytes(), peer))
+    }
+
+    fn relay_side(&self, facing: Leg) -> SocketAddr {
+        match facing {
+            Leg::A => self.cfg.media_a,
+            Leg::B => self.cfg.media_b,
+        }
+    }
+
+    fn dialog(&mut self, leg: Leg) -> &mut Dialog {
+        match leg {
+            Leg::A => &mut self.a,
+            Leg::B => &mut self.b,
+        }
+    }
+
+    fn send(&mut self, out: &mut Vec<Action>, leg: Leg, bytes: Vec<u8>) {
+        out.push(match leg {
+            Leg::A => Action::SendA(bytes),
+            Leg::B => Action::SendB(bytes),
+        });
+    }
+
+    /// Sends an in-dialog request on `leg`, with retransmission on UDP and Timer F.
+    fn send_request(&mut self, out: &mut Vec<Action>, leg: Leg, req: &SipMsg) {
+        let bytes = req.to_bytes();
+        if leg == Leg::A && self.cfg.a_udp {
+            self.a_out = Some((bytes.clone(), self.cfg.timers.t1));
+            out.push(Action::Arm(Timer::E, self.cfg.timers.t1));
+        }
+        out.push(Action::Arm(Timer::F(leg), self.cfg.timers.long()));
+        self.send(out, leg, bytes);
+    }
+
+    fn send_b_invite(&mut self, out: &mut Vec<Action>, auth: Option<(&'static str, String)>) {
+        let (mut req, _) = self.b.request("INVITE", None);
+        if let Some((name, value)) = auth {
+            req.headers.push((name.into(), value));
+        }
+        req.headers
+            .push(("Allow".into(), "INVITE, ACK, CANCEL, BYE, OPTIONS".into()));
+        req.headers
+            .push(("Content-Type".into(), "application/sdp".into()));
+        req.body = self.b_offer.clone();
+        out.push(Action::SendB(req.to_bytes()));
+        out.push(Action::Arm(Timer::B, self.cfg.timers.long()));
+        self.b_invite = req;
+    }
+
+    /// A response to LiveKit's INVITE.
+    fn respond_a(&mut self, out: &mut Vec<Action>, status: u16, extra: Option<(SipMsg, Vec<u8>)>) {
+        let mut r = msg::response(&self.a_invite, status, reason(status), Some(&self.a_tag));
+        if let Some((from, body)) = extra {
+            if let Start::Response { reason, .. } = &from.start {
+                r.start = Start::Response {
+                    status,
+                    reason: reason.clone(),
+                };
+            }
+            if !body.is_empty() {
+                r.headers
+                    .push(("Content-Type".into(), "application/sdp".into()));
+                r.body = body;
+            }
+        }
+        if (101..300).contains(&status) {
+            r.headers.push(("Contact".into(), self.a.contact.clone()));
+        }
+        let bytes = r.to_bytes();
+        if status >= 200 {
+            self.final_status = Some(status);
+            self.awaiting_a_ack = true;
+            if self.cfg.a_udp {
+                self.g_interval = self.cfg.timers.t1;
+                out.push(Action::Arm(Timer::G, self.g_interval));
+            }
+            out.push(Action::Arm(Timer::H, self.cfg.timers.long()));
+        }
+        self.a_last = Some((status, bytes.clone()));
+        out.push(Action::SendA(bytes));
+    }
+
+    /// A final failure toward LiveKit; the call is over.
+    fn fail_a(&mut self, out: &mut Vec<Action>, status: u16, warning: Option<&str>) {
+        let mut r = msg::response(&self.a_invite, status, reason(status), Some(&self.a_tag));
+        if let Some(w) = warning {
+            // RFC 3261 §20.43: 399 is a free-text warning.
+            r.headers.push((
+                "Warning".into(),
+                format!("399 trunkline \"{}\"", w.replace('"', "'")),
+            ));
+        }
+        let bytes = r.to_bytes();
+        self.final_status = Some(status);
+        self.awaiting_a_ack = true;
+        self.a_last = Some((status, bytes.clone()));
+        out.push(Action::SendA(bytes));
+        if self.cfg.a_udp {
+            self.g_interval = self.cfg.timers.t1;
+            out.push(Action::Arm(Timer::G, self.g_interval));
+        }
+        out.push(Action::Arm(Timer::H, self.cfg.timers.long()));
+        self.end(out);
+    }
+
+    fn end(&mut self, out: &mut Vec<Action>) {
+        self.phase = Phase::Ended;
+        if !self.media_released {
+            self.media_released = true;
+            out.push(Action::ReleaseMedia);
+        }
+    }
+
+    fn maybe_done(&mut self, out: &mut Vec<Action>) {
+        if self.phase == Phase::Ended
+            && !self.done
+            && !self.awaiting_a_ack
+            && !self.bye_out.iter().any(|b| *b)
+        {
+            self.done = true;
+            out.push(Action::Done);
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// The Exotel leg's Call-ID (the driver routes Exotel's messages by it).
+    pub fn b_call_id(&self) -> &str {
+        &self.b.call_id
+    }
+
+    pub fn handle(&mut self, event: Event) -> Vec<Action> {
+        let mut out = vec![];
+        if self.done {
+            return out;
+        }
+        match event {
+            Event::FromA(m) if m.is_request() => self.request(&mut out, Leg::A, m),
+            Event::FromB(m) if m.is_request() => self.request(&mut out, Leg::B, m),
+            Event::FromA(m) => self.response(&mut out, Leg::A, m),
+            Event::FromB(m) => self.response(&mut out, Leg::B, m),
+            Event::BConnectFailed => self.b_failed(&mut out, Failure::Unreachable),
+            Event::BClosed => match self.phase {
+                Phase::Calling | Phase::Proceeding => self.b_failed(&mut out, Failure::Unreachable),
+                Phase::Cancelling => self.finish_cancel(&mut out),
+                Phase::Answered | Phase::Confirmed => {
+                    // Exotel's side is gone: hang up LiveKit's.
+                    self.bye_out[1] = false;
+                    self.hang_up(&mut out, Leg::A);
+                }
+                Phase::Ended => self.bye_out[1] = false,
+            },
+            Event::Timer(t) => self.timer(&mut out, t),
+        }
+        self.maybe_done(&mut out);
+        out
+    }
+
+    fn timer(&mut self, out: &mut Vec<Action>, t: Timer) {
+        match t {
+            Timer::B if self.phase == Phase::Calling => self.b_failed(out, Failure::Timeout),
+            Timer::C if self.phase == Phase::Proceeding => {
+                self.send_cancel(out);
+                out.push(Action::Arm(Timer::CancelGuard, self.cfg.timers.long()));
+                self.b_failed(out, Failure::Timeout);
+            }
+            Timer::CancelGuard if self.phase == Phase::Cancelling => self.finish_cancel(out),
+            Timer::G if self.awaiting_a_ack && self.cfg.a_udp => {
+                if let Some((_, bytes)) = self.a_last.clone() {
+                    out.push(Action::SendA(bytes));
+                }
+                self.g_interval = (self.g_interval * 2).min(self.cfg.timers.t2);
+                out.push(Action::Arm(Timer::G, self.g_interval));
+            }
+            Timer::H if self.awaiting_a_ack => {
+                self.awaiting_a_ack = false;
+                if self.phase == Phase::Answered {
+                    // §13.3.1.4: a 2xx never ACKed ends the dialog with BYE.
+                    self.phase = Phase::Confirmed;
+                    self.hang_up(out, Leg::A);
+                    self.hang_up(out, Leg::B);
+                }
+            }
+            Timer::E => {
+                if let Some((bytes, interval)) = self.a_out.take() {
+                    let next = (interval * 2).min(self.cfg.timers.t2);
+                    out.push(Action::SendA(bytes.clone()));
+                    out.push(Action::Arm(Timer::E, next));
+                    self.a_out = Some((bytes, next));
+                }
+            }
+            Timer::F(leg) => {
+                if leg == Leg::A {
+                    self.a_out = None;
+                }
+                self.bye_out[leg_index(leg)] = false;
+                if let Some(r) = self.relayed.take() {
+                    if r.from == leg {
+                        self.relayed = Some(r);
+                        return;
+                    }
+                    // The far leg never answered the relayed request.
+                    let resp = msg::response(&r.request, 408, reason(408), None);
+                    self.send(out, r.from, resp.to_bytes());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Exotel's leg failed before an answer.
+    fn b_failed(&mut self, out: &mut Vec<Action>, f: Failure) {
+        match self.phase {
+            Phase::Calling | Phase::Proceeding => {
+                let status = status_toward_livekit(f);
+                self.fail_a(out, status, None);
+            }
+            Phase::Cancelling => self.finish_cancel(out),
+            _ => {}
+        }
+    }
+
+    fn finish_cancel(&mut self, out: &mut Vec<Action>) {
+        if self.final_status.is_none() {
+            self.fail_a(out, 487, None);
+        } else {
+            self.end(out);
+        }
+    }
+
+    fn send_cancel(&mut self, out: &mut Vec<Action>) {
+        // §9.1: the INVITE's Request-URI, Call-ID, From, To, top Via and CSeq number.
+        let inv = &self.b_invite;
+        let mut headers = vec![];
+        for name in ["Via", "From", "To", "Call-ID"] {
+            if let Some(v) = inv.header(name) {
+                headers.push((name.to_owned(), v.to_owned()));
+            }
+        }
+        let n = inv.cseq().map(|c| c.0).unwrap_or(1);
+        headers.push(("CSeq".into(), format!("{n} CANCEL")));
+        headers.push(("Max-Forwards".into(), "70".into()));
+        let cancel = SipMsg {
+            start: inv.start.clone(),
+            headers,
+            body: vec![],
+        };
+        let mut cancel = cancel;
+        cancel.start = Start::Request {
+            method: "CANCEL".into(),
+            uri: inv.uri().unwrap_or_default().to_owned(),
+        };
+        out.push(Action::SendB(cancel.to_bytes()));
+    }
+
+    /// The hop-by-hop ACK for a non-2xx final to our INVITE `inv` (§17.1.1.3).
+    fn ack_non2xx(inv: &SipMsg, resp: &SipMsg) -> Vec<u8> {
+        let mut headers = vec![];
+        if let Some(v) = inv.top_via() {
+            headers.push(("Via".into(), v));
+        }
+        for name in ["Max-Forwards", "From"] {
+            if let Some(v) = inv.header(name) {
+                headers.push((name.to_owned(), v.to_owned()));
+            }
+        }
+        headers.push((
+            "To".into(),
+            resp.header("To").unwrap_or_default().to_owned(),
+        ));
+        headers.push(("Call-ID".into(), inv.call_id().to_owned()));
+        let n = inv.cseq().map(|c| c.0).unwrap_or(1);
+        headers.push(("CSeq".into(), format!("{n} ACK")));
+        for r in inv.all("Route") {
+            headers.push(("Route".into(), r));
+        }
+        SipMsg {
+            start: Start::Request {
+                method: "ACK".into(),
+                uri: inv.uri().unwrap_or_default().to_owned(),
+            },
+            headers,
+            body: vec![],
+        }
+        .to_bytes()
+    }
+
+    /// Sends BYE on `leg` (once) and ends the call.
+    fn hang_up(&mut self, out: &mut Vec<Action>, leg: Leg) {
+        let established = matches!(self.phase, Phase::Answered | Phase::Confirmed)
+            || (self.phase == Phase::Ended && self.final_status.is_some_and(|s| s < 300));
+        if established && !self.bye_out[leg_index(leg)] {
+            let (req, _) = self.dialog(leg).request("BYE", None);
+            self.bye_out[leg_index(leg)] = true;
+            self.send_request(out, leg, &req);
+        }
+        self.end(out);
+    }
+
+    fn respond(&mut self, out: &mut Vec<Action>, leg: Leg, req: &SipMsg, status: u16) {
+        let tag = match leg {
+            Leg::A => self.a_tag.clone(),
+            Leg::B => param(&self.b.local, "tag").unwrap_or_default(),
+        };
+        let r = msg::response(req, status, reason(status), Some(&tag)).to_bytes();
+        if let Some(b) = req.branch() {
+            self.answered.retain(|(x, _)| *x != b);
+            self.answered.push((b, r.clone()));
+            if self.answered.len() > 8 {
+                self.answered.remove(0);
+            }
+        }
+        self.send(out, leg, r);
+    }
+
+    /// Whether a request from `leg` belongs to this call's dialog on that leg.
+    fn in_dialog(&self, leg: Leg, req: &SipMsg) -> bool {
+        match leg {
+            Leg::A => {
+                req.to_tag().as_deref() == Some(self.a_tag.as_str())
+                    && req.from_tag() == self.a_invite.from_tag()
+            }
+            Leg::B => {
+                req.to_tag() == param(&self.b.local, "tag")
+                    && req.from_tag().is_some()
+                    && req.from_tag() == param(&self.b.remote, "tag")
+            }
+        }
+    }
+
+    fn request(&mut self, out: &mut Vec<Action>, leg: Leg, req: SipMsg) {
+        let method = req.method().unwrap_or_default().to_ascii_uppercase();
+        // A retransmitted request gets the same answer again (§17.2).
+        if method != "ACK" {
+            if let Some(b) = req.branch() {
+                if let Some((_, r)) = self.answered.iter().find(|(x, _)| *x == b) {
+                    let r = r.clone();
+                    self.send(out, leg, r);
+                    return;
+                }
+            }
+        }
+        let initial = leg == Leg::A && req.branch() == self.a_invite.branch();
+        match method.as_str() {
+            "INVITE" if initial => {
+                if let Some((_, bytes)) = self.a_last.clone() {
+                    out.push(Action::SendA(bytes));
+                }
+            }
+            "ACK" => self.ack(out, leg, &req),
+            "CANCEL" if initial => {
+                self.respond(out, leg, &req, 200);
+                self.cancel_from_a(out);
+            }
+            "CANCEL" => {
+                // Matches no transaction of ours that is still pending.
+                self.respond(out, leg, &req, 481);
+            }
+            _ if !self.in_dialog(leg, &req) => self.respond(out, leg, &req, 481),
+            "BYE" => {
+                self.respond(out, leg, &req, 200);
+                match self.phase {
+                    Phase::Answered | Phase::Confirmed => {
+                        if self.phase == Phase::Answered {
+                            self.awaiting_a_ack = false;
+                        }
+                        self.hang_up(out, leg.other());
+                    }
+                    // A BYE in LiveKit's early dialog (§15) ends the attempt like a CANCEL.
+                    Phase::Calling | Phase::Proceeding if leg == Leg::A => self.cancel_from_a(out),
+                    _ => self.end(out),
+                }
+                if leg == Leg::A && self.phase != Phase::Cancelling {
+                    self.awaiting_a_ack = false;
+                }
+            }
+            "OPTIONS" => self.respond(out, leg, &req, 200),
+            _ if self.phase != Phase::Confirmed => {
+                let status = if method == "INVITE" { 491 } else { 481 };
+                self.respond(out, leg, &req, status);
+            }
+            _ if self.relayed.is_some() => self.respond(out, leg, &req, 491),
+            _ => self.relay_request(out, leg, req, &method),
+        }
+    }
+
+    fn cancel_from_a(&mut self, out: &mut Vec<Action>) {
+        match self.phase {
+            Phase::Calling => {
+                // §9.1: no CANCEL before a provisional; it goes out with the first one.
+                self.cancel_pending = true;
+                self.phase = Phase::Cancelling;
+                out.push(Action::Arm(Timer::CancelGuard, self.cfg.timers.long()));
+            }
+            Phase::Proceeding => {
+                self.send_cancel(out);
+                self.phase = Phase::Cancelling;
+                out.push(Action::Arm(Timer::CancelGuard, self.cfg.timers.long()));
+            }
+            // Already answered or ended: the CANCEL has no effect (§9.2).
+            _ => {}
+        }
+    }
+
+    fn ack(&mut self, out: &mut Vec<Action>, leg: Leg, ack: &SipMsg) {
+        if leg == Leg::A
+            && ack.cseq().map(|c| c.0) == self.a_invite.cseq().map(|c| c.0)
+            && ack.call_id() == self.a.call_id
+        {
+            if self.awaiting_a_ack {
+                self.awaiting_a_ack = false;
+                if self.phase == Phase::Answered {
+                    self.phase = Phase::Confirmed;
+                }
+            }
+            return;
+        }
+        // The ACK for a relayed re-INVITE's 2xx: the other leg gets its own.
+        let matches = self.relayed.as_ref().is_some_and(|r| {
+            r.from == leg
+                && r.awaiting_ack.is_some()
+                && ack.cseq().map(|c| c.0) == r.request.cseq().map(|c| c.0)
+        });
+        if matches {
+            if let Some(r) = self.relayed.take() {
+                let other = leg.other();
+                let to = r.awaiting_ack.unwrap_or_default();
+                let (mut a, _) = self.dialog(other).request("ACK", Some(r.cseq));
+                a.set("To", to);
+                self.send(out, other, a.to_bytes());
+            }
+        }
+        // Anything else (a hop-by-hop ACK of our non-2xx, a stray) is absorbed: never answered.
+    }
+
+    fn relay_request(&mut self, out: &mut Vec<Action>, leg: Leg, req: SipMsg, method: &str) {
+        let other = leg.other();
+        let mut body = vec![];
+        if !req.body.is_empty()
+            && req
+                .header("Content-Type")
+                .is_some_and(|c| c.to_ascii_lowercase().starts_with("application/sdp"))
+        {
+            match self.offer_for(other, &req.body) {
+                Ok((b, peer)) => {
+                    if let Some(p) = peer {
+                        out.push(match leg {
+                            Leg::A => Action::PeerA(p),
+                            Leg::B => Action::PeerB(p),
+                        });
+                    }
+                    body = b;
+                }
+                Err(_) => {
+                    self.respond(out, leg, &req, 488);
+                    return;
+                }
+            }
+        } else {
+            body.clone_from(&req.body);
+        }
+        if method == "INVITE" {
+            self.respond_trying(out, leg, &req);
+        }
+        let (mut copy, _) = self.dialog(other).request(method, None);
+        if !body.is_empty() {
+            let ct = req.header("Content-Type").unwrap_or("application/sdp");
+            copy.headers.push(("Content-Type".into(), ct.to_owned()));
+            copy.body = body;
+        }
+        let cseq = copy.cseq().map(|c| c.0).unwrap_or(1);
+        self.send_request(out, other, &copy);
+        self.relayed = Some(Relayed {
+            from: leg,
+            request: req,
+            cseq,
+            sent: copy,
+            awaiting_ack: None,
+        });
+    }
+
+    fn respond_trying(&mut self, out: &mut Vec<Action>, leg: Leg, req: &SipMsg) {
+        let r = msg::response(req, 100, "Trying", None).to_bytes();
+        self.send(out, leg, r);
+    }
+
+    fn response(&mut self, out: &mut Vec<Action>, leg: Leg, resp: SipMsg) {
+        let Some((n, method)) = resp.cseq() else {
+            return;
+        };
+        let status = resp.status().unwrap_or(500);
+        if leg == Leg::B
+            && method == "INVITE"
+            && resp.call_id() == self.b.call_id
+            && Some(n) == self.b_invite.cseq().map(|c| c.0)
+        {
+            self.b_invite_response(out, resp, status);
+            return;
+        }
+        if method == "BYE" && self.bye_out[leg_index(leg)] && status >= 200 {
+            self.bye_out[leg_index(leg)] = false;
+            if leg == Leg::A {
+                self.a_out = None;
+            }
+            return;
+        }
+        let relayed = self
+            .relayed
+            .as_ref()
+            .is_some_and(|r| r.from == leg.other() && r.cseq == n);
+        if relayed {
+            self.relayed_response(out, leg, resp, status, &method);
+        }
+    }
+
+    fn relayed_response(
+        &mut self,
+        out: &mut Vec<Action>,
+        leg: Leg,
+        resp: SipMsg,
+        status: u16,
+        method: &str,
+    ) {
+        if status < 200 {
+            return;
+        }
+        if leg == Leg::A {
+            self.a_out = None;
+        }
+        let Some(mut r) = self.relayed.take() else {
+            return;
+        };
+        let origin = r.from;
+        let mut answer = msg::response(&r.request, status, resp.reason(), None);
+        if (200..300).contains(&status) && !resp.body.is_empty() {
+            match self.offer_for(origin, &resp.body) {
+                Ok((body, peer)) => {
+                    if let Some(p) = peer {
+                        out.push(match leg {
+                            Leg::A => Action::PeerA(p),
+                            Leg::B => Action::PeerB(p),
+                        });
+                    }
+                    answer
+                        .headers
+                        .push(("Content-Type".into(), "application/sdp".into()));
+                    answer.body = body;
+                }
+                Err(_) => {
+                    answer.start = Start::Response {
+                        status: 488,
+                        reason: reason(488).into(),
+                    }
+                }
+            }
+        }
+        if (200..300).contains(&status) {
+            answer
+                .headers
+                .push(("Contact".into(), self.dialog(origin).contact.clone()));
+            // The far leg's 2xx is ACKed when the origin ACKs ours.
+            if method == "INVITE" {
+                r.awaiting_ack = Some(resp.header("To").unwrap_or_default().to_owned());
+                self.relayed = Some(r.clone());
+            }
+        } else if method == "INVITE" {
+            let ack = Self::ack_non2xx(&r.sent, &resp);
+            self.send(out, leg, ack);
+        }
+        if let Some(b) = r.request.branch() {
+            self.answered.push((b, answer.to_bytes()));
+        }
+        self.send(out, origin, answer.to_bytes());
+    }
+
+    fn b_invite_response(&mut self, out: &mut Vec<Action>, resp: SipMsg, status: u16) {
+        match status {
+            100..=199 => {
+                if self.phase == Phase::Calling {
+                    self.phase = Phase::Proceeding;
+                    out.push(Action::Arm(Timer::C, self.cfg.timers.ring_timeout));
+                }
+                if self.cancel_pending {
+                    self.cancel_pending = false;
+                    self.send_cancel(out);
+                    return;
+                }
+                if status == 100 || self.phase != Phase::Proceeding {
+                    return;
+                }
+                self.learn_b_dialog(&resp, false);
+                let body = self.answer_body(out, &resp).unwrap_or_default();
+                self.respond_a(out, status, Some((resp, body)));
+            }
+            200..=299 => {
+                let retransmission = self.b_ack.is_some();
+                if !retransmission {
+                    self.learn_b_dialog(&resp, true);
+                    let cseq = self.b_invite.cseq().map(|c| c.0);
+                    let (ack, _) = self.b.request("ACK", cseq);
+                    self.b_ack = Some(ack.to_bytes());
+                }
+                if let Some(ack) = self.b_ack.clone() {
+                    out.push(Action::SendB(ack));
+                }
+                if retransmission {
+                    return;
+                }
+                match self.phase {
+                    Phase::Calling | Phase::Proceeding => {}
+                    _ => {
+                        // Answered after LiveKit cancelled (or gave up): hang up Exotel.
+                        self.phase = Phase::Confirmed;
+                        self.hang_up(out, Leg::B);
+                        self.finish_cancel_after_answer(out);
+                        return;
+                    }
+                }
+                let Some(body) = self.answer_body(out, &resp) else {
+                    self.phase = Phase::Confirmed;
+                    self.hang_up(out, Leg::B);
+                    let code = status_toward_livekit(Failure::BadAnswer);
+                    self.fail_a(out, code, Some("Exotel's answer has no usable SDP"));
+                    return;
+                };
+                self.phase = Phase::Answered;
+                self.respond_a(out, status, Some((resp, body)));
+            }
+            _ => {
+                let ack = Self::ack_non2xx(&self.b_invite, &resp);
+                out.push(Action::SendB(ack));
+                if matches!(status, 401 | 407)
+                    && !self.b_auth_answered
+                    && self.phase != Phase::Cancelling
+                {
+                    if let Some(auth) = self.answer_challenge(&resp, status) {
+                        self.b_auth_answered = true;
+                        self.send_b_invite(out, Some(auth));
+                        return;
+                    }
+                }
+                match self.phase {
+                    Phase::Cancelling => self.finish_cancel(out),
+                    Phase::Calling | Phase::Proceeding => {
+                        let code = status_toward_livekit(Failure::Response(status));
+                        self.fail_a(out, code, None);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    fn finish_cancel_after_answer(&mut self, out: &mut Vec<Action>) {
+        if self.final_status.is_none() {
+            self.phase = Phase::Cancelling;
+            self.finish_cancel(out);
+        }
+    }
+
+    fn learn_b_dialog(&mut self, resp: &SipMsg, confirmed: bool) {
+        if let Some(to) = resp.header("To") {
+            self.b.remote = to.to_owned();
+        }
+        if let Some(c) = resp.contact_uri() {
+            self.b.target = c;
+        }
+        let mut routes = resp.all("Record-Route");
+        if confirmed || !routes.is_empty() {
+            routes.reverse();
+            self.b.routes = routes;
+        }
+    }
+
+    /// Exotel's SDP rewritten for LiveKit (`None` when it has none we can use).
+    fn answer_body(&mut self, out: &mut Vec<Action>, resp: &SipMsg) -> Option<Vec<u8>> {
+        if resp.body.is_empty() {
+            return None;
+        }
+        let (body, peer) = self.offer_for(Leg::A, &resp.body).ok()?;
+        if let Some(p) = peer {
+            out.push(Action::PeerB(p));
+        }
+        Some(body)
+    }
+
+    fn answer_challenge(&self, resp: &SipMsg, status: u16) -> Option<(&'static str, String)> {
+        let creds = self.cfg.trunk.exotel_credentials.as_ref()?;
+        let (challenge_header, answer_header) = if status == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let ch = Challenge::pick(&resp.all_raw(challenge_header)).ok()?;
+        let uri = self.b_invite.uri().unwrap_or_default().to_owned();
+        let value = digest::authorization(
+            &ch,
+            &Answer {
+                username: &creds.username,
+                password: creds.password.expose(),
+                method: "INVITE",
+                uri: &uri,
+                cnonce: &token(),
+                nc: 1,
+            },
+        );
+        Some((answer_header, value))
+    }
+}
+
+impl SipMsg {
+    /// Every value of `name` unsplit (challenges contain commas).
+    pub fn all_raw(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// `host:port` with IPv6 literals bracketed.
+pub fn hostport(host: &str, port: u16) -> String {
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}

@@ -1,0 +1,612 @@
+//! The call state machine without sockets: LiveKit's and Exotel's messages in, what the
+//! bridge sends, arms and releases out. Time is explicit (timer events).
+
+use super::call::{Action, Call, CallConfig, Event, Leg, Timer, Timers};
+use super::msg::{self, SipMsg, Start};
+use super::testing::*;
+use super::{AuthDecision, Authenticator};
+use crate::digest::{self, Answer, Challenge};
+use crate::sdp::Sdp;
+use std::net::SocketAddr;
+
+const MEDIA_A: &str = "192.0.2.10:30000";
+const MEDIA_B: &str = "198.51.100.10:30002";
+const SDP_B: &str =
+    "v=0\r\no=- 5 5 IN IP4 203.0.113.50\r\ns=-\r\nc=IN IP4 203.0.113.50\r\nt=0 0\r\n\
+    m=audio 16000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+fn cfg(a_udp: bool) -> CallConfig {
+    CallConfig {
+        trunk: trunk(),
+        a_local: "192.0.2.10:5060".into(),
+        a_udp,
+        b_local: "198.51.100.10:5060".into(),
+        media_a: MEDIA_A.parse().unwrap(),
+        media_b: MEDIA_B.parse().unwrap(),
+        timers: Timers::default(),
+    }
+}
+
+fn parse(s: &str) -> SipMsg {
+    SipMsg::parse(s.as_bytes()).unwrap()
+}
+
+struct T {
+    call: Call,
+    /// Everything sent so far, per leg, parsed.
+    a: Vec<SipMsg>,
+    b: Vec<SipMsg>,
+    all: Vec<Action>,
+}
+
+impl T {
+    fn start(a_udp: bool) -> Self {
+        Self::start_with(a_udp, parse(&invite("lk-call", 2)))
+    }
+
+    fn start_with(a_udp: bool, inv: SipMsg) -> Self {
+        let (call, out) = Call::start(cfg(a_udp), inv);
+        let mut t = T {
+            call,
+            a: vec![],
+            b: vec![],
+            all: vec![],
+        };
+        t.take(out);
+        t
+    }
+
+    fn take(&mut self, out: Vec<Action>) {
+        for a in &out {
+            match a {
+                Action::SendA(b) => self.a.push(SipMsg::parse(b).expect("we print valid SIP")),
+                Action::SendB(b) => self.b.push(SipMsg::parse(b).expect("we print valid SIP")),
+                _ => {}
+            }
+        }
+        self.all.extend(out);
+    }
+
+    fn ev(&mut self, e: Event) {
+        let out = self.call.handle(e);
+        self.take(out);
+    }
+
+    fn last_a(&self) -> &SipMsg {
+        self.a.last().unwrap()
+    }
+
+    fn last_b(&self) -> &SipMsg {
+        self.b.last().unwrap()
+    }
+
+    /// The INVITE last sent to Exotel.
+    fn b_invite(&self) -> SipMsg {
+        self.b
+            .iter()
+            .rev()
+            .find(|m| m.method() == Some("INVITE"))
+            .unwrap()
+            .clone()
+    }
+
+    /// Exotel answers `req` (Record-Route and Contact as a real peer would).
+    fn exotel(&mut self, req: &SipMsg, status: u16, body: Option<&str>) {
+        let mut r = msg::response(req, status, msg::reason(status), Some("exo9"));
+        r.headers.push((
+            "Record-Route".into(),
+            "<sip:198.51.100.99;lr;transport=tcp>".into(),
+        ));
+        r.headers.push((
+            "Contact".into(),
+            "<sip:exo@198.51.100.77:5070;transport=tcp>".into(),
+        ));
+        if let Some(b) = body {
+            r.headers
+                .push(("Content-Type".into(), "application/sdp".into()));
+            r.body = b.as_bytes().to_vec();
+        }
+        self.ev(Event::FromB(r));
+    }
+
+    fn statuses_a(&self) -> Vec<u16> {
+        self.a.iter().filter_map(SipMsg::status).collect()
+    }
+
+    fn count(&self, f: impl Fn(&Action) -> bool) -> usize {
+        self.all.iter().filter(|a| f(a)).count()
+    }
+
+    fn assert_released_and_done(&self) {
+        assert_eq!(
+            self.count(|a| *a == Action::ReleaseMedia),
+            1,
+            "{:?}",
+            self.all
+        );
+        assert_eq!(self.count(|a| *a == Action::Done), 1, "{:?}", self.all);
+        assert!(self.call.is_done());
+    }
+
+    /// LiveKit's ACK for our final response (2xx or not), as LiveKit would send it.
+    fn ack_from_a(&mut self) {
+        let to = self.last_final_a().header("To").unwrap().to_owned();
+        let ack = format!(
+            "ACK sip:bridge@192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKack{}\r\n\
+             From: <sip:+15550100@livekit>;tag=lk1\r\nTo: {to}\r\nCall-ID: lk-call\r\nCSeq: 2 ACK\r\n\r\n",
+            self.a.len()
+        );
+        self.ev(Event::FromA(parse(&ack)));
+    }
+
+    fn last_final_a(&self) -> SipMsg {
+        self.a
+            .iter()
+            .rev()
+            .find(|m| m.status().is_some_and(|s| s >= 200) && m.cseq().unwrap().1 == "INVITE")
+            .unwrap()
+            .clone()
+    }
+
+    /// An in-dialog request from LiveKit.
+    fn livekit_sends(&mut self, method: &str, cseq: u32, body: Option<&str>) {
+        let to = self.last_final_a().header("To").unwrap().to_owned();
+        let (ct, b) = match body {
+            Some(b) => ("Content-Type: application/sdp\r\n", b),
+            None => ("", ""),
+        };
+        let req = format!(
+            "{method} sip:bridge@192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bK{method}{cseq}\r\n\
+             From: <sip:+15550100@livekit>;tag=lk1\r\nTo: {to}\r\nCall-ID: lk-call\r\nCSeq: {cseq} {method}\r\n\
+             {ct}Content-Length: {}\r\n\r\n{b}",
+            b.len()
+        );
+        self.ev(Event::FromA(parse(&req)));
+    }
+
+    /// An in-dialog request from Exotel, on the B dialog.
+    fn exotel_sends(&mut self, method: &str, cseq: u32) {
+        let inv = self.b_invite();
+        let req = format!(
+            "{method} sip:bridge@198.51.100.10:5060;transport=tcp SIP/2.0\r\n\
+             Via: SIP/2.0/TCP 198.51.100.77:5070;branch=z9hG4bKexo{method}{cseq}\r\n\
+             From: {};tag=exo9\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n\r\n",
+            inv.header("To").unwrap(),
+            inv.header("From").unwrap(),
+            inv.call_id()
+        );
+        self.ev(Event::FromB(parse(&req)));
+    }
+
+    /// Up to the 200 OK relayed and ACKed.
+    fn answered(a_udp: bool) -> Self {
+        let mut t = Self::start(a_udp);
+        let inv = t.b_invite();
+        t.exotel(&inv, 180, None);
+        t.exotel(&inv, 200, Some(SDP_B));
+        t.ack_from_a();
+        t
+    }
+}
+
+#[test]
+fn livekit_is_challenged_then_its_call_goes_to_exotel() {
+    // The INVITE without credentials is challenged; the answered one names the trunk.
+    let auth = Authenticator::new("trunkline");
+    let first = parse(&invite("lk-call", 1));
+    let now = 1_700_000_000;
+    let AuthDecision::Challenge(h) = auth.decide(&first, now, &directory()) else {
+        panic!("not challenged")
+    };
+    let mut retry = parse(&invite("lk-call", 2));
+    let ch = Challenge::parse(&h).unwrap();
+    let uri = retry.uri().unwrap().to_owned();
+    retry.set(
+        "Authorization",
+        digest::authorization(
+            &ch,
+            &Answer {
+                username: LK_USER,
+                password: LK_PASSWORD,
+                method: "INVITE",
+                uri: &uri,
+                cnonce: "c",
+                nc: 1,
+            },
+        ),
+    );
+    let AuthDecision::Accept(trunk) = auth.decide(&retry, now, &directory()) else {
+        panic!("not accepted")
+    };
+    assert_eq!(trunk.trunk_id, "ST_acme");
+
+    let t = T::start_with(true, retry);
+    assert_eq!(t.statuses_a(), vec![100]);
+    let inv = t.b_invite();
+    assert_eq!(
+        inv.uri(),
+        Some("sip:919876543210@pstn.in2.exotel.com:5070;transport=tcp")
+    );
+    let from = inv.header("From").unwrap();
+    assert!(
+        from.starts_with("<sip:918047000000@acme.pstn.exotel.com>;tag="),
+        "{from}"
+    );
+    assert_eq!(
+        inv.header("To"),
+        Some("<sip:919876543210@pstn.in2.exotel.com:5070>")
+    );
+    assert_ne!(inv.call_id(), "lk-call");
+    assert_ne!(inv.from_tag().as_deref(), Some("lk1"));
+    assert!(inv
+        .top_via()
+        .unwrap()
+        .starts_with("SIP/2.0/TCP 198.51.100.10:5060;branch=z9hG4bK"));
+    assert!(
+        inv.header("Authorization").is_none(),
+        "LiveKit's credentials stay on leg A"
+    );
+    assert!(inv.header("Record-Route").is_none());
+    let sdp = Sdp::parse(&inv.body).unwrap();
+    assert_eq!(sdp.audio_endpoint(), Some(MEDIA_B.parse().unwrap()));
+    assert!(t
+        .all
+        .contains(&Action::PeerA("10.0.0.5:20000".parse().unwrap())));
+}
+
+#[test]
+fn answer_then_bye_from_livekit() {
+    let mut t = T::answered(true);
+    assert_eq!(t.statuses_a(), vec![100, 180, 200]);
+    let ok = t.last_final_a();
+    // Exotel's SDP reaches LiveKit pointed at the relay's A side; Exotel's own address goes
+    // to the relay.
+    assert_eq!(
+        Sdp::parse(&ok.body).unwrap().audio_endpoint(),
+        Some(MEDIA_A.parse().unwrap())
+    );
+    assert!(t
+        .all
+        .contains(&Action::PeerB("203.0.113.50:16000".parse().unwrap())));
+    assert_eq!(ok.header("Record-Route"), Some("<sip:10.0.0.4;lr>"));
+    assert!(ok.header("Contact").unwrap().contains("192.0.2.10:5060"));
+    // Exotel's 2xx got its own ACK, end to end: its Contact, its Record-Route as Route.
+    let ack =
+        t.b.iter()
+            .find(|m| m.method() == Some("ACK"))
+            .unwrap()
+            .clone();
+    assert_eq!(ack.uri(), Some("sip:exo@198.51.100.77:5070;transport=tcp"));
+    assert_eq!(
+        ack.header("Route"),
+        Some("<sip:198.51.100.99;lr;transport=tcp>")
+    );
+    assert_eq!(ack.cseq(), Some((1, "ACK".into())));
+    assert_ne!(ack.branch(), t.b_invite().branch());
+
+    t.livekit_sends("BYE", 3, None);
+    assert_eq!(t.last_a().status(), Some(200));
+    let bye = t.last_b().clone();
+    assert_eq!(bye.method(), Some("BYE"));
+    assert_eq!(bye.uri(), Some("sip:exo@198.51.100.77:5070;transport=tcp"));
+    assert_eq!(bye.to_tag().as_deref(), Some("exo9"));
+    assert_eq!(bye.cseq(), Some((2, "BYE".into())));
+    assert!(!t.call.is_done(), "waiting for Exotel's 200 to the BYE");
+    t.exotel(&bye, 200, None);
+    t.assert_released_and_done();
+}
+
+#[test]
+fn answer_then_bye_from_exotel() {
+    let mut t = T::answered(false);
+    t.exotel_sends("BYE", 1);
+    assert_eq!(t.last_b().status(), Some(200));
+    let bye = t.last_a().clone();
+    assert_eq!(bye.method(), Some("BYE"));
+    // To LiveKit's Contact through its Record-Route, in the A dialog's tags.
+    assert_eq!(bye.uri(), Some("sip:lk@10.0.0.5:5060"));
+    assert_eq!(bye.header("Route"), Some("<sip:10.0.0.4;lr>"));
+    assert_eq!(bye.to_tag().as_deref(), Some("lk1"));
+    assert_eq!(bye.call_id(), "lk-call");
+    assert!(bye.top_via().unwrap().starts_with("SIP/2.0/TCP"));
+    let r = msg::response(&bye, 200, "OK", None);
+    t.ev(Event::FromA(r));
+    t.assert_released_and_done();
+}
+
+#[test]
+fn cancel_before_answer() {
+    let mut t = T::start(true);
+    let inv = t.b_invite();
+    t.exotel(&inv, 180, None);
+    let cancel = invite("lk-call", 2)
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL");
+    let cancel = cancel.split("Content-Type").next().unwrap().to_owned() + "\r\n";
+    t.ev(Event::FromA(parse(&cancel)));
+    assert_eq!(t.last_a().status(), Some(200));
+    assert_eq!(t.last_a().cseq().unwrap().1, "CANCEL");
+    let c = t.last_b().clone();
+    assert_eq!(c.method(), Some("CANCEL"));
+    assert_eq!(c.branch(), inv.branch());
+    assert_eq!(c.cseq(), Some((1, "CANCEL".into())));
+    t.exotel(&c, 200, None);
+    t.exotel(&inv, 487, None);
+    assert_eq!(t.last_b().method(), Some("ACK"));
+    assert_eq!(
+        t.last_b().branch(),
+        inv.branch(),
+        "non-2xx ACK is hop by hop"
+    );
+    assert_eq!(t.last_a().status(), Some(487));
+    t.ack_from_a();
+    t.assert_released_and_done();
+}
+
+#[test]
+fn cancel_before_any_provisional_waits_for_one() {
+    let mut t = T::start(true);
+    let inv = t.b_invite();
+    let cancel = "CANCEL sip:+919876543210@bridge.example SIP/2.0\r\n\
+        Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKlk-call2;rport\r\n\
+        From: <sip:+15550100@livekit>;tag=lk1\r\nTo: <sip:+919876543210@bridge.example>\r\n\
+        Call-ID: lk-call\r\nCSeq: 2 CANCEL\r\n\r\n";
+    t.ev(Event::FromA(parse(cancel)));
+    assert!(
+        t.b.iter().all(|m| m.method() != Some("CANCEL")),
+        "§9.1: not before a 1xx"
+    );
+    t.exotel(&inv, 100, None);
+    assert_eq!(t.last_b().method(), Some("CANCEL"));
+    // Exotel answers anyway (the race): it is ACKed and hung up; LiveKit gets 487.
+    t.exotel(&inv, 200, Some(SDP_B));
+    let methods: Vec<_> =
+        t.b.iter()
+            .filter_map(|m| m.method().map(str::to_owned))
+            .collect();
+    assert_eq!(methods, ["INVITE", "CANCEL", "ACK", "BYE"]);
+    assert_eq!(t.last_a().status(), Some(487));
+    let bye = t.last_b().clone();
+    t.exotel(&bye, 200, None);
+    t.ack_from_a();
+    t.assert_released_and_done();
+}
+
+#[test]
+fn cancel_without_exotel_ending_is_bounded() {
+    let mut t = T::start(false);
+    let inv = t.b_invite();
+    t.exotel(&inv, 183, Some(SDP_B));
+    assert_eq!(t.last_a().status(), Some(183));
+    assert!(!t.last_a().body.is_empty(), "early media SDP relayed");
+    t.ev(Event::FromA(parse(
+        &invite("lk-call", 2)
+            .replacen("INVITE sip", "CANCEL sip", 1)
+            .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL"),
+    )));
+    t.ev(Event::Timer(Timer::CancelGuard));
+    assert_eq!(t.last_a().status(), Some(487));
+    t.ev(Event::Timer(Timer::H));
+    t.assert_released_and_done();
+}
+
+#[test]
+fn exotel_failures_are_relayed_or_mapped() {
+    for (status, want) in [
+        (486, 486),
+        (404, 404),
+        (503, 503),
+        (603, 603),
+        (302, 480),
+        (403, 403),
+    ] {
+        let mut t = T::start(true);
+        let inv = t.b_invite();
+        t.exotel(&inv, 100, None);
+        t.exotel(&inv, status, None);
+        assert_eq!(t.last_b().method(), Some("ACK"), "{status}");
+        assert_eq!(t.last_b().to_tag().as_deref(), Some("exo9"));
+        assert_eq!(t.last_a().status(), Some(want), "{status}");
+        assert!(!t.call.is_done(), "waiting for LiveKit's ACK");
+        t.ack_from_a();
+        t.assert_released_and_done();
+        assert_eq!(t.call.final_status, Some(want));
+    }
+}
+
+#[test]
+fn exotel_challenge_is_answered_once() {
+    let mut t = T::start(false);
+    let inv = t.b_invite();
+    let challenge = |t: &mut T, req: &SipMsg, status: u16| {
+        let mut r = msg::response(req, status, msg::reason(status), Some("exo1"));
+        let h = if status == 401 {
+            "WWW-Authenticate"
+        } else {
+            "Proxy-Authenticate"
+        };
+        r.headers.push((
+            h.into(),
+            "Digest realm=\"exotel\", nonce=\"n1\", algorithm=MD5, qop=\"auth\"".into(),
+        ));
+        t.ev(Event::FromB(r));
+    };
+    challenge(&mut t, &inv, 407);
+    let retry = t.b_invite();
+    assert_eq!(retry.cseq(), Some((2, "INVITE".into())));
+    assert_eq!(retry.call_id(), inv.call_id());
+    assert_eq!(retry.from_tag(), inv.from_tag());
+    assert_ne!(retry.branch(), inv.branch());
+    let creds = retry.header("Proxy-Authorization").unwrap();
+    assert!(
+        creds.contains(&format!("username=\"{EXO_USER}\"")),
+        "{creds}"
+    );
+    assert!(!creds.contains(EXO_PASSWORD));
+    assert_eq!(retry.body, inv.body);
+    // A second challenge is not answered: our credentials were refused → 403 to LiveKit.
+    challenge(&mut t, &retry, 401);
+    assert_eq!(
+        t.b.iter().filter(|m| m.method() == Some("INVITE")).count(),
+        2
+    );
+    assert_eq!(t.last_a().status(), Some(403));
+    assert!(t.a.iter().all(|m| m.header("WWW-Authenticate").is_none()));
+}
+
+#[test]
+fn exotel_unreachable_is_503_and_silence_is_408() {
+    let mut t = T::start(true);
+    t.ev(Event::BConnectFailed);
+    assert_eq!(t.last_a().status(), Some(503));
+    t.ack_from_a();
+    t.assert_released_and_done();
+
+    let mut t = T::start(true);
+    t.ev(Event::Timer(Timer::B));
+    assert_eq!(t.last_a().status(), Some(408));
+    t.ev(Event::Timer(Timer::H));
+    t.assert_released_and_done();
+
+    // Ringing forever: Timer C cancels Exotel and answers 408.
+    let mut t = T::start(true);
+    let inv = t.b_invite();
+    t.exotel(&inv, 180, None);
+    t.ev(Event::Timer(Timer::B));
+    assert_eq!(
+        t.last_a().status(),
+        Some(180),
+        "Timer B stops at the first provisional"
+    );
+    t.ev(Event::Timer(Timer::C));
+    assert_eq!(t.last_b().method(), Some("CANCEL"));
+    assert_eq!(t.last_a().status(), Some(408));
+
+    // The connection drops before an answer.
+    let mut t = T::start(false);
+    t.ev(Event::BClosed);
+    assert_eq!(t.last_a().status(), Some(503));
+}
+
+#[test]
+fn a_2xx_never_acked_hangs_up_both_legs() {
+    let mut t = T::start(true);
+    let inv = t.b_invite();
+    t.exotel(&inv, 200, Some(SDP_B));
+    assert!(t.all.contains(&Action::Arm(Timer::G, Timers::default().t1)));
+    t.ev(Event::Timer(Timer::G));
+    assert_eq!(
+        t.last_a().status(),
+        Some(200),
+        "Timer G retransmits the 2xx over UDP"
+    );
+    t.ev(Event::Timer(Timer::H));
+    assert_eq!(t.b.last().unwrap().method(), Some("BYE"));
+    assert!(t.a.iter().any(|m| m.method() == Some("BYE")));
+    let bye_b = t.last_b().clone();
+    t.exotel(&bye_b, 200, None);
+    t.ev(Event::Timer(Timer::F(Leg::A)));
+    t.assert_released_and_done();
+}
+
+#[test]
+fn hold_reinvite_is_relayed_with_sdp_rewritten() {
+    let mut t = T::answered(false);
+    let hold = SDP_A.replace("a=sendrecv", "a=sendonly");
+    t.livekit_sends("INVITE", 3, Some(&hold));
+    assert_eq!(t.last_a().status(), Some(100));
+    let re = t.last_b().clone();
+    assert_eq!(re.method(), Some("INVITE"));
+    assert_eq!(re.call_id(), t.b_invite().call_id());
+    let sdp = Sdp::parse(&re.body).unwrap();
+    assert!(sdp.is_hold());
+    assert_eq!(sdp.audio_endpoint(), Some(MEDIA_B.parse().unwrap()));
+    // A second re-INVITE meanwhile: 491.
+    t.livekit_sends("INVITE", 4, Some(&hold));
+    assert_eq!(t.last_a().status(), Some(491));
+    let answer = SDP_B.replace("t=0 0", "t=0 0\r\na=recvonly");
+    t.exotel(&re, 200, Some(&answer));
+    let ok = t.last_a().clone();
+    assert_eq!(
+        (ok.status(), ok.cseq()),
+        (Some(200), Some((3, "INVITE".into())))
+    );
+    assert_eq!(
+        Sdp::parse(&ok.body).unwrap().audio_endpoint(),
+        Some(MEDIA_A.parse().unwrap())
+    );
+    // LiveKit's ACK → Exotel gets its own ACK for the re-INVITE.
+    let n = t.b.len();
+    let ack = format!(
+        "ACK sip:bridge@192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKack3\r\n\
+         From: <sip:+15550100@livekit>;tag=lk1\r\nTo: {}\r\nCall-ID: lk-call\r\nCSeq: 3 ACK\r\n\r\n",
+        ok.header("To").unwrap()
+    );
+    t.ev(Event::FromA(parse(&ack)));
+    assert_eq!(t.b.len(), n + 1);
+    assert_eq!(t.last_b().method(), Some("ACK"));
+    assert_eq!(t.last_b().cseq(), re.cseq().map(|(n, _)| (n, "ACK".into())));
+}
+
+#[test]
+fn acks_are_never_answered_and_retransmissions_get_the_same_answer() {
+    let mut t = T::answered(true);
+    let before = t.a.len();
+    t.ack_from_a();
+    let stray = "ACK sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKs\r\nFrom: <sip:a@b>;tag=1\r\n\
+        To: <sip:c@d>;tag=2\r\nCall-ID: lk-call\r\nCSeq: 9 ACK\r\n\r\n";
+    t.ev(Event::FromA(parse(stray)));
+    assert_eq!(t.a.len(), before);
+    // OPTIONS in dialog: 200; twice the same BYE: the same 200, one BYE to Exotel.
+    t.livekit_sends("OPTIONS", 3, None);
+    assert_eq!(t.last_a().status(), Some(200));
+    t.livekit_sends("BYE", 4, None);
+    t.livekit_sends("BYE", 4, None);
+    assert_eq!(
+        t.statuses_a().iter().rev().take(2).collect::<Vec<_>>(),
+        [&200, &200]
+    );
+    assert_eq!(t.b.iter().filter(|m| m.method() == Some("BYE")).count(), 1);
+    // A request outside the dialog: 481.
+    let mut other = parse(
+        &invite("lk-call", 9)
+            .replace("CSeq: 9 INVITE", "CSeq: 9 INFO")
+            .replacen("INVITE sip", "INFO sip", 1),
+    );
+    other.set("To", "<sip:x@y>;tag=wrong".into());
+    t.ev(Event::FromA(other));
+    assert_eq!(t.last_a().status(), Some(481));
+}
+
+#[test]
+fn refusals_before_exotel_is_called() {
+    // No G.711 in the offer: 488 with the reason, and Exotel is never called.
+    let opus = invite("lk-call", 2).replace("RTP/AVP 0 8 101", "RTP/AVP 111 9 3");
+    let t = T::start_with(true, parse(&opus));
+    assert_eq!(t.statuses_a(), vec![488]);
+    assert!(t.last_a().header("Warning").unwrap().contains("PCMU"));
+    assert!(t.b.is_empty());
+    assert_eq!(t.count(|a| *a == Action::ReleaseMedia), 1);
+    // A number Exotel cannot dial: 484. Max-Forwards 0: 483.
+    let bad = invite("lk-call", 2).replace(
+        "sip:+919876543210@bridge.example SIP",
+        "sip:abc@bridge.example SIP",
+    );
+    assert_eq!(T::start_with(true, parse(&bad)).statuses_a(), vec![484]);
+    let hops = invite("lk-call", 2).replace("Max-Forwards: 70", "Max-Forwards: 0");
+    assert_eq!(T::start_with(true, parse(&hops)).statuses_a(), vec![483]);
+    // TLS toward Exotel is not built: 503, never a call in clear.
+    let (mut c, _) = (cfg(true), ());
+    c.trunk.transport = super::ExotelTransport::Tls;
+    let (_, out) = Call::start(c, parse(&invite("lk-call", 2)));
+    let sent: Vec<SipMsg> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::SendA(b) => SipMsg::parse(b).ok(),
+            Action::SendB(_) => panic!("called Exotel in clear"),
+            _ => None,
+        })
+        .collect();
+    assert!(matches!(sent[0].start, Start::Response { status: 503, .. }));
+    let _: Option<SocketAddr> = None;
+}

@@ -1,0 +1,510 @@
+//! Inbound trunk rows and the number claims that keep LiveKit's conflict rule (and number
+//! ownership across accounts) in the database, where it is checked atomically.
+//!
+//! Every write that touches claims runs in one transaction that first locks the account's
+//! tenant row (`UPDATE tenants … WHERE id`), so an account's creates, changes and deletes of
+//! inbound trunks and dispatch rules happen one at a time. Across accounts, the primary keys
+//! of `inbound_number_owners` and `inbound_number_claims` decide: of two concurrent claims
+//! exactly one inserts, and the other sees its row once it commits.
+
+use crate::{now_micros, Store, StoreError, PENDING_STATUS as PENDING};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundTrunkRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub config: String,
+    pub secrets: String,
+    pub status: String,
+    pub livekit_trunk_id: Option<String>,
+    pub desired_version: i64,
+    pub synced_version: i64,
+    pub last_error: Option<String>,
+    pub synced_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One (dialed number, caller) pair a trunk answers for; `""` stands for "none listed".
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NumberClaim {
+    pub number: String,
+    pub caller: String,
+}
+
+/// Why a claim was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimConflict {
+    /// Another trunk of the same account holds the pair.
+    SameTenant {
+        trunk_id: String,
+        trunk_name: String,
+        claim: NumberClaim,
+    },
+    /// Another account owns the number, or holds the pair. Carries nothing about them.
+    OtherTenant { claim: NumberClaim },
+}
+
+/// A dispatch rule that names a trunk (and so keeps it from being deleted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRef {
+    pub rule_id: String,
+    pub rule_name: String,
+}
+
+pub(crate) const COLUMNS: &str = "id, tenant_id, name, config, secrets, status, livekit_trunk_id, \
+     desired_version, synced_version, last_error, synced_at, created_at, updated_at";
+
+pub(crate) fn row(r: &AnyRow) -> Result<InboundTrunkRow, sqlx::Error> {
+    Ok(InboundTrunkRow {
+        id: r.try_get("id")?,
+        tenant_id: r.try_get("tenant_id")?,
+        name: r.try_get("name")?,
+        config: r.try_get("config")?,
+        secrets: r.try_get("secrets")?,
+        status: r.try_get("status")?,
+        livekit_trunk_id: r.try_get("livekit_trunk_id")?,
+        desired_version: r.try_get("desired_version")?,
+        synced_version: r.try_get("synced_version")?,
+        last_error: r.try_get("last_error")?,
+        synced_at: r.try_get("synced_at")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+/// Serializes an account's writes to inbound trunks and dispatch rules: PostgreSQL holds the
+/// row lock until commit; SQLite has one writer at a time anyway.
+pub(crate) async fn lock_tenant(
+    tx: &mut Transaction<'static, Any>,
+    tenant_id: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE tenants SET name = name WHERE id = $1")
+        .bind(tenant_id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Claims every pair for `trunk_id` (pairs it already holds are kept). Nothing is written
+/// when it returns a conflict, as long as the caller rolls back.
+async fn reserve(
+    tx: &mut Transaction<'static, Any>,
+    tenant_id: &str,
+    trunk_id: &str,
+    claims: &[NumberClaim],
+) -> Result<Result<(), ClaimConflict>, sqlx::Error> {
+    let mut numbers: Vec<&str> = claims
+        .iter()
+        .map(|c| c.number.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    numbers.sort_unstable();
+    numbers.dedup();
+    for n in numbers {
+        sqlx::query(
+            "INSERT INTO inbound_number_owners (number, tenant_id) VALUES ($1, $2) \
+             ON CONFLICT (number) DO NOTHING",
+        )
+        .bind(n)
+        .bind(tenant_id)
+        .execute(&mut **tx)
+        .await?;
+        let owner: String =
+            sqlx::query_scalar("SELECT tenant_id FROM inbound_number_owners WHERE number = $1")
+                .bind(n)
+                .fetch_one(&mut **tx)
+                .await?;
+        if owner != tenant_id {
+            let claim = NumberClaim {
+                number: n.to_owned(),
+                caller: String::new(),
+            };
+            return Ok(Err(ClaimConflict::OtherTenant { claim }));
+        }
+    }
+    // One order for every transaction, so two accounts' claims never wait on each other in
+    // a cycle (PostgreSQL would abort one as a deadlock).
+    let mut claims = claims.to_vec();
+    claims.sort_unstable();
+    claims.dedup();
+    for c in &claims {
+        sqlx::query(
+            "INSERT INTO inbound_number_claims (number, caller, tenant_id, trunk_id) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (number, caller) DO NOTHING",
+        )
+        .bind(&c.number)
+        .bind(&c.caller)
+        .bind(tenant_id)
+        .bind(trunk_id)
+        .execute(&mut **tx)
+        .await?;
+        let holder = sqlx::query(
+            "SELECT c.tenant_id, c.trunk_id, t.name FROM inbound_number_claims c \
+             JOIN inbound_trunks t ON t.id = c.trunk_id WHERE c.number = $1 AND c.caller = $2",
+        )
+        .bind(&c.number)
+        .bind(&c.caller)
+        .fetch_one(&mut **tx)
+        .await?;
+        let holder_tenant: String = holder.try_get("tenant_id")?;
+        let holder_trunk: String = holder.try_get("trunk_id")?;
+        if holder_tenant != tenant_id {
+            return Ok(Err(ClaimConflict::OtherTenant { claim: c.clone() }));
+        }
+        if holder_trunk != trunk_id {
+            return Ok(Err(ClaimConflict::SameTenant {
+                trunk_id: holder_trunk,
+                trunk_name: holder.try_get("name")?,
+                claim: c.clone(),
+            }));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Drops the claims of `trunk_id` not in `keep`, and gives up numbers nobody claims any more.
+async fn settle(
+    tx: &mut Transaction<'static, Any>,
+    trunk_id: &str,
+    keep: &[NumberClaim],
+) -> Result<(), sqlx::Error> {
+    let held = sqlx::query("SELECT number, caller FROM inbound_number_claims WHERE trunk_id = $1")
+        .bind(trunk_id)
+        .fetch_all(&mut **tx)
+        .await?;
+    let mut freed: Vec<String> = Vec::new();
+    for r in held {
+        let claim = NumberClaim {
+            number: r.try_get("number")?,
+            caller: r.try_get("caller")?,
+        };
+        if keep.contains(&claim) {
+            continue;
+        }
+        sqlx::query(
+            "DELETE FROM inbound_number_claims WHERE number = $1 AND caller = $2 AND trunk_id = $3",
+        )
+        .bind(&claim.number)
+        .bind(&claim.caller)
+        .bind(trunk_id)
+        .execute(&mut **tx)
+        .await?;
+        if !claim.number.is_empty() && !freed.contains(&claim.number) {
+            freed.push(claim.number);
+        }
+    }
+    for n in freed {
+        sqlx::query(
+            "DELETE FROM inbound_number_owners WHERE number = $1 AND NOT EXISTS \
+             (SELECT 1 FROM inbound_number_claims c WHERE c.number = $1)",
+        )
+        .bind(&n)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Stores a new (pending) inbound trunk together with its number claims, or nothing if a
+    /// claim conflicts.
+    pub async fn insert_inbound_trunk(
+        &self,
+        t: &InboundTrunkRow,
+        claims: &[NumberClaim],
+    ) -> Result<Result<(), ClaimConflict>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        lock_tenant(&mut tx, &t.tenant_id).await?;
+        sqlx::query(
+            "INSERT INTO inbound_trunks (id, tenant_id, name, config, secrets, status, \
+             livekit_trunk_id, desired_version, synced_version, last_error, synced_at, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(&t.id)
+        .bind(&t.tenant_id)
+        .bind(&t.name)
+        .bind(&t.config)
+        .bind(&t.secrets)
+        .bind(&t.status)
+        .bind(&t.livekit_trunk_id)
+        .bind(t.desired_version)
+        .bind(t.synced_version)
+        .bind(&t.last_error)
+        .bind(t.synced_at)
+        .bind(t.created_at)
+        .bind(t.updated_at)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| StoreError::unique(e, "inbound trunk id"))?;
+        if let Err(conflict) = reserve(&mut tx, &t.tenant_id, &t.id, claims).await? {
+            tx.rollback().await?;
+            return Ok(Err(conflict));
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Adds `claims` to a trunk's (ahead of a change), or nothing on a conflict.
+    pub async fn reserve_inbound_claims(
+        &self,
+        tenant_id: &str,
+        trunk_id: &str,
+        claims: &[NumberClaim],
+    ) -> Result<Result<(), ClaimConflict>, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        lock_tenant(&mut tx, tenant_id).await?;
+        if let Err(conflict) = reserve(&mut tx, tenant_id, trunk_id, claims).await? {
+            tx.rollback().await?;
+            return Ok(Err(conflict));
+        }
+        tx.commit().await?;
+        Ok(Ok(()))
+    }
+
+    /// Leaves a trunk holding exactly `keep` of its claims (after a change, or to undo a
+    /// reservation whose change failed).
+    pub async fn settle_inbound_claims(
+        &self,
+        tenant_id: &str,
+        trunk_id: &str,
+        keep: &[NumberClaim],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        lock_tenant(&mut tx, tenant_id).await?;
+        settle(&mut tx, trunk_id, keep).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An account's active inbound trunk (never another account's, a deleted or a pending one).
+    pub async fn get_inbound_trunk(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<InboundTrunkRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM inbound_trunks WHERE id = $1 AND tenant_id = $2 \
+             AND deleted_at IS NULL AND status <> '{PENDING}'"
+        );
+        let r = sqlx::query(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(r.as_ref().map(row).transpose()?)
+    }
+
+    /// An account's active inbound trunks in creation order.
+    pub async fn list_inbound_trunks(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<InboundTrunkRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM inbound_trunks WHERE tenant_id = $1 AND deleted_at IS NULL \
+             AND status <> '{PENDING}' ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
+    }
+
+    /// Writes a new desired state if nobody changed the row since `expected_version`.
+    pub async fn update_inbound_desired(
+        &self,
+        id: &str,
+        expected_version: i64,
+        name: &str,
+        config: &str,
+        secrets: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE inbound_trunks SET name = $1, config = $2, secrets = $3, \
+             desired_version = desired_version + 1, updated_at = $4 \
+             WHERE id = $5 AND desired_version = $6 AND deleted_at IS NULL",
+        )
+        .bind(name)
+        .bind(config)
+        .bind(secrets)
+        .bind(now_micros())
+        .bind(id)
+        .bind(expected_version)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Completes a create; `false` when the row is no longer pending.
+    pub async fn confirm_inbound_created(
+        &self,
+        id: &str,
+        livekit_trunk_id: &str,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(&format!(
+            "UPDATE inbound_trunks SET status = $1, livekit_trunk_id = $2, synced_version = desired_version, \
+             last_error = NULL, synced_at = $3 WHERE id = $4 AND status = '{PENDING}' AND deleted_at IS NULL"
+        ))
+        .bind(status)
+        .bind(livekit_trunk_id)
+        .bind(now_micros())
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Records that LiveKit holds `version`; `false` when the row moved on meanwhile.
+    pub async fn mark_inbound_synced(
+        &self,
+        id: &str,
+        version: i64,
+        livekit_trunk_id: &str,
+        status: &str,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE inbound_trunks SET livekit_trunk_id = $1, synced_version = $2, status = $3, \
+             last_error = NULL, synced_at = $4 WHERE id = $5 AND desired_version = $2 AND deleted_at IS NULL",
+        )
+        .bind(livekit_trunk_id)
+        .bind(version)
+        .bind(status)
+        .bind(now_micros())
+        .bind(id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets what LiveKit was last told (after a LiveKit change the database then missed).
+    pub async fn mark_inbound_unsynced(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE inbound_trunks SET synced_version = 0 WHERE id = $1")
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives up on a create no client was told about: a tombstone (so a LiveKit trunk naming
+    /// it is still recognised as ours), its claims released. `false` when no longer pending.
+    pub async fn abandon_pending_inbound(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<bool, StoreError> {
+        let now = now_micros();
+        let mut tx = self.writer.begin().await?;
+        lock_tenant(&mut tx, tenant_id).await?;
+        let done = sqlx::query(&format!(
+            "UPDATE inbound_trunks SET status = 'abandoned', deleted_at = $1, updated_at = $1 \
+             WHERE id = $2 AND status = '{PENDING}' AND deleted_at IS NULL"
+        ))
+        .bind(now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let retired = done.rows_affected() == 1;
+        // Only a row retired here gives up its claims: one confirmed meanwhile is a live
+        // trunk whose numbers must stay claimed.
+        if retired {
+            settle(&mut tx, id, &[]).await?;
+        }
+        tx.commit().await?;
+        Ok(retired)
+    }
+
+    /// A dispatch rule of the account that names this trunk, if any.
+    pub async fn rule_naming_trunk(&self, trunk_id: &str) -> Result<Option<RuleRef>, StoreError> {
+        let r = sqlx::query(
+            "SELECT r.id, r.name FROM dispatch_rule_keys k JOIN dispatch_rules r ON r.id = k.rule_id \
+             WHERE k.trunk_id = $1 ORDER BY r.created_at, r.id LIMIT 1",
+        )
+        .bind(trunk_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        r.map(|r| {
+            Ok(RuleRef {
+                rule_id: r.try_get("id")?,
+                rule_name: r.try_get("name")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| e.into())
+    }
+
+    /// Deletes an account's trunk and releases its numbers, unless a dispatch rule names it.
+    /// `Ok(Ok(false))` when it was not active.
+    pub async fn mark_inbound_deleted(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Result<bool, RuleRef>, StoreError> {
+        let now = now_micros();
+        let mut tx = self.writer.begin().await?;
+        lock_tenant(&mut tx, tenant_id).await?;
+        let used = sqlx::query(
+            "SELECT r.id, r.name FROM dispatch_rule_keys k JOIN dispatch_rules r ON r.id = k.rule_id \
+             WHERE k.trunk_id = $1 ORDER BY r.created_at, r.id LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(r) = used {
+            tx.rollback().await?;
+            return Ok(Err(RuleRef {
+                rule_id: r.try_get("id")?,
+                rule_name: r.try_get("name")?,
+            }));
+        }
+        let done = sqlx::query(
+            "UPDATE inbound_trunks SET deleted_at = $1, updated_at = $1, status = 'deleted' \
+             WHERE id = $2 AND tenant_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&mut *tx)
+        .await?;
+        settle(&mut tx, id, &[]).await?;
+        tx.commit().await?;
+        Ok(Ok(done.rows_affected() == 1))
+    }
+
+    /// Sealed secrets of every inbound trunk, for re-sealing under a new master key.
+    pub async fn all_inbound_trunk_secrets(&self) -> Result<Vec<crate::SecretsRecord>, StoreError> {
+        let rows = sqlx::query("SELECT id, secrets FROM inbound_trunks ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(crate::SecretsRecord {
+                    id: r.try_get("id")?,
+                    secrets: r.try_get("secrets")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+
+    /// Replaces one inbound trunk's sealed secrets if they still are `expected`.
+    pub async fn replace_inbound_trunk_secrets(
+        &self,
+        id: &str,
+        expected: &str,
+        secrets: &str,
+    ) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE inbound_trunks SET secrets = $1 WHERE id = $2 AND secrets = $3")
+                .bind(secrets)
+                .bind(id)
+                .bind(expected)
+                .execute(&self.writer)
+                .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}

@@ -1,0 +1,174 @@
+//! `trunkline bridge`: the Exotel SIP bridge as a process of its own, on the whitelisted host.
+//! It reads the Exotel trunks from the same database (and master key) as `serve`, listens for
+//! LiveKit's SIP service on UDP and TCP, and relays RTP through its port pool.
+
+use crate::config::{open_store, DbArgs};
+use crate::master_key;
+use clap::Args;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use trunkline_api::bridge_directory::StoreDirectory;
+use trunkline_sip::bridge::{BridgeConfig, GuardConfig, Timers};
+use trunkline_sip::rtp::{RelayConfig, RtpRelay};
+
+#[derive(Args)]
+pub struct BridgeArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Where LiveKit's SIP service sends its INVITEs (UDP and TCP on the same port). Provision
+    /// the trunks with TRUNKLINE_BRIDGE_SIP_ADDRESS pointing here.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_LISTEN", default_value = "0.0.0.0:5080")]
+    pub listen: SocketAddr,
+    /// Our address as LiveKit reaches it (`ip:port`, for Via and Contact toward LiveKit).
+    /// Default: the listen address, which must then be a specific IP.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS")]
+    pub livekit_address: Option<SocketAddr>,
+    /// The public address Exotel has whitelisted (`ip:port`): the source of our calls to
+    /// Exotel, written in Via, Contact and the SDP toward Exotel.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS")]
+    pub public_address: SocketAddr,
+    /// RTP port range of the relay, `MIN-MAX` (even RTP ports, RTCP = RTP + 1). The default
+    /// sits above LiveKit SIP's own 10000–40000.
+    #[arg(
+        long,
+        env = "TRUNKLINE_BRIDGE_RTP_PORTS",
+        default_value = "40000-49999"
+    )]
+    pub rtp_ports: String,
+    /// Seconds without RTP from either side before a call's media counts as dead.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_RTP_TIMEOUT", default_value_t = 30)]
+    pub rtp_timeout: u64,
+    /// Source networks that get an answer, comma-separated CIDRs or IPs: LiveKit's SIP
+    /// service and the provider's signalling addresses. Everything else is dropped silently.
+    /// Unset: any source (a warning is logged).
+    #[arg(long, env = "TRUNKLINE_BRIDGE_ALLOW", value_delimiter = ',')]
+    pub allow: Vec<String>,
+    /// SIP messages per second per source before messages are dropped (burst: twice this).
+    #[arg(long, env = "TRUNKLINE_BRIDGE_RATE", default_value_t = 2000.0)]
+    pub rate: f64,
+    /// Open TCP connections per source.
+    #[arg(
+        long,
+        env = "TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE",
+        default_value_t = 256
+    )]
+    pub max_tcp_per_source: usize,
+    /// Seconds between re-reads of the Exotel trunks from the database.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_REFRESH", default_value_t = 5)]
+    pub refresh: u64,
+}
+
+fn port_range(raw: &str) -> Result<(u16, u16), String> {
+    let bad = || {
+        format!("TRUNKLINE_BRIDGE_RTP_PORTS must be MIN-MAX with 1024 <= MIN < MAX <= 65535 (got {raw:?})")
+    };
+    let (a, b) = raw.split_once('-').ok_or_else(bad)?;
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a < 1024 || a >= b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}
+
+fn guard(args: &BridgeArgs) -> Result<GuardConfig, String> {
+    let mut allow = Vec::new();
+    for raw in args
+        .allow
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        let net = trunkline_domain::inbound::parse_address("TRUNKLINE_BRIDGE_ALLOW", raw)
+            .map_err(|e| e.to_string())?;
+        allow.push(net);
+    }
+    if !(args.rate.is_finite() && args.rate > 0.0) {
+        return Err(
+            "TRUNKLINE_BRIDGE_RATE must be a positive number of messages per second".into(),
+        );
+    }
+    if args.max_tcp_per_source == 0 {
+        return Err("TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE must be at least 1".into());
+    }
+    Ok(GuardConfig {
+        allow,
+        rate_per_sec: args.rate,
+        burst: args.rate * 2.0,
+        max_tcp_per_source: args.max_tcp_per_source,
+    })
+}
+
+pub async fn run(args: BridgeArgs) -> Result<(), String> {
+    let (port_min, port_max) = port_range(&args.rtp_ports)?;
+    let guard = guard(&args)?;
+    if guard.allow.is_empty() {
+        tracing::warn!("TRUNKLINE_BRIDGE_ALLOW is not set: the bridge answers any source; set it to LiveKit's and the provider's networks");
+    }
+    let livekit_address = match args.livekit_address {
+        Some(a) => a,
+        None if !args.listen.ip().is_unspecified() => args.listen,
+        None => {
+            return Err(
+                "set TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS (ip:port LiveKit reaches) when listening on 0.0.0.0"
+                    .into(),
+            )
+        }
+    };
+    let keyring = Arc::new(master_key::load(&args.db)?);
+    let store = open_store(&args.db).await?;
+    let directory = Arc::new(StoreDirectory::default());
+    let n = directory
+        .refresh(&store, &keyring)
+        .await
+        .map_err(|e| format!("cannot read the trunks: {e}"))?;
+    let udp = tokio::net::UdpSocket::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on udp {}: {e}", args.listen))?;
+    let tcp = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on tcp {}: {e}", args.listen))?;
+    let addr = udp.local_addr().map_err(|e| e.to_string())?;
+    let relay = RtpRelay::new(RelayConfig {
+        bind_ip: IpAddr::from([0, 0, 0, 0]),
+        port_min,
+        port_max,
+        rtp_timeout: Duration::from_secs(args.rtp_timeout.max(1)),
+    });
+    let config = BridgeConfig {
+        realm: "trunkline".into(),
+        a_advertise: livekit_address.to_string(),
+        b_advertise: args.public_address.to_string(),
+        timers: Timers::default(),
+        connect_timeout: Duration::from_secs(5),
+        guard,
+    };
+    tracing::info!(%addr, trunks = n, public = %args.public_address, "trunkline bridge listening");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let refresher = tokio::spawn(directory.clone().run_refresher(
+        store.clone(),
+        keyring,
+        Duration::from_secs(args.refresh.max(1)),
+        async move {
+            let mut rx = stop_rx;
+            let _ = rx.wait_for(|s| *s).await;
+        },
+    ));
+    trunkline_sip::bridge::serve(
+        udp,
+        tcp,
+        config,
+        directory,
+        Arc::new(relay),
+        crate::config::shutdown_signal(),
+    )
+    .await;
+    let _ = stop_tx.send(true);
+    let _ = refresher.await;
+    store.close().await;
+    tracing::info!("trunkline bridge stopped");
+    Ok(())
+}

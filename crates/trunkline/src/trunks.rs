@@ -1,0 +1,76 @@
+//! `trunkline trunks …`: operator commands on stored trunks.
+
+use crate::config::{open_store, DbArgs};
+use crate::master_key;
+use clap::Subcommand;
+use trunkline_api::routes::trunk_test::{probe_request, result};
+use trunkline_domain::E164;
+use trunkline_sip::ProbeOptions;
+
+#[derive(Subcommand)]
+pub enum TrunksCommand {
+    /// Probe a trunk's provider from this machine, as `POST /sip/trunks/{id}/test` does:
+    /// OPTIONS (with the trunk's credentials on a challenge) and, with --test-number, an
+    /// INVITE cancelled at the first ring. Prints the report as JSON; exits 0 when the trunk
+    /// looks usable, 2 when it does not.
+    Test {
+        /// The trunk id (ST_…).
+        trunk_id: String,
+        /// E.164 number to ring briefly.
+        #[arg(long)]
+        test_number: Option<String>,
+        /// Allow loopback, private and link-local targets (labs).
+        #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+        allow_private_targets: bool,
+    },
+}
+
+/// Ok(true) when the trunk looks usable.
+pub async fn run(db: DbArgs, command: TrunksCommand) -> Result<bool, String> {
+    match command {
+        TrunksCommand::Test {
+            trunk_id,
+            test_number,
+            allow_private_targets,
+        } => {
+            let test_number = test_number
+                .map(|n| {
+                    E164::parse("--test-number", &n)
+                        .map(|e| e.as_str().to_owned())
+                        .map_err(|e| e.to_string())
+                })
+                .transpose()?;
+            let keyring = master_key::load(&db)?;
+            let store = open_store(&db).await?;
+            let row = store
+                .live_trunk(&trunk_id)
+                .await
+                .map_err(|e| format!("cannot read the trunk: {e}"))?
+                .filter(|r| r.status != trunkline_store::PENDING_STATUS)
+                .ok_or_else(|| format!("no trunk {trunk_id} (check the full id, ST_…)"))?;
+            let config = trunkline_api::records::open(&keyring, &row).map_err(|_| {
+                format!(
+                    "the configuration of {trunk_id} cannot be opened with the loaded master keys"
+                )
+            })?;
+            let request = probe_request(allow_private_targets, &config, test_number)
+                .map_err(|e| api_message(&e))?;
+            let report = trunkline_sip::run_probe(&request, &ProbeOptions::quick()).await;
+            let out = result(row.id.clone(), report);
+            let healthy = out.healthy;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).expect("report serializes")
+            );
+            store.close().await;
+            Ok(healthy)
+        }
+    }
+}
+
+fn api_message(e: &trunkline_api::error::ApiError) -> String {
+    match e {
+        trunkline_api::error::ApiError::BadRequest { message, .. } => message.clone(),
+        other => format!("{other:?}"),
+    }
+}
