@@ -1,7 +1,8 @@
 //! The bridge's view of the database: every provisioned Exotel trunk as a `BridgeTrunk`,
-//! keyed by the digest user name LiveKit authenticates with (the trunk id). The bridge asks
-//! synchronously on each INVITE, so the map is kept in memory and refreshed from the store on
-//! an interval; a trunk created or changed through the API is seen within that interval.
+//! keyed by the digest user name LiveKit authenticates with (the trunk id), and every inbound
+//! trunk's numbers, for calls Exotel delivers. The bridge asks synchronously on each INVITE,
+//! so the maps are kept in memory and refreshed from the store on an interval; a trunk
+//! created or changed through the API is seen within that interval.
 
 use crate::records;
 use crate::sealing::Keyring;
@@ -9,7 +10,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use trunkline_domain::{ExotelConfig, Secret, TrunkConfig, TrunkType};
-use trunkline_sip::bridge::{BridgeTrunk, ExotelTransport, NumberFormat, TrunkDirectory};
+use trunkline_sip::bridge::{
+    BridgeTrunk, ExotelTransport, InboundTrunk, NumberFormat, TrunkDirectory,
+};
 use trunkline_sip::Credentials;
 use trunkline_store::{Store, StoreError, TrunkRow};
 
@@ -22,6 +25,8 @@ const EXOTEL_TCP_PORT: u16 = 5070;
 #[derive(Default)]
 pub struct StoreDirectory {
     trunks: RwLock<HashMap<String, BridgeTrunk>>,
+    /// E.164 number → the inbound trunk holding it.
+    inbound: RwLock<HashMap<String, InboundTrunk>>,
 }
 
 impl TrunkDirectory for StoreDirectory {
@@ -30,6 +35,14 @@ impl TrunkDirectory for StoreDirectory {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(user)
+            .cloned()
+    }
+
+    fn inbound_by_number(&self, number: &str) -> Option<InboundTrunk> {
+        self.inbound
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(number)
             .cloned()
     }
 }
@@ -108,7 +121,14 @@ impl StoreDirectory {
         }
         let n = map.len();
         *self.trunks.write().unwrap_or_else(|p| p.into_inner()) = map;
+        let inbound = inbound_numbers(store, keyring).await?;
+        *self.inbound.write().unwrap_or_else(|p| p.into_inner()) = inbound;
         Ok(n)
+    }
+
+    /// How many numbers inbound calls can reach.
+    pub fn inbound_count(&self) -> usize {
+        self.inbound.read().unwrap_or_else(|p| p.into_inner()).len()
     }
 
     /// Refreshes every `interval` until `stop` resolves.
@@ -130,4 +150,43 @@ impl StoreDirectory {
             }
         }
     }
+}
+
+/// Every live inbound trunk's numbers. Where a tenant holds one number on several trunks
+/// (told apart by `allowed_numbers`), the first trunk's credentials answer LiveKit's
+/// challenge: LiveKit picks the trunk by the caller, so such trunks should share credentials.
+async fn inbound_numbers(
+    store: &Store,
+    keyring: &Keyring,
+) -> Result<HashMap<String, InboundTrunk>, StoreError> {
+    let mut map = HashMap::new();
+    for row in store.all_live_inbound_trunks().await? {
+        if row.status == trunkline_store::PENDING_STATUS {
+            continue;
+        }
+        let config = match crate::provisioning::inbound::open(keyring, &row) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(trunk_id = %row.id, error = ?e, "bridge: cannot open an inbound trunk");
+                continue;
+            }
+        };
+        let credentials = match (config.auth_username, config.auth_password) {
+            (Some(username), Some(password)) => Some(Credentials { username, password }),
+            _ => None,
+        };
+        let trunk = InboundTrunk {
+            trunk_id: row.id.clone(),
+            numbers: config
+                .numbers
+                .iter()
+                .map(|n| n.as_str().to_owned())
+                .collect(),
+            credentials,
+        };
+        for number in &trunk.numbers {
+            map.entry(number.clone()).or_insert_with(|| trunk.clone());
+        }
+    }
+    Ok(map)
 }

@@ -140,3 +140,54 @@ async fn exotel_trunks_stored_before_the_bridge_are_provisioned_once_it_is_confi
     assert_eq!(remote[0].auth_username, id);
     assert_eq!(remote[0].address, "bridge.example.net:5080");
 }
+
+/// The bridge's directory for calls Exotel delivers: every inbound trunk's numbers in E.164,
+/// with the trunk's credentials for LiveKit's challenge; a deleted trunk's numbers are gone
+/// at the next refresh.
+#[tokio::test]
+async fn the_bridge_finds_inbound_trunks_by_number_with_their_credentials() {
+    use trunkline_api::bridge_directory::StoreDirectory;
+    use trunkline_sip::bridge::TrunkDirectory;
+    let db = TestDb::fresh().await;
+    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let srv = TestServer::start(&db, LiveKit::Double(&lk)).await;
+    let key = srv.tenant("inbound@example.com").await;
+    let (st, with_auth) = srv
+        .post(
+            "/sip/inbound-trunks",
+            &key,
+            &json!({"name": "Exotel in", "numbers": ["+918047000000", "+918047000001"],
+                    "auth_username": "in_user", "auth_password": "in-secret-77"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{with_auth}");
+    let (st, open) = srv
+        .post(
+            "/sip/inbound-trunks",
+            &key,
+            &json!({"name": "open", "numbers": ["+14155550100"]}),
+        )
+        .await;
+    assert_eq!(st, 200, "{open}");
+
+    let dir = StoreDirectory::default();
+    dir.refresh(&srv.store, &srv.state.keyring).await.unwrap();
+    assert_eq!(dir.inbound_count(), 3);
+    let t = dir.inbound_by_number("+918047000001").expect("held");
+    assert_eq!(t.trunk_id, with_auth["data"]["trunk_id"].as_str().unwrap());
+    let creds = t.credentials.expect("the trunk's credentials");
+    assert_eq!(creds.username, "in_user");
+    assert_eq!(creds.password.expose(), "in-secret-77");
+    let o = dir.inbound_by_number("+14155550100").expect("held");
+    assert!(o.credentials.is_none());
+    assert!(dir.inbound_by_number("+918047000009").is_none());
+
+    let id = open["data"]["trunk_id"].as_str().unwrap();
+    let (st, body) = srv
+        .send("DELETE", &format!("/sip/inbound-trunks/{id}"), Some(&key), None)
+        .await;
+    assert_eq!(st, 200, "{body}");
+    dir.refresh(&srv.store, &srv.state.keyring).await.unwrap();
+    assert!(dir.inbound_by_number("+14155550100").is_none());
+    assert_eq!(dir.inbound_count(), 2);
+}

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, UdpSocket};
 use trunkline_domain::Secret;
 use trunkline_sip::bridge::{
-    serve, BridgeConfig, BridgeTrunk, ExotelTransport, MediaRelay, MediaSession, NumberFormat,
-    OpenFuture, Timers,
+    serve_with, BridgeConfig, BridgeTrunk, ExotelTransport, FixedDirectory, InboundSide,
+    InboundTrunk, Listeners, MediaRelay, MediaSession, NumberFormat, OpenFuture, Timers,
 };
 use trunkline_sip::rtp::{RelayConfig, RelaySession, RelayStats, RtpRelay};
 use trunkline_sip::Credentials;
@@ -113,6 +113,12 @@ impl MediaSession for RecordingSession {
     fn set_peer_b(&mut self, addr: SocketAddr) {
         self.inner.set_peer_b(addr)
     }
+    fn activity(&self) -> u64 {
+        self.inner.activity()
+    }
+    fn rtp_timeout(&self) -> Option<Duration> {
+        Some(self.inner.rtp_timeout())
+    }
 }
 
 impl Drop for RecordingSession {
@@ -138,11 +144,34 @@ impl MediaRelay for RecordingRelay {
     }
 }
 
+/// How a test's bridge is set up.
+struct Setup {
+    /// Where the Exotel trunk's Exotel listens.
+    exotel_port: u16,
+    rtp_timeout: Duration,
+    /// Where LiveKit's SIP service listens (TCP): enables the inbound direction, on a
+    /// provider listener of its own, for the inbound trunk holding +918047000000 whose
+    /// credentials are exouser/exopass (what `bridge_exo_answer.xml` checks).
+    livekit_sip: Option<u16>,
+}
+
+impl Setup {
+    fn outbound(exotel_port: u16) -> Self {
+        Self {
+            exotel_port,
+            rtp_timeout: Duration::from_secs(30),
+            livekit_sip: None,
+        }
+    }
+}
+
 /// The bridge on its own runtime, on a free port (UDP and TCP alike), with one trunk whose
 /// Exotel is 127.0.0.1:`exotel_port`.
 struct Bridge {
     rt: Option<tokio::runtime::Runtime>,
     port: u16,
+    /// The provider listener (inbound calls from Exotel), when enabled.
+    provider_port: Option<u16>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     relay: RtpRelay,
     media: MediaLog,
@@ -150,6 +179,11 @@ struct Bridge {
 
 impl Bridge {
     fn start(exotel_port: u16) -> Self {
+        Self::start_with(Setup::outbound(exotel_port))
+    }
+
+    fn start_with(setup: Setup) -> Self {
+        let exotel_port = setup.exotel_port;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -173,7 +207,7 @@ impl Bridge {
             bind_ip: "127.0.0.1".parse().unwrap(),
             port_min: base,
             port_max: base + 511,
-            rtp_timeout: Duration::from_secs(30),
+            rtp_timeout: setup.rtp_timeout,
         });
         let media = MediaLog::default();
         let recording = RecordingRelay {
@@ -204,12 +238,31 @@ impl Bridge {
             connect_timeout: Duration::from_secs(2),
             guard: Default::default(),
         };
+        let inbound = setup.livekit_sip.map(|lk| InboundSide {
+            listener: rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap(),
+            livekit_host: "127.0.0.1".into(),
+            livekit_port: lk,
+        });
+        let provider_port = inbound
+            .as_ref()
+            .map(|i| i.listener.local_addr().unwrap().port());
+        let directory = FixedDirectory {
+            outbound: vec![trunk],
+            inbound: vec![InboundTrunk {
+                trunk_id: "ST_in".into(),
+                numbers: vec!["+918047000000".into()],
+                credentials: Some(Credentials {
+                    username: "exouser".into(),
+                    password: Secret::new("exopass".into()),
+                }),
+            }],
+        };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        rt.spawn(serve(
-            udp,
-            tcp,
+        let listeners = Listeners { udp, tcp, inbound };
+        rt.spawn(serve_with(
+            listeners,
             cfg,
-            Arc::new(vec![trunk]),
+            Arc::new(directory),
             Arc::new(recording),
             async {
                 let _ = stopped.await;
@@ -218,6 +271,7 @@ impl Bridge {
         Self {
             rt: Some(rt),
             port,
+            provider_port,
             stop: Some(stop),
             relay,
             media,
@@ -293,6 +347,25 @@ impl Sipp {
 
     /// SIPp as Exotel: a UAS on a free TCP port, echoing RTP on its media port.
     fn exotel(dir: &Path, scenario_file: &str, calls: u32, extra: &[&str]) -> (Self, u16) {
+        Self::uas("exotel", dir, scenario_file, calls, extra)
+    }
+
+    /// SIPp as Exotel calling in: a UAC over TCP to the bridge's provider listener.
+    fn exotel_calling(dir: &Path, scenario_file: &str, provider: u16, extra: &[&str]) -> Self {
+        let mut args = vec![
+            format!("127.0.0.1:{provider}"),
+            "-sf".into(),
+            scenario(scenario_file).display().to_string(),
+        ];
+        args.extend(["-i", "127.0.0.1", "-mi", "127.0.0.1", "-t", "t1"].map(String::from));
+        args.extend(["-p".into(), free_tcp_port().to_string()]);
+        args.extend(["-mp".into(), free_media_base().to_string()]);
+        args.extend(extra.iter().map(|s| s.to_string()));
+        Self::spawn("exotel", dir, &args)
+    }
+
+    /// SIPp as a UAS (`name` in its logs) on a free TCP port, echoing RTP.
+    fn uas(name: &str, dir: &Path, scenario_file: &str, calls: u32, extra: &[&str]) -> (Self, u16) {
         for _ in 0..5 {
             let port = free_tcp_port();
             let mut args = vec![
@@ -315,7 +388,7 @@ impl Sipp {
             args.extend(["-mp".into(), free_media_base().to_string()]);
             args.extend(["-m".into(), calls.to_string()]);
             args.extend(extra.iter().map(|s| s.to_string()));
-            let mut sipp = Self::spawn("exotel", dir, &args);
+            let mut sipp = Self::spawn(name, dir, &args);
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
                 if tcp_listening(port) {
@@ -328,7 +401,7 @@ impl Sipp {
             }
             let _ = sipp.child.kill();
         }
-        panic!("SIPp (Exotel) never listened");
+        panic!("SIPp ({name}) never listened");
     }
 
     /// SIPp as LiveKit: a UAC over UDP calling the bridge.
@@ -656,4 +729,99 @@ fn concurrent_calls_with_rtp_through_the_relay() {
         to_b * 10 >= sent * 9 && to_a * 10 >= sent * 8,
         "relayed {to_b} of {sent} packets toward Exotel and {to_a} echoed back"
     );
+}
+
+/// The inbound direction: Exotel (SIPp, UAC over TCP) calls the tenant's ExoPhone, written
+/// nationally; the bridge finds the inbound trunk by the number in E.164 and calls LiveKit
+/// (SIPp, UAS over TCP) with it, answering LiveKit's challenge with the inbound trunk's
+/// credentials (checked by `verifyauth`); RTP flows through the relay both ways (Exotel's
+/// stream, LiveKit's echo); Exotel hangs up and LiveKit gets the BYE.
+#[test]
+fn inbound_call_from_exotel_reaches_livekit_with_rtp() {
+    if !sipp_available() {
+        return;
+    }
+    const PACKETS: u64 = 25;
+    let logs = Logs::new("inbound");
+    std::fs::write(
+        logs.0.join("bridge_rtp.pcmu"),
+        vec![0xffu8; 160 * PACKETS as usize],
+    )
+    .unwrap();
+    let (livekit, lk_port) = Sipp::uas("livekit", &logs.0, "bridge_exo_answer.xml", 1, &[]);
+    let bridge = Bridge::start_with(Setup {
+        livekit_sip: Some(lk_port),
+        ..Setup::outbound(9)
+    });
+    let exotel = Sipp::exotel_calling(
+        &logs.0,
+        "bridge_in_exo_call.xml",
+        bridge.provider_port.unwrap(),
+        &["-m", "1", "-d", "1000"],
+    );
+    both_succeed(exotel, livekit);
+    bridge.assert_media_released();
+    let media = bridge.media();
+    assert_eq!(media.len(), 1, "one relay session: {media:?}");
+    let s = &media[0].1;
+    // Leg A is Exotel's here: its stream goes A → B (to LiveKit), the echo B → A.
+    assert!(
+        (1..=PACKETS).contains(&s.rtp_a_to_b.packets) && s.rtp_b_to_a.packets >= 1,
+        "media both ways through the relay: {s:?}"
+    );
+    assert_eq!(s.dropped_wrong_source, 0, "{s:?}");
+}
+
+#[test]
+fn inbound_call_to_a_number_nobody_holds_is_404() {
+    if !sipp_available() {
+        return;
+    }
+    let logs = Logs::new("inbound_404");
+    let bridge = Bridge::start_with(Setup {
+        // Nothing listens there: the call must not get as far as LiveKit.
+        livekit_sip: Some(9),
+        ..Setup::outbound(9)
+    });
+    let exotel = Sipp::exotel_calling(
+        &logs.0,
+        "bridge_in_exo_unknown.xml",
+        bridge.provider_port.unwrap(),
+        &["-m", "1"],
+    );
+    if let Err(e) = exotel.finish(LIMIT) {
+        panic!("{e}");
+    }
+    assert!(bridge.media().is_empty(), "no relay session for a 404");
+}
+
+/// An answered call whose media stops on both sides (neither SIPp sends RTP here) is ended
+/// by the bridge after the relay's RTP timeout: BYE to LiveKit and to Exotel, each SIPp
+/// answering it, and every port back in the pool.
+#[test]
+fn answered_call_without_rtp_is_ended_by_the_rtp_timeout() {
+    if !sipp_available() {
+        return;
+    }
+    let logs = Logs::new("rtp_timeout");
+    let (exotel, exo_port) = Sipp::exotel(&logs.0, "bridge_exo_answer.xml", 1, &[]);
+    let bridge = Bridge::start_with(Setup {
+        rtp_timeout: Duration::from_secs(1),
+        ..Setup::outbound(exo_port)
+    });
+    let started = Instant::now();
+    let livekit = Sipp::livekit(
+        &logs.0,
+        &scenario("bridge_lk_wait_bye.xml"),
+        bridge.port,
+        LK_PASSWORD,
+        &["-m", "1"],
+    );
+    both_succeed(livekit, exotel);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(1) && took < Duration::from_secs(15),
+        "ended after {took:?}, not by the 1 s RTP timeout"
+    );
+    bridge.assert_media_released();
 }

@@ -1,6 +1,7 @@
 //! `trunkline bridge`: the Exotel SIP bridge as a process of its own, on the whitelisted host.
-//! It reads the Exotel trunks from the same database (and master key) as `serve`, listens for
-//! LiveKit's SIP service on UDP and TCP, and relays RTP through its port pool.
+//! It reads the Exotel trunks and the inbound trunks from the same database (and master key)
+//! as `serve`, listens for LiveKit's SIP service on UDP and TCP and, when enabled, for
+//! Exotel's calls on TCP, and relays RTP through its port pool.
 
 use crate::config::{open_store, DbArgs};
 use crate::master_key;
@@ -28,6 +29,15 @@ pub struct BridgeArgs {
     /// Exotel, written in Via, Contact and the SDP toward Exotel.
     #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS")]
     pub public_address: SocketAddr,
+    /// Where Exotel delivers calls to the tenants' numbers (TCP), and where it sends requests
+    /// inside our calls to it (our Contact): bind it to the port of
+    /// TRUNKLINE_BRIDGE_PUBLIC_ADDRESS. Unset: no inbound calls.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_PROVIDER_LISTEN")]
+    pub provider_listen: Option<SocketAddr>,
+    /// LiveKit's SIP service (`host:port`, reached over TCP) for inbound calls. Its inbound
+    /// trunks must accept the bridge's address (allowed_addresses) and numbers in E.164.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_LIVEKIT_SIP")]
+    pub livekit_sip: Option<String>,
     /// RTP port range of the relay, `MIN-MAX` (even RTP ports, RTCP = RTP + 1). The default
     /// sits above LiveKit SIP's own 10000–40000.
     #[arg(
@@ -102,6 +112,18 @@ fn guard(args: &BridgeArgs) -> Result<GuardConfig, String> {
     })
 }
 
+/// `host:port` of LiveKit's SIP service.
+fn livekit_sip(raw: &str) -> Result<(String, u16), String> {
+    let bad = || format!("TRUNKLINE_BRIDGE_LIVEKIT_SIP must be host:port (got {raw:?})");
+    let (host, port) = raw.trim().rsplit_once(':').ok_or_else(bad)?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    if host.is_empty() || port == 0 {
+        return Err(bad());
+    }
+    Ok((host.to_owned(), port))
+}
+
 pub async fn run(args: BridgeArgs) -> Result<(), String> {
     let (port_min, port_max) = port_range(&args.rtp_ports)?;
     let guard = guard(&args)?;
@@ -118,6 +140,16 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
             )
         }
     };
+    let lk_sip = match (&args.provider_listen, &args.livekit_sip) {
+        (Some(_), Some(raw)) => Some(livekit_sip(raw)?),
+        (Some(_), None) => {
+            return Err(
+                "TRUNKLINE_BRIDGE_PROVIDER_LISTEN needs TRUNKLINE_BRIDGE_LIVEKIT_SIP (host:port of LiveKit's SIP service) for inbound calls"
+                    .into(),
+            )
+        }
+        (None, _) => None,
+    };
     let keyring = Arc::new(master_key::load(&args.db)?);
     let store = open_store(&args.db).await?;
     let directory = Arc::new(StoreDirectory::default());
@@ -132,6 +164,20 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on tcp {}: {e}", args.listen))?;
     let addr = udp.local_addr().map_err(|e| e.to_string())?;
+    let inbound = match (args.provider_listen, lk_sip) {
+        (Some(at), Some((livekit_host, livekit_port))) => {
+            let listener = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|e| format!("cannot listen on tcp {at}: {e}"))?;
+            tracing::info!(%at, livekit = %format!("{livekit_host}:{livekit_port}"), numbers = directory.inbound_count(), "inbound calls from the provider enabled");
+            Some(trunkline_sip::bridge::InboundSide {
+                listener,
+                livekit_host,
+                livekit_port,
+            })
+        }
+        _ => None,
+    };
     let relay = RtpRelay::new(RelayConfig {
         bind_ip: IpAddr::from([0, 0, 0, 0]),
         port_min,
@@ -157,9 +203,8 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
             let _ = rx.wait_for(|s| *s).await;
         },
     ));
-    trunkline_sip::bridge::serve(
-        udp,
-        tcp,
+    trunkline_sip::bridge::serve_with(
+        trunkline_sip::bridge::Listeners { udp, tcp, inbound },
         config,
         directory,
         Arc::new(relay),
@@ -171,4 +216,22 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
     store.close().await;
     tracing::info!("trunkline bridge stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::livekit_sip;
+
+    #[test]
+    fn livekit_sip_address_table() {
+        assert_eq!(
+            livekit_sip("sip.internal:5060"),
+            Ok(("sip.internal".to_owned(), 5060))
+        );
+        assert_eq!(livekit_sip("[::1]:5061"), Ok(("::1".to_owned(), 5061)));
+        for bad in ["sip.internal", ":5060", "host:0", "host:x", ""] {
+            let e = livekit_sip(bad).unwrap_err();
+            assert!(e.contains("TRUNKLINE_BRIDGE_LIVEKIT_SIP"), "{bad}: {e}");
+        }
+    }
 }

@@ -1,7 +1,10 @@
-//! One bridged call as an I/O-free state machine: `Call::start` with LiveKit's authenticated
-//! INVITE, then `handle(event) -> Vec<Action>`. The driver owns sockets, clock and relay.
+//! One bridged call as an I/O-free state machine: `Call::start` with the caller's INVITE
+//! (LiveKit's, authenticated, or Exotel's), then `handle(event) -> Vec<Action>`. The driver
+//! owns sockets, clock and relay.
 //!
-//! Leg A faces LiveKit (we are its UAS), leg B faces Exotel (we are its UAC, over TCP).
+//! Leg A faces the caller (we are its UAS), leg B the callee (we are its UAC, over TCP). In
+//! the outbound direction A is LiveKit and B Exotel; inbound, A is Exotel and B LiveKit.
+//! The comments below name the outbound case; `Route` is the only difference.
 //! RFC 3261 as it applies to a B2BUA:
 //! - the B INVITE has its own Call-ID, From tag, Via and Contact (§8.1.1); the number and the
 //!   From domain are Exotel's (`<number>@<account_sid>.pstn.exotel.com`);
@@ -16,8 +19,9 @@
 //! - Timer B bounds the wait for Exotel's first response; Timer C the ringing.
 
 use super::msg::{self, name_addr_uri, param, reason, SipMsg, Start};
-use super::{exotel_number, status_toward_livekit, BridgeTrunk, ExotelTransport, Failure};
+use super::{exotel_number, status_toward_livekit, ExotelTransport, Failure, NumberFormat, Route};
 use crate::digest::{self, Answer, Challenge};
+use crate::probe::Credentials;
 use crate::sdp::Sdp;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -67,7 +71,9 @@ impl Timers {
 /// Everything a call is built from.
 #[derive(Debug, Clone)]
 pub struct CallConfig {
-    pub trunk: BridgeTrunk,
+    pub route: Route,
+    /// Leg B's Call-ID (chosen by the driver, which routes leg B's messages by it).
+    pub b_call_id: String,
     /// Our signalling address toward LiveKit (`ip:port`), for Contact and Via on leg A.
     pub a_local: String,
     /// Whether leg A is UDP (then our responses and requests to LiveKit are retransmitted).
@@ -107,6 +113,8 @@ pub enum Event {
     /// The connection to Exotel closed.
     BClosed,
     Timer(Timer),
+    /// No RTP from either side for the relay's timeout (watched once `WatchMedia` is out).
+    MediaTimeout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,6 +127,8 @@ pub enum Action {
     PeerA(SocketAddr),
     /// Exotel's media address, from its SDP.
     PeerB(SocketAddr),
+    /// The call is answered: end it (`Event::MediaTimeout`) if its RTP stops.
+    WatchMedia,
     /// The media session is no longer needed: free its ports now.
     ReleaseMedia,
     /// Nothing is left to do: the driver forgets the call.
@@ -213,6 +223,11 @@ pub struct Call {
     b_auth_answered: bool,
     /// Our offer toward Exotel (kept for the authenticated retry).
     b_offer: Vec<u8>,
+    /// The digest pair answering leg B's challenge.
+    b_credentials: Option<Credentials>,
+    /// Where leg B connects.
+    b_host: String,
+    b_port: u16,
     phase: Phase,
     /// A CANCEL to send once Exotel's first provisional arrives (§9.1).
     cancel_pending: bool,
@@ -235,7 +250,7 @@ pub struct Call {
     pub final_status: Option<u16>,
 }
 
-fn token() -> String {
+pub(crate) fn token() -> String {
     format!("{:016x}", rand::random::<u64>())
 }
 
@@ -275,28 +290,14 @@ impl Call {
                 if cfg.a_udp { "" } else { ";transport=tcp" }
             ),
         };
-        let t = &cfg.trunk;
-        let exo = hostport(&t.exotel_host, t.exotel_port);
-        let number = invite
-            .uri()
-            .and_then(msg::uri_user)
-            .and_then(|u| exotel_number(u, t.number_format));
-        let caller = exotel_number(&t.exotel_number, t.number_format)
-            .unwrap_or_else(|| t.exotel_number.trim_start_matches('+').to_owned());
+        let plan = plan_b(&cfg, &invite);
         let b_tag = token();
         let b = Dialog {
-            call_id: format!("{}@trunkline", token()),
-            // Exotel wants the From domain to be <account_sid>.pstn.exotel.com (seed 003).
-            local: format!(
-                "<sip:{caller}@{}.pstn.exotel.com>;tag={b_tag}",
-                t.account_sid
-            ),
-            remote: format!("<sip:{}@{exo}>", number.clone().unwrap_or_default()),
+            call_id: cfg.b_call_id.clone(),
+            local: format!("{};tag={b_tag}", plan.from),
+            remote: plan.to.clone(),
             cseq: 0,
-            target: format!(
-                "sip:{}@{exo};transport=tcp",
-                number.clone().unwrap_or_default()
-            ),
+            target: plan.target.clone(),
             routes: vec![],
             via: format!("SIP/2.0/TCP {}", cfg.b_local),
             contact: format!("<sip:bridge@{};transport=tcp>", cfg.b_local),
@@ -318,6 +319,9 @@ impl Call {
             },
             b_auth_answered: false,
             b_offer: vec![],
+            b_credentials: plan.credentials,
+            b_host: plan.host,
+            b_port: plan.port,
             phase: Phase::Calling,
             cancel_pending: false,
             a_last: None,
@@ -341,13 +345,8 @@ impl Call {
             call.fail_a(&mut out, 483, None);
             return (call, out);
         }
-        if number.is_none() {
-            call.fail_a(&mut out, 484, None);
-            return (call, out);
-        }
-        if call.cfg.trunk.transport == ExotelTransport::Tls {
-            // TLS toward Exotel is not built yet: say so rather than call in clear.
-            call.fail_a(&mut out, 503, Some("TLS to Exotel is not supported yet"));
+        if let Some((status, warning)) = plan.refuse {
+            call.fail_a(&mut out, status, warning);
             return (call, out);
         }
         let offer = match call.offer_for(Leg::B, &call.a_invite.body.clone()) {
@@ -508,9 +507,9 @@ impl Call {
         self.done
     }
 
-    /// The Exotel leg's Call-ID (the driver routes Exotel's messages by it).
-    pub fn b_call_id(&self) -> &str {
-        &self.b.call_id
+    /// Where leg B connects (host, port).
+    pub fn b_destination(&self) -> (String, u16) {
+        (self.b_host.clone(), self.b_port)
     }
 
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
@@ -535,6 +534,14 @@ impl Call {
                 Phase::Ended => self.bye_out[1] = false,
             },
             Event::Timer(t) => self.timer(&mut out, t),
+            Event::MediaTimeout => {
+                if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
+                    // Both sides went silent (a peer crashed or lost its network): without
+                    // this, the call and its relay ports would be held until someone BYEs.
+                    self.hang_up(&mut out, Leg::A);
+                    self.hang_up(&mut out, Leg::B);
+                }
+            }
         }
         self.maybe_done(&mut out);
         out
@@ -1008,6 +1015,7 @@ impl Call {
                     return;
                 };
                 self.phase = Phase::Answered;
+                out.push(Action::WatchMedia);
                 self.respond_a(out, status, Some((resp, body)));
             }
             _ => {
@@ -1069,7 +1077,7 @@ impl Call {
     }
 
     fn answer_challenge(&self, resp: &SipMsg, status: u16) -> Option<(&'static str, String)> {
-        let creds = self.cfg.trunk.exotel_credentials.as_ref()?;
+        let creds = self.b_credentials.as_ref()?;
         let (challenge_header, answer_header) = if status == 401 {
             ("WWW-Authenticate", "Authorization")
         } else {
@@ -1089,6 +1097,75 @@ impl Call {
             },
         );
         Some((answer_header, value))
+    }
+}
+
+/// How leg B's INVITE is addressed, and whether the call can be placed at all.
+struct BPlan {
+    /// From, without its tag.
+    from: String,
+    to: String,
+    /// The Request-URI.
+    target: String,
+    host: String,
+    port: u16,
+    credentials: Option<Credentials>,
+    /// A final answer to the caller instead of a call: status and Warning text.
+    refuse: Option<(u16, Option<&'static str>)>,
+}
+
+fn plan_b(cfg: &CallConfig, invite: &SipMsg) -> BPlan {
+    let called_user = invite.uri().and_then(msg::uri_user);
+    match &cfg.route {
+        Route::ToExotel(t) => {
+            let exo = hostport(&t.exotel_host, t.exotel_port);
+            let number = called_user.and_then(|u| exotel_number(u, t.number_format));
+            let caller = exotel_number(&t.exotel_number, t.number_format)
+                .unwrap_or_else(|| t.exotel_number.trim_start_matches('+').to_owned());
+            let refuse = if number.is_none() {
+                Some((484, None))
+            } else if t.transport == ExotelTransport::Tls {
+                // TLS toward Exotel is not built yet: say so rather than call in clear.
+                Some((503, Some("TLS to Exotel is not supported yet")))
+            } else {
+                None
+            };
+            let number = number.unwrap_or_default();
+            BPlan {
+                // Exotel wants the From domain to be <account_sid>.pstn.exotel.com (seed 003).
+                from: format!("<sip:{caller}@{}.pstn.exotel.com>", t.account_sid),
+                to: format!("<sip:{number}@{exo}>"),
+                target: format!("sip:{number}@{exo};transport=tcp"),
+                host: t.exotel_host.clone(),
+                port: t.exotel_port,
+                credentials: t.exotel_credentials.clone(),
+                refuse,
+            }
+        }
+        Route::ToLiveKit { trunk, host, port } => {
+            let lk = hostport(host, *port);
+            // LiveKit matches its inbound trunk's `numbers` against To, and the rule's
+            // `inbound_numbers` against From, both in E.164 with '+'.
+            let called = called_user.and_then(|u| exotel_number(u, NumberFormat::E164));
+            let caller = invite
+                .header("From")
+                .and_then(name_addr_uri)
+                .as_deref()
+                .and_then(msg::uri_user)
+                .and_then(|u| exotel_number(u, NumberFormat::E164))
+                .unwrap_or_else(|| "anonymous".to_owned());
+            let refuse = called.is_none().then_some((484, None));
+            let called = called.unwrap_or_default();
+            BPlan {
+                from: format!("<sip:{caller}@{}>", cfg.b_local),
+                to: format!("<sip:{called}@{lk}>"),
+                target: format!("sip:{called}@{lk};transport=tcp"),
+                host: host.clone(),
+                port: *port,
+                credentials: trunk.credentials.clone(),
+                refuse,
+            }
+        }
     }
 }
 

@@ -1,15 +1,16 @@
-//! The thin async loop around `Call`: LiveKit's side on UDP and TCP, one TCP connection to
-//! Exotel per call, the timers, and the media relay. The endpoint task owns the Call-ID map
-//! and the digest decision; each call runs in its own task until its machine says `Done`.
+//! The thin async loop around `Call`: LiveKit's side on UDP and TCP, Exotel's side (inbound
+//! calls) on TCP, one TCP connection to leg B per call, the timers, and the media relay. The
+//! endpoint task owns the Call-ID map (both legs' Call-IDs, so a request Exotel or LiveKit
+//! sends to our Contact on a new connection still finds its call) and the digest decision;
+//! it never waits on a call. Each call runs in its own task until its machine says `Done`.
 //!
-//! Requests we send to LiveKit (BYE, relayed re-INVITE) go to the address (or connection)
-//! its INVITE came from, with the Request-URI and Route set the dialog says: LiveKit's SIP
-//! service is one hop.
+//! Requests we send to leg A (BYE, relayed re-INVITE) go to the address (or connection) its
+//! INVITE came from, with the Request-URI and Route set the dialog says: the peer is one hop.
 
 use super::auth::{AuthDecision, Authenticator};
-use super::call::{hostport, Action, Call, CallConfig, Event, Timer, Timers};
+use super::call::{hostport, Action, Call, CallConfig, Event, Leg, Timer, Timers};
 use super::msg::{self, ParseError, SipMsg};
-use super::TrunkDirectory;
+use super::{Route, TrunkDirectory};
 use crate::wire::StreamFramer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -27,6 +28,15 @@ pub trait MediaSession: Send + 'static {
     fn local_b(&self) -> SocketAddr;
     fn set_peer_a(&mut self, addr: SocketAddr);
     fn set_peer_b(&mut self, addr: SocketAddr);
+    /// A counter that moves with every RTP packet accepted from either peer (and every peer
+    /// change): the bridge ends an answered call when it stops for `rtp_timeout`.
+    fn activity(&self) -> u64 {
+        0
+    }
+    /// `None`: the session never times out (signalling-only tests).
+    fn rtp_timeout(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Opening a session binds ports, hence a future.
@@ -51,6 +61,12 @@ impl MediaSession for crate::rtp::RelaySession {
     }
     fn set_peer_b(&mut self, addr: SocketAddr) {
         crate::rtp::RelaySession::set_peer_b(self, addr)
+    }
+    fn activity(&self) -> u64 {
+        crate::rtp::RelaySession::activity(self)
+    }
+    fn rtp_timeout(&self) -> Option<Duration> {
+        Some(crate::rtp::RelaySession::rtp_timeout(self))
     }
 }
 
@@ -96,7 +112,7 @@ impl MediaRelay for NoRelay {
 pub struct BridgeConfig {
     /// The digest realm LiveKit is challenged with.
     pub realm: String,
-    /// Our address as LiveKit reaches it (Via/Contact on leg A), `ip:port`.
+    /// Our address as LiveKit reaches it (Via/Contact toward LiveKit), `ip:port`.
     pub a_advertise: String,
     /// Our address as Exotel sees it (the whitelisted public IP), `ip:port`.
     pub b_advertise: String,
@@ -107,14 +123,31 @@ pub struct BridgeConfig {
     pub guard: super::guard::GuardConfig,
 }
 
-/// Where LiveKit's messages come from and answers go.
+/// The inbound direction: where Exotel delivers calls, and where LiveKit's SIP service takes
+/// them (over TCP).
+pub struct InboundSide {
+    pub listener: TcpListener,
+    pub livekit_host: String,
+    pub livekit_port: u16,
+}
+
+/// The sockets the bridge serves, bound by the caller.
+pub struct Listeners {
+    /// LiveKit's side: its calls out arrive here and are challenged.
+    pub udp: UdpSocket,
+    pub tcp: TcpListener,
+    /// Exotel's side, when the inbound direction is enabled.
+    pub inbound: Option<InboundSide>,
+}
+
+/// Where a message came from and its answers go.
 #[derive(Clone)]
-enum AReply {
+enum Reply {
     Udp(Arc<UdpSocket>, SocketAddr),
     Tcp(mpsc::Sender<Vec<u8>>),
 }
 
-impl AReply {
+impl Reply {
     async fn send(&self, bytes: Vec<u8>) {
         match self {
             Self::Udp(s, to) => {
@@ -127,12 +160,20 @@ impl AReply {
     }
 }
 
-enum ToEndpoint {
-    FromA(Vec<u8>, AReply),
-    CallDone(String),
+/// Which listener a message arrived on: it decides what a new INVITE is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    LiveKit,
+    Provider,
 }
 
-/// Serves the bridge on `udp` and `tcp` (bound by the caller) until `shutdown` resolves.
+enum ToEndpoint {
+    Message(Vec<u8>, Reply, Side),
+    /// A call's machine is done: forget both of its Call-IDs.
+    CallDone(String, String),
+}
+
+/// Serves the outbound direction on `udp` and `tcp` until `shutdown` resolves.
 pub async fn serve(
     udp: UdpSocket,
     tcp: TcpListener,
@@ -141,6 +182,26 @@ pub async fn serve(
     relay: Arc<dyn MediaRelay>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
+    let listeners = Listeners {
+        udp,
+        tcp,
+        inbound: None,
+    };
+    serve_with(listeners, cfg, directory, relay, shutdown).await
+}
+
+/// A call's events, and which of its legs a Call-ID names.
+type CallMap = HashMap<String, (Leg, mpsc::Sender<Event>)>;
+
+/// Serves the bridge on `listeners` until `shutdown` resolves.
+pub async fn serve_with(
+    listeners: Listeners,
+    cfg: BridgeConfig,
+    directory: Arc<dyn TrunkDirectory>,
+    relay: Arc<dyn MediaRelay>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let Listeners { udp, tcp, inbound } = listeners;
     let udp = Arc::new(udp);
     let guard = Arc::new(std::sync::Mutex::new(super::guard::EdgeGuard::new(
         cfg.guard.clone(),
@@ -156,12 +217,9 @@ pub async fn serve(
                         if !admit(&guard, from.ip(), &buf[..n]) {
                             continue;
                         }
-                        let reply = AReply::Udp(udp.clone(), from);
-                        if tx
-                            .send(ToEndpoint::FromA(buf[..n].to_vec(), reply))
-                            .await
-                            .is_err()
-                        {
+                        let reply = Reply::Udp(udp.clone(), from);
+                        let m = ToEndpoint::Message(buf[..n].to_vec(), reply, Side::LiveKit);
+                        if tx.send(m).await.is_err() {
                             return;
                         }
                     }
@@ -171,71 +229,78 @@ pub async fn serve(
             }
         })
     };
-    let tcp_task = {
-        let (tx, guard) = (tx.clone(), guard.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, peer)) = tcp.accept().await else {
-                    continue;
-                };
-                let verdict = lock(&guard).tcp_opened(peer.ip());
-                if verdict != super::guard::Verdict::Accept {
-                    tracing::debug!(%peer, ?verdict, "TCP connection dropped at the edge");
-                    continue; // dropping the stream closes it
-                }
-                let (tx, guard) = (tx.clone(), guard.clone());
-                tokio::spawn(async move {
-                    a_connection(stream, tx, guard.clone(), peer.ip()).await;
-                    lock(&guard).tcp_closed(peer.ip());
-                });
-            }
-        })
+    let tcp_task = tokio::spawn(accept(tcp, Side::LiveKit, tx.clone(), guard.clone()));
+    let (provider_task, livekit_sip) = match inbound {
+        Some(side) => (
+            Some(tokio::spawn(accept(
+                side.listener,
+                Side::Provider,
+                tx.clone(),
+                guard.clone(),
+            ))),
+            Some((side.livekit_host, side.livekit_port)),
+        ),
+        None => (None, None),
     };
     let auth = Authenticator::new(cfg.realm.clone());
-    let mut calls: HashMap<String, mpsc::Sender<Event>> = HashMap::new();
+    let mut calls: CallMap = HashMap::new();
     tokio::pin!(shutdown);
     loop {
         let m = tokio::select! {
             _ = &mut shutdown => break,
             m = rx.recv() => m,
         };
-        match m {
+        let (bytes, reply, side) = match m {
             None => break,
-            Some(ToEndpoint::CallDone(id)) => {
-                calls.remove(&id);
+            Some(ToEndpoint::CallDone(a, b)) => {
+                calls.remove(&a);
+                calls.remove(&b);
+                continue;
             }
-            Some(ToEndpoint::FromA(bytes, reply)) => {
-                let parsed = match SipMsg::parse(&bytes) {
-                    Ok(m) => m,
-                    Err(ParseError::BadRequest { partial, why }) => {
-                        tracing::debug!(why, "400 to a malformed request");
-                        if partial.method() != Some("ACK") {
-                            reply
-                                .send(msg::response(&partial, 400, &why, None).to_bytes())
-                                .await;
-                        }
-                        continue;
-                    }
-                    Err(ParseError::Garbage(_)) => continue,
-                };
-                if let Some(call) = calls.get(parsed.call_id()) {
-                    let id = parsed.call_id().to_owned();
-                    if call.send(Event::FromA(parsed)).await.is_err() {
-                        calls.remove(&id);
-                    }
-                    continue;
+            Some(ToEndpoint::Message(bytes, reply, side)) => (bytes, reply, side),
+        };
+        let parsed = match SipMsg::parse(&bytes) {
+            Ok(m) => m,
+            Err(ParseError::BadRequest { partial, why }) => {
+                tracing::debug!(why, "400 to a malformed request");
+                if partial.method() != Some("ACK") {
+                    reply
+                        .send(msg::response(&partial, 400, &why, None).to_bytes())
+                        .await;
                 }
-                let Some(method) = parsed.method().map(str::to_owned) else {
-                    continue; // a response to nothing of ours
-                };
-                match method.as_str() {
-                    "ACK" => {}
-                    "OPTIONS" => {
-                        reply
-                            .send(msg::response(&parsed, 200, "OK", None).to_bytes())
-                            .await
-                    }
-                    "INVITE" if parsed.to_tag().is_none() => {
+                continue;
+            }
+            Err(ParseError::Garbage(_)) => continue,
+        };
+        if let Some((leg, call)) = calls.get(parsed.call_id()) {
+            let event = match leg {
+                Leg::A => Event::FromA(parsed),
+                Leg::B => Event::FromB(parsed),
+            };
+            // Never wait on one call: a call whose queue is full is stuck, and a lost
+            // message is retransmitted (UDP) or ends that call alone (TCP).
+            match call.try_send(event) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!("a call's event queue is full: message dropped");
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+            continue;
+        }
+        let Some(method) = parsed.method().map(str::to_owned) else {
+            continue; // a response to nothing of ours
+        };
+        match method.as_str() {
+            "ACK" => {}
+            "OPTIONS" => {
+                reply
+                    .send(msg::response(&parsed, 200, "OK", None).to_bytes())
+                    .await
+            }
+            "INVITE" if parsed.to_tag().is_none() => {
+                let route = match side {
+                    Side::LiveKit => {
                         let now = std::time::SystemTime::now()
                             .duration_since(std::time::UNIX_EPOCH)
                             .map(|d| d.as_secs())
@@ -245,55 +310,103 @@ pub async fn serve(
                                 let mut r = msg::response(&parsed, 401, "Unauthorized", None);
                                 r.headers.push(("WWW-Authenticate".into(), h));
                                 reply.send(r.to_bytes()).await;
+                                continue;
                             }
                             AuthDecision::Reject(code) => {
                                 let r = msg::response(&parsed, code, msg::reason(code), None);
                                 reply.send(r.to_bytes()).await;
+                                continue;
                             }
-                            AuthDecision::Accept(trunk) => {
-                                let id = parsed.call_id().to_owned();
-                                let media = match relay.open(&id).await {
-                                    Ok(m) => m,
-                                    Err(why) => {
-                                        tracing::warn!(why, "no media relay session: 503");
-                                        let r = msg::response(&parsed, 503, "No Media Ports", None);
-                                        reply.send(r.to_bytes()).await;
-                                        continue;
-                                    }
-                                };
-                                let call_cfg = CallConfig {
-                                    trunk: *trunk,
-                                    a_local: cfg.a_advertise.clone(),
-                                    a_udp: matches!(reply, AReply::Udp(..)),
-                                    b_local: cfg.b_advertise.clone(),
-                                    media_a: media.local_a(),
-                                    media_b: media.local_b(),
-                                    timers: cfg.timers,
-                                };
-                                let (ctx, crx) = mpsc::channel(64);
-                                calls.insert(id.clone(), ctx);
-                                tokio::spawn(run_call(
-                                    call_cfg,
-                                    parsed,
-                                    reply,
-                                    media,
-                                    crx,
-                                    tx.clone(),
-                                    cfg.connect_timeout,
-                                ));
+                            AuthDecision::Accept(trunk) => Route::ToExotel(*trunk),
+                        }
+                    }
+                    Side::Provider => {
+                        let found =
+                            called_number(&parsed).and_then(|n| directory.inbound_by_number(&n));
+                        match (found, &livekit_sip) {
+                            (Some(trunk), Some((host, port))) => Route::ToLiveKit {
+                                trunk,
+                                host: host.clone(),
+                                port: *port,
+                            },
+                            _ => {
+                                // No tenant holds the number (or it is not a number).
+                                let r = msg::response(&parsed, 404, msg::reason(404), None);
+                                reply.send(r.to_bytes()).await;
+                                continue;
                             }
                         }
                     }
-                    _ => {
-                        let r = msg::response(&parsed, 481, msg::reason(481), None);
-                        reply.send(r.to_bytes()).await;
-                    }
-                }
+                };
+                let (a_local, b_local) = match side {
+                    Side::LiveKit => (cfg.a_advertise.clone(), cfg.b_advertise.clone()),
+                    Side::Provider => (cfg.b_advertise.clone(), cfg.a_advertise.clone()),
+                };
+                let a_id = parsed.call_id().to_owned();
+                let b_id = format!("{}@trunkline", super::call::token());
+                let (ctx, crx) = mpsc::channel(64);
+                calls.insert(a_id, (Leg::A, ctx.clone()));
+                calls.insert(b_id.clone(), (Leg::B, ctx));
+                let setup = CallSetup {
+                    route,
+                    b_call_id: b_id,
+                    a_local,
+                    a_udp: matches!(reply, Reply::Udp(..)),
+                    b_local,
+                    timers: cfg.timers,
+                    connect_timeout: cfg.connect_timeout,
+                };
+                tokio::spawn(run_call(
+                    setup,
+                    parsed,
+                    reply,
+                    relay.clone(),
+                    crx,
+                    tx.clone(),
+                ));
+            }
+            _ => {
+                let r = msg::response(&parsed, 481, msg::reason(481), None);
+                reply.send(r.to_bytes()).await;
             }
         }
     }
     udp_task.abort();
     tcp_task.abort();
+    if let Some(t) = provider_task {
+        t.abort();
+    }
+}
+
+/// The called number of an INVITE from Exotel, in E.164 with '+' (how inbound trunks hold
+/// their numbers).
+fn called_number(invite: &SipMsg) -> Option<String> {
+    let user = invite.uri().and_then(msg::uri_user)?;
+    super::exotel_number(user, super::NumberFormat::E164)
+}
+
+/// Accepts TCP connections on `listener` for `side`, each past the edge guard.
+async fn accept(
+    listener: TcpListener,
+    side: Side,
+    tx: mpsc::Sender<ToEndpoint>,
+    guard: SharedGuard,
+) {
+    loop {
+        let Ok((stream, peer)) = listener.accept().await else {
+            continue;
+        };
+        let verdict = lock(&guard).tcp_opened(peer.ip());
+        if verdict != super::guard::Verdict::Accept {
+            tracing::debug!(%peer, ?verdict, "TCP connection dropped at the edge");
+            continue; // dropping the stream closes it
+        }
+        let (tx, guard) = (tx.clone(), guard.clone());
+        tokio::spawn(async move {
+            connection(stream, side, tx, guard.clone(), peer.ip()).await;
+            lock(&guard).tcp_closed(peer.ip());
+        });
+    }
 }
 
 type SharedGuard = Arc<std::sync::Mutex<super::guard::EdgeGuard>>;
@@ -313,8 +426,9 @@ fn admit(guard: &SharedGuard, src: std::net::IpAddr, bytes: &[u8]) -> bool {
     true
 }
 
-async fn a_connection(
+async fn connection(
     stream: TcpStream,
+    side: Side,
     tx: mpsc::Sender<ToEndpoint>,
     guard: SharedGuard,
     peer: std::net::IpAddr,
@@ -341,8 +455,8 @@ async fn a_connection(
                     if !admit(&guard, peer, &m) {
                         continue;
                     }
-                    let reply = AReply::Tcp(wtx.clone());
-                    if tx.send(ToEndpoint::FromA(m, reply)).await.is_err() {
+                    let reply = Reply::Tcp(wtx.clone());
+                    if tx.send(ToEndpoint::Message(m, reply, side)).await.is_err() {
                         break 'conn;
                     }
                 }
@@ -363,21 +477,96 @@ async fn connect_b(host: String, port: u16, limit: Duration) -> Option<TcpStream
         .ok()
 }
 
-/// One call: its machine, its Exotel connection, its timers, its media session.
+/// What the endpoint decided about a new call; `run_call` adds the media session.
+struct CallSetup {
+    route: Route,
+    b_call_id: String,
+    a_local: String,
+    a_udp: bool,
+    b_local: String,
+    timers: Timers,
+    connect_timeout: Duration,
+}
+
+/// Watches a session's RTP counter once the call is answered (`Action::WatchMedia`).
+struct MediaWatch {
+    timeout: Duration,
+    seen: u64,
+    since: Instant,
+    /// When to sample the counter next (every eighth of the timeout: the call ends at most
+    /// that late).
+    next: Instant,
+}
+
+impl MediaWatch {
+    fn new(timeout: Duration, activity: u64, now: Instant) -> Self {
+        let mut w = Self {
+            timeout,
+            seen: activity,
+            since: now,
+            next: now,
+        };
+        w.next = now + w.step();
+        w
+    }
+
+    fn step(&self) -> Duration {
+        (self.timeout / 8).max(Duration::from_millis(10))
+    }
+
+    /// Whether the session has been silent for the whole timeout.
+    fn silent(&mut self, activity: u64, now: Instant) -> bool {
+        self.next = now + self.step();
+        if activity != self.seen {
+            self.seen = activity;
+            self.since = now;
+            return false;
+        }
+        now.duration_since(self.since) >= self.timeout
+    }
+}
+
+/// One call: its media session, its machine, its connection to leg B, its timers.
 async fn run_call(
-    cfg: CallConfig,
+    setup: CallSetup,
     invite: SipMsg,
-    a: AReply,
-    media: Box<dyn MediaSession>,
+    a: Reply,
+    relay: Arc<dyn MediaRelay>,
     mut rx: mpsc::Receiver<Event>,
     endpoint: mpsc::Sender<ToEndpoint>,
-    connect_timeout: Duration,
 ) {
     let a_call_id = invite.call_id().to_owned();
-    let (host, port) = (cfg.trunk.exotel_host.clone(), cfg.trunk.exotel_port);
+    let b_call_id = setup.b_call_id.clone();
+    let done = |endpoint: mpsc::Sender<ToEndpoint>| async move {
+        let _ = endpoint
+            .send(ToEndpoint::CallDone(a_call_id, b_call_id))
+            .await;
+    };
+    let media = match relay.open(invite.call_id()).await {
+        Ok(m) => m,
+        Err(why) => {
+            tracing::warn!(why, "no media relay session: 503");
+            let r = msg::response(&invite, 503, "No Media Ports", None);
+            a.send(r.to_bytes()).await;
+            done(endpoint).await;
+            return;
+        }
+    };
+    let cfg = CallConfig {
+        route: setup.route,
+        b_call_id: setup.b_call_id,
+        a_local: setup.a_local,
+        a_udp: setup.a_udp,
+        b_local: setup.b_local,
+        media_a: media.local_a(),
+        media_b: media.local_b(),
+        timers: setup.timers,
+    };
     let mut media = Some(media);
     let (mut call, first) = Call::start(cfg, invite);
+    let (host, port) = call.b_destination();
     let mut timers: HashMap<Timer, Instant> = HashMap::new();
+    let mut watch: Option<MediaWatch> = None;
     let mut b_queue: Vec<Vec<u8>> = vec![];
     let mut b: Option<(
         tokio::net::tcp::OwnedWriteHalf,
@@ -385,7 +574,7 @@ async fn run_call(
     )> = None;
     let mut pending = first;
     let needs_b = pending.iter().any(|a| matches!(a, Action::SendB(_)));
-    let mut connecting = needs_b.then(|| Box::pin(connect_b(host, port, connect_timeout)));
+    let mut connecting = needs_b.then(|| Box::pin(connect_b(host, port, setup.connect_timeout)));
     loop {
         for action in pending.drain(..) {
             match action {
@@ -409,10 +598,22 @@ async fn run_call(
                         m.set_peer_b(p);
                     }
                 }
-                Action::ReleaseMedia => media = None,
+                Action::WatchMedia => {
+                    watch = media.as_ref().and_then(|m| {
+                        Some(MediaWatch::new(
+                            m.rtp_timeout()?,
+                            m.activity(),
+                            Instant::now(),
+                        ))
+                    });
+                }
+                Action::ReleaseMedia => {
+                    media = None;
+                    watch = None;
+                }
                 Action::Done => {
                     drop(media.take());
-                    let _ = endpoint.send(ToEndpoint::CallDone(a_call_id)).await;
+                    done(endpoint).await;
                     return;
                 }
             }
@@ -424,6 +625,12 @@ async fn run_call(
         let sleep = async {
             match next {
                 Some((_, at)) => sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let look = async {
+            match &watch {
+                Some(w) => sleep_until(w.next).await,
                 None => std::future::pending().await,
             }
         };
@@ -473,6 +680,18 @@ async fn run_call(
                     Event::BClosed
                 }
             },
+            _ = look => {
+                let activity = media.as_ref().map(|m| m.activity()).unwrap_or(0);
+                let silent = watch
+                    .as_mut()
+                    .is_some_and(|w| w.silent(activity, Instant::now()));
+                if !silent {
+                    continue;
+                }
+                watch = None;
+                tracing::info!("no RTP from either side: ending the call");
+                Event::MediaTimeout
+            }
             _ = sleep => {
                 let Some((t, _)) = next else { continue };
                 timers.remove(&t);

@@ -1,7 +1,15 @@
-//! The Exotel bridge (issue 4 item 3), outbound direction: LiveKit → bridge → Exotel, as a
-//! B2BUA. LiveKit dials the bridge through an ordinary outbound trunk whose digest pair is
-//! generated per Exotel trunk; the bridge finds the trunk by that username (`TrunkDirectory`),
-//! and places a new call to Exotel over TCP with the trunk's own Exotel credentials.
+//! The Exotel bridge (issue 4 item 3), a B2BUA in both directions:
+//! - outbound, LiveKit → bridge → Exotel: LiveKit dials the bridge through an ordinary
+//!   outbound trunk whose digest pair is generated per Exotel trunk; the bridge finds the
+//!   trunk by that username (`TrunkDirectory::by_username`) and places a new call to Exotel
+//!   over TCP with the trunk's own Exotel credentials;
+//! - inbound, Exotel → bridge → LiveKit: Exotel delivers a call to the bridge's provider
+//!   listener; the bridge finds the tenant's inbound trunk by the called number
+//!   (`TrunkDirectory::inbound_by_number`) and places a new call to LiveKit's SIP service
+//!   over TCP, answering LiveKit's challenge with that inbound trunk's credentials.
+//!
+//! Either way leg A is the caller's side (we are its UAS) and leg B the callee's (we are its
+//! UAC); only how leg B's INVITE is addressed differs (`Route`).
 //!
 //! - `msg`: SIP messages with verbatim headers (what a B2BUA copies).
 //! - `auth`: the digest challenge toward LiveKit (`AuthDecision`).
@@ -20,7 +28,10 @@ pub(crate) mod testing;
 
 pub use auth::{AuthDecision, Authenticator};
 pub use call::{Action, Call, CallConfig, Event, Leg, Timer, Timers};
-pub use driver::{serve, BridgeConfig, MediaRelay, MediaSession, NoRelay, OpenFuture};
+pub use driver::{
+    serve, serve_with, BridgeConfig, InboundSide, Listeners, MediaRelay, MediaSession, NoRelay,
+    OpenFuture,
+};
 pub use guard::{EdgeGuard, GuardConfig};
 
 use crate::probe::Credentials;
@@ -63,15 +74,67 @@ pub struct BridgeTrunk {
     pub number_format: NumberFormat,
 }
 
-/// Finds the tenant's Exotel trunk from the username LiveKit authenticated with.
-pub trait TrunkDirectory: Send + Sync {
-    fn by_username(&self, user: &str) -> Option<BridgeTrunk>;
+/// A tenant's inbound trunk as the bridge needs it for a call from Exotel. `Debug` shows no
+/// password.
+#[derive(Debug, Clone)]
+pub struct InboundTrunk {
+    pub trunk_id: String,
+    /// The trunk's numbers (E.164), as LiveKit matches them against To.
+    pub numbers: Vec<String>,
+    /// The trunk's digest pair, answering LiveKit's challenge when the trunk has one.
+    pub credentials: Option<Credentials>,
 }
 
-/// A fixed set of trunks (tests, and a `bridge` started from a file).
+/// Where leg B of a call goes.
+#[derive(Debug, Clone)]
+pub enum Route {
+    /// LiveKit → Exotel, through the tenant's Exotel trunk.
+    ToExotel(BridgeTrunk),
+    /// Exotel → LiveKit's SIP service (`host`, `port`, over TCP), for the tenant's inbound
+    /// trunk that holds the called number.
+    ToLiveKit {
+        trunk: InboundTrunk,
+        host: String,
+        port: u16,
+    },
+}
+
+/// Finds the tenant's trunk for a call: its Exotel trunk from the username LiveKit
+/// authenticated with, its inbound trunk from the number Exotel called.
+pub trait TrunkDirectory: Send + Sync {
+    fn by_username(&self, user: &str) -> Option<BridgeTrunk>;
+
+    /// `number` is E.164 with '+'. `None`: no tenant holds it (answered 404).
+    fn inbound_by_number(&self, number: &str) -> Option<InboundTrunk> {
+        let _ = number;
+        None
+    }
+}
+
+/// A fixed set of Exotel trunks (tests, and a `bridge` started from a file).
 impl TrunkDirectory for Vec<BridgeTrunk> {
     fn by_username(&self, user: &str) -> Option<BridgeTrunk> {
         self.iter().find(|t| t.digest_username == user).cloned()
+    }
+}
+
+/// A fixed set of trunks for both directions.
+#[derive(Debug, Clone, Default)]
+pub struct FixedDirectory {
+    pub outbound: Vec<BridgeTrunk>,
+    pub inbound: Vec<InboundTrunk>,
+}
+
+impl TrunkDirectory for FixedDirectory {
+    fn by_username(&self, user: &str) -> Option<BridgeTrunk> {
+        self.outbound.by_username(user)
+    }
+
+    fn inbound_by_number(&self, number: &str) -> Option<InboundTrunk> {
+        self.inbound
+            .iter()
+            .find(|t| t.numbers.iter().any(|n| n == number))
+            .cloned()
     }
 }
 
@@ -108,7 +171,7 @@ pub fn exotel_number(user: &str, format: NumberFormat) -> Option<String> {
     })
 }
 
-/// Why the Exotel leg failed.
+/// Why leg B (the callee's side: Exotel outbound, LiveKit inbound) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
     /// DNS, TCP refused or unreachable, a transport that is not built (TLS).
@@ -122,7 +185,7 @@ pub enum Failure {
     Internal,
 }
 
-/// The status LiveKit gets for a failure of the Exotel leg.
+/// The status the caller's side gets for a failure of leg B.
 pub fn status_toward_livekit(f: Failure) -> u16 {
     match f {
         Failure::Unreachable => 503,

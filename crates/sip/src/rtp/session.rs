@@ -184,6 +184,17 @@ impl RelaySession {
         self.shared.stats()
     }
 
+    /// A counter that moves with every RTP packet accepted from either peer and every
+    /// `set_peer_*` (what `timed_out` samples).
+    pub fn activity(&self) -> u64 {
+        self.shared.activity()
+    }
+
+    /// How long both sides may be silent before the bridge ends the call.
+    pub fn rtp_timeout(&self) -> Duration {
+        self.rtp_timeout
+    }
+
     /// Resolves when no RTP arrived from either side for `rtp_timeout` (the bridge then ends
     /// the call). The clock starts when this is first polled and restarts at every RTP packet
     /// accepted and every `set_peer_*`; so await it once the call is answered, not while it
