@@ -22,6 +22,15 @@ const EXOTEL_DOMAIN_SUFFIX: &str = ".pstn.exotel.com";
 /// Exotel's SIP over TCP (seed 003, Exotel's docs).
 const EXOTEL_TCP_PORT: u16 = 5070;
 
+/// Exotel speaks SIP over TLS on 443 (and 5061, the SIP TLS port its PBX guide names), over
+/// TCP elsewhere; an Exotel trunk has no transport field of its own, so the port decides.
+pub fn exotel_transport(port: u16) -> ExotelTransport {
+    match port {
+        443 | 5061 => ExotelTransport::Tls,
+        _ => ExotelTransport::Tcp,
+    }
+}
+
 #[derive(Default)]
 pub struct StoreDirectory {
     trunks: RwLock<HashMap<String, BridgeTrunk>>,
@@ -73,13 +82,14 @@ pub fn bridge_trunk(
         }),
         _ => None,
     };
+    let port = config.sip_port.unwrap_or(EXOTEL_TCP_PORT);
     Ok(BridgeTrunk {
         trunk_id: row.id.clone(),
         digest_username: row.id.clone(),
         digest_password: Secret::new(bridge_password),
         exotel_host: host.to_string(),
-        exotel_port: config.sip_port.unwrap_or(EXOTEL_TCP_PORT),
-        transport: ExotelTransport::Tcp,
+        exotel_port: port,
+        transport: exotel_transport(port),
         exotel_number: config.exotel_number.as_str().to_owned(),
         account_sid: account_sid.to_owned(),
         exotel_credentials,
@@ -189,4 +199,21 @@ async fn inbound_numbers(
         }
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_port_decides_the_transport_to_exotel() {
+        for (port, want) in [
+            (443, ExotelTransport::Tls),
+            (5061, ExotelTransport::Tls),
+            (5070, ExotelTransport::Tcp),
+            (5060, ExotelTransport::Tcp),
+        ] {
+            assert_eq!(exotel_transport(port), want, "{port}");
+        }
+    }
 }

@@ -1,4 +1,5 @@
-//! trunkline's SIP edge. For now the trunk probe (`probe::run`); the Exotel bridge follows.
+//! trunkline's SIP edge: the trunk probe (`probe::run`), the Exotel bridge (`bridge`), and the
+//! stream transports toward a carrier (`transport`: TCP, and TLS as carriers use it).
 //!
 //! The SIP stack is rsipstack (its vendored rsip message types), reached only through
 //! `wire`, so nothing outside this crate names it.
@@ -8,6 +9,7 @@ pub mod digest;
 pub mod probe;
 pub mod rtp;
 pub mod sdp;
+pub mod transport;
 mod wire;
 
 pub use probe::{

@@ -1,12 +1,16 @@
 //! The bridge's driver on real sockets, with scripted peers: LiveKit over UDP, Exotel as a
 //! TCP listener that challenges once. A full call (401 both sides, 180, 200, ACK, BYE), and an
-//! Exotel that refuses the connection (503).
+//! Exotel that refuses the connection (503). Over TLS (a tokio-rustls Exotel with a test CA):
+//! a call, and a certificate the bridge must not trust (503, nothing sent in clear).
+
+#[path = "support/test_ca.rs"]
+mod test_ca;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::time::timeout;
 use trunkline_domain::Secret;
 use trunkline_sip::bridge::msg::{self, SipMsg};
@@ -18,14 +22,14 @@ use trunkline_sip::Credentials;
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0 8\r\n";
 
-fn trunk(exotel_port: u16) -> BridgeTrunk {
+fn trunk(exotel_port: u16, transport: ExotelTransport) -> BridgeTrunk {
     BridgeTrunk {
         trunk_id: "ST_t".into(),
         digest_username: "lkuser".into(),
         digest_password: Secret::new("lkpass".into()),
         exotel_host: "127.0.0.1".into(),
         exotel_port,
-        transport: ExotelTransport::Tcp,
+        transport,
         exotel_number: "+918047000000".into(),
         account_sid: "acme".into(),
         exotel_credentials: Some(Credentials {
@@ -37,9 +41,21 @@ fn trunk(exotel_port: u16) -> BridgeTrunk {
 }
 
 async fn start_bridge(exotel_port: u16) -> SocketAddr {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    start_bridge_with(trunk(exotel_port, ExotelTransport::Tcp), Default::default()).await
+}
+
+async fn start_bridge_with(
+    trunk: BridgeTrunk,
+    tls: trunkline_sip::transport::TlsSettings,
+) -> SocketAddr {
+    // A port free over both UDP and TCP (another test may hold the TCP one).
+    let (udp, tcp, addr) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            break (udp, tcp, addr);
+        }
+    };
     let cfg = BridgeConfig {
         realm: "trunkline".into(),
         a_advertise: addr.to_string(),
@@ -47,6 +63,7 @@ async fn start_bridge(exotel_port: u16) -> SocketAddr {
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard: Default::default(),
+        tls,
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),
@@ -56,7 +73,7 @@ async fn start_bridge(exotel_port: u16) -> SocketAddr {
         udp,
         tcp,
         cfg,
-        Arc::new(vec![trunk(exotel_port)]),
+        Arc::new(vec![trunk]),
         Arc::new(relay),
         std::future::pending(),
     ));
@@ -100,7 +117,11 @@ async fn recv_status(s: &UdpSocket, want: u16) -> SipMsg {
     }
 }
 
-struct Conn(TcpStream, Vec<u8>);
+trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
+
+/// Exotel's end of one connection (TCP or TLS), framing SIP by Content-Length.
+struct Conn(Box<dyn Stream>, Vec<u8>);
 
 impl Conn {
     async fn next(&mut self) -> SipMsg {
@@ -129,6 +150,7 @@ impl Conn {
 
     async fn send(&mut self, m: &SipMsg) {
         self.0.write_all(&m.to_bytes()).await.unwrap();
+        self.0.flush().await.unwrap();
     }
 }
 
@@ -163,7 +185,7 @@ async fn a_full_call_through_the_bridge() {
         .await
         .unwrap()
         .unwrap();
-    let mut ex = Conn(stream, vec![]);
+    let mut ex = Conn(Box::new(stream), vec![]);
     let inv = ex.next().await;
     assert!(inv
         .header("From")
@@ -271,4 +293,112 @@ async fn exotel_refusing_the_connection_is_503_and_wrong_password_403() {
     .await
     .unwrap();
     assert_eq!(recv_udp(&lk).await.status(), Some(200));
+}
+
+/// LiveKit's INVITE, challenged and answered: the bridge now calls Exotel.
+async fn livekit_calls(lk: &UdpSocket) {
+    lk.send(invite(1, None).as_bytes()).await.unwrap();
+    let ch = recv_udp(lk).await;
+    let ch = Challenge::parse(ch.header("WWW-Authenticate").unwrap()).unwrap();
+    let auth = digest::authorization(
+        &ch,
+        &Answer {
+            username: "lkuser",
+            password: "lkpass",
+            method: "INVITE",
+            uri: "sip:+919876543210@bridge",
+            cnonce: "x",
+            nc: 1,
+        },
+    );
+    lk.send(invite(2, Some(auth)).as_bytes()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_call_to_exotel_over_tls() {
+    let ca = test_ca::TestCa::new();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(ca.server(&["127.0.0.1"])));
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = exotel.local_addr().unwrap().port();
+    let bridge = start_bridge_with(trunk(port, ExotelTransport::Tls), ca.settings()).await;
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(bridge).await.unwrap();
+    livekit_calls(&lk).await;
+
+    let (tcp, _) = timeout(Duration::from_secs(5), exotel.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let tls = timeout(Duration::from_secs(5), acceptor.accept(tcp))
+        .await
+        .unwrap()
+        .expect("the bridge completes the TLS handshake");
+    let mut ex = Conn(Box::new(tls), vec![]);
+    let inv = ex.next().await;
+    assert_eq!(
+        inv.uri(),
+        Some(format!("sip:919876543210@127.0.0.1:{port};transport=tls").as_str())
+    );
+    assert!(inv.top_via().unwrap().starts_with("SIP/2.0/TLS "));
+    assert!(inv.header("Contact").unwrap().ends_with(";transport=tls>"));
+    let mut ok = msg::response(&inv, 200, "OK", Some("ex"));
+    ok.headers.push((
+        "Contact".into(),
+        "<sip:ex@127.0.0.1:1;transport=tls>".into(),
+    ));
+    ok.headers
+        .push(("Content-Type".into(), "application/sdp".into()));
+    ok.body = SDP.as_bytes().to_vec();
+    ex.send(&ok).await;
+    assert_eq!(ex.next().await.method(), Some("ACK"));
+    let ok_a = recv_status(&lk, 200).await;
+    let to = ok_a.header("To").unwrap().to_owned();
+    let in_dialog = |method: &str, cseq: u32| {
+        format!(
+            "{method} sip:bridge SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{method}{cseq}\r\n\
+             From: <sip:+15550100@livekit>;tag=lk\r\nTo: {to}\r\nCall-ID: drv-call\r\nCSeq: {cseq} {method}\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+    };
+    lk.send(in_dialog("ACK", 2).as_bytes()).await.unwrap();
+    lk.send(in_dialog("BYE", 3).as_bytes()).await.unwrap();
+    let bye = ex.next().await;
+    assert_eq!(
+        bye.method(),
+        Some("BYE"),
+        "the BYE goes over the same TLS connection"
+    );
+    ex.send(&msg::response(&bye, 200, "OK", None)).await;
+}
+
+#[tokio::test]
+async fn an_exotel_certificate_the_bridge_does_not_trust_is_503_and_nothing_in_clear() {
+    let trusted = test_ca::TestCa::new();
+    // Exotel presents a self-signed certificate; the bridge trusts only `trusted`'s CA.
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(test_ca::self_signed(&["127.0.0.1"])));
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = exotel.local_addr().unwrap().port();
+    let bridge = start_bridge_with(trunk(port, ExotelTransport::Tls), trusted.settings()).await;
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(bridge).await.unwrap();
+    livekit_calls(&lk).await;
+    let (tcp, _) = timeout(Duration::from_secs(5), exotel.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let server = tokio::spawn(async move {
+        // The handshake fails on the bridge's side: no SIP ever arrives in clear.
+        match acceptor.accept(tcp).await {
+            Ok(mut s) => {
+                let mut buf = [0u8; 64];
+                matches!(
+                    timeout(Duration::from_secs(2), s.read(&mut buf)).await,
+                    Ok(Ok(0) | Err(_)) | Err(_)
+                )
+            }
+            Err(_) => true,
+        }
+    });
+    assert_eq!(recv_status(&lk, 503).await.status(), Some(503));
+    assert!(server.await.unwrap(), "no SIP reached the untrusted server");
 }

@@ -10,9 +10,14 @@ use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use trunkline_sip::bridge::{serve, BridgeConfig, BridgeTrunk, GuardConfig, NoRelay, Timers};
 
 async fn start(guard: GuardConfig) -> SocketAddr {
-    let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = udp.local_addr().unwrap();
-    let tcp = TcpListener::bind(addr).await.unwrap();
+    // A port free over both UDP and TCP (another test may hold the TCP one).
+    let (udp, tcp, addr) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            break (udp, tcp, addr);
+        }
+    };
     let cfg = BridgeConfig {
         realm: "trunkline".into(),
         a_advertise: addr.to_string(),
@@ -20,6 +25,7 @@ async fn start(guard: GuardConfig) -> SocketAddr {
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard,
+        tls: Default::default(),
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),

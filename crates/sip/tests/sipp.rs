@@ -37,6 +37,7 @@ fn free_port(transport: ProbeTransport) -> u16 {
             .local_addr()
             .unwrap()
             .port(),
+        ProbeTransport::Tls => unreachable!("SIPp here has no TLS (tests/tls_transport.rs)"),
     }
 }
 
@@ -74,6 +75,7 @@ impl Sipp {
         let t = match transport {
             ProbeTransport::Udp => "u1",
             ProbeTransport::Tcp => "t1",
+            ProbeTransport::Tls => unreachable!("SIPp here has no TLS"),
         };
         #[allow(clippy::zombie_processes)] // reaped in Drop
         let child = Command::new("sipp")
@@ -100,7 +102,7 @@ impl Sipp {
         while Instant::now() < deadline {
             let up = match transport {
                 ProbeTransport::Udp => udp_bound(port),
-                ProbeTransport::Tcp => tcp_listening(port),
+                ProbeTransport::Tcp | ProbeTransport::Tls => tcp_listening(port),
             };
             if up {
                 return sipp;

@@ -191,6 +191,7 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(5),
         guard,
+        tls: trunkline_sip::transport::TlsSettings::public(),
     };
     tracing::info!(%addr, trunks = n, public = %args.public_address, "trunkline bridge listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

@@ -77,6 +77,8 @@ fn ms(d: std::time::Duration) -> f64 {
 }
 
 pub fn result(trunk_id: String, r: ProbeReport) -> TrunkTestResult {
+    // With the TLS step's own reason (an untrusted certificate, a wrong port).
+    let detail = r.detail();
     TrunkTestResult {
         trunk_id,
         target: r.target,
@@ -98,7 +100,7 @@ pub fn result(trunk_id: String, r: ProbeReport) -> TrunkTestResult {
             })
             .collect(),
         diagnosis: r.diagnosis.code().to_owned(),
-        detail: r.diagnosis.sentence().to_owned(),
+        detail,
         healthy: r.diagnosis.healthy(),
         elapsed_ms: ms(r.elapsed),
     }
@@ -153,15 +155,11 @@ pub fn probe_request(
     };
     Ok(match config {
         TrunkConfig::Sip(c) => {
-            let transport = match c.transport {
+            let (transport, default_port) = match c.transport {
                 // LiveKit's "auto" starts with UDP, as does RFC 3263 for a plain sip: URI.
-                Transport::Auto | Transport::Udp => ProbeTransport::Udp,
-                Transport::Tcp => ProbeTransport::Tcp,
-                Transport::Tls => {
-                    return Err(ApiError::bad_request(
-                        "TLS trunks cannot be tested yet: the probe speaks UDP and TCP only",
-                    ))
-                }
+                Transport::Auto | Transport::Udp => (ProbeTransport::Udp, 5060),
+                Transport::Tcp => (ProbeTransport::Tcp, 5060),
+                Transport::Tls => (ProbeTransport::Tls, 5061),
             };
             let from = c
                 .numbers
@@ -169,17 +167,21 @@ pub fn probe_request(
                 .map(|n| n.as_str().to_owned())
                 .unwrap_or_default();
             base(
-                c.address.port.unwrap_or(5060),
+                c.address.port.unwrap_or(default_port),
                 transport,
                 credentials(&c.username, &c.password),
                 from,
                 None,
             )
         }
-        // Exotel: TCP 5070 by default (seed 003 and Exotel's docs), From domain its sip_domain.
+        // Exotel: TCP 5070 by default (seed 003 and Exotel's docs), TLS on 443; From domain
+        // its sip_domain. The bridge calls it the same way.
         TrunkConfig::Exotel(c) => base(
             c.sip_port.unwrap_or(5070),
-            ProbeTransport::Tcp,
+            match crate::bridge_directory::exotel_transport(c.sip_port.unwrap_or(5070)) {
+                trunkline_sip::bridge::ExotelTransport::Tls => ProbeTransport::Tls,
+                trunkline_sip::bridge::ExotelTransport::Tcp => ProbeTransport::Tcp,
+            },
             credentials(&c.auth_username, &c.auth_password),
             c.exotel_number.as_str().to_owned(),
             c.sip_domain.as_ref().map(|d| d.to_string()),
@@ -196,7 +198,7 @@ pub fn probe_request(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The probe ran; `data.diagnosis` says what it found", body = Envelope<TrunkTestResult>),
-        (status = 400, description = "Invalid test number, or a trunk that cannot be probed (TLS, Exotel without sip_host, internal address)", body = Envelope<ErrorData>),
+        (status = 400, description = "Invalid test number, or a trunk that cannot be probed (Exotel without sip_host, internal address)", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
         (status = 404, description = "No such trunk for this account")))]
 pub async fn test_trunk(

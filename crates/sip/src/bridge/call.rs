@@ -2,7 +2,8 @@
 //! (LiveKit's, authenticated, or Exotel's), then `handle(event) -> Vec<Action>`. The driver
 //! owns sockets, clock and relay.
 //!
-//! Leg A faces the caller (we are its UAS), leg B the callee (we are its UAC, over TCP). In
+//! Leg A faces the caller (we are its UAS), leg B the callee (we are its UAC, over TCP or,
+//! toward an Exotel trunk on its TLS port, TLS). In
 //! the outbound direction A is LiveKit and B Exotel; inbound, A is Exotel and B LiveKit.
 //! The comments below name the outbound case; `Route` is the only difference.
 //! RFC 3261 as it applies to a B2BUA:
@@ -23,6 +24,7 @@ use super::{exotel_number, status_toward_livekit, ExotelTransport, Failure, Numb
 use crate::digest::{self, Answer, Challenge};
 use crate::probe::Credentials;
 use crate::sdp::Sdp;
+use crate::transport::StreamTransport;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -225,9 +227,10 @@ pub struct Call {
     b_offer: Vec<u8>,
     /// The digest pair answering leg B's challenge.
     b_credentials: Option<Credentials>,
-    /// Where leg B connects.
+    /// Where leg B connects, and how.
     b_host: String,
     b_port: u16,
+    b_transport: StreamTransport,
     phase: Phase,
     /// A CANCEL to send once Exotel's first provisional arrives (§9.1).
     cancel_pending: bool,
@@ -299,8 +302,12 @@ impl Call {
             cseq: 0,
             target: plan.target.clone(),
             routes: vec![],
-            via: format!("SIP/2.0/TCP {}", cfg.b_local),
-            contact: format!("<sip:bridge@{};transport=tcp>", cfg.b_local),
+            via: format!("SIP/2.0/{} {}", plan.transport.via(), cfg.b_local),
+            contact: format!(
+                "<sip:bridge@{};transport={}>",
+                cfg.b_local,
+                plan.transport.param()
+            ),
         };
         let g = cfg.timers.t1;
         let mut call = Call {
@@ -322,6 +329,7 @@ impl Call {
             b_credentials: plan.credentials,
             b_host: plan.host,
             b_port: plan.port,
+            b_transport: plan.transport,
             phase: Phase::Calling,
             cancel_pending: false,
             a_last: None,
@@ -507,9 +515,9 @@ impl Call {
         self.done
     }
 
-    /// Where leg B connects (host, port).
-    pub fn b_destination(&self) -> (String, u16) {
-        (self.b_host.clone(), self.b_port)
+    /// Where leg B connects (host, port) and over what.
+    pub fn b_destination(&self) -> (String, u16, StreamTransport) {
+        (self.b_host.clone(), self.b_port, self.b_transport)
     }
 
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
@@ -1109,6 +1117,7 @@ struct BPlan {
     target: String,
     host: String,
     port: u16,
+    transport: StreamTransport,
     credentials: Option<Credentials>,
     /// A final answer to the caller instead of a call: status and Warning text.
     refuse: Option<(u16, Option<&'static str>)>,
@@ -1122,22 +1131,20 @@ fn plan_b(cfg: &CallConfig, invite: &SipMsg) -> BPlan {
             let number = called_user.and_then(|u| exotel_number(u, t.number_format));
             let caller = exotel_number(&t.exotel_number, t.number_format)
                 .unwrap_or_else(|| t.exotel_number.trim_start_matches('+').to_owned());
-            let refuse = if number.is_none() {
-                Some((484, None))
-            } else if t.transport == ExotelTransport::Tls {
-                // TLS toward Exotel is not built yet: say so rather than call in clear.
-                Some((503, Some("TLS to Exotel is not supported yet")))
-            } else {
-                None
-            };
+            let refuse = number.is_none().then_some((484, None));
             let number = number.unwrap_or_default();
+            let transport = match t.transport {
+                ExotelTransport::Tcp => StreamTransport::Tcp,
+                ExotelTransport::Tls => StreamTransport::Tls,
+            };
             BPlan {
                 // Exotel wants the From domain to be <account_sid>.pstn.exotel.com (seed 003).
                 from: format!("<sip:{caller}@{}.pstn.exotel.com>", t.account_sid),
                 to: format!("<sip:{number}@{exo}>"),
-                target: format!("sip:{number}@{exo};transport=tcp"),
+                target: format!("sip:{number}@{exo};transport={}", transport.param()),
                 host: t.exotel_host.clone(),
                 port: t.exotel_port,
+                transport,
                 credentials: t.exotel_credentials.clone(),
                 refuse,
             }
@@ -1162,6 +1169,7 @@ fn plan_b(cfg: &CallConfig, invite: &SipMsg) -> BPlan {
                 target: format!("sip:{called}@{lk};transport=tcp"),
                 host: host.clone(),
                 port: *port,
+                transport: StreamTransport::Tcp,
                 credentials: trunk.credentials.clone(),
                 refuse,
             }

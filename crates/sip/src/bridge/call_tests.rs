@@ -2,7 +2,7 @@
 //! bridge sends, arms and releases out. Time is explicit (timer events).
 
 use super::call::{Action, Call, CallConfig, Event, Leg, Timer, Timers};
-use super::msg::{self, SipMsg, Start};
+use super::msg::{self, SipMsg};
 use super::testing::*;
 use super::{AuthDecision, Authenticator, Route};
 use crate::digest::{self, Answer, Challenge};
@@ -596,21 +596,37 @@ fn refusals_before_exotel_is_called() {
     assert_eq!(T::start_with(true, parse(&bad)).statuses_a(), vec![484]);
     let hops = invite("lk-call", 2).replace("Max-Forwards: 70", "Max-Forwards: 0");
     assert_eq!(T::start_with(true, parse(&hops)).statuses_a(), vec![483]);
-    // TLS toward Exotel is not built: 503, never a call in clear.
+    // A TLS trunk is called over TLS, and says so in Via, Contact and the Request-URI.
     let (mut c, _) = (cfg(true), ());
     if let Route::ToExotel(t) = &mut c.route {
         t.transport = super::ExotelTransport::Tls;
+        t.exotel_port = 443;
     }
-    let (_, out) = Call::start(c, parse(&invite("lk-call", 2)));
-    let sent: Vec<SipMsg> = out
+    let (call, out) = Call::start(c, parse(&invite("lk-call", 2)));
+    let inv = out
         .iter()
-        .filter_map(|a| match a {
-            Action::SendA(b) => SipMsg::parse(b).ok(),
-            Action::SendB(_) => panic!("called Exotel in clear"),
+        .find_map(|a| match a {
+            Action::SendB(b) => SipMsg::parse(b).ok(),
             _ => None,
         })
-        .collect();
-    assert!(matches!(sent[0].start, Start::Response { status: 503, .. }));
+        .expect("an INVITE to Exotel");
+    assert_eq!(
+        inv.uri(),
+        Some("sip:919876543210@pstn.in2.exotel.com:443;transport=tls")
+    );
+    assert!(inv.top_via().unwrap().starts_with("SIP/2.0/TLS "));
+    assert_eq!(
+        inv.header("Contact"),
+        Some("<sip:bridge@198.51.100.10:5060;transport=tls>")
+    );
+    assert_eq!(
+        call.b_destination(),
+        (
+            "pstn.in2.exotel.com".to_owned(),
+            443,
+            crate::transport::StreamTransport::Tls
+        )
+    );
     let _: Option<SocketAddr> = None;
 }
 
@@ -685,7 +701,14 @@ fn an_exotel_call_goes_to_livekit_in_e164_and_answers_livekits_challenge() {
     // LiveKit is offered the relay's LiveKit-facing side.
     let sdp = Sdp::parse(&inv.body).unwrap();
     assert_eq!(sdp.audio_endpoint(), Some(MEDIA_A.parse().unwrap()));
-    assert_eq!(call.b_destination(), ("10.0.0.5".to_owned(), 5060));
+    assert_eq!(
+        call.b_destination(),
+        (
+            "10.0.0.5".to_owned(),
+            5060,
+            crate::transport::StreamTransport::Tcp
+        )
+    );
 
     // LiveKit's 407 (what its inbound trunks with credentials send) is answered once with
     // the inbound trunk's own pair.
@@ -771,5 +794,54 @@ fn silence_on_both_sides_hangs_up_both_legs_once_answered() {
     t.ev(Event::FromA(ok_a));
     let ok_b = msg::response(&bye_b, 200, "OK", None);
     t.ev(Event::FromB(ok_b));
+    t.assert_released_and_done();
+}
+
+#[test]
+fn cancel_after_the_answer_was_relayed_changes_nothing() {
+    // §9.2: a CANCEL for an INVITE already answered gets 200 and has no effect.
+    let mut t = T::start(true);
+    let inv = t.b_invite();
+    t.exotel(&inv, 180, None);
+    t.exotel(&inv, 200, Some(SDP_B));
+    assert_eq!(t.last_a().status(), Some(200));
+    let cancel = invite("lk-call", 2)
+        .replace("INVITE sip", "CANCEL sip")
+        .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL");
+    let cancel = cancel.split("Content-Type").next().unwrap().to_owned() + "\r\n";
+    t.ev(Event::FromA(parse(&cancel)));
+    assert_eq!(t.last_a().status(), Some(200));
+    assert_eq!(t.last_a().cseq().unwrap().1, "CANCEL");
+    assert!(
+        t.b.iter()
+            .all(|m| !matches!(m.method(), Some("CANCEL" | "BYE"))),
+        "Exotel's answered call is left alone"
+    );
+    t.ack_from_a();
+    assert_eq!(t.count(|a| *a == Action::ReleaseMedia), 0);
+    // The call goes on and ends normally.
+    t.livekit_sends("BYE", 3, None);
+    let bye = t.last_b().clone();
+    assert_eq!(bye.method(), Some("BYE"));
+    t.exotel(&bye, 200, None);
+    t.assert_released_and_done();
+}
+
+#[test]
+fn byes_crossing_from_both_sides_end_the_call_once() {
+    let mut t = T::answered(true);
+    t.livekit_sends("BYE", 3, None);
+    let ours = t.last_b().clone();
+    assert_eq!(ours.method(), Some("BYE"));
+    // Exotel hung up at the same moment: its BYE crosses ours.
+    t.exotel_sends("BYE", 1);
+    assert_eq!(t.last_b().status(), Some(200), "Exotel's BYE answered");
+    assert!(
+        t.a.iter().filter(|m| m.method() == Some("BYE")).count() == 0,
+        "LiveKit already hung up: no BYE back to it"
+    );
+    assert!(!t.call.is_done(), "our BYE is still awaiting its answer");
+    // Exotel answers our BYE 481 (its dialog is gone): that ends it too.
+    t.exotel(&ours, 481, None);
     t.assert_released_and_done();
 }

@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use crate::transport::{SipStream, StreamTransport};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
@@ -121,6 +122,9 @@ pub struct BridgeConfig {
     pub connect_timeout: Duration,
     /// Who may talk to the listener, how fast, over how many TCP connections.
     pub guard: super::guard::GuardConfig,
+    /// The roots Exotel's TLS certificate is checked against (the public ones; tests add
+    /// their own CA).
+    pub tls: crate::transport::TlsSettings,
 }
 
 /// The inbound direction: where Exotel delivers calls, and where LiveKit's SIP service takes
@@ -355,6 +359,7 @@ pub async fn serve_with(
                     b_local,
                     timers: cfg.timers,
                     connect_timeout: cfg.connect_timeout,
+                    tls: cfg.tls.clone(),
                 };
                 tokio::spawn(run_call(
                     setup,
@@ -469,13 +474,26 @@ async fn connection(
     let _ = writer.await;
 }
 
-async fn connect_b(host: String, port: u16, limit: Duration) -> Option<TcpStream> {
-    let target = hostport(&host, port);
-    tokio::time::timeout(limit, TcpStream::connect(target))
-        .await
-        .ok()?
-        .ok()
+/// Leg B's connection: DNS, TCP and (for TLS) the handshake, all within `limit`.
+async fn connect_b(
+    host: String,
+    port: u16,
+    transport: StreamTransport,
+    tls: crate::transport::TlsSettings,
+    limit: Duration,
+) -> Option<SipStream> {
+    match crate::transport::connect(&host, port, transport, &tls, limit).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            // The reason names the step (DNS, TCP, TLS) and the target, never a credential.
+            tracing::info!(target = %hostport(&host, port), error = %e, "leg B unreachable");
+            None
+        }
+    }
 }
+
+/// Leg B's connection once up: where we write, and its framed messages (`None`: closed).
+type LegB = (WriteHalf<SipStream>, mpsc::Receiver<Option<Vec<u8>>>);
 
 /// What the endpoint decided about a new call; `run_call` adds the media session.
 struct CallSetup {
@@ -486,6 +504,7 @@ struct CallSetup {
     b_local: String,
     timers: Timers,
     connect_timeout: Duration,
+    tls: crate::transport::TlsSettings,
 }
 
 /// Watches a session's RTP counter once the call is answered (`Action::WatchMedia`).
@@ -564,24 +583,31 @@ async fn run_call(
     };
     let mut media = Some(media);
     let (mut call, first) = Call::start(cfg, invite);
-    let (host, port) = call.b_destination();
+    let (host, port, transport) = call.b_destination();
     let mut timers: HashMap<Timer, Instant> = HashMap::new();
     let mut watch: Option<MediaWatch> = None;
     let mut b_queue: Vec<Vec<u8>> = vec![];
-    let mut b: Option<(
-        tokio::net::tcp::OwnedWriteHalf,
-        mpsc::Receiver<Option<Vec<u8>>>,
-    )> = None;
+    let mut b: Option<LegB> = None;
     let mut pending = first;
     let needs_b = pending.iter().any(|a| matches!(a, Action::SendB(_)));
-    let mut connecting = needs_b.then(|| Box::pin(connect_b(host, port, setup.connect_timeout)));
+    let mut connecting = needs_b.then(|| {
+        Box::pin(connect_b(
+            host,
+            port,
+            transport,
+            setup.tls.clone(),
+            setup.connect_timeout,
+        ))
+    });
     loop {
         for action in pending.drain(..) {
             match action {
                 Action::SendA(bytes) => a.send(bytes).await,
                 Action::SendB(bytes) => match &mut b {
                     Some((w, _)) => {
+                        // Flushed: TLS would otherwise hold the record back.
                         let _ = w.write_all(&bytes).await;
+                        let _ = w.flush().await;
                     }
                     None => b_queue.push(bytes),
                 },
@@ -643,9 +669,10 @@ async fn run_call(
                 connecting = None;
                 match c {
                     Some(stream) => {
-                        let (mut rd, mut w) = stream.into_split();
+                        let (mut rd, mut w) = tokio::io::split(stream);
                         for q in b_queue.drain(..) {
                             let _ = w.write_all(&q).await;
+                            let _ = w.flush().await;
                         }
                         let (btx, brx) = mpsc::channel(64);
                         tokio::spawn(async move {

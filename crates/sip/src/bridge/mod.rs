@@ -37,7 +37,8 @@ pub use guard::{EdgeGuard, GuardConfig};
 use crate::probe::Credentials;
 use trunkline_domain::Secret;
 
-/// How Exotel is reached. TLS (port 443) is not implemented yet: such a trunk is answered 503.
+/// How Exotel is reached: TCP (port 5070), or TLS (port 443), certificate checked against
+/// the public roots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExotelTransport {
     Tcp,
@@ -174,7 +175,7 @@ pub fn exotel_number(user: &str, format: NumberFormat) -> Option<String> {
 /// Why leg B (the callee's side: Exotel outbound, LiveKit inbound) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// DNS, TCP refused or unreachable, a transport that is not built (TLS).
+    /// DNS, TCP refused or unreachable, a failed TLS handshake.
     Unreachable,
     /// No response within Timer B, or no answer within the ringing timeout (Timer C).
     Timeout,

@@ -1,7 +1,8 @@
 //! From what a probe saw to what a person should do about it: seeds 001 ("Authentication
 //! Failed", "No Route to Destination") and 003 (Exotel's table: 401 → credentials, 403 →
-//! whitelist your IP, 404 → number format, 486 → busy, 503 → retry later). A pure function,
-//! table-tested row by row.
+//! whitelist your IP, 404 → number format, 486 → busy, 503 → retry later), and for TLS trunks
+//! (Exotel's 443) a failed handshake: the certificate, or a port that does not speak TLS. A
+//! pure function, table-tested row by row.
 
 /// How a probe ended, as far as a diagnosis cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +16,13 @@ pub enum Outcome {
     ConnectRefused,
     /// TCP connect got no answer within its timeout, or failed otherwise (no route).
     ConnectFailed,
+    /// The TLS handshake failed, or did not finish within the connect timeout. `reason` is
+    /// rustls' (or the timeout's) and names no secret.
+    TlsFailed {
+        /// The peer's certificate was refused (unknown issuer, expired, not for this name).
+        certificate: bool,
+        reason: String,
+    },
     /// The connection closed or broke before the final response.
     ConnectionLost,
     /// No SIP response within the transaction timeout.
@@ -53,6 +61,8 @@ pub enum Diagnosis {
     Rejected,
     PortClosed,
     NoAnswer,
+    TlsCertificate,
+    TlsHandshake,
     ConnectionLost,
     MalformedResponse,
     HostNotFound,
@@ -66,6 +76,12 @@ pub fn diagnose(outcome: &Outcome) -> Diagnosis {
         Outcome::TargetNotAllowed => D::TargetNotAllowed,
         Outcome::ConnectRefused => D::PortClosed,
         Outcome::ConnectFailed => D::NoAnswer,
+        Outcome::TlsFailed {
+            certificate: true, ..
+        } => D::TlsCertificate,
+        Outcome::TlsFailed {
+            certificate: false, ..
+        } => D::TlsHandshake,
         Outcome::ConnectionLost => D::ConnectionLost,
         Outcome::NoResponse {
             malformed_seen: true,
@@ -113,6 +129,8 @@ impl Diagnosis {
             Self::Rejected => "rejected",
             Self::PortClosed => "port_closed",
             Self::NoAnswer => "no_answer",
+            Self::TlsCertificate => "tls_certificate",
+            Self::TlsHandshake => "tls_handshake",
             Self::ConnectionLost => "connection_lost",
             Self::MalformedResponse => "malformed_response",
             Self::HostNotFound => "host_not_found",
@@ -142,6 +160,8 @@ impl Diagnosis {
             Self::Rejected => "The provider rejected the request; see the SIP status for the reason.",
             Self::PortClosed => "Nothing listens on that port (the connection was refused): check the port and the transport.",
             Self::NoAnswer => "No answer: a firewall drops the traffic, or the port or transport is wrong, or the provider does not accept traffic from this server's IP.",
+            Self::TlsCertificate => "The provider's TLS certificate was refused (not from a trusted CA, expired, or not issued for this host name): use the host name the provider gave rather than an IP address, and check that this is the provider's TLS port.",
+            Self::TlsHandshake => "The TLS connection could not be set up: the port probably does not speak TLS (Exotel: TLS on 443, TCP on 5070), or the provider refused the TLS version; check the port and the transport.",
             Self::ConnectionLost => "The provider closed the connection before answering.",
             Self::MalformedResponse => "The peer sent something that is not a valid SIP response: check that this is really the provider's SIP port.",
             Self::HostNotFound => "The host name does not resolve: check the address for typos.",
@@ -199,6 +219,20 @@ mod tests {
                 },
                 D::MalformedResponse,
             ),
+            (
+                Outcome::TlsFailed {
+                    certificate: true,
+                    reason: "invalid peer certificate: UnknownIssuer".into(),
+                },
+                D::TlsCertificate,
+            ),
+            (
+                Outcome::TlsFailed {
+                    certificate: false,
+                    reason: "no answer within 2s".into(),
+                },
+                D::TlsHandshake,
+            ),
             (Outcome::ConnectionLost, D::ConnectionLost),
             (Outcome::HostNotFound, D::HostNotFound),
             (Outcome::TargetNotAllowed, D::TargetNotAllowed),
@@ -229,6 +263,8 @@ mod tests {
             D::Rejected,
             D::PortClosed,
             D::NoAnswer,
+            D::TlsCertificate,
+            D::TlsHandshake,
             D::ConnectionLost,
             D::MalformedResponse,
             D::HostNotFound,
@@ -240,5 +276,6 @@ mod tests {
             assert!(d.sentence().ends_with('.'), "{d:?}");
         }
         assert!(D::Reachable.healthy() && !D::WrongCredentials.healthy());
+        assert!(!D::TlsCertificate.healthy() && !D::TlsHandshake.healthy());
     }
 }

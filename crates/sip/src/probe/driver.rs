@@ -1,20 +1,23 @@
-//! The thin async loop around the probe's state machine: DNS, connect, the socket, timers.
+//! The thin async loop around the probe's state machine: DNS, connect (TCP or TLS through
+//! `crate::transport`, UDP here), the socket, timers.
 
 use super::diagnosis::{diagnose, Outcome};
 use super::machine::{Action, Context, Event, Machine, Proto, Timer};
 use super::{ProbeOptions, ProbeReport, ProbeRequest, ProbeTransport};
+use crate::transport::{self, SipStream, Step, StreamTransport};
 use crate::wire::{parse_response, StreamFramer};
 use std::io::ErrorKind;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpStream, UdpSocket};
+use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, timeout, Instant};
 use trunkline_domain::HostName;
 
 enum Conn {
     Udp(UdpSocket),
-    Tcp(TcpStream, StreamFramer),
+    /// TCP or TLS: SIP is framed the same way on both.
+    Stream(SipStream, StreamFramer),
 }
 
 enum Recv {
@@ -27,7 +30,11 @@ impl Conn {
     async fn send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
             Self::Udp(s) => s.send(bytes).await.map(|_| ()),
-            Self::Tcp(s, _) => s.write_all(bytes).await,
+            // A flush too: TLS buffers a record until it is flushed.
+            Self::Stream(s, _) => {
+                s.write_all(bytes).await?;
+                s.flush().await
+            }
         }
     }
 
@@ -41,7 +48,7 @@ impl Conn {
                     refused: e.kind() == ErrorKind::ConnectionRefused,
                 },
             },
-            Self::Tcp(s, framer) => loop {
+            Self::Stream(s, framer) => loop {
                 match framer.next_message() {
                     Ok(Some(m)) => return Recv::Message(m),
                     Ok(None) => {}
@@ -121,16 +128,27 @@ pub async fn run(req: &ProbeRequest, opts: &ProbeOptions) -> ProbeReport {
     };
     report.address = Some(addr);
 
-    // Connect, bounded on its own; a refusal comes back as soon as the RST does.
+    // Connect (and over TLS, handshake), bounded on its own; a refusal comes back as soon
+    // as the RST does.
     let connect_started = Instant::now();
     let conn = match req.transport {
-        ProbeTransport::Tcp => {
-            match timeout(opts.connect_timeout, TcpStream::connect(addr)).await {
-                Ok(Ok(s)) => Ok(Conn::Tcp(s, StreamFramer::default())),
-                Ok(Err(e)) if e.kind() == ErrorKind::ConnectionRefused => {
-                    Err(Outcome::ConnectRefused)
-                }
-                Ok(Err(_)) | Err(_) => Err(Outcome::ConnectFailed),
+        ProbeTransport::Tcp | ProbeTransport::Tls => {
+            let stream = if req.transport == ProbeTransport::Tls {
+                StreamTransport::Tls
+            } else {
+                StreamTransport::Tcp
+            };
+            let connected =
+                transport::connect_addr(addr, &req.host, stream, &opts.tls, opts.connect_timeout)
+                    .await;
+            match connected {
+                Ok(s) => Ok(Conn::Stream(s, StreamFramer::default())),
+                Err(e) if e.step() == Step::Handshake => Err(Outcome::TlsFailed {
+                    certificate: e.is_certificate(),
+                    reason: e.reason().to_owned(),
+                }),
+                Err(e) if e.is_refused() => Err(Outcome::ConnectRefused),
+                Err(_) => Err(Outcome::ConnectFailed),
             }
         }
         ProbeTransport::Udp => {
@@ -155,7 +173,7 @@ pub async fn run(req: &ProbeRequest, opts: &ProbeOptions) -> ProbeReport {
     };
     let local = match &conn {
         Conn::Udp(s) => s.local_addr(),
-        Conn::Tcp(s, _) => s.local_addr(),
+        Conn::Stream(s, _) => Ok(s.local_addr()),
     };
     let local = match local {
         Ok(a) => a.to_string(),
@@ -174,6 +192,7 @@ pub async fn run(req: &ProbeRequest, opts: &ProbeOptions) -> ProbeReport {
         proto: match req.transport {
             ProbeTransport::Udp => Proto::Udp,
             ProbeTransport::Tcp => Proto::Tcp,
+            ProbeTransport::Tls => Proto::Tls,
         },
         local,
         target: target.clone(),

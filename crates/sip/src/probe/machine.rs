@@ -25,6 +25,8 @@ use trunkline_domain::Secret;
 pub enum Proto {
     Udp,
     Tcp,
+    /// Reliable like TCP: no retransmissions (RFC 3261 §17.1.1.2).
+    Tls,
 }
 
 impl Proto {
@@ -32,6 +34,7 @@ impl Proto {
         match self {
             Self::Udp => "UDP",
             Self::Tcp => "TCP",
+            Self::Tls => "TLS",
         }
     }
 }
@@ -314,9 +317,12 @@ impl Machine {
         let branch = format!("z9hG4bK{}", token());
         self.chain.cseq += 1;
         let mut headers = self.base_headers(method, &branch, to, self.chain.cseq);
+        // `transport=tls` on a sip: URI rather than a sips: URI: TLS for this hop only, which
+        // is what carriers expect (RFC 5630 §3.1 keeps it for exactly this).
         let transport = match self.ctx.proto {
             Proto::Udp => "udp",
             Proto::Tcp => "tcp",
+            Proto::Tls => "tls",
         };
         headers.push((
             "Contact",

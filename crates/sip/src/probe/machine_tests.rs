@@ -388,3 +388,25 @@ fn an_invite_refused_after_auth_and_transport_failures() {
         })
     );
 }
+
+#[test]
+fn tls_says_so_in_via_and_contact_and_does_not_retransmit() {
+    let mut m = Machine::new(ctx(Proto::Tls, false, None));
+    let a = m.handle(at(0), Event::Start);
+    let req = &sent(&a)[0];
+    assert!(
+        header(req, "Via").starts_with("SIP/2.0/TLS 192.0.2.10:40000;branch=z9hG4bK"),
+        "{req}"
+    );
+    assert_eq!(
+        header(req, "Contact"),
+        "<sip:probe@192.0.2.10:40000;transport=tls>"
+    );
+    assert!(
+        req.starts_with("OPTIONS sip:sip.example.com:5070 SIP/2.0\r\n"),
+        "a sip: URI, not sips: {req}"
+    );
+    assert!(!a
+        .iter()
+        .any(|x| matches!(x, Action::Arm(Timer::Retransmit(_), _))));
+}

@@ -3,11 +3,12 @@
 //! INVITE to a test number that is CANCELled at the first 18x; every status with its
 //! round-trip time, and a diagnosis.
 //!
-//! Every step has its own bound: DNS (`dns_timeout`), TCP connect (`connect_timeout`; a
-//! refusal is reported the moment it arrives), each SIP transaction (Timer B/F), and the
-//! ringing of the INVITE. TLS is not probed yet (the API answers 400 for a TLS trunk), and
-//! the host is resolved with A/AAAA only (no NAPTR/SRV, RFC 3263), like LiveKit's
-//! `host[:port]` addresses.
+//! Every step has its own bound: DNS (`dns_timeout`), TCP connect and the TLS handshake
+//! together (`connect_timeout`; a refusal is reported the moment it arrives), each SIP
+//! transaction (Timer B/F), and the ringing of the INVITE. Over TLS the certificate is
+//! verified for the trunk's host against public roots plus `ProbeOptions::tls`'s extra CAs
+//! (`crate::transport`). The host is resolved with A/AAAA only (no NAPTR/SRV, RFC 3263), like
+//! LiveKit's `host[:port]` addresses.
 
 mod diagnosis;
 mod driver;
@@ -18,6 +19,7 @@ pub use diagnosis::{diagnose, Diagnosis, Outcome};
 pub use driver::run;
 pub use machine::{Credentials, Seen, Timers};
 
+use crate::transport::TlsSettings;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -25,6 +27,8 @@ use std::time::Duration;
 pub enum ProbeTransport {
     Udp,
     Tcp,
+    /// SIP over TLS on a `sip:` URI (RFC 3261 §26.2; Exotel's port 443).
+    Tls,
 }
 
 impl ProbeTransport {
@@ -32,6 +36,7 @@ impl ProbeTransport {
         match self {
             Self::Udp => "udp",
             Self::Tcp => "tcp",
+            Self::Tls => "tls",
         }
     }
 }
@@ -56,11 +61,15 @@ pub struct ProbeRequest {
     pub allow_internal: bool,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ProbeOptions {
     pub dns_timeout: Duration,
+    /// TCP connect plus, over TLS, the handshake.
     pub connect_timeout: Duration,
     pub timers: Timers,
+    /// The CAs a TLS trunk's certificate may chain to (public roots unless a test or a
+    /// deployment adds its own).
+    pub tls: TlsSettings,
 }
 
 impl Default for ProbeOptions {
@@ -70,6 +79,7 @@ impl Default for ProbeOptions {
             dns_timeout: Duration::from_secs(3),
             connect_timeout: Duration::from_secs(3),
             timers: Timers::default(),
+            tls: TlsSettings::public(),
         }
     }
 }
@@ -86,6 +96,7 @@ impl ProbeOptions {
                 ring_timeout: Duration::from_secs(8),
                 ..Timers::default()
             },
+            tls: TlsSettings::public(),
         }
     }
 }
@@ -111,4 +122,20 @@ pub struct ProbeReport {
     /// Peer bytes that were not SIP, in short.
     pub malformed: Vec<String>,
     pub elapsed: Duration,
+}
+
+impl ProbeReport {
+    /// The diagnosis in a sentence, after the failure's own reason where the probe has one
+    /// (a failed TLS handshake: "TLS handshake failed: invalid peer certificate: …").
+    pub fn detail(&self) -> String {
+        match &self.outcome {
+            Outcome::TlsFailed { reason, .. } => {
+                format!(
+                    "TLS handshake failed: {reason}. {}",
+                    self.diagnosis.sentence()
+                )
+            }
+            _ => self.diagnosis.sentence().to_owned(),
+        }
+    }
 }
