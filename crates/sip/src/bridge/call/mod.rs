@@ -1,0 +1,597 @@
+//! One bridged call as an I/O-free state machine: `Call::start` with the caller's INVITE
+//! (LiveKit's, authenticated, or Exotel's), then `handle(event) -> Vec<Action>`. The driver
+//! owns sockets, clock and relay.
+//!
+//! Leg A faces the caller (we are its UAS), leg B the callee (we are its UAC, over TCP or,
+//! toward an Exotel trunk on its TLS port, TLS). In
+//! the outbound direction A is LiveKit and B Exotel; inbound, A is Exotel and B LiveKit.
+//! The comments below name the outbound case; `Route` is the only difference.
+//! RFC 3261 as it applies to a B2BUA:
+//! - the B INVITE has its own Call-ID, From tag, Via and Contact (§8.1.1); the number and the
+//!   From domain are Exotel's (`<number>@<account_sid>.pstn.exotel.com`);
+//! - Exotel's 401/407 is answered once per call with the trunk's Exotel credentials (§22.2);
+//! - non-2xx finals are ACKed hop by hop in the transaction (§17.1.1.3), a 2xx end to end by
+//!   each leg's own ACK (§13.2.2.4): B's at once, A's is awaited (Timer G/H, §13.3.1.4; no
+//!   ACK within 64×T1 hangs up both legs);
+//! - in-dialog requests go to the remote target (Contact) through the route set
+//!   (Record-Route, reversed on the UAC side, §12.1.2), with the leg's own CSeq;
+//! - CANCEL (§9.2) is answered 200 at once; Exotel's CANCEL waits for its first provisional
+//!   (§9.1), and LiveKit gets 487 when Exotel's transaction ends (or after 64×T1 without).
+//! - Timer B bounds the wait for Exotel's first response; Timer C the ringing.
+
+mod dialog;
+mod in_dialog;
+mod leg_b;
+
+use super::msg::{self, name_addr_uri, param, reason, SipMsg, Start};
+use super::{Failure, Route};
+use crate::probe::Credentials;
+use crate::sdp::Sdp;
+use crate::transport::StreamTransport;
+use dialog::Dialog;
+use leg_b::plan_b;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Leg {
+    /// LiveKit.
+    A,
+    /// Exotel.
+    B,
+}
+
+impl Leg {
+    fn other(self) -> Self {
+        match self {
+            Self::A => Self::B,
+            Self::B => Self::A,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timers {
+    pub t1: Duration,
+    pub t2: Duration,
+    /// Timer C: how long Exotel may ring before the call is given up (RFC 3261: > 3 min).
+    pub ring_timeout: Duration,
+}
+
+impl Default for Timers {
+    fn default() -> Self {
+        Self {
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            ring_timeout: Duration::from_secs(180),
+        }
+    }
+}
+
+impl Timers {
+    /// 64×T1: Timers B, F, H.
+    pub fn long(&self) -> Duration {
+        self.t1 * 64
+    }
+}
+
+/// Everything a call is built from.
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    pub route: Route,
+    /// Leg B's Call-ID (chosen by the driver, which routes leg B's messages by it).
+    pub b_call_id: String,
+    /// Our signalling address toward LiveKit (`ip:port`), for Contact and Via on leg A.
+    pub a_local: String,
+    /// Whether leg A is UDP (then our responses and requests to LiveKit are retransmitted).
+    pub a_udp: bool,
+    /// Our signalling address toward Exotel (the whitelisted public address).
+    pub b_local: String,
+    /// The relay's two sides: LiveKit sends media to `media_a`, Exotel to `media_b`.
+    pub media_a: SocketAddr,
+    pub media_b: SocketAddr,
+    pub timers: Timers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Exotel's INVITE transaction got no response.
+    B,
+    /// Exotel rang too long.
+    C,
+    /// Retransmit our final response to LiveKit's INVITE (UDP).
+    G,
+    /// LiveKit never ACKed our final response.
+    H,
+    /// Retransmit our outstanding request to LiveKit (UDP).
+    E,
+    /// Our outstanding in-dialog request on a leg got no final response.
+    F(Leg),
+    /// Exotel never ended its INVITE transaction after our CANCEL.
+    CancelGuard,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    FromA(SipMsg),
+    FromB(SipMsg),
+    /// The TCP (or TLS) connection to Exotel could not be made.
+    BConnectFailed,
+    /// The connection to Exotel closed.
+    BClosed,
+    Timer(Timer),
+    /// No RTP from either side for the relay's timeout (watched once `WatchMedia` is out).
+    MediaTimeout,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    SendA(Vec<u8>),
+    SendB(Vec<u8>),
+    /// (Re)arm a timer; an armed timer of the same kind is replaced.
+    Arm(Timer, Duration),
+    /// LiveKit's media address, from its SDP.
+    PeerA(SocketAddr),
+    /// Exotel's media address, from its SDP.
+    PeerB(SocketAddr),
+    /// The call is answered: end it (`Event::MediaTimeout`) if its RTP stops.
+    WatchMedia,
+    /// The media session is no longer needed: free its ports now.
+    ReleaseMedia,
+    /// Nothing is left to do: the driver forgets the call.
+    Done,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// INVITE out to Exotel, no provisional yet.
+    Calling,
+    Proceeding,
+    /// LiveKit cancelled; waiting for Exotel's final.
+    Cancelling,
+    /// 2xx relayed to LiveKit, its ACK awaited.
+    Answered,
+    Confirmed,
+    /// The call is over (BYE sent or a final failure); transactions may still be completing.
+    Ended,
+}
+
+/// An in-dialog request relayed from one leg to the other (re-INVITE, UPDATE, INFO…).
+#[derive(Debug, Clone)]
+struct Relayed {
+    /// The leg the request came from.
+    from: Leg,
+    request: SipMsg,
+    /// Our copy's CSeq on the other leg.
+    cseq: u32,
+    /// Our copy as sent (for the hop-by-hop ACK of a non-2xx to INVITE).
+    sent: SipMsg,
+    /// A 2xx to an INVITE awaiting the originating leg's ACK: (the 2xx's To).
+    awaiting_ack: Option<String>,
+}
+
+pub struct Call {
+    cfg: CallConfig,
+    a_invite: SipMsg,
+    a_tag: String,
+    a: Dialog,
+    b: Dialog,
+    /// The INVITE last sent to Exotel.
+    b_invite: SipMsg,
+    b_auth_answered: bool,
+    /// Our offer toward Exotel (kept for the authenticated retry).
+    b_offer: Vec<u8>,
+    /// The digest pair answering leg B's challenge.
+    b_credentials: Option<Credentials>,
+    /// Where leg B connects, and how.
+    b_host: String,
+    b_port: u16,
+    b_transport: StreamTransport,
+    phase: Phase,
+    /// A CANCEL to send once Exotel's first provisional arrives (§9.1).
+    cancel_pending: bool,
+    /// Our last response to LiveKit's INVITE (for retransmissions) and its status.
+    a_last: Option<(u16, Vec<u8>)>,
+    g_interval: Duration,
+    awaiting_a_ack: bool,
+    /// The ACK we sent for Exotel's 2xx (resent on its retransmissions).
+    b_ack: Option<Vec<u8>>,
+    /// Our BYE awaiting its response, per leg.
+    bye_out: [bool; 2],
+    /// Our last request to LiveKit for UDP retransmission, with its interval.
+    a_out: Option<(Vec<u8>, Duration)>,
+    relayed: Option<Relayed>,
+    /// Last response per received request branch, for retransmitted requests (BYE, re-INVITE).
+    answered: Vec<(String, Vec<u8>)>,
+    media_released: bool,
+    done: bool,
+    /// The status LiveKit got for its INVITE.
+    pub final_status: Option<u16>,
+}
+
+pub(crate) fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+fn leg_index(leg: Leg) -> usize {
+    match leg {
+        Leg::A => 0,
+        Leg::B => 1,
+    }
+}
+impl Call {
+    /// A call from LiveKit's authenticated INVITE. The actions include the 100 Trying and
+    /// the INVITE to Exotel, or a final answer to LiveKit when the call cannot be placed.
+    pub fn start(cfg: CallConfig, invite: SipMsg) -> (Self, Vec<Action>) {
+        let a_tag = token();
+        let a = Dialog {
+            call_id: invite.call_id().to_owned(),
+            local: format!(
+                "{};tag={a_tag}",
+                invite.header("To").unwrap_or("<sip:bridge>")
+            ),
+            remote: invite.header("From").unwrap_or_default().to_owned(),
+            cseq: 0,
+            target: invite
+                .contact_uri()
+                .or_else(|| invite.header("From").and_then(name_addr_uri))
+                .unwrap_or_default(),
+            routes: invite.all("Record-Route"),
+            via: format!(
+                "SIP/2.0/{} {}",
+                if cfg.a_udp { "UDP" } else { "TCP" },
+                cfg.a_local
+            ),
+            contact: format!(
+                "<sip:bridge@{}{}>",
+                cfg.a_local,
+                if cfg.a_udp { "" } else { ";transport=tcp" }
+            ),
+        };
+        let plan = plan_b(&cfg, &invite);
+        let b_tag = token();
+        let b = Dialog {
+            call_id: cfg.b_call_id.clone(),
+            local: format!("{};tag={b_tag}", plan.from),
+            remote: plan.to.clone(),
+            cseq: 0,
+            target: plan.target.clone(),
+            routes: vec![],
+            via: format!("SIP/2.0/{} {}", plan.transport.via(), cfg.b_local),
+            contact: format!(
+                "<sip:bridge@{};transport={}>",
+                cfg.b_local,
+                plan.transport.param()
+            ),
+        };
+        let g = cfg.timers.t1;
+        let mut call = Call {
+            cfg,
+            a_invite: invite,
+            a_tag,
+            a,
+            b,
+            b_invite: SipMsg {
+                start: Start::Request {
+                    method: "INVITE".into(),
+                    uri: String::new(),
+                },
+                headers: vec![],
+                body: vec![],
+            },
+            b_auth_answered: false,
+            b_offer: vec![],
+            b_credentials: plan.credentials,
+            b_host: plan.host,
+            b_port: plan.port,
+            b_transport: plan.transport,
+            phase: Phase::Calling,
+            cancel_pending: false,
+            a_last: None,
+            g_interval: g,
+            awaiting_a_ack: false,
+            b_ack: None,
+            bye_out: [false, false],
+            a_out: None,
+            relayed: None,
+            answered: vec![],
+            media_released: false,
+            done: false,
+            final_status: None,
+        };
+        let mut out = vec![];
+        let max_forwards = call
+            .a_invite
+            .header("Max-Forwards")
+            .map(|m| m.trim().parse::<u32>());
+        if let Some(Ok(0)) = max_forwards {
+            call.fail_a(&mut out, 483, None);
+            return (call, out);
+        }
+        if let Some((status, warning)) = plan.refuse {
+            call.fail_a(&mut out, status, warning);
+            return (call, out);
+        }
+        let offer = match call.offer_for(Leg::B, &call.a_invite.body.clone()) {
+            Ok((body, peer)) => {
+                if let Some(p) = peer {
+                    out.push(Action::PeerA(p));
+                }
+                body
+            }
+            Err(why) => {
+                call.fail_a(&mut out, 488, Some(&why));
+                return (call, out);
+            }
+        };
+        call.b_offer = offer;
+        call.respond_a(&mut out, 100, None);
+        call.send_b_invite(&mut out, None);
+        (call, out)
+    }
+
+    /// The SDP from `leg`'s peer, filtered to G.711 and pointed at the relay side facing
+    /// `to`, with the peer's own media address. An empty body stays empty.
+    fn offer_for(&self, to: Leg, body: &[u8]) -> Result<(Vec<u8>, Option<SocketAddr>), String> {
+        if body.is_empty() {
+            return Err("an INVITE without SDP (late offer) is not supported".into());
+        }
+        let mut sdp = Sdp::parse(body).map_err(|e| e.to_string())?;
+        let peer = sdp.audio_endpoint();
+        sdp.keep_g711().map_err(|e| e.to_string())?;
+        sdp.rewrite(self.relay_side(to))
+            .map_err(|e| e.to_string())?;
+        Ok((sdp.to_bytes(), peer))
+    }
+
+    fn relay_side(&self, facing: Leg) -> SocketAddr {
+        match facing {
+            Leg::A => self.cfg.media_a,
+            Leg::B => self.cfg.media_b,
+        }
+    }
+
+    fn dialog(&mut self, leg: Leg) -> &mut Dialog {
+        match leg {
+            Leg::A => &mut self.a,
+            Leg::B => &mut self.b,
+        }
+    }
+
+    fn send(&mut self, out: &mut Vec<Action>, leg: Leg, bytes: Vec<u8>) {
+        out.push(match leg {
+            Leg::A => Action::SendA(bytes),
+            Leg::B => Action::SendB(bytes),
+        });
+    }
+
+    /// Sends an in-dialog request on `leg`, with retransmission on UDP and Timer F.
+    fn send_request(&mut self, out: &mut Vec<Action>, leg: Leg, req: &SipMsg) {
+        let bytes = req.to_bytes();
+        if leg == Leg::A && self.cfg.a_udp {
+            self.a_out = Some((bytes.clone(), self.cfg.timers.t1));
+            out.push(Action::Arm(Timer::E, self.cfg.timers.t1));
+        }
+        out.push(Action::Arm(Timer::F(leg), self.cfg.timers.long()));
+        self.send(out, leg, bytes);
+    }
+
+    /// A response to LiveKit's INVITE.
+    fn respond_a(&mut self, out: &mut Vec<Action>, status: u16, extra: Option<(SipMsg, Vec<u8>)>) {
+        let mut r = msg::response(&self.a_invite, status, reason(status), Some(&self.a_tag));
+        if let Some((from, body)) = extra {
+            if let Start::Response { reason, .. } = &from.start {
+                r.start = Start::Response {
+                    status,
+                    reason: reason.clone(),
+                };
+            }
+            if !body.is_empty() {
+                r.headers
+                    .push(("Content-Type".into(), "application/sdp".into()));
+                r.body = body;
+            }
+        }
+        if (101..300).contains(&status) {
+            r.headers.push(("Contact".into(), self.a.contact.clone()));
+        }
+        let bytes = r.to_bytes();
+        if status >= 200 {
+            self.final_status = Some(status);
+            self.awaiting_a_ack = true;
+            if self.cfg.a_udp {
+                self.g_interval = self.cfg.timers.t1;
+                out.push(Action::Arm(Timer::G, self.g_interval));
+            }
+            out.push(Action::Arm(Timer::H, self.cfg.timers.long()));
+        }
+        self.a_last = Some((status, bytes.clone()));
+        out.push(Action::SendA(bytes));
+    }
+
+    /// A final failure toward LiveKit; the call is over.
+    fn fail_a(&mut self, out: &mut Vec<Action>, status: u16, warning: Option<&str>) {
+        let mut r = msg::response(&self.a_invite, status, reason(status), Some(&self.a_tag));
+        if let Some(w) = warning {
+            // RFC 3261 §20.43: 399 is a free-text warning.
+            r.headers.push((
+                "Warning".into(),
+                format!("399 trunkline \"{}\"", w.replace('"', "'")),
+            ));
+        }
+        let bytes = r.to_bytes();
+        self.final_status = Some(status);
+        self.awaiting_a_ack = true;
+        self.a_last = Some((status, bytes.clone()));
+        out.push(Action::SendA(bytes));
+        if self.cfg.a_udp {
+            self.g_interval = self.cfg.timers.t1;
+            out.push(Action::Arm(Timer::G, self.g_interval));
+        }
+        out.push(Action::Arm(Timer::H, self.cfg.timers.long()));
+        self.end(out);
+    }
+
+    fn end(&mut self, out: &mut Vec<Action>) {
+        self.phase = Phase::Ended;
+        if !self.media_released {
+            self.media_released = true;
+            out.push(Action::ReleaseMedia);
+        }
+    }
+
+    fn maybe_done(&mut self, out: &mut Vec<Action>) {
+        if self.phase == Phase::Ended
+            && !self.done
+            && !self.awaiting_a_ack
+            && !self.bye_out.iter().any(|b| *b)
+        {
+            self.done = true;
+            out.push(Action::Done);
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
+    /// Where leg B connects (host, port) and over what.
+    pub fn b_destination(&self) -> (String, u16, StreamTransport) {
+        (self.b_host.clone(), self.b_port, self.b_transport)
+    }
+
+    pub fn handle(&mut self, event: Event) -> Vec<Action> {
+        let mut out = vec![];
+        if self.done {
+            return out;
+        }
+        match event {
+            Event::FromA(m) if m.is_request() => self.request(&mut out, Leg::A, m),
+            Event::FromB(m) if m.is_request() => self.request(&mut out, Leg::B, m),
+            Event::FromA(m) => self.response(&mut out, Leg::A, m),
+            Event::FromB(m) => self.response(&mut out, Leg::B, m),
+            Event::BConnectFailed => self.b_failed(&mut out, Failure::Unreachable),
+            Event::BClosed => match self.phase {
+                Phase::Calling | Phase::Proceeding => self.b_failed(&mut out, Failure::Unreachable),
+                Phase::Cancelling => self.finish_cancel(&mut out),
+                Phase::Answered | Phase::Confirmed => {
+                    // Exotel's side is gone: hang up LiveKit's.
+                    self.bye_out[1] = false;
+                    self.hang_up(&mut out, Leg::A);
+                }
+                Phase::Ended => self.bye_out[1] = false,
+            },
+            Event::Timer(t) => self.timer(&mut out, t),
+            Event::MediaTimeout => {
+                if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
+                    // Both sides went silent (a peer crashed or lost its network): without
+                    // this, the call and its relay ports would be held until someone BYEs.
+                    self.hang_up(&mut out, Leg::A);
+                    self.hang_up(&mut out, Leg::B);
+                }
+            }
+        }
+        self.maybe_done(&mut out);
+        out
+    }
+
+    fn timer(&mut self, out: &mut Vec<Action>, t: Timer) {
+        match t {
+            Timer::B if self.phase == Phase::Calling => self.b_failed(out, Failure::Timeout),
+            Timer::C if self.phase == Phase::Proceeding => {
+                self.send_cancel(out);
+                out.push(Action::Arm(Timer::CancelGuard, self.cfg.timers.long()));
+                self.b_failed(out, Failure::Timeout);
+            }
+            Timer::CancelGuard if self.phase == Phase::Cancelling => self.finish_cancel(out),
+            Timer::G if self.awaiting_a_ack && self.cfg.a_udp => {
+                if let Some((_, bytes)) = self.a_last.clone() {
+                    out.push(Action::SendA(bytes));
+                }
+                self.g_interval = (self.g_interval * 2).min(self.cfg.timers.t2);
+                out.push(Action::Arm(Timer::G, self.g_interval));
+            }
+            Timer::H if self.awaiting_a_ack => {
+                self.awaiting_a_ack = false;
+                if self.phase == Phase::Answered {
+                    // §13.3.1.4: a 2xx never ACKed ends the dialog with BYE.
+                    self.phase = Phase::Confirmed;
+                    self.hang_up(out, Leg::A);
+                    self.hang_up(out, Leg::B);
+                }
+            }
+            Timer::E => {
+                if let Some((bytes, interval)) = self.a_out.take() {
+                    let next = (interval * 2).min(self.cfg.timers.t2);
+                    out.push(Action::SendA(bytes.clone()));
+                    out.push(Action::Arm(Timer::E, next));
+                    self.a_out = Some((bytes, next));
+                }
+            }
+            Timer::F(leg) => {
+                if leg == Leg::A {
+                    self.a_out = None;
+                }
+                self.bye_out[leg_index(leg)] = false;
+                if let Some(r) = self.relayed.take() {
+                    if r.from == leg {
+                        self.relayed = Some(r);
+                        return;
+                    }
+                    // The far leg never answered the relayed request.
+                    let resp = msg::response(&r.request, 408, reason(408), None);
+                    self.send(out, r.from, resp.to_bytes());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Sends BYE on `leg` (once) and ends the call.
+    fn hang_up(&mut self, out: &mut Vec<Action>, leg: Leg) {
+        let established = matches!(self.phase, Phase::Answered | Phase::Confirmed)
+            || (self.phase == Phase::Ended && self.final_status.is_some_and(|s| s < 300));
+        if established && !self.bye_out[leg_index(leg)] {
+            let (req, _) = self.dialog(leg).request("BYE", None);
+            self.bye_out[leg_index(leg)] = true;
+            self.send_request(out, leg, &req);
+        }
+        self.end(out);
+    }
+
+    fn respond(&mut self, out: &mut Vec<Action>, leg: Leg, req: &SipMsg, status: u16) {
+        let tag = match leg {
+            Leg::A => self.a_tag.clone(),
+            Leg::B => param(&self.b.local, "tag").unwrap_or_default(),
+        };
+        let r = msg::response(req, status, reason(status), Some(&tag)).to_bytes();
+        if let Some(b) = req.branch() {
+            self.answered.retain(|(x, _)| *x != b);
+            self.answered.push((b, r.clone()));
+            if self.answered.len() > 8 {
+                self.answered.remove(0);
+            }
+        }
+        self.send(out, leg, r);
+    }
+}
+
+impl SipMsg {
+    /// Every value of `name` unsplit (challenges contain commas).
+    pub fn all_raw(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+/// `host:port` with IPv6 literals bracketed.
+pub fn hostport(host: &str, port: u16) -> String {
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
