@@ -162,22 +162,7 @@ async fn a_full_call_through_the_bridge() {
     lk.connect(bridge).await.unwrap();
 
     // LiveKit: challenged, then accepted.
-    lk.send(invite(1, None).as_bytes()).await.unwrap();
-    let ch = recv_udp(&lk).await;
-    assert_eq!(ch.status(), Some(401));
-    let ch = Challenge::parse(ch.header("WWW-Authenticate").unwrap()).unwrap();
-    let auth = digest::authorization(
-        &ch,
-        &Answer {
-            username: "lkuser",
-            password: "lkpass",
-            method: "INVITE",
-            uri: "sip:+919876543210@bridge",
-            cnonce: "x",
-            nc: 1,
-        },
-    );
-    lk.send(invite(2, Some(auth)).as_bytes()).await.unwrap();
+    livekit_calls(&lk).await;
     assert_eq!(recv_udp(&lk).await.status(), Some(100));
 
     // Exotel: challenges once, checks the answer, rings, answers.
@@ -222,15 +207,8 @@ async fn a_full_call_through_the_bridge() {
 
     // LiveKit ACKs and hangs up; Exotel gets the BYE.
     let to = ok_a.header("To").unwrap().to_owned();
-    let in_dialog = |method: &str, cseq: u32| {
-        format!(
-            "{method} sip:bridge SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{method}{cseq}\r\n\
-             From: <sip:+15550100@livekit>;tag=lk\r\nTo: {to}\r\nCall-ID: drv-call\r\nCSeq: {cseq} {method}\r\n\
-             Content-Length: 0\r\n\r\n"
-        )
-    };
-    lk.send(in_dialog("ACK", 2).as_bytes()).await.unwrap();
-    lk.send(in_dialog("BYE", 3).as_bytes()).await.unwrap();
+    lk.send(in_dialog(&to, "ACK", 2).as_bytes()).await.unwrap();
+    lk.send(in_dialog(&to, "BYE", 3).as_bytes()).await.unwrap();
     assert_eq!(recv_status(&lk, 200).await.cseq().unwrap().1, "BYE");
     let bye = ex.next().await;
     assert_eq!(bye.method(), Some("BYE"));
@@ -238,7 +216,7 @@ async fn a_full_call_through_the_bridge() {
 
     // The call is gone: a late BYE gets 481.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    lk.send(in_dialog("BYE", 4).as_bytes()).await.unwrap();
+    lk.send(in_dialog(&to, "BYE", 4).as_bytes()).await.unwrap();
     assert_eq!(recv_udp(&lk).await.status(), Some(481));
 }
 
@@ -295,10 +273,20 @@ async fn exotel_refusing_the_connection_is_503_and_wrong_password_403() {
     assert_eq!(recv_udp(&lk).await.status(), Some(200));
 }
 
+/// A request from LiveKit in the call's dialog (`to`: the To of our 200).
+fn in_dialog(to: &str, method: &str, cseq: u32) -> String {
+    format!(
+        "{method} sip:bridge SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{method}{cseq}\r\n\
+         From: <sip:+15550100@livekit>;tag=lk\r\nTo: {to}\r\nCall-ID: drv-call\r\nCSeq: {cseq} {method}\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
 /// LiveKit's INVITE, challenged and answered: the bridge now calls Exotel.
 async fn livekit_calls(lk: &UdpSocket) {
     lk.send(invite(1, None).as_bytes()).await.unwrap();
     let ch = recv_udp(lk).await;
+    assert_eq!(ch.status(), Some(401));
     let ch = Challenge::parse(ch.header("WWW-Authenticate").unwrap()).unwrap();
     let auth = digest::authorization(
         &ch,
@@ -353,15 +341,8 @@ async fn a_call_to_exotel_over_tls() {
     assert_eq!(ex.next().await.method(), Some("ACK"));
     let ok_a = recv_status(&lk, 200).await;
     let to = ok_a.header("To").unwrap().to_owned();
-    let in_dialog = |method: &str, cseq: u32| {
-        format!(
-            "{method} sip:bridge SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK{method}{cseq}\r\n\
-             From: <sip:+15550100@livekit>;tag=lk\r\nTo: {to}\r\nCall-ID: drv-call\r\nCSeq: {cseq} {method}\r\n\
-             Content-Length: 0\r\n\r\n"
-        )
-    };
-    lk.send(in_dialog("ACK", 2).as_bytes()).await.unwrap();
-    lk.send(in_dialog("BYE", 3).as_bytes()).await.unwrap();
+    lk.send(in_dialog(&to, "ACK", 2).as_bytes()).await.unwrap();
+    lk.send(in_dialog(&to, "BYE", 3).as_bytes()).await.unwrap();
     let bye = ex.next().await;
     assert_eq!(
         bye.method(),

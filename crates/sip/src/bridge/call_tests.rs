@@ -179,6 +179,15 @@ impl T {
         self.ev(Event::FromB(parse(&req)));
     }
 
+    /// LiveKit's CANCEL of its INVITE (same branch, no body).
+    fn cancel_from_livekit(&mut self) {
+        let cancel = invite("lk-call", 2)
+            .replace("INVITE sip", "CANCEL sip")
+            .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL");
+        let cancel = cancel.split("Content-Type").next().unwrap().to_owned() + "\r\n";
+        self.ev(Event::FromA(parse(&cancel)));
+    }
+
     /// Up to the 200 OK relayed and ACKed.
     fn answered(a_udp: bool) -> Self {
         let mut t = Self::start(a_udp);
@@ -320,11 +329,7 @@ fn cancel_before_answer() {
     let mut t = T::start(true);
     let inv = t.b_invite();
     t.exotel(&inv, 180, None);
-    let cancel = invite("lk-call", 2)
-        .replace("INVITE sip", "CANCEL sip")
-        .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL");
-    let cancel = cancel.split("Content-Type").next().unwrap().to_owned() + "\r\n";
-    t.ev(Event::FromA(parse(&cancel)));
+    t.cancel_from_livekit();
     assert_eq!(t.last_a().status(), Some(200));
     assert_eq!(t.last_a().cseq().unwrap().1, "CANCEL");
     let c = t.last_b().clone();
@@ -805,11 +810,7 @@ fn cancel_after_the_answer_was_relayed_changes_nothing() {
     t.exotel(&inv, 180, None);
     t.exotel(&inv, 200, Some(SDP_B));
     assert_eq!(t.last_a().status(), Some(200));
-    let cancel = invite("lk-call", 2)
-        .replace("INVITE sip", "CANCEL sip")
-        .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL");
-    let cancel = cancel.split("Content-Type").next().unwrap().to_owned() + "\r\n";
-    t.ev(Event::FromA(parse(&cancel)));
+    t.cancel_from_livekit();
     assert_eq!(t.last_a().status(), Some(200));
     assert_eq!(t.last_a().cseq().unwrap().1, "CANCEL");
     assert!(
