@@ -11,12 +11,12 @@ use super::auth::{AuthDecision, Authenticator};
 use super::call::{hostport, Action, Call, CallConfig, Event, Leg, Timer, Timers};
 use super::msg::{self, ParseError, SipMsg};
 use super::{Route, TrunkDirectory};
+use crate::transport::{SipStream, StreamTransport};
 use crate::wire::StreamFramer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use crate::transport::{SipStream, StreamTransport};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
@@ -266,10 +266,16 @@ pub async fn serve_with(
         let parsed = match SipMsg::parse(&bytes) {
             Ok(m) => m,
             Err(ParseError::BadRequest { partial, why }) => {
-                tracing::debug!(why, "400 to a malformed request");
+                // RFC 3261 §21.5.6: another SIP version is a 505, anything else broken a 400.
+                let code = if why == msg::VERSION_NOT_SUPPORTED {
+                    505
+                } else {
+                    400
+                };
+                tracing::debug!(why, code, "a malformed request answered");
                 if partial.method() != Some("ACK") {
                     reply
-                        .send(msg::response(&partial, 400, &why, None).to_bytes())
+                        .send(msg::response(&partial, code, &why, None).to_bytes())
                         .await;
                 }
                 continue;
