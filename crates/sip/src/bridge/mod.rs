@@ -23,6 +23,7 @@ mod call_tests;
 pub mod driver;
 pub mod guard;
 pub mod msg;
+mod syntax;
 #[cfg(test)]
 pub(crate) mod testing;
 
