@@ -134,6 +134,8 @@ async fn orphan(f: &Fixture, to: &str, deadline_in: Duration) -> String {
             plan: plan.to_string(),
             request_hash: "h".into(),
             status: "dialing".into(),
+            // mark_dialing leaves the claimer's name: the crashed dialer was awaiting LiveKit.
+            claimed_by: Some("ins_crashed".into()),
             attempts: 1,
             max_attempts: 3,
             next_attempt_at: now,

@@ -489,7 +489,8 @@ impl Store {
     }
 
     /// Back to the queue for a retry (only from `claimed`/`dialing`, only where nothing
-    /// reached the callee — the caller decides that).
+    /// reached the callee — the caller decides that). What LiveKit's webhooks reported about
+    /// this attempt is forgotten: it says nothing about the next one.
     pub async fn requeue_call(
         &self,
         id: &str,
@@ -501,8 +502,8 @@ impl Store {
         let r = sqlx::query(
             "UPDATE calls SET status = 'queued', next_attempt_at = $1, claimed_by = NULL, \
              claimed_at = NULL, dial_at = NULL, dial_deadline_at = NULL, \
-             sip_status_code = COALESCE($2, sip_status_code), last_error = $3, updated_at = $4 \
-             WHERE id = $5 AND status IN ('claimed', 'dialing')",
+             sip_status_code = COALESCE($2, sip_status_code), last_error = $3, updated_at = $4, \
+             webhook_outcome = NULL WHERE id = $5 AND status IN ('claimed', 'dialing')",
         )
         .bind(next_attempt_at)
         .bind(sip_status_code)
@@ -591,16 +592,36 @@ impl Store {
     }
 
     /// Notes how LiveKit says an unanswered call ended, for the sweeper to apply if the dialer
-    /// that awaits the answer never reports.
-    pub async fn note_webhook_outcome(&self, id: &str, outcome: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE calls SET webhook_outcome = $1 WHERE id = $2 AND status IN ('dialing', 'ringing')",
+    /// that awaits the answer never reports. False if no dialer awaits it any more (see
+    /// [`Store::release_dialer`]): the caller then applies the outcome itself.
+    pub async fn note_webhook_outcome(&self, id: &str, outcome: &str) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE calls SET webhook_outcome = $1 WHERE id = $2 \
+             AND status IN ('dialing', 'ringing') AND claimed_by IS NOT NULL",
         )
         .bind(outcome)
         .bind(id)
         .execute(&self.writer)
         .await?;
-        Ok(())
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// The dialer stops awaiting LiveKit's answer (its request's outcome is unknown, so the
+    /// answer will never come): from now on LiveKit's webhooks settle the call as they arrive.
+    /// Returns the call as it is then, with whatever those webhooks noted before; `None` if it
+    /// is no longer dialing or ringing. One statement, so a webhook either noted its outcome
+    /// before (and it is returned here) or finds no dialer waiting and applies it.
+    pub async fn release_dialer(&self, id: &str, now: i64) -> Result<Option<CallRow>, StoreError> {
+        let sql = format!(
+            "UPDATE calls SET claimed_by = NULL, updated_at = $1 WHERE id = $2 \
+             AND status IN ('dialing', 'ringing') RETURNING {COLUMNS}"
+        );
+        let r = sqlx::query(&sql)
+            .bind(now)
+            .bind(id)
+            .fetch_optional(&self.writer)
+            .await?;
+        Ok(r.as_ref().map(row).transpose()?)
     }
 
     pub async fn set_transferred(&self, id: &str, to: &str) -> Result<(), StoreError> {

@@ -262,9 +262,17 @@ impl Dispatcher {
                 }
             }
             DialOutcome::Unknown { error } => {
-                // The INVITE may be out: LiveKit's webhooks, or the sweeper at the deadline,
-                // settle the call. Never redial.
+                // The INVITE may be out: never redial. LiveKit's webhooks, or the sweeper at
+                // the deadline, settle the call. Nobody awaits LiveKit's answer any more, so
+                // webhooks apply as they arrive, and an end they noted while we waited
+                // applies now rather than at the deadline.
                 tracing::warn!(call = %call.id, %error, "dispatcher: dial outcome unknown");
+                if let Some(call) = self.store.release_dialer(&call.id, now).await? {
+                    if let Some(noted) = call.webhook_outcome.as_deref() {
+                        let (status, details) = reported_end(noted);
+                        advance(&self.store, &call, status, now, details).await?;
+                    }
+                }
             }
         }
         Ok(())
@@ -302,21 +310,8 @@ impl Dispatcher {
             self.wake.notify_one();
         }
         for call in self.store.overdue_calls(now, 200).await? {
-            let (status, details) = match call.webhook_outcome.as_deref().map(noted_outcome) {
-                Some((CallStatus::Completed, reason)) => (
-                    CallStatus::Completed,
-                    Details {
-                        end_reason: Some(reason.to_owned()),
-                        ..Default::default()
-                    },
-                ),
-                Some((status, reason)) => (
-                    status,
-                    Details {
-                        last_error: Some(format!("LiveKit reported the call ended unanswered ({reason})")),
-                        ..Default::default()
-                    },
-                ),
+            let (status, details) = match call.webhook_outcome.as_deref() {
+                Some(noted) => reported_end(noted),
                 None => (
                     CallStatus::Failed,
                     Details {
@@ -328,6 +323,28 @@ impl Dispatcher {
             advance(&self.store, &call, status, now, details).await?;
         }
         Ok(())
+    }
+}
+
+/// How a call ends from what LiveKit's webhooks noted while a dialer awaited its answer.
+fn reported_end(noted: &str) -> (CallStatus, Details) {
+    match noted_outcome(noted) {
+        (CallStatus::Completed, reason) => (
+            CallStatus::Completed,
+            Details {
+                end_reason: Some(reason.to_owned()),
+                ..Default::default()
+            },
+        ),
+        (status, reason) => (
+            status,
+            Details {
+                last_error: Some(format!(
+                    "LiveKit reported the call ended unanswered ({reason})"
+                )),
+                ..Default::default()
+            },
+        ),
     }
 }
 

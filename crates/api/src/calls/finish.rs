@@ -25,6 +25,19 @@ pub async fn advance(
     at: i64,
     d: Details,
 ) -> Result<Applied, StoreError> {
+    advance_from(store, call, to, at, d, None).await
+}
+
+/// As `advance`, but only from the statuses in `only` (when given): for a move decided on a
+/// status read earlier, which must not apply if the call moved on meanwhile.
+pub async fn advance_from(
+    store: &Store,
+    call: &CallRow,
+    to: CallStatus,
+    at: i64,
+    d: Details,
+    only: Option<&[CallStatus]>,
+) -> Result<Applied, StoreError> {
     let stamp = match to {
         CallStatus::Ringing => Some("ringing_at"),
         CallStatus::Answered => Some("answered_at"),
@@ -39,6 +52,13 @@ pub async fn advance(
         CallStatus::Completed => vec!["dialing", "ringing", "answered"],
         s if s.is_final() => vec!["queued", "claimed", "dialing", "ringing"],
         s => s.predecessors(),
+    };
+    let from: Vec<&str> = match only {
+        Some(only) => from
+            .into_iter()
+            .filter(|f| only.iter().any(|o| o.as_str() == *f))
+            .collect(),
+        None => from,
     };
     let webhook = if to.is_final() {
         DialPlan::parse(&call.plan)

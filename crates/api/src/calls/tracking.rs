@@ -94,8 +94,18 @@ pub async fn apply(store: &Store, ev: &proto::WebhookEvent) -> Result<Effect, St
             };
             if current != CallStatus::Answered && waiting_for_answer(&call, current) {
                 let noted = format!("{}:{reason}", to.as_str());
-                store.note_webhook_outcome(&call.id, &noted).await?;
-                return Ok(Effect::Noted(noted));
+                if store.note_webhook_outcome(&call.id, &noted).await? {
+                    return Ok(Effect::Noted(noted));
+                }
+                // The call moved on since it was read. Only a dialer that stopped waiting
+                // (its outcome unknown) leaves this report to apply now; a call requeued for
+                // a retry, or settled, is not about this leg any more.
+                match store.call_by_id(&call.id).await? {
+                    Some(c)
+                        if c.claimed_by.is_none()
+                            && matches!(c.status.as_str(), "dialing" | "ringing") => {}
+                    _ => return Ok(Effect::Ignored),
+                }
             }
             let details = if to == CallStatus::Completed {
                 Details {
@@ -147,8 +157,10 @@ pub async fn apply(store: &Store, ev: &proto::WebhookEvent) -> Result<Effect, St
 }
 
 /// A dialer in some trunkline is still awaiting LiveKit's answer for this call: it will
-/// report the exact SIP outcome, unless the deadline passes first.
+/// report the exact SIP outcome, unless the deadline passes first. A dialer whose request's
+/// outcome is unknown released the call (`claimed_by` cleared): it will report nothing.
 fn waiting_for_answer(call: &trunkline_store::CallRow, current: CallStatus) -> bool {
     matches!(current, CallStatus::Dialing | CallStatus::Ringing)
+        && call.claimed_by.is_some()
         && call.dial_deadline_at.is_some_and(|d| d > now_micros())
 }

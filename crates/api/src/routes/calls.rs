@@ -1,7 +1,7 @@
 //! Outbound calls: queue one (idempotently), read, list, cancel, transfer; and a trunk's
 //! dialing limits.
 
-use crate::calls::finish::{advance, Details};
+use crate::calls::finish::{advance_from, Details};
 use crate::calls::render::{view, CallView};
 use crate::calls::DialPlan;
 use crate::envelope::{ok, Envelope};
@@ -23,7 +23,7 @@ use trunkline_domain::assistant::{metadata_text, AssistantConfig, MAX_METADATA_B
 use trunkline_domain::call::CallStatus;
 use trunkline_domain::trunk::PublicConfig;
 use trunkline_domain::{CallId, ValidationErrors, E164};
-use trunkline_store::{now_micros, CallFilter, CallRow, StoreError};
+use trunkline_store::{now_micros, Applied, CallFilter, CallRow, StoreError};
 use utoipa::ToSchema;
 
 pub const NOT_FOUND: &str =
@@ -416,44 +416,47 @@ pub async fn cancel(
     tenant: Tenant,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let call = state
-        .store
-        .get_call(&tenant.id, &id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    let current = CallStatus::parse(&call.status).unwrap_or(CallStatus::Failed);
-    if current.is_final() {
-        return Err(ApiError::Conflict(format!(
-            "the call already ended ({})",
-            current.public()
-        )));
+    // Decided on the status read; if the dialer moves the call on meanwhile (claimed →
+    // dialing), the move does not apply and the call is read again, so a call LiveKit is
+    // already dialing is hung up rather than only marked cancelled.
+    for _ in 0..3 {
+        let call = state
+            .store
+            .get_call(&tenant.id, &id)
+            .await?
+            .ok_or(ApiError::NotFound(NOT_FOUND))?;
+        let current = CallStatus::parse(&call.status).unwrap_or(CallStatus::Failed);
+        if current.is_final() {
+            return Err(ApiError::Conflict(format!(
+                "the call already ended ({})",
+                current.public()
+            )));
+        }
+        let in_livekit = matches!(
+            current,
+            CallStatus::Dialing | CallStatus::Ringing | CallStatus::Answered
+        );
+        if in_livekit {
+            // Deleting the room hangs up the SIP leg (CANCEL before answer, BYE after).
+            state.require_livekit()?.delete_room(&call.id).await?;
+        }
+        let (to, reason) = if current == CallStatus::Answered {
+            (CallStatus::Completed, "ended_by_api")
+        } else {
+            (CallStatus::Cancelled, "cancelled_by_api")
+        };
+        let details = Details {
+            end_reason: Some(reason.into()),
+            ..Default::default()
+        };
+        // Once the room is gone, any state still live may end; before, only the one read.
+        let read = [current];
+        let only = (!in_livekit).then_some(&read[..]);
+        let applied = advance_from(&state.store, &call, to, now_micros(), details, only).await?;
+        if applied == Applied::Yes || in_livekit {
+            break;
+        }
     }
-    let in_livekit = matches!(
-        current,
-        CallStatus::Dialing | CallStatus::Ringing | CallStatus::Answered
-    );
-    if in_livekit {
-        // Deleting the room hangs up the SIP leg (CANCEL before answer, BYE after).
-        state.require_livekit()?.delete_room(&call.id).await?;
-    }
-    let (to, details) = if current == CallStatus::Answered {
-        (
-            CallStatus::Completed,
-            Details {
-                end_reason: Some("ended_by_api".into()),
-                ..Default::default()
-            },
-        )
-    } else {
-        (
-            CallStatus::Cancelled,
-            Details {
-                end_reason: Some("cancelled_by_api".into()),
-                ..Default::default()
-            },
-        )
-    };
-    advance(&state.store, &call, to, now_micros(), details).await?;
     let call = state
         .store
         .get_call(&tenant.id, &id)

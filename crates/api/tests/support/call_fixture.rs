@@ -69,9 +69,27 @@ pub async fn fixture() -> Fixture {
 }
 
 pub async fn fixture_with(configure: impl FnOnce(&mut trunkline_api::AppState)) -> Fixture {
-    let db = TestDb::fresh().await;
     let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let srv = TestServer::start_custom(&db, LiveKit::Double(&lk), None, configure).await;
+    fixture_on(lk, None, configure).await
+}
+
+/// Like [`fixture_with`], on a double already running; trunkline reaches LiveKit at
+/// `livekit_url` when given (e.g. a gateway in front of the double), else at the double.
+pub async fn fixture_on(
+    lk: LiveKitDouble,
+    livekit_url: Option<String>,
+    configure: impl FnOnce(&mut trunkline_api::AppState),
+) -> Fixture {
+    let db = TestDb::fresh().await;
+    let livekit = match livekit_url {
+        Some(url) => LiveKit::At {
+            url,
+            key: LK_KEY.into(),
+            secret: LK_SECRET.into(),
+        },
+        None => LiveKit::Double(&lk),
+    };
+    let srv = TestServer::start_custom(&db, livekit, None, configure).await;
     lk.set_webhook_url(Some(format!("{}/livekit/webhook", srv.url)));
     let key = srv.tenant("calls@example.com").await;
     let trunk = srv.create(&key, &seed_twilio()).await;
