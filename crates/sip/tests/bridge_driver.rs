@@ -148,6 +148,15 @@ impl Conn {
         }
     }
 
+    /// Whether the bridge closes the connection within `limit` (reads EOF).
+    async fn closed_within(&mut self, limit: Duration) -> bool {
+        let mut buf = [0u8; 1024];
+        matches!(
+            timeout(limit, self.0.read(&mut buf)).await,
+            Ok(Ok(0)) | Ok(Err(_))
+        )
+    }
+
     async fn send(&mut self, m: &SipMsg) {
         self.0.write_all(&m.to_bytes()).await.unwrap();
         self.0.flush().await.unwrap();
@@ -213,6 +222,10 @@ async fn a_full_call_through_the_bridge() {
     let bye = ex.next().await;
     assert_eq!(bye.method(), Some("BYE"));
     ex.send(&msg::response(&bye, 200, "OK", None)).await;
+    assert!(
+        ex.closed_within(Duration::from_secs(2)).await,
+        "the bridge closes its connection to Exotel when the call is over"
+    );
 
     // The call is gone: a late BYE gets 481.
     tokio::time::sleep(Duration::from_millis(100)).await;

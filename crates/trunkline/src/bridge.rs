@@ -55,7 +55,7 @@ pub struct BridgeArgs {
     #[arg(long, env = "TRUNKLINE_BRIDGE_ALLOW", value_delimiter = ',')]
     pub allow: Vec<String>,
     /// SIP messages per second per source before messages are dropped (burst: twice this).
-    #[arg(long, env = "TRUNKLINE_BRIDGE_RATE", default_value_t = 2000.0)]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_RATE", default_value_t = 10000.0)]
     pub rate: f64,
     /// Open TCP connections per source.
     #[arg(

@@ -499,7 +499,19 @@ async fn connect_b(
 }
 
 /// Leg B's connection once up: where we write, and its framed messages (`None`: closed).
-type LegB = (WriteHalf<SipStream>, mpsc::Receiver<Option<Vec<u8>>>);
+/// The reader task holds the stream's other half, so dropping this aborts it too: only then
+/// is the connection closed (a peer that keeps it open would otherwise keep it forever).
+struct LegB {
+    w: WriteHalf<SipStream>,
+    rx: mpsc::Receiver<Option<Vec<u8>>>,
+    reader: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for LegB {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
 
 /// What the endpoint decided about a new call; `run_call` adds the media session.
 struct CallSetup {
@@ -610,10 +622,10 @@ async fn run_call(
             match action {
                 Action::SendA(bytes) => a.send(bytes).await,
                 Action::SendB(bytes) => match &mut b {
-                    Some((w, _)) => {
+                    Some(leg) => {
                         // Flushed: TLS would otherwise hold the record back.
-                        let _ = w.write_all(&bytes).await;
-                        let _ = w.flush().await;
+                        let _ = leg.w.write_all(&bytes).await;
+                        let _ = leg.w.flush().await;
                     }
                     None => b_queue.push(bytes),
                 },
@@ -645,6 +657,11 @@ async fn run_call(
                 }
                 Action::Done => {
                     drop(media.take());
+                    if let Some(mut leg) = b.take() {
+                        // FIN (and TLS close_notify), briefly: the peer may be gone.
+                        let close = leg.w.shutdown();
+                        let _ = tokio::time::timeout(Duration::from_millis(200), close).await;
+                    }
                     done(endpoint).await;
                     return;
                 }
@@ -681,7 +698,7 @@ async fn run_call(
                             let _ = w.flush().await;
                         }
                         let (btx, brx) = mpsc::channel(64);
-                        tokio::spawn(async move {
+                        let reader = tokio::spawn(async move {
                             let mut framer = StreamFramer::default();
                             let mut buf = vec![0u8; 16 * 1024];
                             loop {
@@ -697,13 +714,13 @@ async fn run_call(
                             }
                             let _ = btx.send(None).await;
                         });
-                        b = Some((w, brx));
+                        b = Some(LegB { w, rx: brx, reader });
                         continue;
                     }
                     None => Event::BConnectFailed,
                 }
             }
-            m = async { b.as_mut().unwrap().1.recv().await }, if b.is_some() => match m {
+            m = async { b.as_mut().unwrap().rx.recv().await }, if b.is_some() => match m {
                 Some(Some(bytes)) => match SipMsg::parse(&bytes) {
                     Ok(m) => Event::FromB(m),
                     Err(_) => continue,

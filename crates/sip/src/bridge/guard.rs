@@ -24,10 +24,12 @@ impl Default for GuardConfig {
     fn default() -> Self {
         Self {
             allow: vec![],
-            // LiveKit sends a handful of messages per call; a whole region's SIP service
-            // behind one address at 100 calls/s stays far below this.
-            rate_per_sec: 2_000.0,
-            burst: 4_000.0,
+            // Per source, and LiveKit's SIP service (or a provider's SBC) is one source for
+            // all its calls: about five messages per call arrive from it, so this admits some
+            // 2,000 calls/s from one address. A flood beyond is dropped; sources outside the
+            // allow-list never get this far.
+            rate_per_sec: 10_000.0,
+            burst: 20_000.0,
             max_tcp_per_source: 256,
         }
     }
