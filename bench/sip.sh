@@ -11,7 +11,8 @@
 #   SIP signalling (bench/sip_calls.sh): calls/s through the bridge and through Kamailio on the
 #   same SIPp scenario, and their ratio.
 #
-# Usage: bench/sip.sh [bench-rtp options, e.g. --relay-threads 2]
+# Usage: bench/sip.sh [bench-rtp options, e.g. --relay-threads 0 for a current-thread relay,
+#   --relay-cpus 1 --gen-cpus 0 to pin the two processes]
 #   BENCH_RTP_CALLS, BENCH_RTP_SECS, BENCH_RTP_REF_SECS change the load; BENCH_RTP_STALLS=1 also
 #   prints each 100 ms window whose worst latency passed 2 ms (a stall, not a steady delay).
 set -euo pipefail

@@ -106,7 +106,8 @@ ramp() { # name target user pass uas_port
     if [ "$verdict" != ok ]; then
       echo "    (SIPp logs of this step were in $WORK/$name-$rate)"
       grep -m 3 -h "Aborting\|Dead call" "$WORK/$name-$rate"/uac_err.log 2>/dev/null | cut -c1-240 | sed 's/^/    /' || true
-      if [ "$name" = bridge ]; then sort "$WORK/bridge.log" | uniq -c | sort -rn | head -3 | cut -c1-240 | sed 's/^/    /'; fi
+      # (|| true: head closing the pipe early is no failure of the bench)
+      if [ "$name" = bridge ]; then sort "$WORK/bridge.log" | uniq -c | sort -rn | head -3 | cut -c1-240 | sed 's/^/    /' || true; fi
       break
     fi
     BEST=$cps
@@ -114,8 +115,8 @@ ramp() { # name target user pass uas_port
   done
 }
 
-mapfile -t PORTS < <($BENCH free-ports 4)
-BRIDGE_PORT=${PORTS[0]} BRIDGE_EXO=${PORTS[1]} KAM_PORT=${PORTS[2]} KAM_EXO=${PORTS[3]}
+mapfile -t PORTS < <($BENCH free-ports 2)
+BRIDGE_PORT=${PORTS[0]} BRIDGE_EXO=${PORTS[1]}
 
 echo "== SIP calls/s: SIPp UAC -> {bridge | Kamailio} -> SIPp UAS, ${SECS} s per step, hold ${HOLD_MS} ms"
 echo "   machine: $(nproc) cores; sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1); $(kamailio -v | head -1)"
@@ -134,8 +135,11 @@ BRIDGE_RSS=$(awk '/VmHWM/ { print $2 }' "/proc/$BRIDGE_PID/status" 2>/dev/null |
 kill "$BRIDGE_PID" 2>/dev/null || true
 wait "$BRIDGE_PID" 2>/dev/null || true
 
-# --- Kamailio: stateful t_relay, record-routed, to the same UAS scenario over TCP
-MODS=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio*' | head -1)")
+# --- Kamailio: stateful t_relay, record-routed, to the same UAS scenario over TCP. Its ports
+# are picked now: ones picked before the bridge's steps may since have gone to their sockets.
+mapfile -t PORTS < <($BENCH free-ports 2)
+KAM_PORT=${PORTS[0]} KAM_EXO=${PORTS[1]}
+MODS=$(dirname "$(find /usr/lib -name tm.so -path '*kamailio*' -print -quit)")
 cat >"$WORK/kamailio.cfg" <<EOF
 #!KAMAILIO
 debug=0
@@ -174,7 +178,7 @@ kamailio -f "$WORK/kamailio.cfg" -c >"$WORK/kamailio-check.log" 2>&1 || { cat "$
 kamailio -f "$WORK/kamailio.cfg" -DD -E -m 2048 -M 64 -P "$WORK/kamailio.pid" 2>"$WORK/kamailio.log" &
 KAM_PID=$!
 PIDS+=("$KAM_PID")
-$BENCH wait-listen "$KAM_PORT" udp 10
+$BENCH wait-listen "$KAM_PORT" udp 10 || { tail -20 "$WORK/kamailio.log"; exit 1; }
 echo "-- Kamailio (tm + sl + rr, t_relay to the UAS over TCP; no auth of its own: the UAS's 401 passes end to end)"
 ramp kamailio "127.0.0.1:$KAM_PORT" exouser exopass "$KAM_EXO"
 KAM_BEST=$BEST

@@ -184,7 +184,12 @@ async fn the_bridge_finds_inbound_trunks_by_number_with_their_credentials() {
 
     let id = open["data"]["trunk_id"].as_str().unwrap();
     let (st, body) = srv
-        .send("DELETE", &format!("/sip/inbound-trunks/{id}"), Some(&key), None)
+        .send(
+            "DELETE",
+            &format!("/sip/inbound-trunks/{id}"),
+            Some(&key),
+            None,
+        )
         .await;
     assert_eq!(st, 200, "{body}");
     dir.refresh(&srv.store, &srv.state.keyring).await.unwrap();
