@@ -1,113 +1,26 @@
-//! The thin async loop around `Call`: LiveKit's side on UDP and TCP, Exotel's side (inbound
-//! calls) on TCP, one TCP connection to leg B per call, the timers, and the media relay. The
-//! endpoint task owns the Call-ID map (both legs' Call-IDs, so a request Exotel or LiveKit
-//! sends to our Contact on a new connection still finds its call) and the digest decision;
-//! it never waits on a call. Each call runs in its own task until its machine says `Done`.
+//! The listeners and the endpoint: LiveKit's side on UDP and TCP, Exotel's side (inbound
+//! calls) on TCP, each message past the edge guard. The endpoint task owns the Call-ID map
+//! (both legs' Call-IDs, so a request Exotel or LiveKit sends to our Contact on a new
+//! connection still finds its call) and the digest decision; it never waits on a call. Each
+//! call runs in its own task (`call_task`) until its machine says `Done`.
 //!
 //! Requests we send to leg A (BYE, relayed re-INVITE) go to the address (or connection) its
 //! INVITE came from, with the Request-URI and Route set the dialog says: the peer is one hop.
 
 use super::auth::{AuthDecision, Authenticator};
-use super::call::{hostport, Action, Call, CallConfig, Event, Leg, Timer, Timers};
+use super::call::{Event, Leg, Timers};
+use super::call_task::{run_call, CallSetup};
+use super::media::MediaRelay;
 use super::msg::{self, ParseError, SipMsg};
 use super::{Route, TrunkDirectory};
-use crate::transport::{SipStream, StreamTransport};
 use crate::wire::StreamFramer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tokio::time::{sleep_until, Instant};
-
-/// One call's media, as the RTP relay (`crate::rtp`, in progress) provides it: leg A faces
-/// LiveKit, leg B faces Exotel. Dropping it frees its ports.
-pub trait MediaSession: Send + 'static {
-    fn local_a(&self) -> SocketAddr;
-    fn local_b(&self) -> SocketAddr;
-    fn set_peer_a(&mut self, addr: SocketAddr);
-    fn set_peer_b(&mut self, addr: SocketAddr);
-    /// A counter that moves with every RTP packet accepted from either peer (and every peer
-    /// change): the bridge ends an answered call when it stops for `rtp_timeout`.
-    fn activity(&self) -> u64 {
-        0
-    }
-    /// `None`: the session never times out (signalling-only tests).
-    fn rtp_timeout(&self) -> Option<Duration> {
-        None
-    }
-}
-
-/// Opening a session binds ports, hence a future.
-pub type OpenFuture<'a> = std::pin::Pin<
-    Box<dyn std::future::Future<Output = Result<Box<dyn MediaSession>, String>> + Send + 'a>,
->;
-
-pub trait MediaRelay: Send + Sync + 'static {
-    fn open<'a>(&'a self, call_id: &'a str) -> OpenFuture<'a>;
-}
-
-/// The RTP relay of `crate::rtp`.
-impl MediaSession for crate::rtp::RelaySession {
-    fn local_a(&self) -> SocketAddr {
-        crate::rtp::RelaySession::local_a(self)
-    }
-    fn local_b(&self) -> SocketAddr {
-        crate::rtp::RelaySession::local_b(self)
-    }
-    fn set_peer_a(&mut self, addr: SocketAddr) {
-        crate::rtp::RelaySession::set_peer_a(self, addr)
-    }
-    fn set_peer_b(&mut self, addr: SocketAddr) {
-        crate::rtp::RelaySession::set_peer_b(self, addr)
-    }
-    fn activity(&self) -> u64 {
-        crate::rtp::RelaySession::activity(self)
-    }
-    fn rtp_timeout(&self) -> Option<Duration> {
-        Some(crate::rtp::RelaySession::rtp_timeout(self))
-    }
-}
-
-impl MediaRelay for crate::rtp::RtpRelay {
-    fn open<'a>(&'a self, call_id: &'a str) -> OpenFuture<'a> {
-        Box::pin(async move {
-            crate::rtp::RtpRelay::open(self, call_id)
-                .await
-                .map(|s| Box::new(s) as Box<dyn MediaSession>)
-                .map_err(|e| e.to_string())
-        })
-    }
-}
-
-/// Signalling only: SDP points at fixed addresses and nothing is relayed (tests, and until
-/// the RTP relay is wired in).
-pub struct NoRelay {
-    pub a: SocketAddr,
-    pub b: SocketAddr,
-}
-
-struct NoSession(SocketAddr, SocketAddr);
-
-impl MediaSession for NoSession {
-    fn local_a(&self) -> SocketAddr {
-        self.0
-    }
-    fn local_b(&self) -> SocketAddr {
-        self.1
-    }
-    fn set_peer_a(&mut self, _: SocketAddr) {}
-    fn set_peer_b(&mut self, _: SocketAddr) {}
-}
-
-impl MediaRelay for NoRelay {
-    fn open<'a>(&'a self, _: &'a str) -> OpenFuture<'a> {
-        let session: Box<dyn MediaSession> = Box::new(NoSession(self.a, self.b));
-        Box::pin(std::future::ready(Ok(session)))
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
@@ -146,13 +59,13 @@ pub struct Listeners {
 
 /// Where a message came from and its answers go.
 #[derive(Clone)]
-enum Reply {
+pub(super) enum Reply {
     Udp(Arc<UdpSocket>, SocketAddr),
     Tcp(mpsc::Sender<Vec<u8>>),
 }
 
 impl Reply {
-    async fn send(&self, bytes: Vec<u8>) {
+    pub(super) async fn send(&self, bytes: Vec<u8>) {
         match self {
             Self::Udp(s, to) => {
                 let _ = s.send_to(&bytes, to).await;
@@ -166,12 +79,12 @@ impl Reply {
 
 /// Which listener a message arrived on: it decides what a new INVITE is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+pub(super) enum Side {
     LiveKit,
     Provider,
 }
 
-enum ToEndpoint {
+pub(super) enum ToEndpoint {
     Message(Vec<u8>, Reply, Side),
     /// A call's machine is done: forget both of its Call-IDs.
     CallDone(String, String),
@@ -478,276 +391,4 @@ async fn connection(
     }
     drop(wtx);
     let _ = writer.await;
-}
-
-/// Leg B's connection: DNS, TCP and (for TLS) the handshake, all within `limit`.
-async fn connect_b(
-    host: String,
-    port: u16,
-    transport: StreamTransport,
-    tls: crate::transport::TlsSettings,
-    limit: Duration,
-) -> Option<SipStream> {
-    match crate::transport::connect(&host, port, transport, &tls, limit).await {
-        Ok(s) => Some(s),
-        Err(e) => {
-            // The reason names the step (DNS, TCP, TLS) and the target, never a credential.
-            tracing::info!(target = %hostport(&host, port), error = %e, "leg B unreachable");
-            None
-        }
-    }
-}
-
-/// Leg B's connection once up: where we write, and its framed messages (`None`: closed).
-/// The reader task holds the stream's other half, so dropping this aborts it too: only then
-/// is the connection closed (a peer that keeps it open would otherwise keep it forever).
-struct LegB {
-    w: WriteHalf<SipStream>,
-    rx: mpsc::Receiver<Option<Vec<u8>>>,
-    reader: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for LegB {
-    fn drop(&mut self) {
-        self.reader.abort();
-    }
-}
-
-/// What the endpoint decided about a new call; `run_call` adds the media session.
-struct CallSetup {
-    route: Route,
-    b_call_id: String,
-    a_local: String,
-    a_udp: bool,
-    b_local: String,
-    timers: Timers,
-    connect_timeout: Duration,
-    tls: crate::transport::TlsSettings,
-}
-
-/// Watches a session's RTP counter once the call is answered (`Action::WatchMedia`).
-struct MediaWatch {
-    timeout: Duration,
-    seen: u64,
-    since: Instant,
-    /// When to sample the counter next (every eighth of the timeout: the call ends at most
-    /// that late).
-    next: Instant,
-}
-
-impl MediaWatch {
-    fn new(timeout: Duration, activity: u64, now: Instant) -> Self {
-        let mut w = Self {
-            timeout,
-            seen: activity,
-            since: now,
-            next: now,
-        };
-        w.next = now + w.step();
-        w
-    }
-
-    fn step(&self) -> Duration {
-        (self.timeout / 8).max(Duration::from_millis(10))
-    }
-
-    /// Whether the session has been silent for the whole timeout.
-    fn silent(&mut self, activity: u64, now: Instant) -> bool {
-        self.next = now + self.step();
-        if activity != self.seen {
-            self.seen = activity;
-            self.since = now;
-            return false;
-        }
-        now.duration_since(self.since) >= self.timeout
-    }
-}
-
-/// One call: its media session, its machine, its connection to leg B, its timers.
-async fn run_call(
-    setup: CallSetup,
-    invite: SipMsg,
-    a: Reply,
-    relay: Arc<dyn MediaRelay>,
-    mut rx: mpsc::Receiver<Event>,
-    endpoint: mpsc::Sender<ToEndpoint>,
-) {
-    let a_call_id = invite.call_id().to_owned();
-    let b_call_id = setup.b_call_id.clone();
-    let done = |endpoint: mpsc::Sender<ToEndpoint>| async move {
-        let _ = endpoint
-            .send(ToEndpoint::CallDone(a_call_id, b_call_id))
-            .await;
-    };
-    let media = match relay.open(invite.call_id()).await {
-        Ok(m) => m,
-        Err(why) => {
-            tracing::warn!(why, "no media relay session: 503");
-            let r = msg::response(&invite, 503, "No Media Ports", None);
-            a.send(r.to_bytes()).await;
-            done(endpoint).await;
-            return;
-        }
-    };
-    let cfg = CallConfig {
-        route: setup.route,
-        b_call_id: setup.b_call_id,
-        a_local: setup.a_local,
-        a_udp: setup.a_udp,
-        b_local: setup.b_local,
-        media_a: media.local_a(),
-        media_b: media.local_b(),
-        timers: setup.timers,
-    };
-    let mut media = Some(media);
-    let (mut call, first) = Call::start(cfg, invite);
-    let (host, port, transport) = call.b_destination();
-    let mut timers: HashMap<Timer, Instant> = HashMap::new();
-    let mut watch: Option<MediaWatch> = None;
-    let mut b_queue: Vec<Vec<u8>> = vec![];
-    let mut b: Option<LegB> = None;
-    let mut pending = first;
-    let needs_b = pending.iter().any(|a| matches!(a, Action::SendB(_)));
-    let mut connecting = needs_b.then(|| {
-        Box::pin(connect_b(
-            host,
-            port,
-            transport,
-            setup.tls.clone(),
-            setup.connect_timeout,
-        ))
-    });
-    loop {
-        for action in pending.drain(..) {
-            match action {
-                Action::SendA(bytes) => a.send(bytes).await,
-                Action::SendB(bytes) => match &mut b {
-                    Some(leg) => {
-                        // Flushed: TLS would otherwise hold the record back.
-                        let _ = leg.w.write_all(&bytes).await;
-                        let _ = leg.w.flush().await;
-                    }
-                    None => b_queue.push(bytes),
-                },
-                Action::Arm(t, d) => {
-                    timers.insert(t, Instant::now() + d);
-                }
-                Action::PeerA(p) => {
-                    if let Some(m) = media.as_mut() {
-                        m.set_peer_a(p);
-                    }
-                }
-                Action::PeerB(p) => {
-                    if let Some(m) = media.as_mut() {
-                        m.set_peer_b(p);
-                    }
-                }
-                Action::WatchMedia => {
-                    watch = media.as_ref().and_then(|m| {
-                        Some(MediaWatch::new(
-                            m.rtp_timeout()?,
-                            m.activity(),
-                            Instant::now(),
-                        ))
-                    });
-                }
-                Action::ReleaseMedia => {
-                    media = None;
-                    watch = None;
-                }
-                Action::Done => {
-                    drop(media.take());
-                    if let Some(mut leg) = b.take() {
-                        // FIN (and TLS close_notify), briefly: the peer may be gone.
-                        let close = leg.w.shutdown();
-                        let _ = tokio::time::timeout(Duration::from_millis(200), close).await;
-                    }
-                    done(endpoint).await;
-                    return;
-                }
-            }
-        }
-        let next = timers
-            .iter()
-            .min_by_key(|(_, at)| **at)
-            .map(|(t, at)| (*t, *at));
-        let sleep = async {
-            match next {
-                Some((_, at)) => sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
-        let look = async {
-            match &watch {
-                Some(w) => sleep_until(w.next).await,
-                None => std::future::pending().await,
-            }
-        };
-        let event = tokio::select! {
-            e = rx.recv() => match e {
-                Some(e) => e,
-                None => return,
-            },
-            c = async { connecting.as_mut().unwrap().await }, if connecting.is_some() => {
-                connecting = None;
-                match c {
-                    Some(stream) => {
-                        let (mut rd, mut w) = tokio::io::split(stream);
-                        for q in b_queue.drain(..) {
-                            let _ = w.write_all(&q).await;
-                            let _ = w.flush().await;
-                        }
-                        let (btx, brx) = mpsc::channel(64);
-                        let reader = tokio::spawn(async move {
-                            let mut framer = StreamFramer::default();
-                            let mut buf = vec![0u8; 16 * 1024];
-                            loop {
-                                match rd.read(&mut buf).await {
-                                    Ok(0) | Err(_) => break,
-                                    Ok(n) => framer.push(&buf[..n]),
-                                }
-                                while let Ok(Some(m)) = framer.next_message() {
-                                    if btx.send(Some(m)).await.is_err() {
-                                        return;
-                                    }
-                                }
-                            }
-                            let _ = btx.send(None).await;
-                        });
-                        b = Some(LegB { w, rx: brx, reader });
-                        continue;
-                    }
-                    None => Event::BConnectFailed,
-                }
-            }
-            m = async { b.as_mut().unwrap().rx.recv().await }, if b.is_some() => match m {
-                Some(Some(bytes)) => match SipMsg::parse(&bytes) {
-                    Ok(m) => Event::FromB(m),
-                    Err(_) => continue,
-                },
-                _ => {
-                    b = None;
-                    Event::BClosed
-                }
-            },
-            _ = look => {
-                let activity = media.as_ref().map(|m| m.activity()).unwrap_or(0);
-                let silent = watch
-                    .as_mut()
-                    .is_some_and(|w| w.silent(activity, Instant::now()));
-                if !silent {
-                    continue;
-                }
-                watch = None;
-                tracing::info!("no RTP from either side: ending the call");
-                Event::MediaTimeout
-            }
-            _ = sleep => {
-                let Some((t, _)) = next else { continue };
-                timers.remove(&t);
-                Event::Timer(t)
-            }
-        };
-        pending = call.handle(event);
-    }
 }

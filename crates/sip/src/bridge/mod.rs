@@ -11,17 +11,23 @@
 //! Either way leg A is the caller's side (we are its UAS) and leg B the callee's (we are its
 //! UAC); only how leg B's INVITE is addressed differs (`Route`).
 //!
-//! - `msg`: SIP messages with verbatim headers (what a B2BUA copies).
+//! - `msg` (with `syntax`): SIP messages with verbatim headers (what a B2BUA copies), and the
+//!   RFC 3261 grammar checks that decide between a 400 and silence.
 //! - `auth`: the digest challenge toward LiveKit (`AuthDecision`).
 //! - `call`: one call as an I/O-free state machine (`Call::handle(event) -> Vec<Action>`).
-//! - `driver`: the sockets, timers and the RTP relay around it.
+//! - `driver`: the listeners and the endpoint task (Call-ID map, edge guard, new calls);
+//!   `call_task`: each call's task (leg B's connection, timers, media watch); `media`: the
+//!   relay seen from a call.
+//! - `guard`: who may talk to the bridge, how fast.
 
 pub mod auth;
 pub mod call;
+mod call_task;
 #[cfg(test)]
 mod call_tests;
 pub mod driver;
 pub mod guard;
+pub mod media;
 pub mod msg;
 mod syntax;
 #[cfg(test)]
@@ -29,11 +35,9 @@ pub(crate) mod testing;
 
 pub use auth::{AuthDecision, Authenticator};
 pub use call::{Action, Call, CallConfig, Event, Leg, Timer, Timers};
-pub use driver::{
-    serve, serve_with, BridgeConfig, InboundSide, Listeners, MediaRelay, MediaSession, NoRelay,
-    OpenFuture,
-};
+pub use driver::{serve, serve_with, BridgeConfig, InboundSide, Listeners};
 pub use guard::{EdgeGuard, GuardConfig};
+pub use media::{MediaRelay, MediaSession, NoRelay, OpenFuture};
 
 use crate::probe::Credentials;
 use trunkline_domain::Secret;
