@@ -22,6 +22,8 @@
 
 pub mod auth;
 pub mod call;
+#[cfg(test)]
+mod call_harness;
 mod call_task;
 #[cfg(test)]
 mod call_tests;
