@@ -7,8 +7,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use trunkline_core::ServiceError;
 use trunkline_domain::{FieldError, ValidationErrors};
-use trunkline_livekit::{ErrorKind, LiveKitError};
+use trunkline_livekit::LiveKitError;
 use trunkline_store::StoreError;
 use utoipa::ToSchema;
 
@@ -89,42 +90,36 @@ impl From<ValidationErrors> for ApiError {
     }
 }
 
+/// The one mapping from the service layer's classification to HTTP statuses.
+impl From<ServiceError> for ApiError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::Invalid(errors) => errors.into(),
+            ServiceError::BadRequest(message) => Self::bad_request(message),
+            ServiceError::NotFound(what) => Self::NotFound(what),
+            ServiceError::Conflict(message) => Self::Conflict(message),
+            ServiceError::Unavailable(message) => Self::Upstream {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                message,
+            },
+            ServiceError::BadGateway(message) => Self::Upstream {
+                status: StatusCode::BAD_GATEWAY,
+                message,
+            },
+            ServiceError::Internal { context } => Self::Internal { context },
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(what) => {
-                Self::Conflict(format!("a record with this {what} already exists"))
-            }
-            other => Self::Internal {
-                context: format!("database: {other}"),
-            },
-        }
+        ServiceError::from(e).into()
     }
 }
 
 impl From<LiveKitError> for ApiError {
     fn from(e: LiveKitError) -> Self {
-        if e.kind() != ErrorKind::InvalidArgument {
-            // The detail (LiveKit's text, the OS error) is for operators.
-            tracing::warn!(error = %e, "LiveKit request failed");
-        }
-        match e.kind() {
-            ErrorKind::InvalidArgument => Self::BadRequest {
-                message: format!(
-                    "LiveKit rejected the trunk: {}",
-                    e.livekit_message().unwrap_or("invalid argument")
-                ),
-                errors: vec![],
-            },
-            ErrorKind::Unavailable => Self::Upstream {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                message: e.public_message(),
-            },
-            ErrorKind::Credentials | ErrorKind::NotFound | ErrorKind::Other => Self::Upstream {
-                status: StatusCode::BAD_GATEWAY,
-                message: e.public_message(),
-            },
-        }
+        ServiceError::from(e).into()
     }
 }
 

@@ -2,13 +2,13 @@
 //! field, and the tenant behind a bearer API key.
 
 use crate::error::ApiError;
-use crate::sealing::hash_api_key;
 use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use trunkline_core::sealing::hash_api_key;
 
 /// The largest body any endpoint accepts; a trunk config is a few hundred bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;

@@ -1,19 +1,12 @@
 //! trunkline's HTTP API: the seed-000 trunk endpoints and their extensions, the error
 //! envelope, sealing of secrets, and provisioning of LiveKit.
 
-pub mod bridge_directory;
-pub mod calls;
 pub mod envelope;
 pub mod error;
 pub mod extract;
-pub mod health_checks;
 pub mod openapi;
-pub mod provisioning;
-pub mod records;
 pub mod routes;
-pub mod sealing;
 pub mod state;
-mod timefmt;
 pub mod wire;
 
 pub use state::AppState;
@@ -118,7 +111,7 @@ impl Default for ServeOptions {
 }
 
 /// Serves the API on `listener` (the caller binds it; tests bind port 0) and runs the
-/// reconciler beside it, until `shutdown` resolves.
+/// background workers beside it, until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -126,17 +119,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let reconciler = options.reconcile_interval.map(|interval| {
-        tokio::spawn(provisioning::run_reconciler(
-            state.provisioner.clone(),
-            interval,
-            async move {
-                let mut rx = stop_rx;
-                let _ = rx.wait_for(|stop| *stop).await;
-            },
-        ))
-    });
-    let workers = spawn_call_workers(&state, &stop_tx);
+    let workers = trunkline_core::workers::spawn(&state, options.reconcile_interval, &stop_rx);
     let app = router(state);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -144,46 +127,8 @@ pub async fn serve(
             let _ = stop_tx.send(true);
         })
         .await;
-    if let Some(r) = reconciler {
-        let _ = r.await;
-    }
     for w in workers {
         let _ = w.await;
     }
     result
-}
-
-/// Trunk health checks; and the dispatcher (with its sweeper) and the webhook deliverer when
-/// LiveKit is configured: without LiveKit no call can be placed, and the API refuses to queue
-/// one.
-fn spawn_call_workers(
-    state: &AppState,
-    stop: &tokio::sync::watch::Sender<bool>,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-    };
-    // Trunk health checks need no LiveKit.
-    let health = tokio::spawn(health_checks::run(state.clone(), stopped(stop.subscribe())));
-    let Some(livekit) = state.livekit.clone() else {
-        return vec![health];
-    };
-    let dispatcher = calls::dispatcher::Dispatcher {
-        store: state.store.clone(),
-        livekit,
-        settings: state.calls.clone(),
-        wake: state.dispatch_wake.clone(),
-    };
-    let deliverer = calls::webhooks_out::Deliverer::new(
-        state.store.clone(),
-        state.keyring.clone(),
-        state.calls.clone(),
-        state.outbox_wake.clone(),
-        state.allow_private_targets,
-    );
-    vec![
-        health,
-        tokio::spawn(dispatcher.run(stopped(stop.subscribe()))),
-        tokio::spawn(deliverer.run(stopped(stop.subscribe()))),
-    ]
 }

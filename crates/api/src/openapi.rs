@@ -81,7 +81,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::calls::CallPage,
         crate::routes::calls::DeliveryView,
         crate::routes::call_limits::LimitsView,
-        crate::calls::render::CallView,
+        trunkline_core::calls::render::CallView,
         crate::routes::trunk_health::HealthCheckInput,
         crate::routes::trunk_health::TrunkHealth,
         crate::error::ErrorData,

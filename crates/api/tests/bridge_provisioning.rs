@@ -7,7 +7,7 @@ mod support;
 use livekit_double::LiveKitDouble;
 use serde_json::json;
 use support::*;
-use trunkline_api::provisioning::livekit_info::BridgeTarget;
+use trunkline_core::provisioning::livekit_info::BridgeTarget;
 use trunkline_domain::Transport;
 
 fn bridge() -> BridgeTarget {
@@ -146,7 +146,7 @@ async fn exotel_trunks_stored_before_the_bridge_are_provisioned_once_it_is_confi
 /// at the next refresh.
 #[tokio::test]
 async fn the_bridge_finds_inbound_trunks_by_number_with_their_credentials() {
-    use trunkline_api::bridge_directory::StoreDirectory;
+    use trunkline_core::bridge_directory::StoreDirectory;
     use trunkline_sip::bridge::TrunkDirectory;
     let db = TestDb::fresh().await;
     let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;

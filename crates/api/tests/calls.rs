@@ -1,4 +1,4 @@
-//! Outbound calls end to end: the API queues, the dispatcher dials the LiveKit double, the
+//! Outbound calls end to end: the API queues, the dialer dials the LiveKit double, the
 //! double answers (or not) and reports through signed webhooks, and end-of-call webhooks
 //! reach a receiver signed the Standard Webhooks way. Runs on SQLite, and on PostgreSQL when
 //! `TRUNKLINE_TEST_POSTGRES` is set.
@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use support::call_fixture::*;
 use support::*;
-use trunkline_api::calls::signing::signature;
+use trunkline_core::calls::signing::signature;
 
 #[tokio::test]
 async fn an_answered_call_completes_and_the_end_of_call_webhook_is_signed() {

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use support::call_fixture::*;
 use support::*;
-use trunkline_api::calls::signing::signature;
+use trunkline_core::calls::signing::signature;
 use trunkline_store::{now_micros, CallRow};
 
 /// What the sweeper writes when LiveKit never said how a call ended.
@@ -225,7 +225,7 @@ async fn an_unknown_dial_livekit_never_reports_is_failed_by_the_sweeper_at_its_d
     let id = f.call("+14155550303").await;
     let r = released(&f, &id, Duration::from_secs(5)).await;
     assert_eq!(r.webhook_outcome, None);
-    // Ten dispatcher ticks: the call waits, it is not dialed again.
+    // Ten dialer ticks: the call waits, it is not dialed again.
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(f.get(&id).await["status"], "dialing");
     assert_eq!(f.dialed(&id).len(), 1);
@@ -442,7 +442,7 @@ async fn cancelling_a_call_while_its_room_is_being_made_never_dials_it() {
 /// again and hangs the call up, rather than marking a live call cancelled.
 #[tokio::test]
 async fn a_cancel_decided_on_a_stale_status_does_not_apply() {
-    use trunkline_api::calls::finish::{advance_from, Details};
+    use trunkline_core::calls::finish::{advance_from, Details};
     use trunkline_domain::call::CallStatus;
     let f = fixture().await;
     // It rings for a while: the call is `dialing`, from which a cancel could apply.
@@ -511,7 +511,7 @@ async fn an_end_of_call_webhook_answered_500_is_given_up_after_the_maximum_attem
     let webhook_id = w["webhook_id"].as_str().unwrap();
     assert!(webhook_id.starts_with("msg_"), "{w}");
     // Nothing is left to send.
-    let deliverer = trunkline_api::calls::webhooks_out::Deliverer::new(
+    let deliverer = trunkline_core::calls::webhooks_out::Deliverer::new(
         f.srv.store.clone(),
         f.srv.state.keyring.clone(),
         f.srv.state.calls.clone(),

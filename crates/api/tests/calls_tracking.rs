@@ -118,7 +118,7 @@ async fn orphan(f: &Fixture, to: &str, deadline_in: Duration) -> String {
     let tenant = f
         .srv
         .store
-        .tenant_for_key_hash(&trunkline_api::sealing::hash_api_key(&f.key))
+        .tenant_for_key_hash(&trunkline_core::sealing::hash_api_key(&f.key))
         .await
         .unwrap()
         .unwrap();
@@ -150,8 +150,8 @@ async fn orphan(f: &Fixture, to: &str, deadline_in: Duration) -> String {
     id
 }
 
-fn sweeper(f: &Fixture) -> trunkline_api::calls::dispatcher::Dispatcher {
-    trunkline_api::calls::dispatcher::Dispatcher {
+fn sweeper(f: &Fixture) -> trunkline_core::calls::dialer::Dialer {
+    trunkline_core::calls::dialer::Dialer {
         store: f.srv.store.clone(),
         livekit: f.srv.state.livekit.clone().unwrap(),
         settings: f.srv.state.calls.clone(),
@@ -206,7 +206,7 @@ async fn an_answered_call_whose_webhooks_never_arrive_is_completed_by_asking_liv
     assert!(f.lk.rooms().iter().all(|r| r.name != gone));
     let mut settings = (*f.srv.state.calls).clone();
     settings.room_check_after = Duration::ZERO;
-    let checker = trunkline_api::calls::dispatcher::Dispatcher {
+    let checker = trunkline_core::calls::dialer::Dialer {
         settings: Arc::new(settings),
         ..sweeper(&f)
     };

@@ -407,7 +407,7 @@ async fn an_interrupted_create_is_cleaned_up_by_the_reconciler() {
         name: "orphan".into(),
         address: "example.pstn.twilio.com".into(),
         numbers: vec!["+15550100000".into()],
-        metadata: trunkline_api::provisioning::livekit_info::metadata(&row.id),
+        metadata: trunkline_core::provisioning::livekit_info::metadata(&row.id),
         ..Default::default()
     });
     assert_eq!(
@@ -441,11 +441,11 @@ async fn the_reconciler_removes_duplicates_and_never_touches_trunks_it_does_not_
         ..Default::default()
     };
     let duplicate = lk.insert_out_of_band(trunk(
-        trunkline_api::provisioning::livekit_info::metadata(&id),
+        trunkline_core::provisioning::livekit_info::metadata(&id),
     ));
     let foreign = lk.insert_out_of_band(trunk(String::new()));
     let other_deployment =
-        lk.insert_out_of_band(trunk(trunkline_api::provisioning::livekit_info::metadata(
+        lk.insert_out_of_band(trunk(trunkline_core::provisioning::livekit_info::metadata(
             trunkline_domain::TrunkId::generate().as_str(),
         )));
     // A trunk for a row the tenant deleted, turning up late (a create racing the delete).
@@ -454,7 +454,7 @@ async fn the_reconciler_removes_duplicates_and_never_touches_trunks_it_does_not_
         .send("DELETE", &format!("/sip/trunks/{gone}"), Some(&key), None)
         .await;
     assert_eq!(status, 200);
-    let late = lk.insert_out_of_band(trunk(trunkline_api::provisioning::livekit_info::metadata(
+    let late = lk.insert_out_of_band(trunk(trunkline_core::provisioning::livekit_info::metadata(
         &gone,
     )));
     let report = server.reconcile().await;

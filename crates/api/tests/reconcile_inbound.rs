@@ -8,7 +8,7 @@ use livekit_double::LiveKitDouble;
 use serde_json::{json, Value};
 use std::time::Duration;
 use support::*;
-use trunkline_api::provisioning::{dispatch, inbound};
+use trunkline_core::provisioning::{dispatch, inbound};
 use trunkline_livekit::proto;
 use trunkline_store::NumberClaim;
 
@@ -406,7 +406,7 @@ async fn objects_naming_deleted_rows_and_duplicates_are_removed_and_foreign_ones
 }
 
 fn livekit_info_metadata(id: &str) -> String {
-    trunkline_api::provisioning::livekit_info::metadata(id)
+    trunkline_core::provisioning::livekit_info::metadata(id)
 }
 
 /// What a crash between LiveKit's create and our commit leaves: a pending row holding its

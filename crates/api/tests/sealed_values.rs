@@ -5,9 +5,9 @@
 mod support;
 use serde_json::json;
 use support::*;
-use trunkline_api::calls::webhooks_out::secret_aad;
-use trunkline_api::provisioning::inbound;
-use trunkline_api::sealing::{Keyring, MasterKey};
+use trunkline_core::calls::webhooks_out::secret_aad;
+use trunkline_core::provisioning::inbound;
+use trunkline_core::sealing::{Keyring, MasterKey};
 
 const NEXT_KEY: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 

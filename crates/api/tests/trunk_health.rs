@@ -117,7 +117,7 @@ async fn a_trunk_goes_down_after_missed_checks_and_comes_back_up_on_its_own() {
     let t0 = trunkline_store::now_micros();
     let step = |n: i64| t0 + n * 11_000_000;
     assert_eq!(
-        trunkline_api::health_checks::pass_at(&srv.state, step(1))
+        trunkline_core::health_checks::pass_at(&srv.state, step(1))
             .await
             .unwrap(),
         1
@@ -127,7 +127,7 @@ async fn a_trunk_goes_down_after_missed_checks_and_comes_back_up_on_its_own() {
     assert_eq!(b["data"]["consecutive_failures"], 1);
     assert_eq!(b["data"]["last_diagnosis"], "port_closed");
     assert_eq!(
-        trunkline_api::health_checks::pass_at(&srv.state, step(2))
+        trunkline_core::health_checks::pass_at(&srv.state, step(2))
             .await
             .unwrap(),
         1
@@ -139,7 +139,7 @@ async fn a_trunk_goes_down_after_missed_checks_and_comes_back_up_on_its_own() {
     let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
     tokio::spawn(answer_options(listener));
     assert_eq!(
-        trunkline_api::health_checks::pass_at(&srv.state, step(3))
+        trunkline_core::health_checks::pass_at(&srv.state, step(3))
             .await
             .unwrap(),
         1
@@ -163,7 +163,7 @@ async fn a_trunk_goes_down_after_missed_checks_and_comes_back_up_on_its_own() {
         .await;
     assert_eq!(st, 200);
     assert_eq!(
-        trunkline_api::health_checks::pass_at(&srv.state, step(10))
+        trunkline_core::health_checks::pass_at(&srv.state, step(10))
             .await
             .unwrap(),
         0

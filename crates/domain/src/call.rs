@@ -9,7 +9,7 @@ use std::time::Duration;
 pub enum CallStatus {
     /// Waiting in the queue (possibly for a retry's backoff).
     Queued,
-    /// A dispatcher reserved a dial slot; nothing has been sent yet. Shown as `queued`.
+    /// A dialer reserved a dial slot; nothing has been sent yet. Shown as `queued`.
     Claimed,
     /// CreateSIPParticipant was sent: the INVITE may be out.
     Dialing,

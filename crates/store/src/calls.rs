@@ -247,7 +247,7 @@ impl Store {
         Ok(r.as_ref().map(row).transpose()?)
     }
 
-    /// A call by id alone: for the dispatcher and for LiveKit's webhooks, which name a room.
+    /// A call by id alone: for the dialer and for LiveKit's webhooks, which name a room.
     pub async fn call_by_id(&self, id: &str) -> Result<Option<CallRow>, StoreError> {
         let sql = format!("SELECT {COLUMNS} FROM calls WHERE id = $1");
         let r = sqlx::query(&sql)

@@ -9,7 +9,7 @@ use clap::Args;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
-use trunkline_api::bridge_directory::StoreDirectory;
+use trunkline_core::bridge_directory::StoreDirectory;
 use trunkline_sip::bridge::{BridgeConfig, GuardConfig, Timers};
 use trunkline_sip::rtp::{RelayConfig, RtpRelay};
 

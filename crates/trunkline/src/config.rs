@@ -5,6 +5,7 @@ use clap::Args;
 use std::net::SocketAddr;
 use std::time::Duration;
 use trunkline_api::{AppState, ServeOptions};
+use trunkline_core::Services;
 use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 use trunkline_store::Store;
 
@@ -88,7 +89,7 @@ pub struct ServeArgs {
 impl ServeArgs {
     fn bridge(
         &self,
-    ) -> Result<Option<trunkline_api::provisioning::livekit_info::BridgeTarget>, String> {
+    ) -> Result<Option<trunkline_core::provisioning::livekit_info::BridgeTarget>, String> {
         let Some(raw) = self
             .bridge_sip_address
             .as_deref()
@@ -105,15 +106,15 @@ impl ServeArgs {
         )
         .map_err(|e| e.to_string())?;
         Ok(Some(
-            trunkline_api::provisioning::livekit_info::BridgeTarget {
+            trunkline_core::provisioning::livekit_info::BridgeTarget {
                 address: address.to_string(),
                 transport,
             },
         ))
     }
 
-    fn call_settings(&self) -> Result<trunkline_api::calls::CallSettings, String> {
-        let d = trunkline_api::calls::CallSettings::default();
+    fn call_settings(&self) -> Result<trunkline_core::calls::CallSettings, String> {
+        let d = trunkline_core::calls::CallSettings::default();
         if !(self.trunk_cps.is_finite() && (0.01..=1000.0).contains(&self.trunk_cps)) {
             return Err("TRUNKLINE_TRUNK_CPS must be from 0.01 to 1000".into());
         }
@@ -135,7 +136,7 @@ impl ServeArgs {
         if !(self.claim_timeout.is_finite() && self.claim_timeout >= 1.0) {
             return Err("TRUNKLINE_CLAIM_TIMEOUT must be at least 1 second".into());
         }
-        Ok(trunkline_api::calls::CallSettings {
+        Ok(trunkline_core::calls::CallSettings {
             default_cps_milli: (self.trunk_cps * 1000.0).round() as i64,
             default_trunk_concurrency: self.trunk_max_concurrent_calls,
             tenant_concurrency: self.tenant_max_concurrent_calls,
@@ -213,18 +214,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
         None => tracing::warn!("LiveKit is not configured: trunks are stored as unprovisioned until LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set"),
     }
     tracing::info!(%addr, database = store.backend().as_str(), "trunkline listening");
-    let state = AppState::new(
+    let mut services = Services::new(
         store.clone(),
         keyring,
         livekit,
         Duration::from_millis(args.auth_cache_ms),
     );
-    let state = AppState {
-        allow_private_targets: args.allow_private_targets,
-        calls: std::sync::Arc::new(calls),
-        provisioner: state.provisioner.clone().with_bridge(bridge),
-        ..state
-    };
+    services.allow_private_targets = args.allow_private_targets;
+    services.calls = std::sync::Arc::new(calls);
+    services.provisioner = services.provisioner.clone().with_bridge(bridge);
+    let state = AppState::from(services);
     let options = ServeOptions {
         reconcile_interval: Some(Duration::from_secs_f64(args.reconcile_interval)),
     };

@@ -2,7 +2,7 @@
 
 use crate::config::{open_store, DbArgs};
 use clap::Subcommand;
-use trunkline_api::sealing::{generate_api_key, hash_api_key};
+use trunkline_core::sealing::{generate_api_key, hash_api_key};
 use trunkline_domain::{text, ApiKeyId, TenantId};
 use trunkline_store::NewApiKey;
 

@@ -5,7 +5,7 @@
 use crate::config::DbArgs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use trunkline_api::sealing::{Keyring, MasterKey};
+use trunkline_core::sealing::{Keyring, MasterKey};
 use trunkline_store::{sqlite_path, Backend};
 
 pub struct KeyFiles {

@@ -11,10 +11,10 @@
 use crate::config::{open_store, DbArgs};
 use crate::master_key;
 use std::collections::BTreeSet;
-use trunkline_api::calls::webhooks_out::secret_aad;
-use trunkline_api::provisioning::inbound;
-use trunkline_api::records;
-use trunkline_api::sealing::{Keyring, MasterKey};
+use trunkline_core::calls::webhooks_out::secret_aad;
+use trunkline_core::provisioning::inbound;
+use trunkline_core::records;
+use trunkline_core::sealing::{Keyring, MasterKey};
 use trunkline_store::{Store, WebhookSecretRecord};
 
 /// The ids of the keys a tenant's webhook secrets are sealed with.

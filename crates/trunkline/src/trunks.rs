@@ -3,7 +3,8 @@
 use crate::config::{open_store, DbArgs};
 use crate::master_key;
 use clap::Subcommand;
-use trunkline_api::routes::trunk_test::{probe_request, result};
+use trunkline_api::routes::trunk_test::result;
+use trunkline_core::trunk_probe::probe_request;
 use trunkline_domain::E164;
 use trunkline_sip::ProbeOptions;
 
@@ -48,13 +49,13 @@ pub async fn run(db: DbArgs, command: TrunksCommand) -> Result<bool, String> {
                 .map_err(|e| format!("cannot read the trunk: {e}"))?
                 .filter(|r| r.status != trunkline_store::PENDING_STATUS)
                 .ok_or_else(|| format!("no trunk {trunk_id} (check the full id, ST_…)"))?;
-            let config = trunkline_api::records::open(&keyring, &row).map_err(|_| {
+            let config = trunkline_core::records::open(&keyring, &row).map_err(|_| {
                 format!(
                     "the configuration of {trunk_id} cannot be opened with the loaded master keys"
                 )
             })?;
             let request = probe_request(allow_private_targets, &config, test_number)
-                .map_err(|e| api_message(&e))?;
+                .map_err(|e| e.to_string())?;
             let report = trunkline_sip::run_probe(&request, &ProbeOptions::quick()).await;
             let out = result(row.id.clone(), report);
             let healthy = out.healthy;
@@ -65,12 +66,5 @@ pub async fn run(db: DbArgs, command: TrunksCommand) -> Result<bool, String> {
             store.close().await;
             Ok(healthy)
         }
-    }
-}
-
-fn api_message(e: &trunkline_api::error::ApiError) -> String {
-    match e {
-        trunkline_api::error::ApiError::BadRequest { message, .. } => message.clone(),
-        other => format!("{other:?}"),
     }
 }

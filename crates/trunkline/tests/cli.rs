@@ -261,8 +261,8 @@ async fn post_data(
 
 #[tokio::test]
 async fn rotate_master_reseals_inbound_trunk_and_webhook_secrets() {
-    use trunkline_api::calls::webhooks_out::secret_aad;
-    use trunkline_api::sealing::{Keyring, MasterKey};
+    use trunkline_core::calls::webhooks_out::secret_aad;
+    use trunkline_core::sealing::{Keyring, MasterKey};
     const INBOUND_PASSWORD: &str = "inbound-rotation-Pa55";
 
     let dir = tempfile::tempdir().unwrap();
@@ -334,7 +334,7 @@ async fn rotate_master_reseals_inbound_trunk_and_webhook_secrets() {
     let previous = secrets[0].previous_sealed.as_deref().expect("kept");
     assert_eq!(keyring.open(&aad, previous).unwrap(), first);
     let row = store.live_inbound_trunk(&inbound).await.unwrap().unwrap();
-    let raw = trunkline_api::provisioning::inbound::current_raw(&keyring, &row).unwrap();
+    let raw = trunkline_core::provisioning::inbound::current_raw(&keyring, &row).unwrap();
     assert_eq!(raw["auth_password"], INBOUND_PASSWORD);
     store.close().await;
 

@@ -1,19 +1,19 @@
 //! Assistants (a tenant's dispatch profiles) and the tenant's webhook signing secret.
 
-use crate::calls::signing::generate_secret;
-use crate::calls::webhooks_out::{secret_aad, ROTATION_OVERLAP};
 use crate::envelope::{ok, Envelope};
 use crate::error::ApiError;
 use crate::error::ErrorData;
 use crate::extract::{from_value, JsonBody, PathId, Tenant};
 use crate::state::AppState;
-use crate::timefmt::iso8601;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
+use trunkline_core::calls::signing::generate_secret;
+use trunkline_core::calls::webhooks_out::{secret_aad, ROTATION_OVERLAP};
+use trunkline_core::timefmt::iso8601;
 use trunkline_domain::assistant::{AssistantConfig, RawAssistant, TargetPolicy};
 use trunkline_domain::AssistantId;
 use trunkline_store::{now_micros, AssistantRow};

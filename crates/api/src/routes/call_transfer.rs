@@ -1,7 +1,5 @@
 //! `POST /call/{id}/transfer`: cold transfer (SIP REFER) of an answered call.
 
-use crate::calls::dispatcher::participant_identity;
-use crate::calls::render::{view, CallView};
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, PathId, Tenant};
@@ -12,6 +10,8 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use trunkline_core::calls::dialer::participant_identity;
+use trunkline_core::calls::render::{view, CallView};
 use trunkline_domain::call::CallStatus;
 use trunkline_domain::E164;
 use utoipa::ToSchema;
@@ -88,7 +88,7 @@ pub async fn transfer(
     if call.status != CallStatus::Answered.as_str() {
         return Err(ApiError::Conflict(format!(
             "only an answered call can be transferred; this one is {}",
-            crate::calls::render::public_status(&call)
+            trunkline_core::calls::render::public_status(&call)
         )));
     }
     let lk = state.require_livekit()?;
@@ -102,7 +102,7 @@ pub async fn transfer(
     {
         Ok(()) => {}
         Err(e) => {
-            if let Some(code) = crate::calls::outcome::sip_status(&e) {
+            if let Some(code) = trunkline_core::calls::outcome::sip_status(&e) {
                 return Err(ApiError::Upstream {
                     status: StatusCode::BAD_GATEWAY,
                     message: format!("the transfer target refused the transfer (SIP {code})"),

@@ -1,16 +1,10 @@
 //! Outbound calls: queue one (idempotently), read, list, cancel, transfer; and a trunk's
 //! dialing limits.
 
-use crate::calls::finish::{advance_from, Details};
-use crate::calls::render::{view, CallView};
-use crate::calls::DialPlan;
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, PathId, Tenant};
-use crate::provisioning::status;
-use crate::records;
 use crate::state::AppState;
-use crate::timefmt::iso8601;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,6 +13,12 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use trunkline_core::calls::finish::{advance_from, Details};
+use trunkline_core::calls::render::{view, CallView};
+use trunkline_core::calls::DialPlan;
+use trunkline_core::provisioning::status;
+use trunkline_core::records;
+use trunkline_core::timefmt::iso8601;
 use trunkline_domain::assistant::{metadata_text, AssistantConfig, MAX_METADATA_BYTES};
 use trunkline_domain::call::CallStatus;
 use trunkline_domain::trunk::PublicConfig;
@@ -77,7 +77,7 @@ pub struct Queued {
 }
 
 fn accepted(call: &CallRow) -> Response {
-    let status = crate::calls::render::public_status(call);
+    let status = trunkline_core::calls::render::public_status(call);
     (
         StatusCode::ACCEPTED,
         Json(Envelope {
@@ -107,7 +107,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(s.to_owned()))
 }
 
-/// Queue an outbound call: 202 with the call id; the dispatcher dials it under the trunk's
+/// Queue an outbound call: 202 with the call id; the dialer dials it under the trunk's
 /// limits. The same `Idempotency-Key` again returns the same call and dials nothing more.
 #[utoipa::path(post, path = "/call/outbound", tag = "calls", request_body = OutboundCallInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "The same key again returns the same call and dials nothing more")),
@@ -260,7 +260,7 @@ pub async fn create(
         }
         Err(e) => return Err(e.into()),
     }
-    state.dispatch_wake.notify_one();
+    state.dialer_wake.notify_one();
     tracing::info!(call_id = %row.id, trunk_id = %row.trunk_id, "call queued");
     Ok(accepted(&row))
 }

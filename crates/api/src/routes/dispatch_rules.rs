@@ -9,9 +9,7 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, Tenant};
-use crate::provisioning::{dispatch, status};
 use crate::state::AppState;
-use crate::timefmt::iso8601;
 use crate::wire::Provisioning;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
@@ -20,6 +18,8 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use trunkline_core::provisioning::{dispatch, status};
+use trunkline_core::timefmt::iso8601;
 use trunkline_domain::dispatch::{DispatchRuleConfig, RawDispatchRule};
 use trunkline_domain::ids::DispatchRuleId;
 use trunkline_domain::lk_json::LkDispatchRuleFile;

@@ -5,9 +5,7 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
-use crate::provisioning::{inbound, status};
 use crate::state::AppState;
-use crate::timefmt::iso8601;
 use crate::wire::Provisioning;
 use axum::extract::State;
 use axum::response::Response;
@@ -15,6 +13,8 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use trunkline_core::provisioning::{inbound, status};
+use trunkline_core::timefmt::iso8601;
 use trunkline_domain::inbound::{InboundTrunkConfig, RawInboundTrunk};
 use trunkline_domain::lk_json::LkInboundTrunkFile;
 use trunkline_domain::{FieldError, TrunkId, ValidationErrors};

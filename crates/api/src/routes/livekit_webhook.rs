@@ -2,7 +2,6 @@
 //! report calls. Nothing unsigned, altered or signed for another key gets past the check;
 //! such a request is 401 and changes nothing.
 
-use crate::calls::tracking;
 use crate::envelope::ok;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -10,6 +9,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{header::AUTHORIZATION, HeaderMap};
 use axum::response::Response;
+use trunkline_core::calls::tracking;
 use trunkline_livekit::{verify_webhook, WebhookError};
 
 /// LiveKit's webhook receiver (configure this URL in LiveKit). Authenticated by LiveKit's

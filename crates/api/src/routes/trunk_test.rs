@@ -5,7 +5,6 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{parse_json, Tenant, TrunkPath};
-use crate::records;
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -14,8 +13,8 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use serde::{Deserialize, Serialize};
-use trunkline_domain::{HostName, Transport, TrunkConfig, TrunkId, E164};
-use trunkline_sip::{Credentials, ProbeOptions, ProbeReport, ProbeRequest, ProbeTransport};
+use trunkline_domain::{TrunkId, E164};
+use trunkline_sip::ProbeReport;
 use utoipa::ToSchema;
 
 pub fn routes() -> Router<AppState> {
@@ -106,89 +105,6 @@ pub fn result(trunk_id: String, r: ProbeReport) -> TrunkTestResult {
     }
 }
 
-fn credentials(
-    user: &Option<String>,
-    password: &Option<trunkline_domain::Secret>,
-) -> Option<Credentials> {
-    match (user, password) {
-        (Some(u), Some(p)) => Some(Credentials {
-            username: u.clone(),
-            password: p.clone(),
-        }),
-        _ => None,
-    }
-}
-
-/// What to probe for a stored configuration, or a 400 saying why it cannot be probed.
-pub fn probe_request(
-    allow_internal: bool,
-    config: &TrunkConfig,
-    test_number: Option<String>,
-) -> Result<ProbeRequest, ApiError> {
-    let (field, host): (&str, &HostName) = match config {
-        TrunkConfig::Sip(c) => ("trunk_config.address", &c.address.host),
-        TrunkConfig::Exotel(c) => match &c.sip_host {
-            Some(h) => ("trunk_config.sip_host", h),
-            None => {
-                return Err(ApiError::bad_request(
-                    "This Exotel trunk has no sip_host: set trunk_config.sip_host (and sip_port) to the SIP host Exotel assigned (e.g. pstn.in2.exotel.com) to test it",
-                ))
-            }
-        },
-    };
-    // The same policy as creating the trunk; the probe checks the resolved address as well.
-    if host.is_internal() && !allow_internal {
-        return Err(ApiError::field(
-            field,
-            format!("must be a public address to be tested: {host} is loopback, private, link-local or otherwise internal"),
-        ));
-    }
-    let base = |port, transport, credentials, from_number: String, from_domain| ProbeRequest {
-        host: host.to_string(),
-        port,
-        transport,
-        credentials,
-        from_number,
-        from_domain,
-        test_number: test_number.clone(),
-        allow_internal,
-    };
-    Ok(match config {
-        TrunkConfig::Sip(c) => {
-            let (transport, default_port) = match c.transport {
-                // LiveKit's "auto" starts with UDP, as does RFC 3263 for a plain sip: URI.
-                Transport::Auto | Transport::Udp => (ProbeTransport::Udp, 5060),
-                Transport::Tcp => (ProbeTransport::Tcp, 5060),
-                Transport::Tls => (ProbeTransport::Tls, 5061),
-            };
-            let from = c
-                .numbers
-                .first()
-                .map(|n| n.as_str().to_owned())
-                .unwrap_or_default();
-            base(
-                c.address.port.unwrap_or(default_port),
-                transport,
-                credentials(&c.username, &c.password),
-                from,
-                None,
-            )
-        }
-        // Exotel: TCP 5070 by default (seed 003 and Exotel's docs), TLS on 443; From domain
-        // its sip_domain. The bridge calls it the same way.
-        TrunkConfig::Exotel(c) => base(
-            c.sip_port.unwrap_or(5070),
-            match crate::bridge_directory::exotel_transport(c.sip_port.unwrap_or(5070)) {
-                trunkline_sip::bridge::ExotelTransport::Tls => ProbeTransport::Tls,
-                trunkline_sip::bridge::ExotelTransport::Tcp => ProbeTransport::Tcp,
-            },
-            credentials(&c.auth_username, &c.auth_password),
-            c.exotel_number.as_str().to_owned(),
-            c.sip_domain.as_ref().map(|d| d.to_string()),
-        ),
-    })
-}
-
 /// Test a trunk: SIP OPTIONS to its provider (digest challenge answered with its
 /// credentials) and, with `test_number`, an INVITE cancelled at the first ring. Reports
 /// reachability, round-trip time, every SIP status and a diagnosis.
@@ -228,15 +144,14 @@ pub async fn test_trunk(
     if TrunkId::parse(&trunk_id).is_none() {
         return Err(ApiError::NotFound(crate::routes::trunks::NOT_FOUND));
     }
-    let row = state
-        .store
-        .get_trunk(&tenant.id, &trunk_id)
-        .await?
-        .ok_or(ApiError::NotFound(crate::routes::trunks::NOT_FOUND))?;
-    let config = records::open(&state.keyring, &row)?;
-    let request = probe_request(state.allow_private_targets, &config, test_number)?;
-    let report = trunkline_sip::run_probe(&request, &ProbeOptions::quick()).await;
-    tracing::info!(trunk_id = %row.id, diagnosis = report.diagnosis.code(), reachable = report.reachable, "trunk tested");
+    let report = trunkline_core::trunk_probe::test_stored_trunk(
+        &state,
+        &tenant.id,
+        &trunk_id,
+        test_number,
+        crate::routes::trunks::NOT_FOUND,
+    )
+    .await?;
     let message = report.diagnosis.sentence();
-    Ok(ok(message, result(row.id.clone(), report)))
+    Ok(ok(message, result(trunk_id, report)))
 }

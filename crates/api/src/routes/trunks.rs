@@ -3,13 +3,13 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
-use crate::provisioning::status;
-use crate::records;
 use crate::state::AppState;
-use crate::timefmt::iso8601;
 use crate::wire::*;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use trunkline_core::provisioning::status;
+use trunkline_core::records;
+use trunkline_core::timefmt::iso8601;
 use trunkline_domain::text;
 use trunkline_domain::trunk::{RawExotelConfig, RawSipTrunkConfig};
 use trunkline_domain::{TrunkConfig, TrunkId, TrunkType, ValidationErrors};

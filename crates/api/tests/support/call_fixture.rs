@@ -1,5 +1,5 @@
 //! The outbound-call fixture shared by `calls.rs` and `calls_tracking.rs`: a server with a
-//! fast dispatcher, the LiveKit double sending its webhooks to it, a tenant with a Twilio
+//! fast dialer, the LiveKit double sending its webhooks to it, a tenant with a Twilio
 //! trunk and an assistant whose end-of-call webhooks reach a recording receiver.
 #![allow(dead_code)]
 

@@ -6,8 +6,8 @@
 use livekit_double::LiveKitDouble;
 use serde_json::Value;
 use std::time::Duration;
-use trunkline_api::sealing::{generate_api_key, hash_api_key, Keyring, MasterKey};
 use trunkline_api::{AppState, ServeOptions};
+use trunkline_core::sealing::{generate_api_key, hash_api_key, Keyring, MasterKey};
 use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 
 pub mod call_fixture;
@@ -235,7 +235,7 @@ impl TestServer {
     }
 
     /// One reconciler pass now, treating any pending create as interrupted.
-    pub async fn reconcile(&self) -> trunkline_api::provisioning::ReconcileReport {
+    pub async fn reconcile(&self) -> trunkline_core::provisioning::ReconcileReport {
         self.state
             .provisioner
             .clone()

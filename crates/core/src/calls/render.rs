@@ -4,9 +4,9 @@ use crate::timefmt::iso8601;
 use serde::Serialize;
 use trunkline_domain::call::CallStatus;
 use trunkline_store::CallRow;
-use utoipa::ToSchema;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CallView {
     pub call_id: String,
     /// queued, dialing, ringing, answered, completed, busy, no_answer, rejected, failed or

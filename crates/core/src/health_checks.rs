@@ -4,8 +4,8 @@
 //! a row and `up` again at the first success, on its own.
 
 use crate::records;
-use crate::routes::trunk_test::probe_request;
-use crate::state::AppState;
+use crate::trunk_probe::probe_request;
+use crate::Services;
 use std::time::Duration;
 use trunkline_sip::ProbeOptions;
 use trunkline_store::{now_micros, CheckResult, HealthRow};
@@ -13,7 +13,7 @@ use trunkline_store::{now_micros, CheckResult, HealthRow};
 /// Checks due at once are probed concurrently, at most this many per pass.
 const BATCH: i64 = 32;
 
-pub async fn run(state: AppState, stop: impl std::future::Future<Output = ()>) {
+pub async fn run(state: Services, stop: impl std::future::Future<Output = ()>) {
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -28,12 +28,12 @@ pub async fn run(state: AppState, stop: impl std::future::Future<Output = ()>) {
 }
 
 /// Runs every due check once; returns how many ran.
-pub async fn pass(state: &AppState) -> Result<usize, trunkline_store::StoreError> {
+pub async fn pass(state: &Services) -> Result<usize, trunkline_store::StoreError> {
     pass_at(state, now_micros()).await
 }
 
 /// [`pass`] as if the clock read `now` (µs): what is due then runs (tests step time with it).
-pub async fn pass_at(state: &AppState, now: i64) -> Result<usize, trunkline_store::StoreError> {
+pub async fn pass_at(state: &Services, now: i64) -> Result<usize, trunkline_store::StoreError> {
     let due = state.store.claim_health_checks(now, BATCH).await?;
     let n = due.len();
     let mut set = tokio::task::JoinSet::new();
@@ -49,7 +49,7 @@ pub async fn pass_at(state: &AppState, now: i64) -> Result<usize, trunkline_stor
     Ok(n)
 }
 
-async fn check(state: &AppState, h: HealthRow) -> Result<(), trunkline_store::StoreError> {
+async fn check(state: &Services, h: HealthRow) -> Result<(), trunkline_store::StoreError> {
     let Some(row) = state.store.get_trunk(&h.tenant_id, &h.trunk_id).await? else {
         return Ok(()); // deleted since: nothing to check
     };

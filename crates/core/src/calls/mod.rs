@@ -1,8 +1,8 @@
-//! Outbound calls after the API accepted them: the dispatcher that claims and dials queued
+//! Outbound calls after the API accepted them: the dialer that claims and dials queued
 //! calls, the tracking of their fate from LiveKit's answers and webhooks, and the delivery of
 //! end-of-call webhooks.
 
-pub mod dispatcher;
+pub mod dialer;
 pub mod finish;
 pub mod outcome;
 pub mod render;
@@ -27,7 +27,7 @@ pub struct CallSettings {
     pub max_attempts: i64,
     /// A claim older than this, never dialed, is taken back (its claimer is presumed dead).
     pub claim_timeout: Duration,
-    /// How often the dispatcher looks for due calls when nothing wakes it.
+    /// How often the dialer looks for due calls when nothing wakes it.
     pub tick: Duration,
     /// Dial slots are reserved this far ahead.
     pub horizon: Duration,

@@ -3,9 +3,8 @@
 //! confirm), with LiveKit's number-conflict rule checked in the database first.
 
 use super::{status, Provisioner};
-use crate::error::ApiError;
 use crate::sealing::Keyring;
-use axum::http::StatusCode;
+use crate::ServiceError;
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use trunkline_domain::inbound::{InboundTrunkConfig, RawInboundTrunk};
@@ -60,10 +59,10 @@ pub fn reseal(keyring: &Keyring, trunk_id: &str, secrets_json: &str) -> Result<S
     )
 }
 
-pub fn stored_public(row: &InboundTrunkRow) -> Result<Map<String, Value>, ApiError> {
+pub fn stored_public(row: &InboundTrunkRow) -> Result<Map<String, Value>, ServiceError> {
     match serde_json::from_str(&row.config) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(ApiError::internal(format!(
+        _ => Err(ServiceError::internal(format!(
             "inbound trunk {} config unreadable",
             row.id
         ))),
@@ -81,15 +80,15 @@ pub fn has_password(row: &InboundTrunkRow) -> bool {
 pub fn current_raw(
     keyring: &Keyring,
     row: &InboundTrunkRow,
-) -> Result<Map<String, Value>, ApiError> {
+) -> Result<Map<String, Value>, ServiceError> {
     let mut m = stored_public(row)?;
     let sealed: BTreeMap<String, String> = serde_json::from_str(&row.secrets).map_err(|e| {
-        ApiError::internal(format!("inbound trunk {} secrets unreadable: {e}", row.id))
+        ServiceError::internal(format!("inbound trunk {} secrets unreadable: {e}", row.id))
     })?;
     if let Some(v) = sealed.get("auth_password") {
         let plain = keyring
             .open(&aad(&row.id, "auth_password"), v)
-            .map_err(|e| ApiError::internal(format!("inbound trunk {}: {e}", row.id)))?;
+            .map_err(|e| ServiceError::internal(format!("inbound trunk {}: {e}", row.id)))?;
         m.insert("auth_password".into(), Value::String(plain));
     }
     m.insert("name".into(), Value::String(row.name.clone()));
@@ -99,11 +98,11 @@ pub fn current_raw(
 }
 
 /// The full configuration of a stored row.
-pub fn open(keyring: &Keyring, row: &InboundTrunkRow) -> Result<InboundTrunkConfig, ApiError> {
+pub fn open(keyring: &Keyring, row: &InboundTrunkRow) -> Result<InboundTrunkConfig, ServiceError> {
     let raw: RawInboundTrunk = serde_json::from_value(Value::Object(current_raw(keyring, row)?))
-        .map_err(|e| ApiError::internal(format!("inbound trunk {}: {e}", row.id)))?;
+        .map_err(|e| ServiceError::internal(format!("inbound trunk {}: {e}", row.id)))?;
     raw.validate().map(|(_, c)| c).map_err(|e| {
-        ApiError::internal(format!(
+        ServiceError::internal(format!(
             "inbound trunk {} stored config invalid: {e}",
             row.id
         ))
@@ -136,7 +135,7 @@ pub fn claims(c: &InboundTrunkConfig) -> Vec<NumberClaim> {
 pub const MAX_CLAIMS: usize = 1000;
 
 /// Refuses a configuration with more pairs than [`MAX_CLAIMS`], naming the field.
-pub fn check_size(c: &InboundTrunkConfig) -> Result<(), ApiError> {
+pub fn check_size(c: &InboundTrunkConfig) -> Result<(), ServiceError> {
     let n = c.numbers.len().max(1) * c.allowed_numbers.len().max(1);
     if n > MAX_CLAIMS {
         let mut e = ValidationErrors::default();
@@ -151,8 +150,8 @@ pub fn check_size(c: &InboundTrunkConfig) -> Result<(), ApiError> {
 
 /// A 409 for a refused claim. Another account's trunk is never named, nor whether it exists
 /// beyond the fact that the number is taken.
-pub fn conflict(c: ClaimConflict) -> ApiError {
-    ApiError::Conflict(match c {
+pub fn conflict(c: ClaimConflict) -> ServiceError {
+    ServiceError::Conflict(match c {
         ClaimConflict::OtherTenant { claim } if claim.number.is_empty() => {
             "Another account already has an inbound trunk without numbers that accepts the same callers, and LiveKit allows only one such trunk per project: list the numbers this trunk serves (numbers), or restrict its callers (allowed_numbers)".to_owned()
         }
@@ -182,8 +181,8 @@ pub fn conflict(c: ClaimConflict) -> ApiError {
     })
 }
 
-pub fn in_use(r: RuleRef) -> ApiError {
-    ApiError::Conflict(format!(
+pub fn in_use(r: RuleRef) -> ServiceError {
+    ServiceError::Conflict(format!(
         "This inbound trunk is used by dispatch rule {} (\"{}\"): remove it from that rule's trunk_ids, or delete the rule, first",
         r.rule_id, r.rule_name
     ))
@@ -248,11 +247,10 @@ pub struct CreatedInbound {
     pub id: String,
 }
 
-fn too_slow() -> ApiError {
-    ApiError::Upstream {
-        status: StatusCode::SERVICE_UNAVAILABLE,
-        message: "LiveKit took too long and the request was abandoned; try again".into(),
-    }
+fn too_slow() -> ServiceError {
+    ServiceError::Unavailable(
+        "LiveKit took too long and the request was abandoned; try again".into(),
+    )
 }
 
 impl Provisioner {
@@ -263,7 +261,7 @@ impl Provisioner {
         tenant_id: &str,
         name: &str,
         config: &InboundTrunkConfig,
-    ) -> Result<CreatedInbound, ApiError> {
+    ) -> Result<CreatedInbound, ServiceError> {
         check_size(config)?;
         let id = TrunkId::generate().to_string();
         let (public, secrets) = seal(&self.keyring, &id, config);
@@ -343,7 +341,7 @@ impl Provisioner {
         row: &InboundTrunkRow,
         name: &str,
         config: &InboundTrunkConfig,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         check_size(config)?;
         let old_claims = claims(&open(&self.keyring, row)?);
         let new_claims = claims(config);
@@ -384,7 +382,7 @@ impl Provisioner {
             let _ = self.store.mark_inbound_unsynced(&row.id).await;
         }
         if !saved? {
-            return Err(ApiError::Conflict(
+            return Err(ServiceError::Conflict(
                 "the inbound trunk was changed by another request at the same time; fetch it and try again".into(),
             ));
         }
@@ -410,7 +408,7 @@ impl Provisioner {
 
     /// Removes the LiveKit trunk, then ours (and its number claims). A trunk a dispatch rule
     /// names is refused; LiveKit down changes nothing.
-    pub async fn delete_inbound(&self, row: &InboundTrunkRow) -> Result<bool, ApiError> {
+    pub async fn delete_inbound(&self, row: &InboundTrunkRow) -> Result<bool, ServiceError> {
         if let Some(r) = self.store.rule_naming_trunk(&row.id).await? {
             return Err(in_use(r));
         }

@@ -1,4 +1,4 @@
-//! The dispatcher: claims due calls under each trunk's pacing and the concurrency limits
+//! The dialer: claims due calls under each trunk's pacing and the concurrency limits
 //! (see `trunkline_store::calls`), waits for each call's slot, prepares the room and the
 //! agent, then dials with `wait_until_answered` so LiveKit's answer carries the SIP outcome.
 //! A sweeper takes back claims of dead instances and settles calls whose dialer never
@@ -20,7 +20,7 @@ use trunkline_store::{now_micros, CallRow, ClaimLimits, Claimed, Store, StoreErr
 /// ringing timeout, so tasks, not a worker pool, bound nothing but memory. The concurrency
 /// limits bound the tasks.
 #[derive(Clone)]
-pub struct Dispatcher {
+pub struct Dialer {
     pub store: Store,
     pub livekit: LiveKitClient,
     pub settings: Arc<CallSettings>,
@@ -33,7 +33,7 @@ const PREPARE_LEAD: Duration = Duration::from_millis(100);
 /// Extra time given to LiveKit beyond the ringing timeout before we stop waiting.
 const ANSWER_MARGIN: Duration = Duration::from_secs(15);
 
-impl Dispatcher {
+impl Dialer {
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         let mut last_sweep = tokio::time::Instant::now();
@@ -45,18 +45,18 @@ impl Dispatcher {
                 _ = tokio::time::sleep(self.settings.tick) => {}
             }
             if let Err(e) = self.claim_pass().await {
-                tracing::warn!(error = %e, "dispatcher: claim pass failed");
+                tracing::warn!(error = %e, "dialer: claim pass failed");
             }
             if last_sweep.elapsed() >= Duration::from_secs(1) {
                 last_sweep = tokio::time::Instant::now();
                 if let Err(e) = self.sweep().await {
-                    tracing::warn!(error = %e, "dispatcher: sweep failed");
+                    tracing::warn!(error = %e, "dialer: sweep failed");
                 }
             }
             if last_room_check.elapsed() >= self.settings.room_check_after / 2 {
                 last_room_check = tokio::time::Instant::now();
                 if let Err(e) = self.check_rooms().await {
-                    tracing::warn!(error = %e, "dispatcher: room check failed");
+                    tracing::warn!(error = %e, "dialer: room check failed");
                 }
             }
         }
@@ -68,9 +68,9 @@ impl Dispatcher {
             Ok(0) => {}
             Ok(n) => tracing::info!(
                 released = n,
-                "dispatcher: returned undialed claims to the queue"
+                "dialer: returned undialed claims to the queue"
             ),
-            Err(e) => tracing::warn!(error = %e, "dispatcher: could not return claims at shutdown"),
+            Err(e) => tracing::warn!(error = %e, "dialer: could not return claims at shutdown"),
         }
     }
 
@@ -105,7 +105,7 @@ impl Dispatcher {
     async fn dial(self, c: Claimed) {
         if let Err(e) = self.dial_at(&c.id, c.dial_at).await {
             // The claim stays; the sweeper hands it back after the claim timeout.
-            tracing::warn!(call = %c.id, error = %e, "dispatcher: database error while dialing");
+            tracing::warn!(call = %c.id, error = %e, "dialer: database error while dialing");
         }
     }
 
@@ -266,7 +266,7 @@ impl Dispatcher {
                 // the deadline, settle the call. Nobody awaits LiveKit's answer any more, so
                 // webhooks apply as they arrive, and an end they noted while we waited
                 // applies now rather than at the deadline.
-                tracing::warn!(call = %call.id, %error, "dispatcher: dial outcome unknown");
+                tracing::warn!(call = %call.id, %error, "dialer: dial outcome unknown");
                 if let Some(call) = self.store.release_dialer(&call.id, now).await? {
                     if let Some(noted) = call.webhook_outcome.as_deref() {
                         let (status, details) = reported_end(noted);
@@ -293,7 +293,7 @@ impl Dispatcher {
         Ok(())
     }
 
-    /// Takes back claims of dead dispatchers and settles calls whose dialer never reported
+    /// Takes back claims of dead dialers and settles calls whose dialer never reported
     /// (a crash while waiting for the answer): with what LiveKit's webhooks said, if they
     /// said anything, else as failed with the reason.
     pub async fn sweep(&self) -> Result<(), StoreError> {
@@ -303,10 +303,7 @@ impl Dispatcher {
             .release_stale_claims(now - micros(self.settings.claim_timeout), now)
             .await?;
         if released > 0 {
-            tracing::info!(
-                released,
-                "dispatcher: took back claims of a stopped dispatcher"
-            );
+            tracing::info!(released, "dialer: took back claims of a stopped dialer");
             self.wake.notify_one();
         }
         for call in self.store.overdue_calls(now, 200).await? {
@@ -348,7 +345,7 @@ fn reported_end(noted: &str) -> (CallStatus, Details) {
     }
 }
 
-impl Dispatcher {
+impl Dialer {
     /// Completes answered calls whose room LiveKit no longer has: the end of a call whose
     /// webhooks never arrived (webhook URL not configured in LiveKit, or lost). Without this
     /// such calls would hold their concurrency slots forever. `ended_at` is then when the
@@ -366,7 +363,7 @@ impl Dispatcher {
         let open = match self.livekit.open_rooms(&names).await {
             Ok(open) => open,
             Err(e) => {
-                tracing::warn!(error = %e, "dispatcher: cannot ask LiveKit which call rooms are open");
+                tracing::warn!(error = %e, "dialer: cannot ask LiveKit which call rooms are open");
                 return Ok(0);
             }
         };

@@ -1,8 +1,8 @@
 //! Between stored rows and domain values: the public config is JSON, secrets are sealed one
 //! by one with the trunk id and field name as associated data.
 
-use crate::error::ApiError;
 use crate::sealing::Keyring;
+use crate::ServiceError;
 use std::collections::BTreeMap;
 use trunkline_domain::trunk::PublicConfig;
 use trunkline_domain::{Secret, TrunkConfig, TrunkType};
@@ -26,32 +26,32 @@ pub fn seal(keyring: &Keyring, trunk_id: &str, config: &TrunkConfig) -> (String,
     )
 }
 
-pub fn trunk_type(row: &TrunkRow) -> Result<TrunkType, ApiError> {
+pub fn trunk_type(row: &TrunkRow) -> Result<TrunkType, ServiceError> {
     TrunkType::parse("trunk_type", &row.trunk_type).map_err(|_| {
-        ApiError::internal(format!("trunk {} has unknown type in the database", row.id))
+        ServiceError::internal(format!("trunk {} has unknown type in the database", row.id))
     })
 }
 
-pub fn public_config(row: &TrunkRow) -> Result<PublicConfig, ApiError> {
+pub fn public_config(row: &TrunkRow) -> Result<PublicConfig, ServiceError> {
     serde_json::from_str(&row.config)
-        .map_err(|e| ApiError::internal(format!("trunk {} config unreadable: {e}", row.id)))
+        .map_err(|e| ServiceError::internal(format!("trunk {} config unreadable: {e}", row.id)))
 }
 
 /// The full configuration, secrets unsealed (in memory only, for LiveKit and for PATCH).
-pub fn open(keyring: &Keyring, row: &TrunkRow) -> Result<TrunkConfig, ApiError> {
+pub fn open(keyring: &Keyring, row: &TrunkRow) -> Result<TrunkConfig, ServiceError> {
     let kind = trunk_type(row)?;
     let public = public_config(row)?;
     let sealed: BTreeMap<String, String> = serde_json::from_str(&row.secrets)
-        .map_err(|e| ApiError::internal(format!("trunk {} secrets unreadable: {e}", row.id)))?;
+        .map_err(|e| ServiceError::internal(format!("trunk {} secrets unreadable: {e}", row.id)))?;
     let mut opened = BTreeMap::new();
     for (field, value) in &sealed {
         let plain = keyring
             .open(&aad(&row.id, field), value)
-            .map_err(|e| ApiError::internal(format!("trunk {} field {field}: {e}", row.id)))?;
+            .map_err(|e| ServiceError::internal(format!("trunk {} field {field}: {e}", row.id)))?;
         opened.insert(field.clone(), plain);
     }
     TrunkConfig::from_stored(kind, &public, |f| opened.get(f).cloned().map(Secret::new))
-        .map_err(|e| ApiError::internal(format!("trunk {} stored config invalid: {e}", row.id)))
+        .map_err(|e| ServiceError::internal(format!("trunk {} stored config invalid: {e}", row.id)))
 }
 
 /// The digest password LiveKit uses toward trunkline's SIP bridge for an Exotel trunk:
@@ -89,15 +89,15 @@ pub fn open_field(
     trunk_id: &str,
     secrets_json: &str,
     field: &str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, ServiceError> {
     let sealed: BTreeMap<String, String> = serde_json::from_str(secrets_json)
-        .map_err(|e| ApiError::internal(format!("trunk {trunk_id} secrets unreadable: {e}")))?;
+        .map_err(|e| ServiceError::internal(format!("trunk {trunk_id} secrets unreadable: {e}")))?;
     sealed
         .get(field)
         .map(|v| {
             keyring
                 .open(&aad(trunk_id, field), v)
-                .map_err(|e| ApiError::internal(format!("trunk {trunk_id} field {field}: {e}")))
+                .map_err(|e| ServiceError::internal(format!("trunk {trunk_id} field {field}: {e}")))
         })
         .transpose()
 }

@@ -5,7 +5,7 @@
 //! kept current as trunks come and go, and waits (`awaiting_trunk`) while there are none.
 
 use super::{status, Provisioner};
-use crate::error::ApiError;
+use crate::ServiceError;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use trunkline_domain::dispatch::{DispatchRuleConfig, RawDispatchRule, RoomRule};
@@ -58,10 +58,10 @@ pub fn public_json(c: &DispatchRuleConfig) -> Value {
     })
 }
 
-pub fn stored_public(row: &DispatchRuleRow) -> Result<Map<String, Value>, ApiError> {
+pub fn stored_public(row: &DispatchRuleRow) -> Result<Map<String, Value>, ServiceError> {
     match serde_json::from_str(&row.config) {
         Ok(Value::Object(m)) => Ok(m),
-        _ => Err(ApiError::internal(format!(
+        _ => Err(ServiceError::internal(format!(
             "dispatch rule {} config unreadable",
             row.id
         ))),
@@ -69,18 +69,18 @@ pub fn stored_public(row: &DispatchRuleRow) -> Result<Map<String, Value>, ApiErr
 }
 
 /// The stored rule in the raw shape a client sends (with its name): the base of a PATCH.
-pub fn current_raw(row: &DispatchRuleRow) -> Result<Map<String, Value>, ApiError> {
+pub fn current_raw(row: &DispatchRuleRow) -> Result<Map<String, Value>, ServiceError> {
     let mut m = stored_public(row)?;
     m.insert("name".into(), Value::String(row.name.clone()));
     m.retain(|_, v| !v.is_null());
     Ok(m)
 }
 
-pub fn open(row: &DispatchRuleRow) -> Result<DispatchRuleConfig, ApiError> {
+pub fn open(row: &DispatchRuleRow) -> Result<DispatchRuleConfig, ServiceError> {
     let raw: RawDispatchRule = serde_json::from_value(Value::Object(current_raw(row)?))
-        .map_err(|e| ApiError::internal(format!("dispatch rule {}: {e}", row.id)))?;
+        .map_err(|e| ServiceError::internal(format!("dispatch rule {}: {e}", row.id)))?;
     raw.validate().map(|(_, c)| c).map_err(|e| {
-        ApiError::internal(format!(
+        ServiceError::internal(format!(
             "dispatch rule {} stored config invalid: {e}",
             row.id
         ))
@@ -91,7 +91,7 @@ pub fn open(row: &DispatchRuleRow) -> Result<DispatchRuleConfig, ApiError> {
 pub const MAX_KEYS: usize = 1000;
 
 /// Every combination the rule covers, as LiveKit's conflict check counts them.
-pub fn keys(c: &DispatchRuleConfig) -> Result<Vec<RuleKey>, ApiError> {
+pub fn keys(c: &DispatchRuleConfig) -> Result<Vec<RuleKey>, ServiceError> {
     let or_any = |v: Vec<String>, any: &str| {
         if v.is_empty() {
             vec![any.to_owned()]
@@ -143,16 +143,16 @@ pub fn keys(c: &DispatchRuleConfig) -> Result<Vec<RuleKey>, ApiError> {
     Ok(out)
 }
 
-pub fn conflict(c: RuleConflict, c_trunks: &[String]) -> ApiError {
+pub fn conflict(c: RuleConflict, c_trunks: &[String]) -> ServiceError {
     match c {
         RuleConflict::Duplicate {
             rule_id, rule_name, ..
-        } => ApiError::Conflict(format!(
+        } => ServiceError::Conflict(format!(
             "Your dispatch rule {rule_id} (\"{rule_name}\") already covers the same trunk, caller_numbers, dialed_numbers and pin (a rule without trunk_ids covers every inbound trunk of the account): change the filters or the pin, or change that rule instead"
         )),
         RuleConflict::NoSuchTrunk { trunk_id } => {
             let i = c_trunks.iter().position(|t| *t == trunk_id).unwrap_or(0);
-            ApiError::field(
+            ServiceError::field(
                 format!("trunk_ids[{i}]"),
                 format!("{trunk_id} is not an inbound trunk of this account (create one with POST /sip/inbound-trunks)"),
             )
@@ -161,16 +161,13 @@ pub fn conflict(c: RuleConflict, c_trunks: &[String]) -> ApiError {
 }
 
 /// LiveKit's message says "trunk"; this is a rule.
-fn livekit_refusal(e: trunkline_livekit::LiveKitError) -> ApiError {
-    match ApiError::from(e) {
-        ApiError::BadRequest { message, errors } => ApiError::BadRequest {
-            message: message.replacen(
-                "LiveKit rejected the trunk",
-                "LiveKit rejected the dispatch rule",
-                1,
-            ),
-            errors,
-        },
+fn livekit_refusal(e: trunkline_livekit::LiveKitError) -> ServiceError {
+    match ServiceError::from(e) {
+        ServiceError::BadRequest(message) => ServiceError::BadRequest(message.replacen(
+            "LiveKit rejected the trunk",
+            "LiveKit rejected the dispatch rule",
+            1,
+        )),
         other => other,
     }
 }
@@ -254,7 +251,7 @@ impl Provisioner {
         &self,
         tenant_id: &str,
         c: &DispatchRuleConfig,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, ServiceError> {
         let trunks = self.store.list_inbound_trunks(tenant_id).await?;
         let lk_of: HashMap<&str, Option<&str>> = trunks
             .iter()
@@ -283,7 +280,7 @@ impl Provisioner {
         rule_id: &str,
         name: &str,
         c: &DispatchRuleConfig,
-    ) -> Result<Target, ApiError> {
+    ) -> Result<Target, ServiceError> {
         let lk_trunks = self.livekit_trunks(tenant_id, c).await?;
         Ok(if lk_trunks.is_empty() {
             Target::Nothing
@@ -327,7 +324,7 @@ impl Provisioner {
         tenant_id: &str,
         name: &str,
         config: &DispatchRuleConfig,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ServiceError> {
         let keys = keys(config)?;
         let trunk_ids: Vec<String> = config.trunk_ids.iter().map(|t| t.to_string()).collect();
         let id = DispatchRuleId::generate().to_string();
@@ -385,12 +382,10 @@ impl Provisioner {
                         let _ = self.store.abandon_pending_rule(tenant_id, &id).await;
                         Err(match outcome {
                             Err(e) => e.into(),
-                            Ok(_) => ApiError::Upstream {
-                                status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                                message:
-                                    "LiveKit took too long and the create was abandoned; try again"
-                                        .into(),
-                            },
+                            Ok(_) => ServiceError::Unavailable(
+                                "LiveKit took too long and the create was abandoned; try again"
+                                    .into(),
+                            ),
                         })
                     }
                 }
@@ -417,7 +412,7 @@ impl Provisioner {
         row: &DispatchRuleRow,
         name: &str,
         config: &DispatchRuleConfig,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         let old_keys = keys(&open(row)?)?;
         let new_keys = keys(config)?;
         let trunk_ids: Vec<String> = config.trunk_ids.iter().map(|t| t.to_string()).collect();
@@ -454,7 +449,7 @@ impl Provisioner {
             let _ = self.store.mark_rule_unsynced(&row.id).await;
         }
         if !saved? {
-            return Err(ApiError::Conflict(
+            return Err(ServiceError::Conflict(
                 "the dispatch rule was changed by another request at the same time; fetch it and try again".into(),
             ));
         }
@@ -474,7 +469,7 @@ impl Provisioner {
         Ok(())
     }
 
-    pub async fn delete_rule(&self, row: &DispatchRuleRow) -> Result<bool, ApiError> {
+    pub async fn delete_rule(&self, row: &DispatchRuleRow) -> Result<bool, ServiceError> {
         if let Some(lk_id) = &row.livekit_rule_id {
             match &self.livekit {
                 Some(lk) => match lk.delete_dispatch_rule(lk_id).await {
@@ -524,11 +519,11 @@ impl Provisioner {
                 self.store
                     .mark_rule_synced(&row.id, row.desired_version, lk_id.as_deref(), st)
                     .await?;
-                Ok::<_, ApiError>(())
+                Ok::<_, ServiceError>(())
             }
             .await;
             if let Err(e) = result {
-                tracing::warn!(rule_id = %row.id, status = %e.status(), "dispatch rule did not follow the account's trunks");
+                tracing::warn!(rule_id = %row.id, error = %e, "dispatch rule did not follow the account's trunks");
                 let _ = self
                     .store
                     .set_rule_status(&row.id, status::ERROR, Some(FOLLOW_FAILED))

@@ -13,9 +13,9 @@ pub mod status;
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
 
-use crate::error::ApiError;
 use crate::records;
 use crate::sealing::Keyring;
+use crate::ServiceError;
 use std::sync::Arc;
 use trunkline_domain::{TrunkConfig, TrunkId, TrunkType};
 use trunkline_livekit::{ErrorKind, LiveKitClient};
@@ -70,7 +70,7 @@ impl Provisioner {
         name: &str,
         config: &TrunkConfig,
         secrets_json: &str,
-    ) -> Result<Option<trunkline_livekit::proto::SipOutboundTrunkInfo>, ApiError> {
+    ) -> Result<Option<trunkline_livekit::proto::SipOutboundTrunkInfo>, ServiceError> {
         Ok(match (config, &self.bridge) {
             (TrunkConfig::Sip(sip), _) => Some(livekit_info::outbound_trunk(id, name, sip)),
             (TrunkConfig::Exotel(ex), Some(bridge)) => {
@@ -114,7 +114,7 @@ impl Provisioner {
         name: &str,
         kind: TrunkType,
         config: &TrunkConfig,
-    ) -> Result<Created, ApiError> {
+    ) -> Result<Created, ServiceError> {
         let id = TrunkId::generate().to_string();
         let (public, secrets) = records::seal(&self.keyring, &id, config);
         let secrets = self.with_bridge_password(&id, config, &secrets);
@@ -172,10 +172,7 @@ impl Provisioner {
                     let _ = self.store.abandon_pending_trunk(&id).await;
                     Err(match outcome {
                         Err(e) => e.into(),
-                        Ok(_) => ApiError::Upstream {
-                            status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            message: "LiveKit took too long to create the trunk and the create was abandoned; try again".into(),
-                        },
+                        Ok(_) => ServiceError::Unavailable("LiveKit took too long to create the trunk and the create was abandoned; try again".into()),
                     })
                 }
             },
@@ -200,7 +197,7 @@ impl Provisioner {
         row: &TrunkRow,
         name: &str,
         config: &TrunkConfig,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ServiceError> {
         let kind = records::trunk_type(row)?;
         let (public, secrets) = records::seal(&self.keyring, &row.id, config);
         // The bridge password is not part of the client's configuration: keep it across edits.
@@ -237,7 +234,7 @@ impl Provisioner {
             let _ = self.store.mark_unsynced(&row.id).await;
         }
         if !saved? {
-            return Err(ApiError::Conflict(
+            return Err(ServiceError::Conflict(
                 "the trunk was changed by another request at the same time; fetch it and try again"
                     .into(),
             ));
@@ -259,7 +256,7 @@ impl Provisioner {
     /// Removes the LiveKit trunk, then deactivates ours. If LiveKit cannot be reached nothing
     /// changes and the client is told so (a trunk must not stay alive in LiveKit while we call
     /// it deleted).
-    pub async fn delete(&self, tenant_id: &str, row: &TrunkRow) -> Result<bool, ApiError> {
+    pub async fn delete(&self, tenant_id: &str, row: &TrunkRow) -> Result<bool, ServiceError> {
         if let Some(lk_id) = &row.livekit_trunk_id {
             match &self.livekit {
                 Some(lk) => match lk.delete_trunk(lk_id).await {
