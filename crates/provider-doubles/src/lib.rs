@@ -16,9 +16,11 @@
 //! # }
 //! ```
 
+pub mod exotel;
 mod server;
 pub mod twilio;
 mod wire;
 
+pub use exotel::ExotelDouble;
 pub use twilio::TwilioDouble;
 pub use wire::{Fault, Recorded};

@@ -84,19 +84,31 @@ impl Server {
     /// Stops listening; once this returns, connects are refused. Requests in flight get a
     /// few seconds to finish, then their connections are dropped.
     pub(crate) async fn stop(&self) {
-        let running = self.running.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let running = self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         let Some(r) = running else { return };
         let _ = r.stop.send(());
         let _ = r.closed.await;
         let abort = r.task.abort_handle();
-        if tokio::time::timeout(Duration::from_secs(5), r.task).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), r.task)
+            .await
+            .is_err()
+        {
             abort.abort();
         }
     }
 
     /// Listens again on the same address, with the same state.
     pub(crate) async fn restart(&self) -> std::io::Result<()> {
-        if self.running.lock().unwrap_or_else(|e| e.into_inner()).is_some() {
+        if self
+            .running
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
             return Ok(());
         }
         let listener = TcpListener::bind(self.addr).await?;

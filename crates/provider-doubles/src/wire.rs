@@ -31,9 +31,9 @@ pub(crate) struct Exchange {
 impl Exchange {
     pub(crate) async fn read(req: Request) -> Result<Self, Response> {
         let (parts, body) = req.into_parts();
-        let body = to_bytes(body, MAX_BODY)
-            .await
-            .map_err(|_| (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response())?;
+        let body = to_bytes(body, MAX_BODY).await.map_err(|_| {
+            (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response()
+        })?;
         let path = parts.uri.path().to_owned();
         let segs = path
             .split('/')
@@ -59,7 +59,10 @@ impl Exchange {
     }
 
     pub(crate) fn q(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn content_type(&self) -> &str {
@@ -226,7 +229,10 @@ impl Core {
     ) -> Response {
         let (fault, latency) = {
             let mut f = lock(&self.faults);
-            (f.queue.pop_front().or_else(|| f.standing.clone()), f.latency)
+            (
+                f.queue.pop_front().or_else(|| f.standing.clone()),
+                f.latency,
+            )
         };
         let reply = match &fault {
             Some(Fault::Hang(d)) => {

@@ -11,11 +11,12 @@ use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Requests allowed in any 60-second window.
-    pub per_minute: u32,
+    /// Requests allowed in any `window`.
+    pub per_window: u32,
+    pub window: Duration,
     /// Requests that may go at once after a quiet spell. The bucket refills at
-    /// `(per_minute - burst) / 60` a second, so that burst plus a minute of refill never
-    /// exceeds `per_minute`, whether the provider counts fixed or sliding windows.
+    /// `(per_window - burst) / window`, so that a burst plus a window of refill never
+    /// exceeds `per_window`, whether the provider counts fixed or sliding windows.
     pub burst: u32,
     /// Requests in flight at once.
     pub concurrent: u32,
@@ -23,7 +24,8 @@ pub struct Limits {
 
 impl Limits {
     fn refill_per_sec(&self) -> f64 {
-        f64::from(self.per_minute.saturating_sub(self.burst).max(1)) / 60.0
+        f64::from(self.per_window.saturating_sub(self.burst).max(1))
+            / self.window.as_secs_f64().max(0.001)
     }
 }
 
@@ -112,7 +114,8 @@ mod tests {
     use super::*;
 
     const EXOTEL: Limits = Limits {
-        per_minute: 200,
+        per_window: 200,
+        window: Duration::from_secs(60),
         burst: 20,
         concurrent: 50,
     };
@@ -144,7 +147,8 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn concurrency_is_capped() {
         let l = Arc::new(Limiter::new(Limits {
-            per_minute: 10_000,
+            per_window: 10_000,
+            window: Duration::from_secs(60),
             burst: 1_000,
             concurrent: 3,
         }));

@@ -62,7 +62,14 @@ fn lists_mut<'a>(s: &'a mut State, acl: bool) -> &'a mut Vec<NamedList> {
 }
 
 /// The shared create/fetch/rename/delete of CredentialLists and IpAccessControlLists.
-fn named_list(ctx: &Ctx, s: &mut State, ex: &Exchange, id: Option<&str>, acl: bool, max: usize) -> Result<Reply, Reply> {
+fn named_list(
+    ctx: &Ctx,
+    s: &mut State,
+    ex: &Exchange,
+    id: Option<&str>,
+    acl: bool,
+    max: usize,
+) -> Result<Reply, Reply> {
     let (key, render): (&str, fn(&NamedList, &str) -> serde_json::Value) = if acl {
         ("ip_access_control_lists", State::ip_acl_json)
     } else {
@@ -70,7 +77,10 @@ fn named_list(ctx: &Ctx, s: &mut State, ex: &Exchange, id: Option<&str>, acl: bo
     };
     match (id, &ex.method) {
         (None, &Method::GET) => {
-            let items = lists_mut(s, acl).iter().map(|l| render(l, &ctx.account)).collect();
+            let items = lists_mut(s, acl)
+                .iter()
+                .map(|l| render(l, &ctx.account))
+                .collect();
             Ok(page(ex, items, key, Style::V2010))
         }
         (None, &Method::POST) => {
@@ -93,7 +103,10 @@ fn named_list(ctx: &Ctx, s: &mut State, ex: &Exchange, id: Option<&str>, acl: bo
                 .position(|l| l.sid == id)
                 .ok_or_else(|| not_found(&ex.path))?;
             match *method {
-                Method::GET => Ok(Reply::json(200, render(&lists_mut(s, acl)[pos], &ctx.account))),
+                Method::GET => Ok(Reply::json(
+                    200,
+                    render(&lists_mut(s, acl)[pos], &ctx.account),
+                )),
                 Method::POST => {
                     let f = Form::parse(ex, &["FriendlyName"])?;
                     f.require("FriendlyName")?;
@@ -122,7 +135,12 @@ fn named_list(ctx: &Ctx, s: &mut State, ex: &Exchange, id: Option<&str>, acl: bo
     }
 }
 
-fn credential_lists(ctx: &Ctx, s: &mut State, ex: &Exchange, rest: &[&str]) -> Result<Reply, Reply> {
+fn credential_lists(
+    ctx: &Ctx,
+    s: &mut State,
+    ex: &Exchange,
+    rest: &[&str],
+) -> Result<Reply, Reply> {
     match rest {
         [] => named_list(ctx, s, ex, None, false, 64),
         [cl] => named_list(ctx, s, ex, Some(cl), false, 64),
@@ -151,7 +169,13 @@ fn check_password(p: &str) -> Result<(), Reply> {
     }
 }
 
-fn credentials(ctx: &Ctx, s: &mut State, ex: &Exchange, cl: &str, rest: &[&str]) -> Result<Reply, Reply> {
+fn credentials(
+    ctx: &Ctx,
+    s: &mut State,
+    ex: &Exchange,
+    cl: &str,
+    rest: &[&str],
+) -> Result<Reply, Reply> {
     match (rest, &ex.method) {
         ([], &Method::GET) => {
             let items = s
@@ -170,8 +194,13 @@ fn credentials(ctx: &Ctx, s: &mut State, ex: &Exchange, cl: &str, rest: &[&str])
             }
             let password = f.require("Password")?.to_owned();
             check_password(&password)?;
-            if s.credentials.iter().any(|c| c.list_sid == cl && c.username == username) {
-                return Err(invalid(format!("Username {username} already exists in this list")));
+            if s.credentials
+                .iter()
+                .any(|c| c.list_sid == cl && c.username == username)
+            {
+                return Err(invalid(format!(
+                    "Username {username} already exists in this list"
+                )));
             }
             let now = State::now_2010();
             let c = Credential {
@@ -193,7 +222,10 @@ fn credentials(ctx: &Ctx, s: &mut State, ex: &Exchange, cl: &str, rest: &[&str])
                 .position(|c| c.sid == *cr && c.list_sid == cl)
                 .ok_or_else(|| not_found(&ex.path))?;
             match *method {
-                Method::GET => Ok(Reply::json(200, State::credential_json(&s.credentials[pos], &ctx.account))),
+                Method::GET => Ok(Reply::json(
+                    200,
+                    State::credential_json(&s.credentials[pos], &ctx.account),
+                )),
                 Method::POST => {
                     let f = Form::parse(ex, &["Password"])?;
                     if let Some(p) = f.get("Password") {
@@ -201,7 +233,10 @@ fn credentials(ctx: &Ctx, s: &mut State, ex: &Exchange, cl: &str, rest: &[&str])
                         s.credentials[pos].password = p.to_owned();
                         s.credentials[pos].updated = State::now_2010();
                     }
-                    Ok(Reply::json(200, State::credential_json(&s.credentials[pos], &ctx.account)))
+                    Ok(Reply::json(
+                        200,
+                        State::credential_json(&s.credentials[pos], &ctx.account),
+                    ))
                 }
                 Method::DELETE => {
                     s.credentials.remove(pos);
@@ -228,7 +263,13 @@ fn ip_acls(ctx: &Ctx, s: &mut State, ex: &Exchange, rest: &[&str]) -> Result<Rep
     }
 }
 
-fn ip_addresses(ctx: &Ctx, s: &mut State, ex: &Exchange, al: &str, rest: &[&str]) -> Result<Reply, Reply> {
+fn ip_addresses(
+    ctx: &Ctx,
+    s: &mut State,
+    ex: &Exchange,
+    al: &str,
+    rest: &[&str],
+) -> Result<Reply, Reply> {
     match (rest, &ex.method) {
         ([], &Method::GET) => {
             let items = s
@@ -265,7 +306,10 @@ fn ip_addresses(ctx: &Ctx, s: &mut State, ex: &Exchange, al: &str, rest: &[&str]
                 .position(|i| i.sid == *ip && i.list_sid == al)
                 .ok_or_else(|| not_found(&ex.path))?;
             match *method {
-                Method::GET => Ok(Reply::json(200, State::ip_address_json(&s.ip_addresses[pos], &ctx.account))),
+                Method::GET => Ok(Reply::json(
+                    200,
+                    State::ip_address_json(&s.ip_addresses[pos], &ctx.account),
+                )),
                 Method::DELETE => {
                     s.ip_addresses.remove(pos);
                     Ok(Reply::empty(204))
@@ -319,7 +363,10 @@ fn numbers(ctx: &Ctx, s: &mut State, ex: &Exchange, rest: &[&str]) -> Result<Rep
                 .position(|n| n.sid == *pn)
                 .ok_or_else(|| not_found(&ex.path))?;
             match *method {
-                Method::GET => Ok(Reply::json(200, State::number_json(&s.numbers[pos], &ctx.account))),
+                Method::GET => Ok(Reply::json(
+                    200,
+                    State::number_json(&s.numbers[pos], &ctx.account),
+                )),
                 Method::POST => {
                     let f = Form::parse(ex, &["TrunkSid", "VoiceUrl", "FriendlyName"])?;
                     if let Some(tk) = f.get("TrunkSid") {

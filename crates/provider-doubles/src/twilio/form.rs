@@ -65,7 +65,10 @@ impl Form {
     }
 
     pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     pub(crate) fn require(&self, name: &str) -> Result<&str, Reply> {
@@ -91,7 +94,9 @@ impl Form {
             None => Ok(None),
             Some(v) => match v.parse::<u32>() {
                 Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                _ => Err(invalid(format!("{name} must be an integer from {min} to {max}"))),
+                _ => Err(invalid(format!(
+                    "{name} must be an integer from {min} to {max}"
+                ))),
             },
         }
     }
@@ -99,9 +104,9 @@ impl Form {
     /// At most `max` characters.
     pub(crate) fn text(&self, name: &str, max: usize) -> Result<Option<String>, Reply> {
         match self.get(name) {
-            Some(v) if v.chars().count() > max => Err(invalid(format!(
-                "{name} is longer than {max} characters"
-            ))),
+            Some(v) if v.chars().count() > max => {
+                Err(invalid(format!("{name} is longer than {max} characters")))
+            }
             other => Ok(other.map(str::to_owned)),
         }
     }
@@ -146,7 +151,11 @@ pub(crate) fn page(ex: &Exchange, items: Vec<Value>, key: &str, style: Style) ->
         })
         .collect();
     let link = |p: usize| {
-        let token = if p > 0 { format!("&PageToken=PT{p}") } else { String::new() };
+        let token = if p > 0 {
+            format!("&PageToken=PT{p}")
+        } else {
+            String::new()
+        };
         format!("{}?{filters}PageSize={size}&Page={p}{token}", ex.path)
     };
     let next = more.then(|| link(number + 1));
@@ -171,7 +180,11 @@ pub(crate) fn page(ex: &Exchange, items: Vec<Value>, key: &str, style: Style) ->
             )
         }
         Style::V2010 => {
-            let end = if slice.is_empty() { start } else { start + slice.len() - 1 };
+            let end = if slice.is_empty() {
+                start
+            } else {
+                start + slice.len() - 1
+            };
             Reply::json(
                 200,
                 json!({

@@ -56,14 +56,18 @@ pub struct TwilioDouble {
 
 impl std::fmt::Debug for TwilioDouble {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TwilioDouble").field("url", &self.url()).finish_non_exhaustive()
+        f.debug_struct("TwilioDouble")
+            .field("url", &self.url())
+            .finish_non_exhaustive()
     }
 }
 
 impl TwilioDouble {
     /// Serves `account_sid` (`AC` + 32 hex) authenticated by `auth_token`, on 127.0.0.1.
     pub async fn start(account_sid: &str, auth_token: &str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
         Self::start_on(listener, account_sid, auth_token)
     }
 
@@ -79,7 +83,9 @@ impl TwilioDouble {
             state: Mutex::default(),
             core: Core::default(),
         });
-        let app = axum::Router::new().fallback(handle).with_state(shared.clone());
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
         let server = Arc::new(Server::start(listener, app));
         Self { shared, server }
     }
@@ -91,7 +97,11 @@ impl TwilioDouble {
 
     /// Accepts an API Key (`SK…`) and its secret as Basic credentials.
     pub fn add_api_key(&self, sid: &str, secret: &str) {
-        let mut keys = self.shared.api_keys.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut keys = self
+            .shared
+            .api_keys
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         keys.insert(sid.to_owned(), secret.to_owned());
     }
 
@@ -119,7 +129,10 @@ impl TwilioDouble {
     /// Every trunk, as `GET /v1/Trunks/{Sid}` renders it, oldest first.
     pub fn trunks(&self) -> Vec<Value> {
         let s = self.shared.state();
-        s.trunks.iter().map(|t| s.trunk_json(t, &self.shared.ctx.base, &self.shared.ctx.account)).collect()
+        s.trunks
+            .iter()
+            .map(|t| s.trunk_json(t, &self.shared.ctx.base, &self.shared.ctx.account))
+            .collect()
     }
 
     pub fn origination_urls(&self, trunk_sid: &str) -> Vec<Value> {
@@ -127,13 +140,18 @@ impl TwilioDouble {
         s.origination_urls
             .iter()
             .filter(|o| o.trunk_sid == trunk_sid)
-            .map(|o| State::origination_url_json(o, &self.shared.ctx.base, &self.shared.ctx.account))
+            .map(|o| {
+                State::origination_url_json(o, &self.shared.ctx.base, &self.shared.ctx.account)
+            })
             .collect()
     }
 
     pub fn credential_lists(&self) -> Vec<Value> {
         let s = self.shared.state();
-        s.credential_lists.iter().map(|l| State::credential_list_json(l, &self.shared.ctx.account)).collect()
+        s.credential_lists
+            .iter()
+            .map(|l| State::credential_list_json(l, &self.shared.ctx.account))
+            .collect()
     }
 
     /// `(username, password)` of each credential in a list: what a SIP peer would present.
@@ -149,13 +167,20 @@ impl TwilioDouble {
     /// The CL sids associated with a trunk.
     pub fn trunk_credential_lists(&self, trunk_sid: &str) -> Vec<String> {
         let s = self.shared.state();
-        s.trunk_credential_lists.iter().filter(|a| a.trunk_sid == trunk_sid).map(|a| a.sid.clone()).collect()
+        s.trunk_credential_lists
+            .iter()
+            .filter(|a| a.trunk_sid == trunk_sid)
+            .map(|a| a.sid.clone())
+            .collect()
     }
 
     /// Every number, as IncomingPhoneNumbers renders it.
     pub fn numbers(&self) -> Vec<Value> {
         let s = self.shared.state();
-        s.numbers.iter().map(|n| State::number_json(n, &self.shared.ctx.account)).collect()
+        s.numbers
+            .iter()
+            .map(|n| State::number_json(n, &self.shared.ctx.account))
+            .collect()
     }
 
     /// Deletes a trunk as the console would: cascades, and reserves its domain.
@@ -164,7 +189,12 @@ impl TwilioDouble {
     }
 
     /// Changes a trunk's friendly name or domain behind the client's back (drift).
-    pub fn edit_trunk_out_of_band(&self, sid: &str, friendly_name: Option<&str>, domain_name: Option<&str>) -> bool {
+    pub fn edit_trunk_out_of_band(
+        &self,
+        sid: &str,
+        friendly_name: Option<&str>,
+        domain_name: Option<&str>,
+    ) -> bool {
         let mut s = self.shared.state();
         match s.trunks.iter_mut().find(|t| t.sid == sid) {
             Some(t) => {
@@ -199,12 +229,20 @@ impl TwilioDouble {
 
     /// Domains of deleted trunks, still reserved.
     pub fn reserved_domains(&self) -> Vec<String> {
-        self.shared.state().reserved_domains.iter().cloned().collect()
+        self.shared
+            .state()
+            .reserved_domains
+            .iter()
+            .cloned()
+            .collect()
     }
 
     /// The 30 days are over: the domain can be taken again.
     pub fn release_domain(&self, domain: &str) -> bool {
-        self.shared.state().reserved_domains.remove(&domain.to_ascii_lowercase())
+        self.shared
+            .state()
+            .reserved_domains
+            .remove(&domain.to_ascii_lowercase())
     }
 
     /// The next request answers `fault` instead (FIFO, one each).
@@ -237,7 +275,10 @@ impl TwilioDouble {
 
     /// Listens again on the same address with the same state.
     pub async fn resume(&self) {
-        self.server.restart().await.expect("rebind the double's address");
+        self.server
+            .restart()
+            .await
+            .expect("rebind the double's address");
     }
 
     pub async fn shutdown(self) {
@@ -277,7 +318,9 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Response
             let mut s = shared2.state();
             match segs.as_slice() {
                 ["v1", rest @ ..] => trunking::handle(&shared2.ctx, &mut s, ex, rest),
-                ["2010-04-01", "Accounts", rest @ ..] => api2010::handle(&shared2.ctx, &mut s, ex, rest),
+                ["2010-04-01", "Accounts", rest @ ..] => {
+                    api2010::handle(&shared2.ctx, &mut s, ex, rest)
+                }
                 _ => form::not_found(&ex.path),
             }
         })
@@ -291,6 +334,9 @@ fn authenticated(shared: &Shared, ex: &Exchange) -> bool {
     if user == shared.ctx.account {
         return pass == shared.ctx.token;
     }
-    let keys = shared.api_keys.lock().unwrap_or_else(PoisonError::into_inner);
+    let keys = shared
+        .api_keys
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
     keys.get(&user).is_some_and(|secret| *secret == pass)
 }

@@ -141,7 +141,11 @@ impl State {
         if self.trunk_ip_acls.iter().any(|a| a.trunk_sid == trunk_sid) {
             v.push("IP_ACL");
         }
-        if self.trunk_credential_lists.iter().any(|a| a.trunk_sid == trunk_sid) {
+        if self
+            .trunk_credential_lists
+            .iter()
+            .any(|a| a.trunk_sid == trunk_sid)
+        {
             v.push("CREDENTIAL_LIST");
         }
         v
@@ -195,13 +199,22 @@ impl State {
     }
 
     /// A CL or AL association (`kind` is the sub-resource path name).
-    pub(crate) fn association_json(&self, a: &Association, kind: &str, v1: &str, account: &str) -> Value {
+    pub(crate) fn association_json(
+        &self,
+        a: &Association,
+        kind: &str,
+        v1: &str,
+        account: &str,
+    ) -> Value {
         let lists = if kind == "CredentialLists" {
             &self.credential_lists
         } else {
             &self.ip_acls
         };
-        let name = lists.iter().find(|l| l.sid == a.sid).map(|l| l.friendly_name.clone());
+        let name = lists
+            .iter()
+            .find(|l| l.sid == a.sid)
+            .map(|l| l.friendly_name.clone());
         json!({
             "sid": a.sid,
             "account_sid": account,
@@ -214,7 +227,10 @@ impl State {
     }
 
     pub(crate) fn credential_list_json(l: &NamedList, account: &str) -> Value {
-        let uri = format!("/2010-04-01/Accounts/{account}/SIP/CredentialLists/{}", l.sid);
+        let uri = format!(
+            "/2010-04-01/Accounts/{account}/SIP/CredentialLists/{}",
+            l.sid
+        );
         json!({
             "sid": l.sid,
             "account_sid": account,
@@ -239,7 +255,10 @@ impl State {
     }
 
     pub(crate) fn ip_acl_json(l: &NamedList, account: &str) -> Value {
-        let uri = format!("/2010-04-01/Accounts/{account}/SIP/IpAccessControlLists/{}", l.sid);
+        let uri = format!(
+            "/2010-04-01/Accounts/{account}/SIP/IpAccessControlLists/{}",
+            l.sid
+        );
         json!({
             "sid": l.sid,
             "account_sid": account,
@@ -289,7 +308,8 @@ impl State {
         let mut v = Self::number_json(n, account);
         let trunk = n.trunk_sid.clone().unwrap_or_default();
         v["url"] = json!(format!("{v1}/v1/Trunks/{trunk}/PhoneNumbers/{}", n.sid));
-        v["links"] = json!({"phone_number": format!("{v1}/v1/Trunks/{trunk}/PhoneNumbers/{}", n.sid)});
+        v["links"] =
+            json!({"phone_number": format!("{v1}/v1/Trunks/{trunk}/PhoneNumbers/{}", n.sid)});
         v
     }
 

@@ -22,7 +22,11 @@ pub(crate) fn handle(ctx: &Ctx, s: &mut State, ex: &Exchange, segs: &[&str]) -> 
     match segs {
         ["Trunks"] => match ex.method {
             Method::GET => {
-                let items = s.trunks.iter().map(|t| s.trunk_json(t, &ctx.base, &ctx.account)).collect();
+                let items = s
+                    .trunks
+                    .iter()
+                    .map(|t| s.trunk_json(t, &ctx.base, &ctx.account))
+                    .collect();
                 page(ex, items, "trunks", Style::V1 { base: &ctx.base })
             }
             Method::POST => create_trunk(ctx, s, ex).unwrap_or_else(|e| e),
@@ -34,11 +38,15 @@ pub(crate) fn handle(ctx: &Ctx, s: &mut State, ex: &Exchange, segs: &[&str]) -> 
             }
             match rest {
                 [] => trunk_instance(ctx, s, ex, tk).unwrap_or_else(|e| e),
-                ["OriginationUrls", rest @ ..] => origination_urls(ctx, s, ex, tk, rest).unwrap_or_else(|e| e),
+                ["OriginationUrls", rest @ ..] => {
+                    origination_urls(ctx, s, ex, tk, rest).unwrap_or_else(|e| e)
+                }
                 [kind @ ("CredentialLists" | "IpAccessControlLists"), rest @ ..] => {
                     associations(ctx, s, ex, tk, kind, rest).unwrap_or_else(|e| e)
                 }
-                ["PhoneNumbers", rest @ ..] => phone_numbers(ctx, s, ex, tk, rest).unwrap_or_else(|e| e),
+                ["PhoneNumbers", rest @ ..] => {
+                    phone_numbers(ctx, s, ex, tk, rest).unwrap_or_else(|e| e)
+                }
                 _ => not_found(&ex.path),
             }
         }
@@ -67,7 +75,10 @@ fn check_domain(d: &str) -> Result<(), Reply> {
 
 fn one_of(f: &Form, name: &str, allowed: &[&str]) -> Result<Option<String>, Reply> {
     match f.get(name) {
-        Some(v) if !allowed.contains(&v) => Err(invalid(format!("{name} must be one of {}", allowed.join(", ")))),
+        Some(v) if !allowed.contains(&v) => Err(invalid(format!(
+            "{name} must be one of {}",
+            allowed.join(", ")
+        ))),
         v => Ok(v.map(str::to_owned)),
     }
 }
@@ -80,7 +91,11 @@ fn apply_trunk(s: &State, f: &Form, t: &mut Trunk) -> Result<(), Reply> {
     if let Some(d) = f.get("DomainName") {
         check_domain(d)?;
         if s.domain_taken(d, Some(&t.sid)) {
-            return Err(form::error(400, form::DOMAIN_TAKEN, "Trunk Domain already taken"));
+            return Err(form::error(
+                400,
+                form::DOMAIN_TAKEN,
+                "Trunk Domain already taken",
+            ));
         }
         t.domain_name = Some(d.to_owned());
     }
@@ -90,10 +105,18 @@ fn apply_trunk(s: &State, f: &Form, t: &mut Trunk) -> Result<(), Reply> {
     if let Some(m) = one_of(f, "DisasterRecoveryMethod", &["GET", "POST"])? {
         t.disaster_recovery_method = Some(m);
     }
-    if let Some(m) = one_of(f, "TransferMode", &["disable-all", "enable-all", "sip-only"])? {
+    if let Some(m) = one_of(
+        f,
+        "TransferMode",
+        &["disable-all", "enable-all", "sip-only"],
+    )? {
         t.transfer_mode = m;
     }
-    if let Some(c) = one_of(f, "TransferCallerId", &["from-transferee", "from-transferor"])? {
+    if let Some(c) = one_of(
+        f,
+        "TransferCallerId",
+        &["from-transferee", "from-transferor"],
+    )? {
         t.transfer_caller_id = c;
     }
     if let Some(b) = f.bool("Secure")? {
@@ -152,12 +175,28 @@ fn trunk_instance(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str) -> Result<R
     }
 }
 
-fn origination_urls(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, rest: &[&str]) -> Result<Reply, Reply> {
+fn origination_urls(
+    ctx: &Ctx,
+    s: &mut State,
+    ex: &Exchange,
+    tk: &str,
+    rest: &[&str],
+) -> Result<Reply, Reply> {
     let json = |o: &OriginationUrl| State::origination_url_json(o, &ctx.base, &ctx.account);
     match (rest, &ex.method) {
         ([], &Method::GET) => {
-            let items = s.origination_urls.iter().filter(|o| o.trunk_sid == tk).map(json).collect();
-            Ok(page(ex, items, "origination_urls", Style::V1 { base: &ctx.base }))
+            let items = s
+                .origination_urls
+                .iter()
+                .filter(|o| o.trunk_sid == tk)
+                .map(json)
+                .collect();
+            Ok(page(
+                ex,
+                items,
+                "origination_urls",
+                Style::V1 { base: &ctx.base },
+            ))
         }
         ([], &Method::POST) => {
             let f = Form::parse(ex, OU_FIELDS)?;
@@ -229,23 +268,39 @@ fn check_sip_url(u: &str) -> Result<String, Reply> {
     if lower.starts_with("sip:") && u.len() > 4 {
         Ok(u.to_owned())
     } else {
-        Err(invalid(format!("SipUrl {u:?} must be a sip: URI (sips is not supported)")))
+        Err(invalid(format!(
+            "SipUrl {u:?} must be a sip: URI (sips is not supported)"
+        )))
     }
 }
 
-fn associations(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, kind: &str, rest: &[&str]) -> Result<Reply, Reply> {
+fn associations(
+    ctx: &Ctx,
+    s: &mut State,
+    ex: &Exchange,
+    tk: &str,
+    kind: &str,
+    rest: &[&str],
+) -> Result<Reply, Reply> {
     let (field, prefix, key) = if kind == "CredentialLists" {
         ("CredentialListSid", "CL", "credential_lists")
     } else {
         ("IpAccessControlListSid", "AL", "ip_access_control_lists")
     };
     let list = |s: &State| -> Vec<Association> {
-        let v = if kind == "CredentialLists" { &s.trunk_credential_lists } else { &s.trunk_ip_acls };
+        let v = if kind == "CredentialLists" {
+            &s.trunk_credential_lists
+        } else {
+            &s.trunk_ip_acls
+        };
         v.iter().filter(|a| a.trunk_sid == tk).cloned().collect()
     };
     match (rest, &ex.method) {
         ([], &Method::GET) => {
-            let items = list(s).iter().map(|a| s.association_json(a, kind, &ctx.base, &ctx.account)).collect();
+            let items = list(s)
+                .iter()
+                .map(|a| s.association_json(a, kind, &ctx.base, &ctx.account))
+                .collect();
             Ok(page(ex, items, key, Style::V1 { base: &ctx.base }))
         }
         ([], &Method::POST) => {
@@ -260,7 +315,9 @@ fn associations(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, kind: &str, r
                 return Err(not_found(&format!("{field} {target}")));
             }
             if list(s).iter().any(|a| a.sid == target) {
-                return Err(invalid(format!("{target} is already associated with trunk {tk}")));
+                return Err(invalid(format!(
+                    "{target} is already associated with trunk {tk}"
+                )));
             }
             let a = Association {
                 trunk_sid: tk.to_owned(),
@@ -276,11 +333,21 @@ fn associations(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, kind: &str, r
             Ok(Reply::json(201, body))
         }
         ([id], method) => {
-            let a = list(s).into_iter().find(|a| a.sid == *id).ok_or_else(|| not_found(&ex.path))?;
+            let a = list(s)
+                .into_iter()
+                .find(|a| a.sid == *id)
+                .ok_or_else(|| not_found(&ex.path))?;
             match *method {
-                Method::GET => Ok(Reply::json(200, s.association_json(&a, kind, &ctx.base, &ctx.account))),
+                Method::GET => Ok(Reply::json(
+                    200,
+                    s.association_json(&a, kind, &ctx.base, &ctx.account),
+                )),
                 Method::DELETE => {
-                    let v = if kind == "CredentialLists" { &mut s.trunk_credential_lists } else { &mut s.trunk_ip_acls };
+                    let v = if kind == "CredentialLists" {
+                        &mut s.trunk_credential_lists
+                    } else {
+                        &mut s.trunk_ip_acls
+                    };
                     v.retain(|x| !(x.trunk_sid == tk && x.sid == *id));
                     Ok(Reply::empty(204))
                 }
@@ -291,7 +358,13 @@ fn associations(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, kind: &str, r
     }
 }
 
-fn phone_numbers(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, rest: &[&str]) -> Result<Reply, Reply> {
+fn phone_numbers(
+    ctx: &Ctx,
+    s: &mut State,
+    ex: &Exchange,
+    tk: &str,
+    rest: &[&str],
+) -> Result<Reply, Reply> {
     match (rest, &ex.method) {
         ([], &Method::GET) => {
             let items = s
@@ -300,7 +373,12 @@ fn phone_numbers(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, rest: &[&str
                 .filter(|n| n.trunk_sid.as_deref() == Some(tk))
                 .map(|n| State::trunk_number_json(n, &ctx.base, &ctx.account))
                 .collect();
-            Ok(page(ex, items, "phone_numbers", Style::V1 { base: &ctx.base }))
+            Ok(page(
+                ex,
+                items,
+                "phone_numbers",
+                Style::V1 { base: &ctx.base },
+            ))
         }
         ([], &Method::POST) => {
             let f = Form::parse(ex, &["PhoneNumberSid"])?;
@@ -315,7 +393,10 @@ fn phone_numbers(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, rest: &[&str
             n.trunk_sid = Some(tk.to_owned());
             n.voice_url = None;
             n.voice_application_sid = None;
-            Ok(Reply::json(201, State::trunk_number_json(n, &ctx.base, &ctx.account)))
+            Ok(Reply::json(
+                201,
+                State::trunk_number_json(n, &ctx.base, &ctx.account),
+            ))
         }
         ([pn], method) => {
             let n = s
@@ -324,7 +405,10 @@ fn phone_numbers(ctx: &Ctx, s: &mut State, ex: &Exchange, tk: &str, rest: &[&str
                 .find(|n| n.sid == *pn && n.trunk_sid.as_deref() == Some(tk))
                 .ok_or_else(|| not_found(&ex.path))?;
             match *method {
-                Method::GET => Ok(Reply::json(200, State::trunk_number_json(n, &ctx.base, &ctx.account))),
+                Method::GET => Ok(Reply::json(
+                    200,
+                    State::trunk_number_json(n, &ctx.base, &ctx.account),
+                )),
                 Method::DELETE => {
                     n.trunk_sid = None;
                     Ok(Reply::empty(204))

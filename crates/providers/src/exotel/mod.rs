@@ -30,7 +30,8 @@ pub const SUBDOMAINS: [&str; 2] = ["api.exotel.com", "api.in.exotel.com"];
 /// 20 is trunkline's choice: a trunk's setup (create, map numbers, whitelist, credentials)
 /// goes at once, and the rest of the minute refills at 3 a second.
 pub const LIMITS: Limits = Limits {
-    per_minute: 200,
+    per_window: 200,
+    window: std::time::Duration::from_secs(60),
     burst: 20,
     concurrent: 50,
 };
