@@ -18,9 +18,11 @@
 
 pub mod exotel;
 mod server;
+pub mod telnyx;
 pub mod twilio;
 mod wire;
 
 pub use exotel::ExotelDouble;
+pub use telnyx::TelnyxDouble;
 pub use twilio::TwilioDouble;
 pub use wire::{Fault, Recorded};
