@@ -53,7 +53,7 @@ fn account_json(ctx: &Ctx) -> serde_json::Value {
     })
 }
 
-fn lists_mut<'a>(s: &'a mut State, acl: bool) -> &'a mut Vec<NamedList> {
+fn lists_mut(s: &mut State, acl: bool) -> &mut Vec<NamedList> {
     if acl {
         &mut s.ip_acls
     } else {

@@ -5,8 +5,9 @@
 //! 2. for a form POST, each parameter name in sorted order followed by its values, each
 //!    value once and sorted, with no separators;
 //! 3. HMAC-SHA1 keyed with the Auth Token, base64;
-//! 4. accepted with the URL as given without its port and with the scheme's default port
-//!    added, because Twilio's signer is not consistent about ports;
+//! 4. accepted with the URL without its port and with the scheme's default port added,
+//!    because Twilio's signer is not consistent about ports (both rebuilt as Python's
+//!    `urlparse(...).geturl()` does), and with the URL exactly as given;
 //! 5. a JSON body is not signed as parameters: the URL carries `bodySHA256=<hex SHA-256 of
 //!    the body>`, the URL alone is signed, and the hash must match the body.
 //!
@@ -84,7 +85,7 @@ impl RequestValidator {
         };
         let mut ok = false;
         for candidate in port_variants(url) {
-            // Both variants are always computed, so timing does not tell which one matched.
+            // Every variant is always computed, so timing does not tell which one matched.
             ok |= self.verify(alg, &signed_string(&candidate, params), &given);
         }
         ok
@@ -165,7 +166,10 @@ fn body_hash_param(url: &str) -> Option<String> {
 }
 
 /// The URL without its port and with the default port, each rebuilt as Python's
-/// `urlparse(...).geturl()` would (lowercase scheme; an empty `?` or `#` dropped).
+/// `urlparse(...).geturl()` would (lowercase scheme; an empty `?` or `#` dropped), then the
+/// URL exactly as given. The SDK tries only the first two, so it refuses its own signature
+/// of a URL that `geturl()` changes (`HTTPS://…`); the third candidate accepts that too, and
+/// is as strong: the HMAC covers the exact string.
 fn port_variants(url: &str) -> Vec<String> {
     let Some(p) = UrlParts::split(url) else {
         return vec![url.to_owned()];
@@ -179,7 +183,11 @@ fn port_variants(url: &str) -> Vec<String> {
             p.with_netloc(&p.netloc_with(host, Some(default)))
         }
     };
-    vec![without, with]
+    let mut v = vec![without, with];
+    if !v.iter().any(|c| c == url) {
+        v.push(url.to_owned());
+    }
+    v
 }
 
 /// `scheme://netloc path ?query #fragment`, split like RFC 3986 §3 / Python's `urlsplit`.
@@ -274,7 +282,11 @@ mod tests {
         );
         assert_eq!(
             port_variants("HTTPS://Example.com/a?"),
-            vec!["https://Example.com/a", "https://Example.com:443/a"]
+            vec![
+                "https://Example.com/a",
+                "https://Example.com:443/a",
+                "HTTPS://Example.com/a?"
+            ]
         );
         assert_eq!(
             port_variants("https://[::1]:8443/x"),
