@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod health_checks;
+pub mod http_server;
 pub mod openapi;
 pub mod provisioning;
 pub mod records;
@@ -25,6 +26,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ApiError;
+pub use http_server::HttpLimits;
 use routes::{health, trunks};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -107,12 +109,15 @@ pub struct ServeOptions {
     /// How often the reconciler compares the store with LiveKit; `None` runs none (tests that
     /// drive passes themselves).
     pub reconcile_interval: Option<Duration>,
+    /// Timeouts and the connection cap of the HTTP server.
+    pub http: HttpLimits,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             reconcile_interval: Some(Duration::from_secs(30)),
+            http: HttpLimits::default(),
         }
     }
 }
@@ -138,12 +143,11 @@ pub async fn serve(
     });
     let workers = spawn_call_workers(&state, &stop_tx);
     let app = router(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let result = http_server::run(listener, app, options.http, async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
     if let Some(r) = reconciler {
         let _ = r.await;
     }

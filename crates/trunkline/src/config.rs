@@ -83,6 +83,18 @@ pub struct ServeArgs {
     /// Seconds after which a claimed but undialed call is taken back from a stopped instance.
     #[arg(long, env = "TRUNKLINE_CLAIM_TIMEOUT", default_value_t = 60.0)]
     pub claim_timeout: f64,
+    /// Seconds a connection has to send a complete request head, from when it opens or its
+    /// previous response ends (so also how long an idle keep-alive connection is kept).
+    #[arg(long, env = "TRUNKLINE_HTTP_HEADER_TIMEOUT", default_value_t = 10.0)]
+    pub http_header_timeout: f64,
+    /// Seconds a response may wait on a client that does not read it before the connection
+    /// is closed.
+    #[arg(long, env = "TRUNKLINE_HTTP_SEND_TIMEOUT", default_value_t = 30.0)]
+    pub http_send_timeout: f64,
+    /// HTTP connections served at once; more wait up to a second for a free one, then are
+    /// closed. Keep it well below the process's open-file limit (`ulimit -n`).
+    #[arg(long, env = "TRUNKLINE_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
 }
 
 impl ServeArgs {
@@ -146,6 +158,32 @@ impl ServeArgs {
     }
 }
 
+impl ServeArgs {
+    fn http_limits(&self) -> Result<trunkline_api::HttpLimits, String> {
+        let seconds = |name: &str, v: f64| {
+            if v.is_finite() && (0.1..=3600.0).contains(&v) {
+                Ok(Duration::from_secs_f64(v))
+            } else {
+                Err(format!(
+                    "{name} must be a number of seconds from 0.1 to 3600, e.g. 10; got {v}"
+                ))
+            }
+        };
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(format!(
+                "TRUNKLINE_MAX_CONNECTIONS must be a whole number from 1 to 1000000, e.g. 512; got {}",
+                self.max_connections
+            ));
+        }
+        Ok(trunkline_api::HttpLimits {
+            header_timeout: seconds("TRUNKLINE_HTTP_HEADER_TIMEOUT", self.http_header_timeout)?,
+            send_timeout: seconds("TRUNKLINE_HTTP_SEND_TIMEOUT", self.http_send_timeout)?,
+            max_connections: self.max_connections,
+            ..Default::default()
+        })
+    }
+}
+
 fn livekit(args: &ServeArgs) -> Result<Option<LiveKitClient>, String> {
     let non_empty = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
     match (
@@ -197,6 +235,7 @@ pub async fn open_store(db: &DbArgs) -> Result<Store, String> {
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let livekit = livekit(&args)?;
     let calls = args.call_settings()?;
+    let http = args.http_limits()?;
     let bridge = args.bridge()?;
     if !(args.reconcile_interval.is_finite() && args.reconcile_interval > 0.0) {
         return Err("TRUNKLINE_RECONCILE_INTERVAL must be a positive number of seconds".into());
@@ -227,6 +266,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     };
     let options = ServeOptions {
         reconcile_interval: Some(Duration::from_secs_f64(args.reconcile_interval)),
+        http,
     };
     trunkline_api::serve(listener, state, options, shutdown_signal())
         .await
