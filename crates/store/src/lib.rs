@@ -6,6 +6,7 @@ mod assistants;
 mod calls;
 mod dispatch_rules;
 mod error;
+pub mod file_lock;
 mod health;
 mod inbound_trunks;
 mod keys;

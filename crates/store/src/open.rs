@@ -52,6 +52,18 @@ impl Store {
                 options
             }
         };
+        // Two processes migrating one fresh SQLite file at once (`serve` and `bridge` at first
+        // start) would both create the tables: sqlx locks PostgreSQL for migrations, not SQLite.
+        let _migrating = match backend {
+            Backend::Sqlite => Some(
+                crate::file_lock::wait_for(
+                    &beside(&sqlite_path(&url).unwrap_or_default(), "migrate.lock"),
+                    Duration::from_secs(60),
+                )
+                .await?,
+            ),
+            Backend::Postgres => None,
+        };
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let writer = pool_of(1).connect(&url).await?;
@@ -98,6 +110,14 @@ pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
     (!path.is_empty()).then(|| std::path::PathBuf::from(path))
 }
 
+/// `<database file>.<suffix>`: a file that belongs with the database (locks).
+pub fn beside(db: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    name.into()
+}
+
 /// Ensures the SQLite file's directory exists and asks sqlx to create the file.
 fn sqlite_url(url: &str) -> Result<String, StoreError> {
     let path = sqlite_path(url).unwrap_or_default();
@@ -116,6 +136,7 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
             })?;
         }
     }
+    create_private(std::path::Path::new(path))?;
     Ok(if url.contains("mode=") {
         url.to_owned()
     } else if url.contains('?') {
@@ -123,4 +144,89 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
     } else {
         format!("{url}?mode=rwc")
     })
+}
+
+/// Creates the SQLite file readable by its owner only, unless it exists. It holds tenants'
+/// data, API key hashes and sealed secrets; SQLite would create it 0644, and it creates the
+/// `-wal` and `-shm` files with the database file's own mode, so they follow. An existing
+/// file keeps its mode (another account may be meant to read it), with a warning when others
+/// can read it.
+fn create_private(path: &std::path::Path) -> Result<(), StoreError> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::PermissionsExt;
+                if let Ok(m) = std::fs::metadata(path) {
+                    let mode = m.permissions().mode() & 0o777;
+                    if mode & 0o007 != 0 {
+                        tracing::warn!(
+                            path = %path.display(),
+                            mode = format!("{mode:03o}"),
+                            "the database file can be read by any user on this host: consider `chmod 600` (and on its -wal and -shm files)"
+                        );
+                    }
+                }
+            }
+            Ok(())
+        }
+        Err(source) => Err(StoreError::DataFile {
+            path: path.display().to_string(),
+            source,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `serve` and `bridge` (and `keys`) opening a fresh file at the same moment: each
+    /// migration runs once, and every opener gets a working store.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_first_opens_all_succeed() {
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}/data/t.db", dir.path().display());
+            let opens: Vec<_> = (0..6)
+                .map(|_| {
+                    let url = url.clone();
+                    tokio::spawn(async move { Store::open(&url).await })
+                })
+                .collect();
+            for o in opens {
+                let store = o.await.unwrap().expect("open");
+                store.ping().await.unwrap();
+                store.close().await;
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_file_is_private_and_so_are_its_wal_and_shm() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("t.db");
+        let store = Store::open(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        store.ping().await.unwrap();
+        for name in ["t.db", "t.db-wal", "t.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+        store.close().await;
+    }
 }
