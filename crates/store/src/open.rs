@@ -34,12 +34,24 @@ impl Backend {
 
 impl Store {
     /// Connects, creating the SQLite file (and its directory) if needed, and applies pending
-    /// migrations. Safe to call from several processes at once (`serve` and `keys`).
+    /// migrations. Safe to call from several processes at once (`serve` and `bridge`).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, true).await
+    }
+
+    /// Connects to a database that `open` has created before, and applies pending
+    /// migrations; [`StoreError::Missing`] when there is no SQLite file, or no trunkline
+    /// tables in it or in the PostgreSQL database. For the commands that must not start an
+    /// empty database of their own by mistake (`keys`, `trunks test`).
+    pub async fn open_existing(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, create: bool) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::of_url(url)?;
         let url = match backend {
-            Backend::Sqlite => sqlite_url(url)?,
+            Backend::Sqlite => sqlite_url(url, create)?,
             Backend::Postgres => url.to_owned(),
         };
         let pool_of = |size: u32| {
@@ -67,11 +79,17 @@ impl Store {
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let writer = pool_of(1).connect(&url).await?;
+                if !create {
+                    require_schema(&writer, backend, &url).await?;
+                }
                 MIGRATIONS.run(&writer).await?;
                 (pool_of(8).connect(&url).await?, writer)
             }
             Backend::Postgres => {
                 let pool = pool_of(16).connect(&url).await?;
+                if !create {
+                    require_schema(&pool, backend, &url).await?;
+                }
                 MIGRATIONS.run(&pool).await?;
                 (pool.clone(), pool)
             }
@@ -85,6 +103,65 @@ impl Store {
             backend,
             list_cache,
         })
+    }
+}
+
+/// Whether migrations have ever run here: sqlx's bookkeeping table exists.
+async fn require_schema(
+    pool: &sqlx::AnyPool,
+    backend: Backend,
+    url: &str,
+) -> Result<(), StoreError> {
+    let query = match backend {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()"
+        }
+    };
+    let (n,): (i64,) = sqlx::query_as(query).fetch_one(pool).await?;
+    if n == 0 {
+        return Err(StoreError::Missing(format!(
+            "the database {} has no trunkline tables",
+            describe_url(url)
+        )));
+    }
+    Ok(())
+}
+
+/// How to name a database to its operator: an SQLite file as given and as an absolute path
+/// (a command run from another directory finds another file), a PostgreSQL URL without its
+/// password.
+pub fn describe_url(url: &str) -> String {
+    if let Some(path) = sqlite_path(url) {
+        return match std::path::absolute(&path) {
+            Ok(abs) if abs != path => format!("{} ({})", path.display(), abs.display()),
+            _ => path.display().to_string(),
+        };
+    }
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            let query: Vec<(String, String)> = parsed
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k.eq_ignore_ascii_case("password") {
+                        "***".into()
+                    } else {
+                        v.into_owned()
+                    };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            if !query.is_empty() {
+                parsed.query_pairs_mut().clear().extend_pairs(query);
+            }
+            parsed.to_string()
+        }
+        Err(_) => "(an unparsable database URL)".into(),
     }
 }
 
@@ -118,8 +195,9 @@ pub fn beside(db: &std::path::Path, suffix: &str) -> std::path::PathBuf {
     name.into()
 }
 
-/// Ensures the SQLite file's directory exists and asks sqlx to create the file.
-fn sqlite_url(url: &str) -> Result<String, StoreError> {
+/// The URL to connect with. Creating: ensures the file's directory exists and creates the
+/// file privately. Not creating: the file must exist, and SQLite is told not to create it.
+fn sqlite_url(url: &str, create: bool) -> Result<String, StoreError> {
     let path = sqlite_path(url).unwrap_or_default();
     let path = path.to_str().unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
@@ -128,21 +206,32 @@ fn sqlite_url(url: &str) -> Result<String, StoreError> {
                 .into(),
         ));
     }
-    if let Some(dir) = std::path::Path::new(path).parent() {
-        if !dir.as_os_str().is_empty() {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
-                path: dir.display().to_string(),
-                source,
-            })?;
+    let mode = if create {
+        if let Some(dir) = std::path::Path::new(path).parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir {
+                    path: dir.display().to_string(),
+                    source,
+                })?;
+            }
         }
-    }
-    create_private(std::path::Path::new(path))?;
+        create_private(std::path::Path::new(path))?;
+        "rwc"
+    } else {
+        if !std::path::Path::new(path).is_file() {
+            return Err(StoreError::Missing(format!(
+                "there is no database at {}",
+                describe_url(url)
+            )));
+        }
+        "rw"
+    };
     Ok(if url.contains("mode=") {
         url.to_owned()
     } else if url.contains('?') {
-        format!("{url}&mode=rwc")
+        format!("{url}&mode={mode}")
     } else {
-        format!("{url}?mode=rwc")
+        format!("{url}?mode={mode}")
     })
 }
 
@@ -228,5 +317,61 @@ mod tests {
             assert_eq!(mode & 0o777, 0o600, "{name}");
         }
         store.close().await;
+    }
+
+    #[tokio::test]
+    async fn open_existing_refuses_what_open_did_not_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("sub/t.db");
+        let url = format!("sqlite://{}", db.display());
+        let err = Store::open_existing(&url).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Missing(m) if m.contains(&db.display().to_string())),
+            "{err}"
+        );
+        assert!(!dir.path().join("sub").exists(), "a directory was created");
+        // A file that is not a trunkline database yet (empty, or an interrupted first start).
+        std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+        std::fs::write(&db, b"").unwrap();
+        let err = Store::open_existing(&url).await.unwrap_err();
+        assert!(
+            matches!(&err, StoreError::Missing(m) if m.contains("no trunkline tables")),
+            "{err}"
+        );
+        Store::open(&url).await.unwrap().close().await;
+        let store = Store::open_existing(&url).await.unwrap();
+        store.ping().await.unwrap();
+        store.close().await;
+    }
+
+    #[test]
+    fn database_names_never_carry_a_password() {
+        let cases = [
+            (
+                "postgres://app:s3cret@db.internal:5432/trunkline",
+                "postgres://app:***@db.internal:5432/trunkline",
+            ),
+            (
+                "postgresql://app@db.internal/trunkline?sslmode=require&password=s3cret",
+                "postgresql://app@db.internal/trunkline?sslmode=require&password=***",
+            ),
+            (
+                "postgres://db.internal/trunkline",
+                "postgres://db.internal/trunkline",
+            ),
+            (
+                "sqlite:///var/lib/trunkline/t.db",
+                "/var/lib/trunkline/t.db",
+            ),
+        ];
+        for (url, want) in cases {
+            assert_eq!(describe_url(url), want);
+        }
+        let relative = describe_url("sqlite://./data/t.db");
+        let cwd = std::env::current_dir().unwrap();
+        assert!(
+            relative.starts_with("./data/t.db (") && relative.contains(&cwd.display().to_string()),
+            "{relative}"
+        );
     }
 }

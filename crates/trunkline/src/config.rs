@@ -226,10 +226,33 @@ fn livekit(args: &ServeArgs) -> Result<Option<LiveKitClient>, String> {
     }
 }
 
+/// Opens the database, creating it on first start: for `serve` and `bridge` only.
 pub async fn open_store(db: &DbArgs) -> Result<Store, String> {
+    tracing::info!(
+        database = %trunkline_store::describe_url(&db.database_url),
+        "database"
+    );
     Store::open(&db.database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))
+}
+
+/// Opens the database `serve` created, naming it on stderr: the other commands must not
+/// start an empty database of their own, e.g. when run from another directory.
+pub async fn open_existing_store(db: &DbArgs) -> Result<Store, String> {
+    eprintln!(
+        "database: {}",
+        trunkline_store::describe_url(&db.database_url)
+    );
+    Store::open_existing(&db.database_url)
+        .await
+        .map_err(|e| match e {
+            trunkline_store::StoreError::Missing(what) => format!(
+                "{what}. `trunkline serve` (or `trunkline bridge`) creates it on first start; \
+                 run this command with the DATABASE_URL that serve uses (the default, {DEFAULT_DATABASE_URL}, is relative to the current directory)"
+            ),
+            other => format!("cannot open the database: {other}"),
+        })
 }
 
 pub async fn serve(args: ServeArgs) -> Result<(), String> {

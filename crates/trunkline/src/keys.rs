@@ -1,6 +1,6 @@
 //! `trunkline keys …`: API keys per tenant, and master-key rotation.
 
-use crate::config::{open_store, DbArgs};
+use crate::config::{open_existing_store, DbArgs};
 use clap::Subcommand;
 use trunkline_api::sealing::{generate_api_key, hash_api_key};
 use trunkline_domain::{text, ApiKeyId, TenantId};
@@ -47,7 +47,7 @@ pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
             if !valid_email(&email) {
                 return Err(format!("--email must be an email address (got {email:?})"));
             }
-            let store = open_store(&db).await?;
+            let store = open_existing_store(&db).await?;
             let key = generate_api_key();
             let key_id = ApiKeyId::generate();
             let tenant = store
@@ -67,7 +67,7 @@ pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
             Ok(())
         }
         KeysCommand::List => {
-            let store = open_store(&db).await?;
+            let store = open_existing_store(&db).await?;
             let keys = store.list_api_keys().await.map_err(|e| e.to_string())?;
             println!(
                 "{:<35} {:<14} {:<30} {:<20} {:<27} STATUS",
@@ -90,7 +90,7 @@ pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
             Ok(())
         }
         KeysCommand::Revoke { key_id } => {
-            let store = open_store(&db).await?;
+            let store = open_existing_store(&db).await?;
             if store
                 .revoke_api_key(&key_id)
                 .await

@@ -177,8 +177,17 @@ fn read_keys(path: &Path) -> Result<Vec<MasterKey>, String> {
     }
 }
 
-/// The keyring for `serve` and `keys`.
+/// The keyring for `serve` and `bridge`: generates the key file on a fresh SQLite install.
 pub fn load(db: &DbArgs) -> Result<Keyring, String> {
+    load_with(db, true)
+}
+
+/// The keyring for the other commands: a missing key file is an error, never generated.
+pub fn load_existing(db: &DbArgs) -> Result<Keyring, String> {
+    load_with(db, false)
+}
+
+fn load_with(db: &DbArgs, create: bool) -> Result<Keyring, String> {
     let mut previous = previous_from_env(db)?;
     if let Some(encoded) = db.master_key.as_deref().filter(|s| !s.trim().is_empty()) {
         let current = parse("TRUNKLINE_MASTER_KEY", encoded)?;
@@ -192,6 +201,13 @@ pub fn load(db: &DbArgs) -> Result<Keyring, String> {
     let files = files(db).ok_or("the SQLite URL names no file")?;
     let current = match read_key(&files.current)? {
         Some(k) => k,
+        None if !create => {
+            return Err(format!(
+                "there is no master key at {} and TRUNKLINE_MASTER_KEY is not set. `trunkline serve` generates it beside the database on first start; \
+                 if this database's secrets were sealed under a key kept elsewhere, set TRUNKLINE_MASTER_KEY to it or restore that file",
+                files.current.display()
+            ))
+        }
         None => {
             let encoded = MasterKey::generate_base64();
             if create_key_file(&files.current, &encoded)? {

@@ -1,6 +1,6 @@
 //! `trunkline trunks …`: operator commands on stored trunks.
 
-use crate::config::{open_store, DbArgs};
+use crate::config::{open_existing_store, DbArgs};
 use crate::master_key;
 use clap::Subcommand;
 use trunkline_api::routes::trunk_test::{probe_request, result};
@@ -40,8 +40,8 @@ pub async fn run(db: DbArgs, command: TrunksCommand) -> Result<bool, String> {
                         .map_err(|e| e.to_string())
                 })
                 .transpose()?;
-            let keyring = master_key::load(&db)?;
-            let store = open_store(&db).await?;
+            let store = open_existing_store(&db).await?;
+            let keyring = master_key::load_existing(&db)?;
             let row = store
                 .live_trunk(&trunk_id)
                 .await
