@@ -255,6 +255,30 @@ pub async fn open_existing_store(db: &DbArgs) -> Result<Store, String> {
         })
 }
 
+/// With SQLite, takes the lock that makes this the only `serve` on the file (its trunk-list
+/// cache assumes no other process writes trunks): an flock on `<database>.lock`, holding our
+/// pid, released when the process ends however it ends. `bridge` and `keys` take no part.
+fn claim_sqlite(db: &DbArgs) -> Result<Option<trunkline_store::file_lock::FileLock>, String> {
+    let Some(path) = trunkline_store::sqlite_path(&db.database_url) else {
+        return Ok(None);
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    let lock = trunkline_store::beside(&path, "lock");
+    match trunkline_store::file_lock::claim(&lock).map_err(|e| e.to_string())? {
+        Ok(held) => Ok(Some(held)),
+        Err(pid) => Err(format!(
+            "another `trunkline serve` ({}) is using the database {}: stop it first. One serve runs per SQLite file \
+             (it caches what it writes); to run several instances, use PostgreSQL (DATABASE_URL=postgres://…). The lock is {}",
+            pid.map_or("whose pid could not be read".to_owned(), |p| format!("pid {p}")),
+            trunkline_store::describe_url(&db.database_url),
+            lock.display()
+        )),
+    }
+}
+
 pub async fn serve(args: ServeArgs) -> Result<(), String> {
     let livekit = livekit(&args)?;
     let calls = args.call_settings()?;
@@ -263,6 +287,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), String> {
     if !(args.reconcile_interval.is_finite() && args.reconcile_interval > 0.0) {
         return Err("TRUNKLINE_RECONCILE_INTERVAL must be a positive number of seconds".into());
     }
+    let _only_serve = claim_sqlite(&args.db)?;
     let keyring = master_key::load(&args.db)?;
     let store = open_store(&args.db).await?;
     crate::rotation::check_keys(&store, &keyring).await?;
