@@ -87,6 +87,16 @@ pub fn run(
     args: &[&str],
     envs: &[(&str, String)],
 ) -> (bool, String, String) {
+    let (code, stdout, stderr) = run_status(dir, args, envs);
+    (code == Some(0), stdout, stderr)
+}
+
+/// `trunkline <args>` to completion: (exit status, stdout, stderr).
+pub fn run_status(
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, String)],
+) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .current_dir(dir)
@@ -97,7 +107,7 @@ pub fn run(
     }
     let out = cmd.output().expect("run trunkline");
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
