@@ -69,6 +69,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let keyring = master_key::load(&args.db)?;
     let store = open_store(&args.db).await?;
     crate::rotation::check_keys(&store, &keyring).await?;
+    let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
@@ -94,7 +95,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         reconcile_interval: Some(Duration::from_secs_f64(args.reconcile_interval)),
         http: args.http_limits(),
     };
-    trunkline_api::serve(listener, state, options, shutdown_signal())
+    trunkline_api::serve(listener, state, options, shutdown)
         .await
         .map_err(|e| format!("server error: {e}"))?;
     store.close().await;
@@ -102,20 +103,26 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves at SIGTERM or Ctrl-C. The handlers are installed when this is called, not when
+/// the future is first polled: a stop that arrives right after start (a supervisor, a test)
+/// is then a graceful one rather than the default action, which kills the process.
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let term = signal(SignalKind::terminate());
+        let int = signal(SignalKind::interrupt());
+        async move {
+            match (term, int) {
+                (Ok(mut term), Ok(mut int)) => {
+                    tokio::select! { _ = term.recv() => {}, _ = int.recv() => {} }
+                }
+                _ => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -246,3 +246,13 @@ async fn a_request_in_flight_finishes_during_a_graceful_stop() {
     let log = server.stop();
     assert!(log.contains("trunkline stopped"), "{log}");
 }
+
+#[test]
+fn a_stop_right_after_start_is_graceful() {
+    let dir = tempfile::tempdir().unwrap();
+    for _ in 0..20 {
+        // `stop` sends SIGTERM as soon as the server says it listens, and wants exit status 0.
+        let log = serve(dir.path(), &[]).stop();
+        assert!(log.contains("trunkline stopped"), "{log}");
+    }
+}
