@@ -12,6 +12,8 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Copies stderr into `log`; done once the process has exited and its last line is in.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// `trunkline serve` on a free port, with `envs`; returns once it logs that it listens.
@@ -33,7 +35,7 @@ pub fn serve(dir: &std::path::Path, envs: &[(&str, String)]) -> Server {
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let (tx, rx) = mpsc::channel();
     let sink = log.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.contains("trunkline listening") {
                 let addr = line
@@ -56,6 +58,7 @@ pub fn serve(dir: &std::path::Path, envs: &[(&str, String)]) -> Server {
         child,
         url: format!("http://{addr}"),
         log,
+        reader: Some(reader),
     }
 }
 
@@ -68,8 +71,11 @@ impl Server {
     pub fn stop(mut self) -> String {
         unsafe_sigterm(self.child.id());
         let status = self.child.wait().unwrap();
-        assert!(status.success(), "serve exited with {status}");
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
         let log = self.log.lock().unwrap().clone();
+        assert!(status.success(), "serve exited with {status}: {log}");
         log
     }
 }
