@@ -48,11 +48,14 @@ async fn a_first_start_creates_the_database_and_key_private() {
 /// `trunkline bridge` on `dir`'s default database, logging to a string; returns once it
 /// listens.
 fn bridge(dir: &std::path::Path) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // The bridge listens on UDP and TCP on one port: find one free on both.
+    let port = loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            break port;
+        }
+    };
     let mut child = Command::new(BIN)
         .arg("bridge")
         .current_dir(dir)
