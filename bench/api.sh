@@ -50,10 +50,10 @@ export TRUNKLINE_MASTER_KEY=$(python3 -c 'import os,base64; print(base64.b64enco
 export TRUNKLINE_LOG=warn TRUNKLINE_RECONCILE_INTERVAL=3600
 
 "$BIN/livekit-double" --listen "127.0.0.1:$LK_PORT" --api-key "$LIVEKIT_API_KEY" --api-secret "$LIVEKIT_API_SECRET" >/dev/null & PIDS+=($!)
-for i in $(seq 100); do "$BIN/trunkline" keys create --name "bench $i" --email "tenant$i@bench.test" 2>/dev/null | tail -n1; done > "$WORK/keys"
-head -n1 "$WORK/keys" > "$WORK/key0"
 TRUNKLINE_LISTEN="127.0.0.1:$API_PORT" "$BIN/trunkline" serve 2>"$WORK/serve.log" & PIDS+=($!)
 wait_http "http://127.0.0.1:$API_PORT/health"
+for i in $(seq 100); do "$BIN/trunkline" keys create --name "bench $i" --email "tenant$i@bench.test" 2>/dev/null | tail -n1; done > "$WORK/keys"
+head -n1 "$WORK/keys" > "$WORK/key0"
 
 cat > "$WORK/create.json" <<'JSON'
 {"trunk_name":"Twilio Production","trunk_type":"twilio","trunk_config":{"address":"example.pstn.twilio.com","numbers":["+15550100000"],"username":"ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx","password":"your_auth_token_here"}}

@@ -4,6 +4,7 @@
 pub mod envelope;
 pub mod error;
 pub mod extract;
+pub mod http_server;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -18,6 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use error::ApiError;
+pub use http_server::HttpLimits;
 use routes::{health, trunks};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -100,12 +102,15 @@ pub struct ServeOptions {
     /// How often the reconciler compares the store with LiveKit; `None` runs none (tests that
     /// drive passes themselves).
     pub reconcile_interval: Option<Duration>,
+    /// Timeouts and the connection cap of the HTTP server.
+    pub http: HttpLimits,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
         Self {
             reconcile_interval: Some(Duration::from_secs(30)),
+            http: HttpLimits::default(),
         }
     }
 }
@@ -121,12 +126,11 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let workers = trunkline_core::workers::spawn(&state, options.reconcile_interval, &stop_rx);
     let app = router(state);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop_tx.send(true);
-        })
-        .await;
+    let result = http_server::run(listener, app, options.http, async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    })
+    .await;
     for w in workers {
         let _ = w.await;
     }

@@ -8,6 +8,7 @@ pub mod dispatch;
 pub mod errors;
 pub mod ids;
 pub mod inbound;
+pub mod internal;
 pub mod lk_json;
 pub mod number;
 pub mod secret;

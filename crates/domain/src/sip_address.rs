@@ -4,6 +4,7 @@
 //! with a message saying where each piece belongs instead.
 
 use crate::errors::FieldError;
+use crate::internal;
 use crate::number::quote;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -17,6 +18,10 @@ pub enum HostName {
 }
 
 impl HostName {
+    /// A DNS name, a dotted-quad IPv4 address (four decimal numbers, no leading zeros) or an
+    /// IPv6 address. Every other numeric form is refused: resolvers (`inet_aton`, browsers'
+    /// URL parsers) read `0x7f000001`, `0x7f.0.0.1`, `0177.0.0.1`, `127.1` and `2130706433`
+    /// as 127.0.0.1, so a check on the text would pass what the connect then reaches.
     pub fn parse(field: &str, raw: &str) -> Result<Self, FieldError> {
         if let Ok(v4) = raw.parse::<Ipv4Addr>() {
             return Ok(Self::Ipv4(v4));
@@ -32,12 +37,22 @@ impl HostName {
         if let Ok(v6) = raw.parse::<Ipv6Addr>() {
             return Ok(Self::Ipv6(v6));
         }
+        if ends_in_a_number(raw) {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "is not a host name or a standard IP address: a name whose last label is a number (or 0x…) is read as an IPv4 address by resolvers (0x7f000001, 0177.0.0.1 and 127.1 all mean 127.0.0.1). \
+                     Write an IPv4 address as four decimal numbers without leading zeros (e.g. 203.0.113.7), or give a DNS name (e.g. sip.example.com); got {}",
+                    quote(raw)
+                ),
+            ));
+        }
         Self::domain(field, raw)
     }
 
     /// A domain name only (no IP literal): used for SIP realms such as Exotel's `sip_domain`.
     pub fn domain(field: &str, raw: &str) -> Result<Self, FieldError> {
-        let rule = "must be a host name: letters, digits and '-' in dot-separated labels of 1 to 63 characters, 253 at most";
+        let rule = "must be a host name: letters, digits and '-' in dot-separated labels of 1 to 63 characters, 253 at most, the last one not a number";
         let name = raw.strip_suffix('.').unwrap_or(raw);
         let valid_label = |l: &str| {
             !l.is_empty()
@@ -46,10 +61,11 @@ impl HostName {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         };
-        let all_numeric = name
-            .split('.')
-            .all(|l| l.bytes().all(|b| b.is_ascii_digit()));
-        if name.is_empty() || name.len() > 253 || !name.split('.').all(valid_label) || all_numeric {
+        if name.is_empty()
+            || name.len() > 253
+            || !name.split('.').all(valid_label)
+            || ends_in_a_number(name)
+        {
             return Err(FieldError::new(
                 field,
                 format!("{rule}; got {}", quote(raw)),
@@ -59,35 +75,30 @@ impl HostName {
     }
 }
 
+/// Whether a name's last label (after one trailing dot) is a number in any base a resolver
+/// accepts: decimal, octal (leading 0) or hex (`0x`, even with no digits after it). Such a
+/// name is read as an IPv4 address by `inet_aton` and by WHATWG URL parsing ("ends in a
+/// number"), never looked up in DNS; no top-level domain is numeric (RFC 3696 §2).
+fn ends_in_a_number(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name);
+    let last = name.rsplit('.').next().unwrap_or_default();
+    let hex = last
+        .strip_prefix("0x")
+        .or_else(|| last.strip_prefix("0X"))
+        .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    hex || (!last.is_empty() && last.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl HostName {
-    /// Whether this names the operator's own network rather than a provider on the internet:
-    /// loopback, private (RFC 1918, RFC 4193), link-local (cloud metadata lives there),
-    /// carrier-grade NAT, unspecified, broadcast, multicast, or `localhost`. A tenant must not
-    /// be able to aim LiveKit's SIP traffic there. (A public name that resolves to such an
-    /// address is beyond a syntactic check; the operator's egress rules are the backstop.)
+    /// Whether this names the operator's own network rather than a provider on the internet
+    /// (the ranges are in [`crate::internal`]), or `localhost`. A tenant must not be able to
+    /// aim LiveKit's SIP traffic there. A DNS name that resolves to such an address (e.g.
+    /// `127.0.0.1.nip.io`) is beyond a check of the text: whatever dials checks each resolved
+    /// address with this same predicate before it connects.
     pub fn is_internal(&self) -> bool {
-        fn v4(ip: &Ipv4Addr) -> bool {
-            let [a, b, ..] = ip.octets();
-            ip.is_loopback()
-                || ip.is_private()
-                || ip.is_link_local()
-                || ip.is_unspecified()
-                || ip.is_broadcast()
-                || ip.is_multicast()
-                || a == 0
-                || (a == 100 && (64..128).contains(&b))
-        }
         match self {
-            Self::Ipv4(ip) => v4(ip),
-            Self::Ipv6(ip) => {
-                let first = ip.segments()[0];
-                ip.is_loopback()
-                    || ip.is_unspecified()
-                    || ip.is_multicast()
-                    || (first & 0xfe00) == 0xfc00
-                    || (first & 0xffc0) == 0xfe80
-                    || ip.to_ipv4_mapped().is_some_and(|m| v4(&m))
-            }
+            Self::Ipv4(ip) => internal::ipv4_is_internal(*ip),
+            Self::Ipv6(ip) => internal::ipv6_is_internal(*ip),
             Self::Domain(d) => d == "localhost" || d.ends_with(".localhost"),
         }
     }
@@ -245,12 +256,66 @@ mod tests {
             ("[not-ip]:5060", None),
             ("1.2.3", None),
             ("999.1.1.1", None),
+            ("127.0.0.1.", None),
+            ("1e100.net", Some("1e100.net")),
+            ("0x7f.example.com", Some("0x7f.example.com")),
+            ("example.cafe", Some("example.cafe")),
+            ("[::127.0.0.1]", Some("[::7f00:1]")),
+            ("[64:ff9b::7f00:1]:5060", Some("[64:ff9b::7f00:1]:5060")),
         ];
         for (raw, want) in cases {
             let got = SipAddress::parse("address", raw)
                 .map(|a| a.to_string())
                 .ok();
             assert_eq!(got.as_deref(), *want, "{raw:?}");
+        }
+    }
+
+    /// Numeric forms that `inet_aton`, WHATWG URL parsing or some resolvers read as an IPv4
+    /// address (here all 127.0.0.1 or another internal address) are not host names.
+    #[test]
+    fn non_canonical_numeric_hosts_are_refused() {
+        let forms = [
+            "0x7f000001",
+            "0X7F000001",
+            "0x7f.0.0.1",
+            "0x7f.0x0.0x0.0x1",
+            "0177.0.0.1",
+            "0177.0000.0000.0001",
+            "127.1",
+            "127.0.1",
+            "2130706433",
+            "017700000001",
+            "0",
+            "0x",
+            "10.0.0.010",
+            "127.000.000.001",
+            "169.254.169.254.",
+            "a.0x1",
+            "foo.123",
+            "internal.0177",
+        ];
+        for raw in forms {
+            for result in [
+                HostName::parse("trunk_config.address", raw),
+                SipAddress::parse("trunk_config.address", raw).map(|a| a.host),
+                SipAddress::parse("trunk_config.address", &format!("{raw}:5060")).map(|a| a.host),
+                HostName::domain("trunk_config.sip_domain", raw),
+            ] {
+                let e = result.expect_err(raw);
+                assert!(e.field.starts_with("trunk_config."), "{raw}: {e:?}");
+                assert!(
+                    e.message.contains(&format!("\"{raw}")),
+                    "{raw}: {}",
+                    e.message
+                );
+            }
+            let e = HostName::parse("h", raw).unwrap_err();
+            assert!(
+                e.message.contains("four decimal numbers") && e.message.contains("DNS name"),
+                "{raw}: {}",
+                e.message
+            );
         }
     }
 
@@ -279,13 +344,27 @@ mod tests {
             ("fd00::1", true),
             ("fe80::1", true),
             ("::ffff:10.0.0.1", true),
+            ("[::127.0.0.1]", true),
+            ("::ffff:127.0.0.1", true),
+            ("[64:ff9b::127.0.0.1]", true),
+            ("64:ff9b::a9fe:a9fe", true),
+            ("64:ff9b:1::1", true),
+            ("fec0::1", true),
+            ("198.18.0.1", true),
+            ("198.19.1.1", true),
+            ("240.0.0.1", true),
+            ("192.0.0.8", true),
             ("localhost", true),
             ("pbx.localhost", true),
             ("203.0.113.7", false),
             ("8.8.8.8", false),
             ("100.128.0.1", false),
             ("2001:db8::1", false),
+            ("64:ff9b::8.8.8.8", false),
+            ("::ffff:8.8.8.8", false),
             ("example.pstn.twilio.com", false),
+            // A name that resolves to loopback: caught when the name is resolved.
+            ("127.0.0.1.nip.io", false),
         ];
         for (raw, internal) in cases {
             assert_eq!(

@@ -11,6 +11,17 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// `open_existing` found no database (the message names it).
+    #[error("{0}")]
+    Missing(String),
+    /// Another process holds a lock this one needs (the message says which, and what to do).
+    #[error("{0}")]
+    Busy(String),
+    #[error("could not create the database file {path}: {source}")]
+    DataFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("could not prepare the data directory {path}: {source}")]
     DataDir {
         path: String,

@@ -6,6 +6,7 @@ mod assistants;
 mod calls;
 mod dispatch_rules;
 mod error;
+pub mod file_lock;
 mod health;
 mod inbound_trunks;
 mod keys;
@@ -23,7 +24,7 @@ pub use error::StoreError;
 pub use health::{CheckResult, HealthRow};
 pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
-pub use open::{sqlite_path, Backend};
+pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
 pub use trunks::{SecretsRecord, TrunkRow, TrunkSummary, PENDING as PENDING_STATUS};
 

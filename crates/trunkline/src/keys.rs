@@ -1,6 +1,7 @@
 //! `trunkline keys …`: API keys per tenant, and master-key rotation.
 
-use crate::config::{open_store, DbArgs};
+use crate::config::{open_existing_store, DbArgs};
+use crate::failure::Failure;
 use clap::Subcommand;
 use trunkline_core::sealing::{generate_api_key, hash_api_key};
 use trunkline_domain::{text, ApiKeyId, TenantId};
@@ -39,15 +40,18 @@ fn valid_email(email: &str) -> bool {
         && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
-pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
+pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), Failure> {
     match command {
         KeysCommand::Create { name, email } => {
-            let name = text::name("--name", &name, 100).map_err(|e| e.to_string())?;
+            let name =
+                text::name("--name", &name, 100).map_err(|e| Failure::Usage(e.to_string()))?;
             let email = email.trim().to_ascii_lowercase();
             if !valid_email(&email) {
-                return Err(format!("--email must be an email address (got {email:?})"));
+                return Err(Failure::Usage(format!(
+                    "--email must be an email address, e.g. ops@acme.example; got {email:?}"
+                )));
             }
-            let store = open_store(&db).await?;
+            let store = open_existing_store(&db).await?;
             let key = generate_api_key();
             let key_id = ApiKeyId::generate();
             let tenant = store
@@ -67,7 +71,7 @@ pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
             Ok(())
         }
         KeysCommand::List => {
-            let store = open_store(&db).await?;
+            let store = open_existing_store(&db).await?;
             let keys = store.list_api_keys().await.map_err(|e| e.to_string())?;
             println!(
                 "{:<35} {:<14} {:<30} {:<20} {:<27} STATUS",
@@ -90,7 +94,7 @@ pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
             Ok(())
         }
         KeysCommand::Revoke { key_id } => {
-            let store = open_store(&db).await?;
+            let store = open_existing_store(&db).await?;
             if store
                 .revoke_api_key(&key_id)
                 .await
@@ -99,10 +103,10 @@ pub async fn run(db: DbArgs, command: KeysCommand) -> Result<(), String> {
                 println!("Revoked {key_id}.");
                 Ok(())
             } else {
-                Err(format!("no active API key with id {key_id}"))
+                Err(format!("no active API key with id {key_id}").into())
             }
         }
-        KeysCommand::RotateMaster => crate::rotation::rotate_master(db).await,
+        KeysCommand::RotateMaster => Ok(crate::rotation::rotate_master(db).await?),
     }
 }
 

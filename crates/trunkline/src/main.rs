@@ -1,24 +1,33 @@
 //! The `trunkline` binary: `serve` runs the API; `keys …` manages API keys and the master key;
-//! `trunks test` probes a trunk.
+//! `trunks test` probes a trunk; `bridge` runs the Exotel SIP bridge.
 //! Thin on purpose: configuration is resolved in `config`, everything else lives in the crates.
 
 mod bridge;
 mod config;
+mod failure;
 mod keys;
 mod master_key;
+mod parse;
 mod rotation;
+mod settings;
 mod trunks;
 
 use clap::{Parser, Subcommand};
+use failure::{Failure, EXIT_UNHEALTHY};
 use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(
     name = "trunkline",
     version,
-    about = "Telephony for LiveKit voice agents"
+    propagate_version = true,
+    about = "Telephony for LiveKit voice agents",
+    after_help = "Exit status: 0 done; 1 failed; 2 `trunks test` found the trunk unusable; 64 a flag, argument or setting is wrong."
 )]
 struct Cli {
+    /// The database settings, accepted before or after any subcommand.
+    #[command(flatten)]
+    db: config::DbArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,8 +38,6 @@ enum Command {
     Serve(config::ServeArgs),
     /// Manage tenants' API keys and the master key that seals secrets.
     Keys {
-        #[command(flatten)]
-        db: config::DbArgs,
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
@@ -38,15 +45,16 @@ enum Command {
     Bridge(bridge::BridgeArgs),
     /// Operator commands on stored trunks (e.g. `trunks test ST_…`).
     Trunks {
-        #[command(flatten)]
-        db: config::DbArgs,
         #[command(subcommand)]
         command: trunks::TrunksCommand,
     },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return failure::clap_exit(e),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TRUNKLINE_LOG")
@@ -56,21 +64,22 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
-    let result = runtime.block_on(async {
+    let db = cli.db;
+    let result: Result<bool, Failure> = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => config::serve(args).await.map(|()| true),
-            Command::Keys { db, command } => keys::run(db, command).await.map(|()| true),
-            Command::Trunks { db, command } => trunks::run(db, command).await,
-            Command::Bridge(args) => bridge::run(args).await.map(|()| true),
+            Command::Keys { command } => keys::run(db, command).await.map(|()| true),
+            Command::Trunks { command } => trunks::run(db, command).await,
+            Command::Bridge(args) => bridge::run(args)
+                .await
+                .map(|()| true)
+                .map_err(Failure::from),
         }
     });
     match result {
         Ok(true) => ExitCode::SUCCESS,
         // A check that ran and found a problem: distinct from a usage or runtime error.
-        Ok(false) => ExitCode::from(2),
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
-        }
+        Ok(false) => ExitCode::from(EXIT_UNHEALTHY),
+        Err(failure) => failure.exit(),
     }
 }

@@ -8,7 +8,7 @@
 //! value it replaces (a PATCH saved meanwhile is not undone), and a second run resumes or
 //! finishes the first.
 
-use crate::config::{open_store, DbArgs};
+use crate::config::{open_existing_store, DbArgs};
 use crate::master_key;
 use std::collections::BTreeSet;
 use trunkline_core::calls::webhooks_out::secret_aad;
@@ -153,13 +153,13 @@ async fn reseal_all(store: &Store, keyring: &Keyring) -> Result<Resealed, String
 }
 
 pub async fn rotate_master(db: DbArgs) -> Result<(), String> {
-    let store = open_store(&db).await?;
+    let store = open_existing_store(&db).await?;
     if db
         .master_key
         .as_deref()
         .is_some_and(|k| !k.trim().is_empty())
     {
-        let keyring = master_key::load(&db)?;
+        let keyring = master_key::load_existing(&db)?;
         let n = reseal_all(&store, &keyring).await?;
         println!("Re-sealed {n} under master key {}.", keyring.current_id());
         println!(
@@ -170,7 +170,7 @@ pub async fn rotate_master(db: DbArgs) -> Result<(), String> {
     }
     let files =
         master_key::files(&db).ok_or("set TRUNKLINE_MASTER_KEY (PostgreSQL has no key file)")?;
-    let known = master_key::load(&db)?; // creates master.key on a fresh install
+    let known = master_key::load_existing(&db)?;
     let current = std::fs::read_to_string(&files.current)
         .map_err(|e| format!("cannot read {}: {e}", files.current.display()))?;
     // Resume an interrupted rotation rather than start a second one over it.

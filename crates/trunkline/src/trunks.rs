@@ -1,6 +1,7 @@
 //! `trunkline trunks …`: operator commands on stored trunks.
 
-use crate::config::{open_store, DbArgs};
+use crate::config::{open_existing_store, DbArgs};
+use crate::failure::Failure;
 use crate::master_key;
 use clap::Subcommand;
 use trunkline_api::routes::trunk_test::result;
@@ -21,13 +22,15 @@ pub enum TrunksCommand {
         #[arg(long)]
         test_number: Option<String>,
         /// Allow loopback, private and link-local targets (labs).
-        #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+        #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false,
+              action = clap::ArgAction::Set,
+              value_parser = crate::parse::boolean("TRUNKLINE_ALLOW_PRIVATE_TARGETS"))]
         allow_private_targets: bool,
     },
 }
 
 /// Ok(true) when the trunk looks usable.
-pub async fn run(db: DbArgs, command: TrunksCommand) -> Result<bool, String> {
+pub async fn run(db: DbArgs, command: TrunksCommand) -> Result<bool, Failure> {
     match command {
         TrunksCommand::Test {
             trunk_id,
@@ -38,11 +41,11 @@ pub async fn run(db: DbArgs, command: TrunksCommand) -> Result<bool, String> {
                 .map(|n| {
                     E164::parse("--test-number", &n)
                         .map(|e| e.as_str().to_owned())
-                        .map_err(|e| e.to_string())
+                        .map_err(|e| Failure::Usage(e.to_string()))
                 })
                 .transpose()?;
-            let keyring = master_key::load(&db)?;
-            let store = open_store(&db).await?;
+            let store = open_existing_store(&db).await?;
+            let keyring = master_key::load_existing(&db)?;
             let row = store
                 .live_trunk(&trunk_id)
                 .await

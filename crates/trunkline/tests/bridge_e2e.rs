@@ -85,8 +85,8 @@ async fn an_exotel_trunk_is_called_through_the_bridge_with_its_own_credentials()
             format!("127.0.0.1:{bridge_port}"),
         ),
     ];
-    let key = create_key(dir.path(), "exotel@acme.test", &envs);
     let server = serve(dir.path(), &envs);
+    let key = create_key(dir.path(), "exotel@acme.test", &envs);
     let created: serde_json::Value = http()
         .post(format!("{}/sip/create-outbound-trunk", server.url))
         .bearer_auth(&key)

@@ -1,5 +1,5 @@
-//! The binary as a new user meets it: `keys create` → `serve` → curl-like requests, revocation
-//! while serving, master-key handling and rotation.
+//! The binary as a new user meets it: `serve` → `keys create` → curl-like requests,
+//! revocation while serving, master-key handling and rotation.
 
 mod support;
 use support::*;
@@ -7,13 +7,13 @@ use support::*;
 #[tokio::test]
 async fn keys_create_prints_the_key_alone_on_the_last_line_and_it_works() {
     let dir = tempfile::tempdir().unwrap();
-    let key = create_key(dir.path(), "ops@acme.test", &[]);
-    assert!(key.starts_with("tlk_") && !key.contains(' '), "{key}");
+    let server = serve(dir.path(), &[("TRUNKLINE_AUTH_CACHE_MS", "0".into())]);
     assert!(
         dir.path().join("trunkline-data/trunkline.db").exists(),
         "default SQLite file"
     );
-    let server = serve(dir.path(), &[("TRUNKLINE_AUTH_CACHE_MS", "0".into())]);
+    let key = create_key(dir.path(), "ops@acme.test", &[]);
+    assert!(key.starts_with("tlk_") && !key.contains(' '), "{key}");
     let key_file = dir.path().join("trunkline-data/master.key");
     #[cfg(unix)]
     {
@@ -148,9 +148,9 @@ async fn patch_status(http: &reqwest::Client, url: &str, key: &str, id: &str) ->
 #[tokio::test]
 async fn rotate_master_while_serving_loses_no_secret() {
     let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
     let key = create_key(dir.path(), "ops@acme.test", &[]);
     let http = http();
-    let server = serve(dir.path(), &[]);
     let before_rotation = create_trunk(&http, &server.url, &key).await;
 
     let key_file = dir.path().join("trunkline-data/master.key");
@@ -194,15 +194,20 @@ async fn rotate_master_while_serving_loses_no_secret() {
 #[tokio::test]
 async fn an_interrupted_rotation_is_resumed_not_restarted() {
     let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
     let key = create_key(dir.path(), "ops@acme.test", &[]);
     let http = http();
-    let server = serve(dir.path(), &[]);
     let id = create_trunk(&http, &server.url, &key).await;
     server.stop();
     // What a crash after writing the next key (and perhaps re-sealing) leaves behind.
     let next = dir.path().join("trunkline-data/master.key.next");
     let next_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
     std::fs::write(&next, next_key).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&next, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let (ok, _, err) = run(dir.path(), &["keys", "rotate-master"], &[]);
     assert!(ok, "{err}");
     assert_eq!(
@@ -219,15 +224,16 @@ async fn an_interrupted_rotation_is_resumed_not_restarted() {
 #[tokio::test]
 async fn private_targets_are_refused_unless_the_operator_allows_them() {
     let dir = tempfile::tempdir().unwrap();
-    let key = create_key(dir.path(), "lab@acme.test", &[]);
     let http = http();
     let mut body = seed_twilio();
     body["trunk_config"]["address"] = "10.0.0.5:5060".into();
+    let mut key = None;
     for (allow, want) in [("false", 400), ("true", 200)] {
         let server = serve(
             dir.path(),
             &[("TRUNKLINE_ALLOW_PRIVATE_TARGETS", allow.into())],
         );
+        let key = key.get_or_insert_with(|| create_key(dir.path(), "lab@acme.test", &[]));
         let resp = http
             .post(format!("{}/sip/create-outbound-trunk", server.url))
             .bearer_auth(&key)
@@ -266,9 +272,9 @@ async fn rotate_master_reseals_inbound_trunk_and_webhook_secrets() {
     const INBOUND_PASSWORD: &str = "inbound-rotation-Pa55";
 
     let dir = tempfile::tempdir().unwrap();
+    let server = serve(dir.path(), &[]);
     let key = create_key(dir.path(), "ops@acme.test", &[]);
     let http = http();
-    let server = serve(dir.path(), &[]);
     // No outbound trunk: only the sealed values added with inbound trunks and calls exist,
     // so both the re-seal and the startup check below are about them alone.
     let inbound = post_data(
@@ -357,34 +363,4 @@ async fn rotate_master_reseals_inbound_trunk_and_webhook_secrets() {
         &[("TRUNKLINE_MASTER_KEY", old_key.trim().to_owned())],
     );
     assert!(err.contains("is not configured"), "{err}");
-}
-
-/// Runs `serve`, expecting it to refuse to start; answers its stderr. A server that starts
-/// anyway is killed and fails the test (rather than hanging it).
-fn serve_refused(dir: &std::path::Path, envs: &[(&str, String)]) -> String {
-    use std::process::{Command, Stdio};
-    let mut cmd = Command::new(BIN);
-    cmd.arg("serve")
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("TRUNKLINE_LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("spawn trunkline serve");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("serve started although a stored secret's key is missing");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success());
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }

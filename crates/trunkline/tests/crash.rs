@@ -19,8 +19,8 @@ async fn kill_9_during_a_burst_of_creates_loses_no_acknowledged_trunk() {
         ("LIVEKIT_API_KEY", LK_KEY.to_owned()),
         ("LIVEKIT_API_SECRET", LK_SECRET.to_owned()),
     ];
-    let key = create_key(dir.path(), "burst@acme.test", &envs);
     let server = serve(dir.path(), &envs);
+    let key = create_key(dir.path(), "burst@acme.test", &envs);
     let http = http();
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let mut tasks = Vec::new();

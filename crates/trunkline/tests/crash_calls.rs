@@ -48,8 +48,8 @@ async fn kill_9_during_a_queue_of_calls_loses_none_and_dials_none_twice() {
         // Claims of the killed process come back after a second, not a minute.
         ("TRUNKLINE_CLAIM_TIMEOUT", "1".to_owned()),
     ];
-    let key = create_key(dir.path(), "queue@acme.test", &envs);
     let server = serve(dir.path(), &envs);
+    let key = create_key(dir.path(), "queue@acme.test", &envs);
     let http = http();
     let trunk: Value = http
         .post(format!("{}/sip/create-outbound-trunk", server.url))

@@ -7,8 +7,8 @@ use support::*;
 async fn trunks_test_reports_a_closed_port_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let envs = vec![("TRUNKLINE_ALLOW_PRIVATE_TARGETS", "true".to_owned())];
-    let key = create_key(dir.path(), "cli-probe@acme.test", &envs);
     let server = serve(dir.path(), &envs);
+    let key = create_key(dir.path(), "cli-probe@acme.test", &envs);
     // A port nobody listens on (bound, then released), below the ephemeral range so no other
     // test's connection can be using it as a source port.
     let port = (20_000..30_000u16)

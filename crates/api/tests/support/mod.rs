@@ -166,7 +166,10 @@ impl TestServer {
         let task = tokio::spawn(trunkline_api::serve(
             listener,
             state.clone(),
-            ServeOptions { reconcile_interval },
+            ServeOptions {
+                reconcile_interval,
+                ..ServeOptions::default()
+            },
             async move {
                 let _ = rx.await;
             },

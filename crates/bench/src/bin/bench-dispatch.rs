@@ -114,30 +114,6 @@ fn start_trunkline(args: &Args, lk: &LiveKitDouble) -> (Child, String) {
         ("TRUNKLINE_TRUNK_MAX_CONCURRENT_CALLS", "100000".to_owned()),
         ("TRUNKLINE_LISTEN", "127.0.0.1:0".to_owned()),
     ];
-    let key = Command::new(&args.trunkline)
-        .args([
-            "keys",
-            "create",
-            "--name",
-            "bench",
-            "--email",
-            "dispatch@bench.test",
-        ])
-        .current_dir(&args.work)
-        .envs(envs.iter().cloned())
-        .output()
-        .expect("trunkline keys create");
-    assert!(
-        key.status.success(),
-        "{}",
-        String::from_utf8_lossy(&key.stderr)
-    );
-    let key = String::from_utf8_lossy(&key.stdout)
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_owned();
     let mut child = Command::new(&args.trunkline)
         .arg("serve")
         .current_dir(&args.work)
@@ -162,6 +138,31 @@ fn start_trunkline(args: &Args, lk: &LiveKitDouble) -> (Child, String) {
     let addr = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("trunkline listening");
+    // Only serve creates the database; keys need it to exist.
+    let key = Command::new(&args.trunkline)
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "bench",
+            "--email",
+            "dispatch@bench.test",
+        ])
+        .current_dir(&args.work)
+        .envs(envs.iter().cloned())
+        .output()
+        .expect("trunkline keys create");
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
+    let key = String::from_utf8_lossy(&key.stdout)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
     (child, format!("http://{addr}|{key}"))
 }
 

@@ -12,6 +12,8 @@ pub struct Server {
     pub child: Child,
     pub url: String,
     pub log: std::sync::Arc<std::sync::Mutex<String>>,
+    /// Copies stderr into `log`; done once the process has exited and its last line is in.
+    reader: Option<std::thread::JoinHandle<()>>,
 }
 
 /// `trunkline serve` on a free port, with `envs`; returns once it logs that it listens.
@@ -33,7 +35,7 @@ pub fn serve(dir: &std::path::Path, envs: &[(&str, String)]) -> Server {
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     let (tx, rx) = mpsc::channel();
     let sink = log.clone();
-    std::thread::spawn(move || {
+    let reader = std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if line.contains("trunkline listening") {
                 let addr = line
@@ -56,6 +58,7 @@ pub fn serve(dir: &std::path::Path, envs: &[(&str, String)]) -> Server {
         child,
         url: format!("http://{addr}"),
         log,
+        reader: Some(reader),
     }
 }
 
@@ -68,8 +71,11 @@ impl Server {
     pub fn stop(mut self) -> String {
         unsafe_sigterm(self.child.id());
         let status = self.child.wait().unwrap();
-        assert!(status.success(), "serve exited with {status}");
+        if let Some(reader) = self.reader.take() {
+            reader.join().unwrap();
+        }
         let log = self.log.lock().unwrap().clone();
+        assert!(status.success(), "serve exited with {status}: {log}");
         log
     }
 }
@@ -87,6 +93,16 @@ pub fn run(
     args: &[&str],
     envs: &[(&str, String)],
 ) -> (bool, String, String) {
+    let (code, stdout, stderr) = run_status(dir, args, envs);
+    (code == Some(0), stdout, stderr)
+}
+
+/// `trunkline <args>` to completion: (exit status, stdout, stderr).
+pub fn run_status(
+    dir: &std::path::Path,
+    args: &[&str],
+    envs: &[(&str, String)],
+) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .current_dir(dir)
@@ -97,7 +113,7 @@ pub fn run(
     }
     let out = cmd.output().expect("run trunkline");
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
@@ -133,4 +149,33 @@ pub fn seed_twilio() -> serde_json::Value {
             "password": "your_auth_token_here"
         }
     })
+}
+
+/// Runs `serve`, expecting it to refuse to start; answers its stderr. A server that starts
+/// anyway is killed and fails the test (rather than hanging it).
+pub fn serve_refused(dir: &std::path::Path, envs: &[(&str, String)]) -> String {
+    let mut cmd = Command::new(BIN);
+    cmd.arg("serve")
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("TRUNKLINE_LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("spawn trunkline serve");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("serve started although it should have refused");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
 }

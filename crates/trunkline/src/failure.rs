@@ -1,0 +1,68 @@
+//! How a command fails, and the exit status each failure gets. Scripts can tell a mistake in
+//! the command line or the settings from a failure at run time, and both from `trunks test`'s
+//! verdict that a trunk is unhealthy.
+
+use std::process::ExitCode;
+
+/// Exit status of `trunks test` when the trunk does not look usable.
+pub const EXIT_UNHEALTHY: u8 = 2;
+/// Exit status of a command-line or settings mistake (sysexits.h's EX_USAGE); clap's own
+/// default, 2, would be taken for an unhealthy trunk.
+pub const EXIT_USAGE: u8 = 64;
+
+#[derive(Debug)]
+pub enum Failure {
+    /// A flag, argument or setting (environment variable) is wrong: exit 64.
+    Usage(String),
+    /// Anything else (database, files, network, a missing trunk): exit 1.
+    Runtime(String),
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self::Runtime(message)
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Self::Runtime(message.to_owned())
+    }
+}
+
+impl Failure {
+    pub fn exit(self) -> ExitCode {
+        let (message, code) = match self {
+            Self::Usage(m) => (m, EXIT_USAGE),
+            Self::Runtime(m) => (m, 1),
+        };
+        eprintln!("error: {message}");
+        ExitCode::from(code)
+    }
+}
+
+/// A parse failure from clap: help and version go to stdout with status 0; a value one of
+/// our parsers refused is shown as that parser's message alone (it names the variable and
+/// the flag); the rest as clap renders it. All exit 64.
+pub fn clap_exit(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = e.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::ValueValidation => {
+            match std::error::Error::source(&e) {
+                Some(why) => eprintln!("error: {why}"),
+                None => {
+                    let _ = e.print();
+                }
+            }
+            ExitCode::from(EXIT_USAGE)
+        }
+        _ => {
+            let _ = e.print();
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
