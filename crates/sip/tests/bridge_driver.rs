@@ -64,6 +64,7 @@ async fn start_bridge_with(
         connect_timeout: Duration::from_secs(2),
         guard: Default::default(),
         tls,
+        connections: Default::default(),
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),

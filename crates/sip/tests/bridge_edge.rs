@@ -26,6 +26,7 @@ async fn start(guard: GuardConfig) -> SocketAddr {
         connect_timeout: Duration::from_secs(2),
         guard,
         tls: Default::default(),
+        connections: Default::default(),
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),

@@ -167,6 +167,7 @@ async fn start() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         connect_timeout: Duration::from_secs(2),
         guard: GuardConfig::default(),
         tls: Default::default(),
+        connections: Default::default(),
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),

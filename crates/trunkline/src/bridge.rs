@@ -192,6 +192,7 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
         connect_timeout: Duration::from_secs(5),
         guard,
         tls: trunkline_sip::transport::TlsSettings::public(),
+        connections: Default::default(),
     };
     tracing::info!(%addr, trunks = n, public = %args.public_address, "trunkline bridge listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);

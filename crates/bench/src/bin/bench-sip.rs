@@ -164,6 +164,7 @@ async fn bridge(listen: SocketAddr, exotel: SocketAddr, media: Media, rtp_min: u
         connect_timeout: Duration::from_secs(2),
         guard: Default::default(),
         tls: Default::default(),
+        connections: Default::default(),
     };
     eprintln!("bench-sip bridge: listening on {listen} (UDP, TCP), Exotel at {exotel}");
     serve(udp, tcp, cfg, Arc::new(vec![trunk]), relay, async {

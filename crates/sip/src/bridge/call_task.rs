@@ -2,7 +2,7 @@
 //! TLS), its timers and the RTP-timeout watch. It ends when the machine says `Done`.
 
 use super::call::{hostport, Action, Call, CallConfig, Event, Timer, Timers};
-use super::driver::{Reply, ToEndpoint};
+use super::driver::{CallDone, Reply};
 use super::media::MediaRelay;
 use super::msg::{self, SipMsg};
 use super::Route;
@@ -57,7 +57,19 @@ pub(super) struct CallSetup {
     pub(super) b_local: String,
     pub(super) timers: Timers,
     pub(super) connect_timeout: Duration,
+    /// How long one write toward the callee may take before its connection counts as gone.
+    pub(super) write_timeout: Duration,
     pub(super) tls: crate::transport::TlsSettings,
+}
+
+/// Writes `bytes` to the callee, flushed (TLS would otherwise hold the record back), within
+/// `limit`. `false`: the connection is broken or the peer stopped reading.
+async fn write_b(w: &mut WriteHalf<SipStream>, bytes: &[u8], limit: Duration) -> bool {
+    let write = async {
+        w.write_all(bytes).await?;
+        w.flush().await
+    };
+    matches!(tokio::time::timeout(limit, write).await, Ok(Ok(())))
 }
 
 /// Watches a session's RTP counter once the call is answered (`Action::WatchMedia`).
@@ -105,22 +117,20 @@ pub(super) async fn run_call(
     a: Reply,
     relay: Arc<dyn MediaRelay>,
     mut rx: mpsc::Receiver<Event>,
-    endpoint: mpsc::Sender<ToEndpoint>,
+    endpoint: CallDone,
 ) {
     let a_call_id = invite.call_id().to_owned();
     let b_call_id = setup.b_call_id.clone();
-    let done = |endpoint: mpsc::Sender<ToEndpoint>| async move {
-        let _ = endpoint
-            .send(ToEndpoint::CallDone(a_call_id, b_call_id))
-            .await;
+    let done = |endpoint: CallDone| {
+        let _ = endpoint.send((a_call_id, b_call_id));
     };
     let media = match relay.open(invite.call_id()).await {
         Ok(m) => m,
         Err(why) => {
             tracing::warn!(why, "no media relay session: 503");
             let r = msg::response(&invite, 503, "No Media Ports", None);
-            a.send(r.to_bytes()).await;
-            done(endpoint).await;
+            a.send(r.to_bytes());
+            done(endpoint);
             return;
         }
     };
@@ -152,15 +162,18 @@ pub(super) async fn run_call(
             setup.connect_timeout,
         ))
     });
+    let write_timeout = setup.write_timeout;
     loop {
+        // Set when a write to the callee failed: its connection is treated as closed.
+        let mut b_broken = false;
         for action in pending.drain(..) {
             match action {
-                Action::SendA(bytes) => a.send(bytes).await,
+                Action::SendA(bytes) => a.send(bytes),
                 Action::SendB(bytes) => match &mut b {
                     Some(leg) => {
-                        // Flushed: TLS would otherwise hold the record back.
-                        let _ = leg.w.write_all(&bytes).await;
-                        let _ = leg.w.flush().await;
+                        if !b_broken && !write_b(&mut leg.w, &bytes, write_timeout).await {
+                            b_broken = true;
+                        }
                     }
                     None => b_queue.push(bytes),
                 },
@@ -197,10 +210,16 @@ pub(super) async fn run_call(
                         let close = leg.w.shutdown();
                         let _ = tokio::time::timeout(Duration::from_millis(200), close).await;
                     }
-                    done(endpoint).await;
+                    done(endpoint);
                     return;
                 }
             }
+        }
+        if b_broken {
+            tracing::info!("a write to leg B failed or timed out: its connection is closed");
+            b = None;
+            pending = call.handle(Event::BClosed);
+            continue;
         }
         let next = timers
             .iter()
@@ -228,9 +247,14 @@ pub(super) async fn run_call(
                 match c {
                     Some(stream) => {
                         let (mut rd, mut w) = tokio::io::split(stream);
+                        let mut written = true;
                         for q in b_queue.drain(..) {
-                            let _ = w.write_all(&q).await;
-                            let _ = w.flush().await;
+                            written = written && write_b(&mut w, &q, write_timeout).await;
+                        }
+                        if !written {
+                            tracing::info!("a write to leg B failed or timed out");
+                            pending = call.handle(Event::BClosed);
+                            continue;
                         }
                         let (btx, brx) = mpsc::channel(64);
                         let reader = tokio::spawn(async move {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {
@@ -38,6 +38,8 @@ pub struct BridgeConfig {
     /// The roots Exotel's TLS certificate is checked against (the public ones; tests add
     /// their own CA).
     pub tls: crate::transport::TlsSettings,
+    /// Bounds on accepted TCP connections and on writes toward a callee.
+    pub connections: ConnectionLimits,
 }
 
 /// The inbound direction: where Exotel delivers calls, and where LiveKit's SIP service takes
@@ -57,22 +59,71 @@ pub struct Listeners {
     pub inbound: Option<InboundSide>,
 }
 
-/// Where a message came from and its answers go.
+/// Where a message came from and its answers go. Sending never waits on the peer: the
+/// endpoint and every call share it, and one peer that does not read must not hold up the
+/// others.
 #[derive(Clone)]
 pub(super) enum Reply {
     Udp(Arc<UdpSocket>, SocketAddr),
-    Tcp(mpsc::Sender<Vec<u8>>),
+    Tcp(TcpReply),
 }
 
 impl Reply {
-    pub(super) async fn send(&self, bytes: Vec<u8>) {
+    /// Queues `bytes` for the peer without waiting. A UDP datagram the socket cannot take now
+    /// is dropped like a lost one (the peer retransmits, RFC 3261 §17); a TCP connection
+    /// whose queue is full is closed (`TcpReply::send`).
+    pub(super) fn send(&self, bytes: Vec<u8>) {
         match self {
             Self::Udp(s, to) => {
-                let _ = s.send_to(&bytes, to).await;
+                let _ = s.try_send_to(&bytes, *to);
             }
-            Self::Tcp(tx) => {
-                let _ = tx.send(bytes).await;
+            Self::Tcp(c) => c.send(bytes),
+        }
+    }
+}
+
+/// The sending half of one accepted TCP connection: a bounded queue drained by the
+/// connection's writer, and a way to close the connection.
+#[derive(Clone)]
+pub(super) struct TcpReply {
+    tx: mpsc::Sender<Vec<u8>>,
+    close: Arc<Notify>,
+}
+
+impl TcpReply {
+    /// A peer that lets its queue fill is not reading (or reads slower than it asks): the
+    /// connection is closed rather than waited for, and its calls see it gone.
+    fn send(&self, bytes: Vec<u8>) {
+        match self.tx.try_send(bytes) {
+            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::info!("a TCP peer is not reading its answers: connection closed");
+                self.close.notify_one();
             }
+        }
+    }
+}
+
+/// Bounds on one accepted TCP connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// Answers queued for the peer before the connection is closed as not reading.
+    pub queue: usize,
+    /// How long one write to the peer may take (the peer's window stays shut: it does not
+    /// read), and one write toward a call's callee.
+    pub write_timeout: Duration,
+    /// A connection that carried no whole SIP message for this long, and that no call uses,
+    /// is closed (a peer dribbling bytes holds no slot for ever).
+    pub idle_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            // Answers are a few hundred bytes: a few hundred kilobytes per connection at most.
+            queue: 1024,
+            write_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -86,9 +137,11 @@ pub(super) enum Side {
 
 pub(super) enum ToEndpoint {
     Message(Vec<u8>, Reply, Side),
-    /// A call's machine is done: forget both of its Call-IDs.
-    CallDone(String, String),
 }
+
+/// A call's machine is done: forget both of its Call-IDs. Sent on a channel of its own, which
+/// never blocks a call: the endpoint may be busy, and the entry must not be lost.
+pub(super) type CallDone = mpsc::UnboundedSender<(String, String)>;
 
 /// Serves the outbound direction on `udp` and `tcp` until `shutdown` resolves.
 pub async fn serve(
@@ -124,6 +177,8 @@ pub async fn serve_with(
         cfg.guard.clone(),
     )));
     let (tx, mut rx) = mpsc::channel::<ToEndpoint>(1024);
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, String)>();
+    let limits = cfg.connections;
     let udp_task = {
         let (udp, tx, guard) = (udp.clone(), tx.clone(), guard.clone());
         tokio::spawn(async move {
@@ -146,7 +201,13 @@ pub async fn serve_with(
             }
         })
     };
-    let tcp_task = tokio::spawn(accept(tcp, Side::LiveKit, tx.clone(), guard.clone()));
+    let tcp_task = tokio::spawn(accept(
+        tcp,
+        Side::LiveKit,
+        tx.clone(),
+        guard.clone(),
+        limits,
+    ));
     let (provider_task, livekit_sip) = match inbound {
         Some(side) => (
             Some(tokio::spawn(accept(
@@ -154,6 +215,7 @@ pub async fn serve_with(
                 Side::Provider,
                 tx.clone(),
                 guard.clone(),
+                limits,
             ))),
             Some((side.livekit_host, side.livekit_port)),
         ),
@@ -165,15 +227,15 @@ pub async fn serve_with(
     loop {
         let m = tokio::select! {
             _ = &mut shutdown => break,
-            m = rx.recv() => m,
-        };
-        let (bytes, reply, side) = match m {
-            None => break,
-            Some(ToEndpoint::CallDone(a, b)) => {
+            Some((a, b)) = done_rx.recv() => {
                 calls.remove(&a);
                 calls.remove(&b);
                 continue;
             }
+            m = rx.recv() => m,
+        };
+        let (bytes, reply, side) = match m {
+            None => break,
             Some(ToEndpoint::Message(bytes, reply, side)) => (bytes, reply, side),
         };
         let parsed = match SipMsg::parse(&bytes) {
@@ -187,9 +249,7 @@ pub async fn serve_with(
                 };
                 tracing::debug!(why, code, "a malformed request answered");
                 if partial.method() != Some("ACK") {
-                    reply
-                        .send(msg::response(&partial, code, &why, None).to_bytes())
-                        .await;
+                    reply.send(msg::response(&partial, code, &why, None).to_bytes());
                 }
                 continue;
             }
@@ -216,11 +276,7 @@ pub async fn serve_with(
         };
         match method.as_str() {
             "ACK" => {}
-            "OPTIONS" => {
-                reply
-                    .send(msg::response(&parsed, 200, "OK", None).to_bytes())
-                    .await
-            }
+            "OPTIONS" => reply.send(msg::response(&parsed, 200, "OK", None).to_bytes()),
             "INVITE" if parsed.to_tag().is_none() => {
                 let route = match side {
                     Side::LiveKit => {
@@ -232,12 +288,12 @@ pub async fn serve_with(
                             AuthDecision::Challenge(h) => {
                                 let mut r = msg::response(&parsed, 401, "Unauthorized", None);
                                 r.headers.push(("WWW-Authenticate".into(), h));
-                                reply.send(r.to_bytes()).await;
+                                reply.send(r.to_bytes());
                                 continue;
                             }
                             AuthDecision::Reject(code) => {
                                 let r = msg::response(&parsed, code, msg::reason(code), None);
-                                reply.send(r.to_bytes()).await;
+                                reply.send(r.to_bytes());
                                 continue;
                             }
                             AuthDecision::Accept(trunk) => Route::ToExotel(*trunk),
@@ -255,7 +311,7 @@ pub async fn serve_with(
                             _ => {
                                 // No tenant holds the number (or it is not a number).
                                 let r = msg::response(&parsed, 404, msg::reason(404), None);
-                                reply.send(r.to_bytes()).await;
+                                reply.send(r.to_bytes());
                                 continue;
                             }
                         }
@@ -278,6 +334,7 @@ pub async fn serve_with(
                     b_local,
                     timers: cfg.timers,
                     connect_timeout: cfg.connect_timeout,
+                    write_timeout: limits.write_timeout,
                     tls: cfg.tls.clone(),
                 };
                 tokio::spawn(run_call(
@@ -286,12 +343,12 @@ pub async fn serve_with(
                     reply,
                     relay.clone(),
                     crx,
-                    tx.clone(),
+                    done_tx.clone(),
                 ));
             }
             _ => {
                 let r = msg::response(&parsed, 481, msg::reason(481), None);
-                reply.send(r.to_bytes()).await;
+                reply.send(r.to_bytes());
             }
         }
     }
@@ -315,6 +372,7 @@ async fn accept(
     side: Side,
     tx: mpsc::Sender<ToEndpoint>,
     guard: SharedGuard,
+    limits: ConnectionLimits,
 ) {
     loop {
         let Ok((stream, peer)) = listener.accept().await else {
@@ -327,7 +385,7 @@ async fn accept(
         }
         let (tx, guard) = (tx.clone(), guard.clone());
         tokio::spawn(async move {
-            connection(stream, side, tx, guard.clone(), peer.ip()).await;
+            connection(stream, side, tx, guard.clone(), peer.ip(), limits).await;
             lock(&guard).tcp_closed(peer.ip());
         });
     }
@@ -350,36 +408,67 @@ fn admit(guard: &SharedGuard, src: std::net::IpAddr, bytes: &[u8]) -> bool {
     true
 }
 
+/// One accepted connection: its messages to the endpoint, its answers from a bounded queue
+/// through a writer whose every write is bounded in time. It ends when the peer closes, a
+/// write times out, the queue overflows, or it sits idle with no call using it.
 async fn connection(
     stream: TcpStream,
     side: Side,
     tx: mpsc::Sender<ToEndpoint>,
     guard: SharedGuard,
     peer: std::net::IpAddr,
+    limits: ConnectionLimits,
 ) {
     let (mut rd, mut wr) = stream.into_split();
-    let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(64);
-    let writer = tokio::spawn(async move {
-        while let Some(b) = wrx.recv().await {
-            if wr.write_all(&b).await.is_err() {
-                return;
+    let (wtx, mut wrx) = mpsc::channel::<Vec<u8>>(limits.queue.max(1));
+    let close = Arc::new(Notify::new());
+    let writer = {
+        let close = close.clone();
+        tokio::spawn(async move {
+            while let Some(b) = wrx.recv().await {
+                let written = tokio::time::timeout(limits.write_timeout, wr.write_all(&b)).await;
+                if !matches!(written, Ok(Ok(()))) {
+                    tracing::info!("a write to a TCP peer failed or timed out: connection closed");
+                    close.notify_one();
+                    return;
+                }
             }
-        }
-    });
+        })
+    };
+    let reply = TcpReply {
+        tx: wtx,
+        close: close.clone(),
+    };
     let mut framer = StreamFramer::default();
     let mut buf = vec![0u8; 16 * 1024];
+    let mut idle_until = tokio::time::Instant::now() + limits.idle_timeout;
     'conn: loop {
-        match rd.read(&mut buf).await {
+        let read = tokio::select! {
+            _ = close.notified() => break,
+            _ = tokio::time::sleep_until(idle_until) => {
+                // Calls hold a clone of the sender to answer and send requests on this
+                // connection: while one does, the connection stays.
+                if reply.tx.strong_count() > 1 {
+                    idle_until += limits.idle_timeout;
+                    continue;
+                }
+                tracing::debug!("an idle TCP connection closed");
+                break;
+            }
+            read = rd.read(&mut buf) => read,
+        };
+        match read {
             Ok(0) | Err(_) => break,
             Ok(n) => framer.push(&buf[..n]),
         }
         loop {
             match framer.next_message() {
                 Ok(Some(m)) => {
+                    idle_until = tokio::time::Instant::now() + limits.idle_timeout;
                     if !admit(&guard, peer, &m) {
                         continue;
                     }
-                    let reply = Reply::Tcp(wtx.clone());
+                    let reply = Reply::Tcp(reply.clone());
                     if tx.send(ToEndpoint::Message(m, reply, side)).await.is_err() {
                         break 'conn;
                     }
@@ -389,6 +478,7 @@ async fn connection(
             }
         }
     }
-    drop(wtx);
-    let _ = writer.await;
+    // The writer holds the stream's write half: aborting it closes the connection even while
+    // calls still hold senders (their answers then go nowhere, as over a dead link).
+    writer.abort();
 }

@@ -37,7 +37,7 @@ pub(crate) mod testing;
 
 pub use auth::{AuthDecision, Authenticator};
 pub use call::{Action, Call, CallConfig, Event, Leg, Timer, Timers};
-pub use driver::{serve, serve_with, BridgeConfig, InboundSide, Listeners};
+pub use driver::{serve, serve_with, BridgeConfig, ConnectionLimits, InboundSide, Listeners};
 pub use guard::{EdgeGuard, GuardConfig};
 pub use media::{MediaRelay, MediaSession, NoRelay, OpenFuture};
 

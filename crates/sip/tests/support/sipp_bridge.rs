@@ -234,6 +234,7 @@ impl Bridge {
             connect_timeout: Duration::from_secs(2),
             guard: Default::default(),
             tls: Default::default(),
+            connections: Default::default(),
         };
         let inbound = setup.livekit_sip.map(|lk| InboundSide {
             listener: rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap(),
