@@ -46,6 +46,8 @@ async fn start_with(exotel_port: u16, connections: ConnectionLimits) -> SocketAd
         },
         tls: Default::default(),
         connections,
+        livekit_media_ip: None,
+        provider_media_ip: None,
     };
     let trunk = BridgeTrunk {
         trunk_id: "ST_t".into(),

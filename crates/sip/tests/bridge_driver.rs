@@ -65,6 +65,8 @@ async fn start_bridge_with(
         guard: Default::default(),
         tls,
         connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),

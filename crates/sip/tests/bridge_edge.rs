@@ -27,6 +27,8 @@ async fn start(guard: GuardConfig) -> SocketAddr {
         guard,
         tls: Default::default(),
         connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),

@@ -168,6 +168,8 @@ async fn start() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         guard: GuardConfig::default(),
         tls: Default::default(),
         connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),

@@ -29,6 +29,11 @@ pub struct BridgeArgs {
     /// Exotel, written in Via, Contact and the SDP toward Exotel.
     #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS")]
     pub public_address: SocketAddr,
+    /// The IP Exotel sends RTP to, written in the SDP toward Exotel, when it differs from
+    /// TRUNKLINE_BRIDGE_PUBLIC_ADDRESS's (a 1:1 NAT whose public side is another address).
+    /// Default: the public address's IP.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS")]
+    pub public_media_address: Option<IpAddr>,
     /// Where Exotel delivers calls to the tenants' numbers (TCP), and where it sends requests
     /// inside our calls to it (our Contact): bind it to the port of
     /// TRUNKLINE_BRIDGE_PUBLIC_ADDRESS. Unset: no inbound calls.
@@ -112,6 +117,54 @@ fn guard(args: &BridgeArgs) -> Result<GuardConfig, String> {
     })
 }
 
+/// Our addresses as each side reaches them.
+#[derive(Debug, PartialEq, Eq)]
+struct Advertised {
+    /// Signalling toward LiveKit, and the relay's address in the SDP toward LiveKit.
+    livekit: SocketAddr,
+    /// The relay's address in the SDP toward the provider.
+    provider_media: IpAddr,
+}
+
+/// What each side is told to send to. The relay listens on 0.0.0.0, so an unspecified
+/// address here would reach the peers' SDP, and no peer can send audio to it: refused,
+/// naming the setting.
+fn advertised(args: &BridgeArgs) -> Result<Advertised, String> {
+    let livekit = match args.livekit_address {
+        Some(a) if a.ip().is_unspecified() => {
+            return Err(format!(
+                "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS must be the address LiveKit reaches (got {a}), e.g. 10.0.0.5:5080"
+            ))
+        }
+        Some(a) => a,
+        None if !args.listen.ip().is_unspecified() => args.listen,
+        None => {
+            return Err(
+                "set TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS (ip:port LiveKit reaches, e.g. 10.0.0.5:5080) when listening on 0.0.0.0"
+                    .into(),
+            )
+        }
+    };
+    if args.public_address.ip().is_unspecified() {
+        return Err(format!(
+            "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS must be the whitelisted public ip:port (got {}), e.g. 203.0.113.7:5070",
+            args.public_address
+        ));
+    }
+    let provider_media = args
+        .public_media_address
+        .unwrap_or(args.public_address.ip());
+    if provider_media.is_unspecified() {
+        return Err(format!(
+            "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS must be the IP the provider sends RTP to (got {provider_media}), e.g. 203.0.113.8"
+        ));
+    }
+    Ok(Advertised {
+        livekit,
+        provider_media,
+    })
+}
+
 /// `host:port` of LiveKit's SIP service.
 fn livekit_sip(raw: &str) -> Result<(String, u16), String> {
     let bad = || format!("TRUNKLINE_BRIDGE_LIVEKIT_SIP must be host:port (got {raw:?})");
@@ -130,16 +183,7 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
     if guard.allow.is_empty() {
         tracing::warn!("TRUNKLINE_BRIDGE_ALLOW is not set: the bridge answers any source; set it to LiveKit's and the provider's networks");
     }
-    let livekit_address = match args.livekit_address {
-        Some(a) => a,
-        None if !args.listen.ip().is_unspecified() => args.listen,
-        None => {
-            return Err(
-                "set TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS (ip:port LiveKit reaches) when listening on 0.0.0.0"
-                    .into(),
-            )
-        }
-    };
+    let advertised = advertised(&args)?;
     let lk_sip = match (&args.provider_listen, &args.livekit_sip) {
         (Some(_), Some(raw)) => Some(livekit_sip(raw)?),
         (Some(_), None) => {
@@ -186,13 +230,16 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
     });
     let config = BridgeConfig {
         realm: "trunkline".into(),
-        a_advertise: livekit_address.to_string(),
+        a_advertise: advertised.livekit.to_string(),
         b_advertise: args.public_address.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(5),
         guard,
         tls: trunkline_sip::transport::TlsSettings::public(),
         connections: Default::default(),
+        // The relay listens on every interface: each side's SDP names the address it reaches.
+        livekit_media_ip: Some(advertised.livekit.ip()),
+        provider_media_ip: Some(advertised.provider_media),
     };
     tracing::info!(%addr, trunks = n, public = %args.public_address, "trunkline bridge listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -222,7 +269,72 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::livekit_sip;
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bridge: BridgeArgs,
+    }
+
+    fn args(extra: &[&str]) -> BridgeArgs {
+        let mut argv = vec!["trunkline", "--public-address", "203.0.113.7:5070"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().bridge
+    }
+
+    #[test]
+    fn each_side_is_told_an_address_it_can_reach() {
+        let ok = advertised(&args(&["--livekit-address", "10.0.0.5:5080"])).unwrap();
+        assert_eq!(ok.livekit, "10.0.0.5:5080".parse().unwrap());
+        assert_eq!(ok.provider_media, "203.0.113.7".parse::<IpAddr>().unwrap());
+        let nat = advertised(&args(&[
+            "--livekit-address",
+            "10.0.0.5:5080",
+            "--public-media-address",
+            "198.51.100.4",
+        ]))
+        .unwrap();
+        assert_eq!(
+            nat.provider_media,
+            "198.51.100.4".parse::<IpAddr>().unwrap()
+        );
+        let specific = advertised(&args(&["--listen", "10.0.0.6:5080"])).unwrap();
+        assert_eq!(specific.livekit, "10.0.0.6:5080".parse().unwrap());
+        for (extra, names) in [
+            (&[][..], "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS"),
+            (
+                &["--livekit-address", "0.0.0.0:5080"][..],
+                "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS",
+            ),
+            (
+                &[
+                    "--livekit-address",
+                    "10.0.0.5:5080",
+                    "--public-media-address",
+                    "0.0.0.0",
+                ][..],
+                "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS",
+            ),
+            (
+                &[
+                    "--livekit-address",
+                    "10.0.0.5:5080",
+                    "--public-media-address",
+                    "::",
+                ][..],
+                "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS",
+            ),
+        ] {
+            let e = advertised(&args(extra)).unwrap_err();
+            assert!(e.contains(names), "{extra:?}: {e}");
+        }
+        let mut unspecified = args(&["--livekit-address", "10.0.0.5:5080"]);
+        unspecified.public_address = "0.0.0.0:5070".parse().unwrap();
+        let e = advertised(&unspecified).unwrap_err();
+        assert!(e.contains("TRUNKLINE_BRIDGE_PUBLIC_ADDRESS"), "{e}");
+    }
 
     #[test]
     fn livekit_sip_address_table() {

@@ -165,6 +165,8 @@ async fn bridge(listen: SocketAddr, exotel: SocketAddr, media: Media, rtp_min: u
         guard: Default::default(),
         tls: Default::default(),
         connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
     };
     eprintln!("bench-sip bridge: listening on {listen} (UDP, TCP), Exotel at {exotel}");
     serve(udp, tcp, cfg, Arc::new(vec![trunk]), relay, async {

@@ -9,6 +9,7 @@ use super::Route;
 use crate::transport::{SipStream, StreamTransport};
 use crate::wire::StreamFramer;
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
@@ -55,6 +56,9 @@ pub(super) struct CallSetup {
     pub(super) a_local: String,
     pub(super) a_udp: bool,
     pub(super) b_local: String,
+    /// The relay's address as each leg's peer reaches it (`None`: the relay's own).
+    pub(super) a_media_ip: Option<IpAddr>,
+    pub(super) b_media_ip: Option<IpAddr>,
     pub(super) timers: Timers,
     pub(super) connect_timeout: Duration,
     /// How long one write toward the callee may take before its connection counts as gone.
@@ -134,14 +138,30 @@ pub(super) async fn run_call(
             return;
         }
     };
+    // The relay may listen on every interface; each SDP must carry the address its reader
+    // sends media to, and a peer cannot send to 0.0.0.0.
+    let advertised = |local: SocketAddr, ip: Option<IpAddr>| {
+        SocketAddr::new(ip.unwrap_or(local.ip()), local.port())
+    };
+    let media_a = advertised(media.local_a(), setup.a_media_ip);
+    let media_b = advertised(media.local_b(), setup.b_media_ip);
+    if media_a.ip().is_unspecified() || media_b.ip().is_unspecified() {
+        tracing::error!(
+            "the relay listens on an unspecified address and no media address is configured: 503"
+        );
+        let r = msg::response(&invite, 503, "No Media Address", None);
+        a.send(r.to_bytes());
+        done(endpoint);
+        return;
+    }
     let cfg = CallConfig {
         route: setup.route,
         b_call_id: setup.b_call_id,
         a_local: setup.a_local,
         a_udp: setup.a_udp,
         b_local: setup.b_local,
-        media_a: media.local_a(),
-        media_b: media.local_b(),
+        media_a,
+        media_b,
         timers: setup.timers,
     };
     let mut media = Some(media);

@@ -15,7 +15,7 @@ use super::msg::{self, ParseError, SipMsg};
 use super::{Route, TrunkDirectory};
 use crate::wire::StreamFramer;
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,6 +30,12 @@ pub struct BridgeConfig {
     pub a_advertise: String,
     /// Our address as Exotel sees it (the whitelisted public IP), `ip:port`.
     pub b_advertise: String,
+    /// The relay's address as LiveKit reaches it, written into the SDP toward LiveKit (`c=`,
+    /// `o=`). `None`: the relay's own address, which must then not be unspecified.
+    pub livekit_media_ip: Option<IpAddr>,
+    /// The relay's address as the provider reaches it (the public address, or the public side
+    /// of a 1:1 NAT), written into the SDP toward the provider. `None`: as above.
+    pub provider_media_ip: Option<IpAddr>,
     pub timers: Timers,
     /// The bound on DNS plus TCP connect toward Exotel.
     pub connect_timeout: Duration,
@@ -300,17 +306,20 @@ pub async fn serve_with(
                         }
                     }
                     Side::Provider => {
-                        let found =
-                            called_number(&parsed).and_then(|n| directory.inbound_by_number(&n));
+                        // Not a number (`sip:reception@…`): 484 Address Incomplete (RFC 3261
+                        // §21.4.22); a number no tenant holds: 404.
+                        let found = called_number(&parsed)
+                            .ok_or(484)
+                            .and_then(|n| directory.inbound_by_number(&n).ok_or(404));
                         match (found, &livekit_sip) {
-                            (Some(trunk), Some((host, port))) => Route::ToLiveKit {
+                            (Ok(trunk), Some((host, port))) => Route::ToLiveKit {
                                 trunk,
                                 host: host.clone(),
                                 port: *port,
                             },
-                            _ => {
-                                // No tenant holds the number (or it is not a number).
-                                let r = msg::response(&parsed, 404, msg::reason(404), None);
+                            (found, _) => {
+                                let code = found.err().unwrap_or(404);
+                                let r = msg::response(&parsed, code, msg::reason(code), None);
                                 reply.send(r.to_bytes());
                                 continue;
                             }
@@ -320,6 +329,10 @@ pub async fn serve_with(
                 let (a_local, b_local) = match side {
                     Side::LiveKit => (cfg.a_advertise.clone(), cfg.b_advertise.clone()),
                     Side::Provider => (cfg.b_advertise.clone(), cfg.a_advertise.clone()),
+                };
+                let (a_media_ip, b_media_ip) = match side {
+                    Side::LiveKit => (cfg.livekit_media_ip, cfg.provider_media_ip),
+                    Side::Provider => (cfg.provider_media_ip, cfg.livekit_media_ip),
                 };
                 let a_id = parsed.call_id().to_owned();
                 let b_id = format!("{}@trunkline", super::call::token());
@@ -332,6 +345,8 @@ pub async fn serve_with(
                     a_local,
                     a_udp: matches!(reply, Reply::Udp(..)),
                     b_local,
+                    a_media_ip,
+                    b_media_ip,
                     timers: cfg.timers,
                     connect_timeout: cfg.connect_timeout,
                     write_timeout: limits.write_timeout,
