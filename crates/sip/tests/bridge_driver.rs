@@ -399,3 +399,69 @@ async fn an_exotel_certificate_the_bridge_does_not_trust_is_503_and_nothing_in_c
     assert_eq!(recv_status(&lk, 503).await.status(), Some(503));
     assert!(server.await.unwrap(), "no SIP reached the untrusted server");
 }
+
+/// The next message to LiveKit about `call_id` (another call's provisionals skipped).
+async fn recv_for(s: &UdpSocket, call_id: &str) -> SipMsg {
+    loop {
+        let m = recv_udp(s).await;
+        if m.call_id() == call_id {
+            return m;
+        }
+    }
+}
+
+/// An Authorization seen on the wire places no other call: not to another number (its `uri`
+/// is not the new Request-URI), and not again to the same one (its nonce count is used up).
+#[tokio::test]
+async fn a_replayed_authorization_places_no_call() {
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bridge = start_bridge(exotel.local_addr().unwrap().port()).await;
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(bridge).await.unwrap();
+    lk.send(invite(1, None).as_bytes()).await.unwrap();
+    let ch = recv_udp(&lk).await;
+    let ch = Challenge::parse(ch.header("WWW-Authenticate").unwrap()).unwrap();
+    let auth = digest::authorization(
+        &ch,
+        &Answer {
+            username: "lkuser",
+            password: "lkpass",
+            method: "INVITE",
+            uri: "sip:+919876543210@bridge",
+            cnonce: "x",
+            nc: 1,
+        },
+    );
+    lk.send(invite(2, Some(auth.clone())).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(recv_for(&lk, "drv-call").await.status(), Some(100));
+    let (mut first, _) = timeout(Duration::from_secs(5), exotel.accept())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The number changes in the request, not in the captured header.
+    let other_number = invite(1, None)
+        .replace("drv-call", "replay-1")
+        .replace("+919876543210", "+918000000001")
+        .replace(
+            "Content-Type:",
+            &format!("Authorization: {auth}\r\nContent-Type:"),
+        );
+    lk.send(other_number.as_bytes()).await.unwrap();
+    assert_eq!(recv_for(&lk, "replay-1").await.status(), Some(400));
+    let same_number = invite(1, Some(auth)).replace("drv-call", "replay-2");
+    lk.send(same_number.as_bytes()).await.unwrap();
+    assert_eq!(recv_for(&lk, "replay-2").await.status(), Some(403));
+    // Exotel heard of the first call only.
+    assert!(
+        timeout(Duration::from_millis(300), exotel.accept())
+            .await
+            .is_err(),
+        "no second call to Exotel"
+    );
+    let mut buf = [0u8; 4096];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(n > 0);
+}

@@ -2,16 +2,28 @@
 //! the username of its answer names the tenant's trunk, whose own generated password checks
 //! it. No shared credential: every trunk has its own pair.
 //!
-//! Nonces are stateless: `<unix seconds in hex>.<first 32 hex of SHA-256(key, seconds)>` with a
-//! per-process random key, so any INVITE carrying a nonce we minted within `nonce_ttl` is
-//! checked without a table (a replay inside that window is possible; the per-trunk password
-//! and LiveKit's source address limit what it buys).
+//! Nonces carry their own proof: `<unix seconds>.<64 random bits>.<MAC of both>` (hex) under a
+//! per-process random key, so a nonce we minted is recognised without a table, and one older
+//! than `nonce_ttl` is answered with a new challenge marked `stale=true` (RFC 7616 §3.3).
+//! Replays are refused: the digest's `uri` must be the Request-URI (RFC 7616 §3.4.6, so an
+//! answer seen on one INVITE cannot place a call to another number), and each nonce's `nc`
+//! must grow with every use (RFC 7616 §3.4.5; a nonce without qop is good once). Only nonces
+//! that authenticated a request are remembered, until they go stale, and at most
+//! `MAX_TRACKED` of them: past that the oldest are forgotten and every nonce minted before
+//! them counts as stale, so forgetting never lets a replay through.
 
 use super::msg::SipMsg;
 use super::{BridgeTrunk, TrunkDirectory};
 use crate::digest::{self, Algorithm, Answer, Challenge};
 use crate::wire::auth_params;
 use sha2::{Digest, Sha256};
+use std::collections::{HashMap, VecDeque};
+
+/// Nonces remembered at once (each a few dozen bytes).
+const MAX_TRACKED: usize = 100_000;
+
+/// A nonce we minted: when, and its random part.
+type NonceId = (u64, u64);
 
 /// The routing decision for a new INVITE (DESIGN.md: decisions are enums, not errors).
 #[derive(Debug, Clone)]
@@ -26,6 +38,45 @@ pub struct Authenticator {
     realm: String,
     key: [u8; 32],
     nonce_ttl_secs: u64,
+    used: UsedNonces,
+}
+
+/// The highest `nc` each nonce authenticated with, oldest use first.
+#[derive(Default)]
+struct UsedNonces {
+    nc: HashMap<NonceId, u32>,
+    order: VecDeque<NonceId>,
+    /// Nonces minted at or before this second count as stale (some were forgotten).
+    floor: u64,
+}
+
+impl UsedNonces {
+    /// Records a use of `id` with `nc`; `false` when that is no advance on an earlier use (a
+    /// replay).
+    fn advance(&mut self, id: NonceId, nc: u32, now: u64, ttl: u64) -> bool {
+        while let Some(&(ts, r)) = self.order.front() {
+            if ts.saturating_add(ttl) >= now {
+                break;
+            }
+            self.order.pop_front();
+            self.nc.remove(&(ts, r));
+        }
+        match self.nc.get_mut(&id) {
+            Some(seen) if nc <= *seen => return false,
+            Some(seen) => *seen = nc,
+            None => {
+                self.nc.insert(id, nc);
+                self.order.push_back(id);
+                if self.order.len() > MAX_TRACKED {
+                    if let Some(old) = self.order.pop_front() {
+                        self.nc.remove(&old);
+                        self.floor = self.floor.max(old.0);
+                    }
+                }
+            }
+        }
+        true
+    }
 }
 
 impl Authenticator {
@@ -34,26 +85,35 @@ impl Authenticator {
             realm: realm.into(),
             key: rand::random(),
             nonce_ttl_secs: 300,
+            used: UsedNonces::default(),
         }
     }
 
-    fn mac(&self, ts: u64) -> String {
+    fn mac(&self, ts: u64, random: u64) -> String {
         let mut h = Sha256::new();
         h.update(self.key);
         h.update(ts.to_be_bytes());
+        h.update(random.to_be_bytes());
         hex::encode(h.finalize())[..32].to_owned()
     }
 
     pub fn nonce(&self, now_unix: u64) -> String {
-        format!("{now_unix:x}.{}", self.mac(now_unix))
+        let random: u64 = rand::random();
+        format!("{now_unix:x}.{random:016x}.{}", self.mac(now_unix, random))
     }
 
-    /// `Some(fresh)` for a nonce we minted, `None` for a forged one.
-    fn nonce_fresh(&self, nonce: &str, now_unix: u64) -> Option<bool> {
-        let (ts, mac) = nonce.split_once('.')?;
+    /// `Some((id, fresh))` for a nonce we minted, `None` for a forged one.
+    fn nonce_fresh(&self, nonce: &str, now_unix: u64) -> Option<(NonceId, bool)> {
+        let mut parts = nonce.split('.');
+        let (ts, random, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
         let ts = u64::from_str_radix(ts, 16).ok()?;
-        (constant_eq(mac.as_bytes(), self.mac(ts).as_bytes()))
-            .then(|| ts <= now_unix && now_unix - ts <= self.nonce_ttl_secs)
+        let random = u64::from_str_radix(random, 16).ok()?;
+        let fresh = ts <= now_unix && now_unix - ts <= self.nonce_ttl_secs && ts > self.used.floor;
+        constant_eq(mac.as_bytes(), self.mac(ts, random).as_bytes())
+            .then_some(((ts, random), fresh))
     }
 
     fn challenge(&self, now_unix: u64, stale: bool) -> AuthDecision {
@@ -65,9 +125,10 @@ impl Authenticator {
         ))
     }
 
-    /// Decides on an INVITE (or any request that must be authenticated).
+    /// Decides on an INVITE (or any request that must be authenticated). A request it
+    /// accepts uses up its nonce count: the same answer is refused next time.
     pub fn decide(
-        &self,
+        &mut self,
         req: &SipMsg,
         now_unix: u64,
         directory: &dyn TrunkDirectory,
@@ -99,11 +160,16 @@ impl Authenticator {
         else {
             return AuthDecision::Reject(400);
         };
-        match self.nonce_fresh(nonce, now_unix) {
+        let id = match self.nonce_fresh(nonce, now_unix) {
             None => return self.challenge(now_unix, false),
             // RFC 7616 §3.3: stale=true lets the client retry without asking its user.
-            Some(false) => return self.challenge(now_unix, true),
-            Some(true) => {}
+            Some((_, false)) => return self.challenge(now_unix, true),
+            Some((id, true)) => id,
+        };
+        // RFC 7616 §3.4.6: the answer is for this request's URI only; RFC 2617 §3.2.2.5
+        // answers a mismatch 400.
+        if req.uri() != Some(uri) {
+            return AuthDecision::Reject(400);
         }
         let algorithm = match get("algorithm") {
             None => Algorithm::Md5,
@@ -112,10 +178,11 @@ impl Authenticator {
             Some(_) => return self.challenge(now_unix, false),
         };
         let qop_auth = get("qop").is_some_and(|q| q.eq_ignore_ascii_case("auth"));
-        let nc = match get("nc").map(|n| u32::from_str_radix(n, 16)) {
-            None => 0,
-            Some(Ok(n)) => n,
-            Some(Err(_)) => return AuthDecision::Reject(400),
+        // With qop, nc counts the uses of the nonce (RFC 7616 §3.4); without, there is one.
+        let nc = match (qop_auth, get("nc").map(|n| u32::from_str_radix(n, 16))) {
+            (true, Some(Ok(n))) if n > 0 => n,
+            (false, None) => 0,
+            _ => return AuthDecision::Reject(400),
         };
         // An unknown user and a wrong password get the same 403 (RFC 3261 §22.3 leaves the
         // choice; the same answer tells a scanner nothing about which usernames exist).
@@ -140,11 +207,14 @@ impl Authenticator {
                 nc,
             },
         );
-        if constant_eq(expected.as_bytes(), resp.to_ascii_lowercase().as_bytes()) {
-            AuthDecision::Accept(Box::new(trunk))
-        } else {
-            AuthDecision::Reject(403)
+        if !constant_eq(expected.as_bytes(), resp.to_ascii_lowercase().as_bytes()) {
+            return AuthDecision::Reject(403);
         }
+        if !self.used.advance(id, nc, now_unix, self.nonce_ttl_secs) {
+            tracing::info!("a replayed digest answer refused");
+            return AuthDecision::Reject(403);
+        }
+        AuthDecision::Accept(Box::new(trunk))
     }
 }
 
@@ -158,44 +228,165 @@ mod tests {
     use super::*;
     use crate::digest;
 
-    fn answered(auth: &Authenticator, user: &str, password: &str, now: u64) -> SipMsg {
-        let mut req = SipMsg::parse(invite("c1", 1).as_bytes()).unwrap();
+    fn answered(auth: &mut Authenticator, user: &str, password: &str, now: u64) -> SipMsg {
+        let req = SipMsg::parse(invite("c1", 1).as_bytes()).unwrap();
         let AuthDecision::Challenge(h) = auth.decide(&req, now, &directory()) else {
             panic!("no challenge");
         };
-        let ch = Challenge::parse(&h).unwrap();
+        answer(req, &Challenge::parse(&h).unwrap(), user, password, 1)
+    }
+
+    /// `req` carrying the answer to `ch` with nonce count `nc`.
+    fn answer(mut req: SipMsg, ch: &Challenge, user: &str, password: &str, nc: u32) -> SipMsg {
         let uri = req.uri().unwrap().to_owned();
         let value = digest::authorization(
-            &ch,
+            ch,
             &Answer {
                 username: user,
                 password,
                 method: "INVITE",
                 uri: &uri,
                 cnonce: "abc",
-                nc: 1,
+                nc,
             },
         );
         req.set("Authorization", value);
         req
     }
 
+    /// A new INVITE (another Call-ID and branch) to `number`, carrying `auth`'s Authorization.
+    fn replayed(auth: &SipMsg, number: &str) -> SipMsg {
+        let text = invite("c2", 7).replace("+919876543210", number);
+        let mut req = SipMsg::parse(text.as_bytes()).unwrap();
+        req.set(
+            "Authorization",
+            auth.header("Authorization").unwrap().into(),
+        );
+        req
+    }
+
     #[test]
-    fn decision_table() {
-        let auth = Authenticator::new("trunkline");
+    fn an_answer_seen_once_places_no_other_call() {
+        let mut auth = Authenticator::new("trunkline");
         let dir = directory();
         let now = 1_000_000;
-        let ok = answered(&auth, LK_USER, LK_PASSWORD, now);
+        let ok = answered(&mut auth, LK_USER, LK_PASSWORD, now);
+        // Captured on its way and sent with an INVITE to another number: its uri is not the
+        // Request-URI.
+        assert!(matches!(
+            auth.decide(&replayed(&ok, "+918000000001"), now, &dir),
+            AuthDecision::Reject(400)
+        ));
+        assert!(matches!(
+            auth.decide(&ok, now + 1, &dir),
+            AuthDecision::Accept(_)
+        ));
+        // The same answer again, on a new transaction to the same number: refused.
+        assert!(matches!(
+            auth.decide(&replayed(&ok, "+919876543210"), now + 2, &dir),
+            AuthDecision::Reject(403)
+        ));
+        assert!(matches!(
+            auth.decide(&ok, now + 2, &dir),
+            AuthDecision::Reject(403)
+        ));
+        // The nonce with a higher count is a new use (RFC 7616 §3.4.5), once.
+        let AuthDecision::Challenge(h) = auth.decide(
+            &SipMsg::parse(invite("c3", 1).as_bytes()).unwrap(),
+            now,
+            &dir,
+        ) else {
+            panic!("no challenge");
+        };
+        let ch = Challenge::parse(&h).unwrap();
+        let req = |nc| {
+            answer(
+                SipMsg::parse(invite("c3", 2).as_bytes()).unwrap(),
+                &ch,
+                LK_USER,
+                LK_PASSWORD,
+                nc,
+            )
+        };
+        assert!(matches!(
+            auth.decide(&req(1), now, &dir),
+            AuthDecision::Accept(_)
+        ));
+        assert!(matches!(
+            auth.decide(&req(3), now, &dir),
+            AuthDecision::Accept(_)
+        ));
+        for nc in [3, 2] {
+            assert!(matches!(
+                auth.decide(&req(nc), now, &dir),
+                AuthDecision::Reject(403)
+            ));
+        }
+        // Without qop there is no count: a nonce is good once.
+        let AuthDecision::Challenge(h) = auth.decide(
+            &SipMsg::parse(invite("c4", 1).as_bytes()).unwrap(),
+            now,
+            &dir,
+        ) else {
+            panic!("no challenge");
+        };
+        let mut no_qop = Challenge::parse(&h).unwrap();
+        no_qop.qop_auth = false;
+        let once = answer(
+            SipMsg::parse(invite("c4", 1).as_bytes()).unwrap(),
+            &no_qop,
+            LK_USER,
+            LK_PASSWORD,
+            1,
+        );
+        assert!(matches!(
+            auth.decide(&once, now, &dir),
+            AuthDecision::Accept(_)
+        ));
+        assert!(matches!(
+            auth.decide(&once, now, &dir),
+            AuthDecision::Reject(403)
+        ));
+    }
+
+    #[test]
+    fn forgotten_nonces_count_as_stale() {
+        let mut used = UsedNonces::default();
+        let ttl = 300;
+        assert!(used.advance((10, 1), 1, 10, ttl));
+        for r in 0..MAX_TRACKED as u64 {
+            assert!(used.advance((20, r + 2), 1, 20, ttl));
+        }
+        assert!(used.nc.len() <= MAX_TRACKED && used.order.len() == used.nc.len());
+        // The oldest was forgotten, so everything minted up to its second is stale now.
+        assert_eq!(used.floor, 10);
+        let mut auth = Authenticator::new("trunkline");
+        auth.used = used;
+        let nonce = format!("a.0000000000000001.{}", auth.mac(10, 1));
+        assert_eq!(auth.nonce_fresh(&nonce, 20).map(|(_, f)| f), Some(false));
+        // Entries past the lifetime are dropped as new ones come.
+        let mut used = UsedNonces::default();
+        assert!(used.advance((10, 1), 1, 10, ttl));
+        assert!(used.advance((400, 1), 1, 400, ttl));
+        assert_eq!(used.nc.len(), 1);
+    }
+
+    #[test]
+    fn decision_table() {
+        let mut auth = Authenticator::new("trunkline");
+        let dir = directory();
+        let now = 1_000_000;
+        let ok = answered(&mut auth, LK_USER, LK_PASSWORD, now);
         assert!(
             matches!(auth.decide(&ok, now + 10, &dir), AuthDecision::Accept(t) if t.account_sid == "acme")
         );
         // Wrong password, unknown user: 403 alike.
-        let wrong = answered(&auth, LK_USER, "nope", now);
+        let wrong = answered(&mut auth, LK_USER, "nope", now);
         assert!(matches!(
             auth.decide(&wrong, now, &dir),
             AuthDecision::Reject(403)
         ));
-        let unknown = answered(&auth, "someone", LK_PASSWORD, now);
+        let unknown = answered(&mut auth, "someone", LK_PASSWORD, now);
         assert!(matches!(
             auth.decide(&unknown, now, &dir),
             AuthDecision::Reject(403)
@@ -204,7 +395,7 @@ mod tests {
         assert!(
             matches!(auth.decide(&ok, now + 301, &dir), AuthDecision::Challenge(h) if h.contains("stale=true"))
         );
-        let other = Authenticator::new("trunkline");
+        let mut other = Authenticator::new("trunkline");
         assert!(
             matches!(other.decide(&ok, now, &dir), AuthDecision::Challenge(h) if !h.contains("stale"))
         );

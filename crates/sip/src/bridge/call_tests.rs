@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 #[test]
 fn livekit_is_challenged_then_its_call_goes_to_exotel() {
     // The INVITE without credentials is challenged; the answered one names the trunk.
-    let auth = Authenticator::new("trunkline");
+    let mut auth = Authenticator::new("trunkline");
     let first = parse(&invite("lk-call", 1));
     let now = 1_700_000_000;
     let AuthDecision::Challenge(h) = auth.decide(&first, now, &directory()) else {

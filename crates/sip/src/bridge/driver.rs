@@ -227,7 +227,7 @@ pub async fn serve_with(
         ),
         None => (None, None),
     };
-    let auth = Authenticator::new(cfg.realm.clone());
+    let mut auth = Authenticator::new(cfg.realm.clone());
     let mut calls: CallMap = HashMap::new();
     tokio::pin!(shutdown);
     loop {
