@@ -20,11 +20,24 @@ use trunkline_sip::digest::{self, Answer, Challenge};
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0 8\r\n";
 
-async fn start(exotel_port: u16) -> SocketAddr {
-    start_with(exotel_port, Default::default()).await
+/// The flood is the point, not the rate limit.
+fn unlimited_rate() -> GuardConfig {
+    GuardConfig {
+        rate_per_sec: 1e6,
+        burst: 1e6,
+        ..Default::default()
+    }
 }
 
-async fn start_with(exotel_port: u16, connections: ConnectionLimits) -> SocketAddr {
+async fn start(exotel_port: u16) -> SocketAddr {
+    start_with(exotel_port, Default::default(), unlimited_rate()).await
+}
+
+async fn start_with(
+    exotel_port: u16,
+    connections: ConnectionLimits,
+    guard: GuardConfig,
+) -> SocketAddr {
     let (udp, tcp, addr) = loop {
         let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
         let addr = udp.local_addr().unwrap();
@@ -38,12 +51,7 @@ async fn start_with(exotel_port: u16, connections: ConnectionLimits) -> SocketAd
         b_advertise: addr.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
-        // The flood is the point, not the rate limit.
-        guard: GuardConfig {
-            rate_per_sec: 1e6,
-            burst: 1e6,
-            ..Default::default()
-        },
+        guard,
         tls: Default::default(),
         connections,
         livekit_media_ip: None,
@@ -113,13 +121,17 @@ async fn recv(s: &UdpSocket, within: Duration) -> SipMsg {
 }
 
 fn invite(cseq: u32, auth: Option<String>) -> String {
+    invite_as("bp-call", cseq, auth)
+}
+
+fn invite_as(call_id: &str, cseq: u32, auth: Option<String>) -> String {
     let auth = auth
         .map(|a| format!("Authorization: {a}\r\n"))
         .unwrap_or_default();
     format!(
         "INVITE sip:+919876543210@bridge SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKbp{cseq}\r\n\
          Max-Forwards: 70\r\nFrom: <sip:+15550100@livekit>;tag=lk\r\nTo: <sip:+919876543210@bridge>\r\n\
-         Call-ID: bp-call\r\nCSeq: {cseq} INVITE\r\nContact: <sip:lk@127.0.0.1:9>\r\n{auth}\
+         Call-ID: {call_id}\r\nCSeq: {cseq} INVITE\r\nContact: <sip:lk@127.0.0.1:9>\r\n{auth}\
          Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{SDP}",
         SDP.len()
     )
@@ -227,7 +239,7 @@ async fn a_connection_without_a_whole_message_is_closed_when_idle() {
         idle_timeout: Duration::from_millis(300),
         ..Default::default()
     };
-    let bridge = start_with(9, limits).await;
+    let bridge = start_with(9, limits, unlimited_rate()).await;
     let mut conn = TcpStream::connect(bridge).await.unwrap();
     let started = Instant::now();
     let mut buf = [0u8; 64];
@@ -247,4 +259,60 @@ async fn a_connection_without_a_whole_message_is_closed_when_idle() {
         took >= Duration::from_millis(300) && took < Duration::from_secs(2),
         "closed after {took:?}"
     );
+}
+
+/// LiveKit's side of a new call from `lk`: challenged, answered; the status that follows.
+async fn call_from(lk: &UdpSocket, call_id: &str) -> u16 {
+    lk.send(invite_as(call_id, 1, None).as_bytes())
+        .await
+        .unwrap();
+    let ch = recv(lk, Duration::from_secs(2)).await;
+    assert_eq!(ch.status(), Some(401));
+    let ch = Challenge::parse(ch.header("WWW-Authenticate").unwrap()).unwrap();
+    let auth = digest::authorization(
+        &ch,
+        &Answer {
+            username: "lkuser",
+            password: "lkpass",
+            method: "INVITE",
+            uri: "sip:+919876543210@bridge",
+            cnonce: "x",
+            nc: 1,
+        },
+    );
+    lk.send(invite_as(call_id, 2, Some(auth)).as_bytes())
+        .await
+        .unwrap();
+    recv(lk, Duration::from_secs(2)).await.status().unwrap()
+}
+
+/// Each call holds relay ports: one source may hold only so many calls (and ports), and is
+/// answered 503 past that, while another source still gets through.
+#[tokio::test]
+async fn calls_and_relay_ports_per_source_are_capped() {
+    // Exotel accepts and never answers: the calls stay in progress.
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = exotel.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let mut held = vec![];
+        while let Ok((c, _)) = exotel.accept().await {
+            held.push(c);
+        }
+    });
+    for (calls, ports) in [(1, 100), (100, 4)] {
+        let guard = GuardConfig {
+            max_calls_per_source: calls,
+            max_rtp_ports_per_source: ports,
+            ..Default::default()
+        };
+        let bridge = start_with(port, Default::default(), guard).await;
+        let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        lk.connect(bridge).await.unwrap();
+        assert_eq!(call_from(&lk, "cap-1").await, 100, "{calls} {ports}");
+        assert_eq!(call_from(&lk, "cap-2").await, 503, "{calls} {ports}");
+        // Another source (Linux answers on all of 127/8).
+        let other = UdpSocket::bind("127.0.0.2:0").await.unwrap();
+        other.connect(bridge).await.unwrap();
+        assert_eq!(call_from(&other, "cap-3").await, 100, "{calls} {ports}");
+    }
 }

@@ -56,7 +56,8 @@ pub struct BridgeArgs {
     pub rtp_timeout: u64,
     /// Source networks that get an answer, comma-separated CIDRs or IPs: LiveKit's SIP
     /// service and the provider's signalling addresses. Everything else is dropped silently.
-    /// Unset: any source (a warning is logged).
+    /// Required: `any` answers every source (a lab, or a bridge behind a firewall that does
+    /// the filtering).
     #[arg(long, env = "TRUNKLINE_BRIDGE_ALLOW", value_delimiter = ',')]
     pub allow: Vec<String>,
     /// SIP messages per second per source before messages are dropped (burst: twice this).
@@ -69,6 +70,17 @@ pub struct BridgeArgs {
         default_value_t = 256
     )]
     pub max_tcp_per_source: usize,
+    /// Calls in progress per source (an IPv4 address or an IPv6 /64); past it a new INVITE
+    /// gets 503.
+    #[arg(
+        long,
+        env = "TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE",
+        default_value_t = 1000
+    )]
+    pub max_calls_per_source: usize,
+    /// Relay ports one source's calls may hold (4 per call). Default: half the RTP port range.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE")]
+    pub max_rtp_ports_per_source: Option<usize>,
     /// Seconds between re-reads of the Exotel trunks from the database.
     #[arg(long, env = "TRUNKLINE_BRIDGE_REFRESH", default_value_t = 5)]
     pub refresh: u64,
@@ -89,14 +101,26 @@ fn port_range(raw: &str) -> Result<(u16, u16), String> {
     Ok((a, b))
 }
 
-fn guard(args: &BridgeArgs) -> Result<GuardConfig, String> {
-    let mut allow = Vec::new();
-    for raw in args
+/// The edge's settings. Without an allow-list the bridge would answer anyone, and every
+/// INVITE reserves relay ports: an open bridge is only ever chosen explicitly.
+fn guard(args: &BridgeArgs, (port_min, port_max): (u16, u16)) -> Result<GuardConfig, String> {
+    let raw: Vec<&str> = args
         .allow
         .iter()
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-    {
+        .collect();
+    let open = raw.iter().any(|s| s.eq_ignore_ascii_case("any"));
+    if raw.is_empty() {
+        return Err("TRUNKLINE_BRIDGE_ALLOW is required: the networks of LiveKit's SIP service and of the provider, e.g. TRUNKLINE_BRIDGE_ALLOW=10.0.0.0/24,203.0.113.0/24 (or TRUNKLINE_BRIDGE_ALLOW=any to answer every source)".into());
+    }
+    if open && raw.len() > 1 {
+        return Err(
+            "TRUNKLINE_BRIDGE_ALLOW is either `any` or a list of networks, not both".into(),
+        );
+    }
+    let mut allow = Vec::new();
+    for raw in raw.iter().filter(|_| !open) {
         let net = trunkline_domain::inbound::parse_address("TRUNKLINE_BRIDGE_ALLOW", raw)
             .map_err(|e| e.to_string())?;
         allow.push(net);
@@ -109,11 +133,24 @@ fn guard(args: &BridgeArgs) -> Result<GuardConfig, String> {
     if args.max_tcp_per_source == 0 {
         return Err("TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE must be at least 1".into());
     }
+    if args.max_calls_per_source == 0 {
+        return Err("TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE must be at least 1".into());
+    }
+    let ports = usize::from(port_max - port_min) + 1;
+    let max_rtp_ports_per_source = args.max_rtp_ports_per_source.unwrap_or(ports / 2);
+    if max_rtp_ports_per_source < trunkline_sip::bridge::media::PORTS_PER_CALL {
+        return Err(format!(
+            "TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE must be at least {} (one call's ports)",
+            trunkline_sip::bridge::media::PORTS_PER_CALL
+        ));
+    }
     Ok(GuardConfig {
         allow,
         rate_per_sec: args.rate,
         burst: args.rate * 2.0,
         max_tcp_per_source: args.max_tcp_per_source,
+        max_calls_per_source: args.max_calls_per_source,
+        max_rtp_ports_per_source,
     })
 }
 
@@ -179,9 +216,9 @@ fn livekit_sip(raw: &str) -> Result<(String, u16), String> {
 
 pub async fn run(args: BridgeArgs) -> Result<(), String> {
     let (port_min, port_max) = port_range(&args.rtp_ports)?;
-    let guard = guard(&args)?;
+    let guard = guard(&args, (port_min, port_max))?;
     if guard.allow.is_empty() {
-        tracing::warn!("TRUNKLINE_BRIDGE_ALLOW is not set: the bridge answers any source; set it to LiveKit's and the provider's networks");
+        tracing::warn!("TRUNKLINE_BRIDGE_ALLOW=any: the bridge answers every source");
     }
     let advertised = advertised(&args)?;
     let lk_sip = match (&args.provider_listen, &args.livekit_sip) {
@@ -282,6 +319,43 @@ mod tests {
         let mut argv = vec!["trunkline", "--public-address", "203.0.113.7:5070"];
         argv.extend_from_slice(extra);
         Cli::try_parse_from(argv).unwrap().bridge
+    }
+
+    #[test]
+    fn an_open_bridge_is_chosen_explicitly() {
+        let ports = (40000, 49999);
+        let e = guard(&args(&[]), ports).unwrap_err();
+        assert!(
+            e.contains("TRUNKLINE_BRIDGE_ALLOW=") && e.contains("TRUNKLINE_BRIDGE_ALLOW=any"),
+            "{e}"
+        );
+        assert!(guard(&args(&["--allow", " "]), ports).is_err());
+        assert!(guard(&args(&["--allow", "any"]), ports)
+            .unwrap()
+            .allow
+            .is_empty());
+        assert!(guard(&args(&["--allow", "ANY"]), ports).is_ok());
+        assert!(guard(&args(&["--allow", "any,10.0.0.0/8"]), ports).is_err());
+        let listed = guard(&args(&["--allow", "10.0.0.0/8,2001:db8::/32"]), ports).unwrap();
+        assert_eq!(listed.allow.len(), 2);
+        // The default port share: half the range.
+        assert_eq!(listed.max_rtp_ports_per_source, 5000);
+        assert_eq!(listed.max_calls_per_source, 1000);
+        let e = guard(
+            &args(&["--allow", "any", "--max-rtp-ports-per-source", "3"]),
+            ports,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE"),
+            "{e}"
+        );
+        let e = guard(
+            &args(&["--allow", "any", "--max-calls-per-source", "0"]),
+            ports,
+        )
+        .unwrap_err();
+        assert!(e.contains("TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE"), "{e}");
     }
 
     #[test]

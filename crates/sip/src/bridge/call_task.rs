@@ -3,6 +3,7 @@
 
 use super::call::{hostport, Action, Call, CallConfig, Event, Timer, Timers};
 use super::driver::{CallDone, Reply};
+use super::guard::CallHold;
 use super::media::MediaRelay;
 use super::msg::{self, SipMsg};
 use super::Route;
@@ -52,6 +53,9 @@ impl Drop for LegB {
 /// What the endpoint decided about a new call; `run_call` adds the media session.
 pub(super) struct CallSetup {
     pub(super) route: Route,
+    /// The call's claim on its source's allowances: ports given back with the relay
+    /// session, the call when this task ends.
+    pub(super) hold: CallHold,
     pub(super) b_call_id: String,
     pub(super) a_local: String,
     pub(super) a_udp: bool,
@@ -125,6 +129,7 @@ pub(super) async fn run_call(
 ) {
     let a_call_id = invite.call_id().to_owned();
     let b_call_id = setup.b_call_id.clone();
+    let mut hold = setup.hold;
     let done = |endpoint: CallDone| {
         let _ = endpoint.send((a_call_id, b_call_id));
     };
@@ -221,10 +226,12 @@ pub(super) async fn run_call(
                 }
                 Action::ReleaseMedia => {
                     media = None;
+                    hold.release_ports();
                     watch = None;
                 }
                 Action::Done => {
                     drop(media.take());
+                    hold.release_ports();
                     if let Some(mut leg) = b.take() {
                         // FIN (and TLS close_notify), briefly: the peer may be gone.
                         let close = leg.w.shutdown();

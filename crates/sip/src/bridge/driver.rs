@@ -10,7 +10,8 @@
 use super::auth::{AuthDecision, Authenticator};
 use super::call::{Event, Leg, Timers};
 use super::call_task::{run_call, CallSetup};
-use super::media::MediaRelay;
+use super::guard::{lock, CallHold, SharedGuard};
+use super::media::{MediaRelay, PORTS_PER_CALL};
 use super::msg::{self, ParseError, SipMsg};
 use super::{Route, TrunkDirectory};
 use crate::wire::StreamFramer;
@@ -142,7 +143,8 @@ pub(super) enum Side {
 }
 
 pub(super) enum ToEndpoint {
-    Message(Vec<u8>, Reply, Side),
+    /// A message, where its answers go, the listener and the peer's address.
+    Message(Vec<u8>, Reply, Side, IpAddr),
 }
 
 /// A call's machine is done: forget both of its Call-IDs. Sent on a channel of its own, which
@@ -196,7 +198,8 @@ pub async fn serve_with(
                             continue;
                         }
                         let reply = Reply::Udp(udp.clone(), from);
-                        let m = ToEndpoint::Message(buf[..n].to_vec(), reply, Side::LiveKit);
+                        let m =
+                            ToEndpoint::Message(buf[..n].to_vec(), reply, Side::LiveKit, from.ip());
                         if tx.send(m).await.is_err() {
                             return;
                         }
@@ -240,9 +243,9 @@ pub async fn serve_with(
             }
             m = rx.recv() => m,
         };
-        let (bytes, reply, side) = match m {
+        let (bytes, reply, side, peer) = match m {
             None => break,
-            Some(ToEndpoint::Message(bytes, reply, side)) => (bytes, reply, side),
+            Some(ToEndpoint::Message(bytes, reply, side, peer)) => (bytes, reply, side, peer),
         };
         let parsed = match SipMsg::parse(&bytes) {
             Ok(m) => m,
@@ -326,6 +329,16 @@ pub async fn serve_with(
                         }
                     }
                 };
+                // Each call holds relay ports: one source may not take them all.
+                let hold = match CallHold::claim(&guard, peer, PORTS_PER_CALL) {
+                    Ok(hold) => hold,
+                    Err(why) => {
+                        tracing::info!(%peer, ?why, "a new call over its source's allowance: 503");
+                        let r = msg::response(&parsed, 503, msg::reason(503), None);
+                        reply.send(r.to_bytes());
+                        continue;
+                    }
+                };
                 let (a_local, b_local) = match side {
                     Side::LiveKit => (cfg.a_advertise.clone(), cfg.b_advertise.clone()),
                     Side::Provider => (cfg.b_advertise.clone(), cfg.a_advertise.clone()),
@@ -341,6 +354,7 @@ pub async fn serve_with(
                 calls.insert(b_id.clone(), (Leg::B, ctx));
                 let setup = CallSetup {
                     route,
+                    hold,
                     b_call_id: b_id,
                     a_local,
                     a_udp: matches!(reply, Reply::Udp(..)),
@@ -404,12 +418,6 @@ async fn accept(
             lock(&guard).tcp_closed(peer.ip());
         });
     }
-}
-
-type SharedGuard = Arc<std::sync::Mutex<super::guard::EdgeGuard>>;
-
-fn lock(g: &SharedGuard) -> std::sync::MutexGuard<'_, super::guard::EdgeGuard> {
-    g.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Whether a message from `src` gets past the edge (allow-list, rate, scanner); dropped
@@ -484,7 +492,8 @@ async fn connection(
                         continue;
                     }
                     let reply = Reply::Tcp(reply.clone());
-                    if tx.send(ToEndpoint::Message(m, reply, side)).await.is_err() {
+                    let m = ToEndpoint::Message(m, reply, side, peer);
+                    if tx.send(m).await.is_err() {
                         break 'conn;
                     }
                 }

@@ -5,6 +5,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// Relay ports one call holds: an RTP/RTCP pair per leg.
+pub const PORTS_PER_CALL: usize = 4;
+
 /// One call's media. Dropping it frees its ports.
 pub trait MediaSession: Send + 'static {
     fn local_a(&self) -> SocketAddr;
