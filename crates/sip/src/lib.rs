@@ -9,6 +9,7 @@ pub mod digest;
 pub mod probe;
 pub mod rtp;
 pub mod sdp;
+pub mod target;
 pub mod transport;
 mod wire;
 

@@ -387,12 +387,15 @@ fn server_name(host: &str, target: &str) -> Result<ServerName<'static>, ConnectE
 /// Resolves `host` (A/AAAA, in the resolver's order), connects to the first address that
 /// accepts (a refusal moves on to the next at once) and, for TLS, completes the handshake
 /// with `host` as the server name. DNS, TCP and TLS together take at most `timeout`.
+/// Unless `allow_internal`, addresses `crate::target` calls internal are never connected to
+/// (a name resolving only to such addresses fails at `Step::Resolve`, `PermissionDenied`).
 pub async fn connect(
     host: &str,
     port: u16,
     transport: StreamTransport,
     tls: &TlsSettings,
     timeout: Duration,
+    allow_internal: bool,
 ) -> Result<SipStream, ConnectError> {
     let deadline = Instant::now() + timeout;
     let target = hostport(host, port);
@@ -419,6 +422,18 @@ pub async fn connect(
             io::ErrorKind::NotFound,
             &target,
             "no address",
+        ));
+    }
+    let addrs: Vec<SocketAddr> = addrs
+        .into_iter()
+        .filter(|a| crate::target::allowed(a.ip(), allow_internal))
+        .collect();
+    if addrs.is_empty() {
+        return Err(ConnectError::new(
+            Step::Resolve,
+            io::ErrorKind::PermissionDenied,
+            &target,
+            "it resolves to internal addresses only (TRUNKLINE_ALLOW_PRIVATE_TARGETS is off)",
         ));
     }
     let mut last = None;

@@ -56,6 +56,7 @@ async fn start_with(
         connections,
         livekit_media_ip: None,
         provider_media_ip: None,
+        allow_private_targets: true,
     };
     let trunk = BridgeTrunk {
         trunk_id: "ST_t".into(),

@@ -48,6 +48,14 @@ async fn start_bridge_with(
     trunk: BridgeTrunk,
     tls: trunkline_sip::transport::TlsSettings,
 ) -> SocketAddr {
+    start_bridge_allowing(trunk, tls, true).await
+}
+
+async fn start_bridge_allowing(
+    trunk: BridgeTrunk,
+    tls: trunkline_sip::transport::TlsSettings,
+    allow_private_targets: bool,
+) -> SocketAddr {
     // A port free over both UDP and TCP (another test may hold the TCP one).
     let (udp, tcp, addr) = loop {
         let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -67,6 +75,7 @@ async fn start_bridge_with(
         connections: Default::default(),
         livekit_media_ip: None,
         provider_media_ip: None,
+        allow_private_targets,
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),
@@ -464,4 +473,39 @@ async fn a_replayed_authorization_places_no_call() {
     let mut buf = [0u8; 4096];
     let n = first.read(&mut buf).await.unwrap();
     assert!(n > 0);
+}
+
+/// An Exotel trunk's host is a tenant's input: `0x7f000001` is 127.0.0.1 to the resolver.
+/// Unless the operator allows private targets, the bridge connects to no internal address
+/// (503 toward LiveKit, nothing reaches the listener); allowed, the same trunk is called.
+#[tokio::test]
+async fn an_exotel_host_resolving_inside_is_not_connected_to() {
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = exotel.local_addr().unwrap().port();
+    let inside = BridgeTrunk {
+        exotel_host: "0x7f000001".into(),
+        ..trunk(port, ExotelTransport::Tcp)
+    };
+    let refused = start_bridge_allowing(inside.clone(), Default::default(), false).await;
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(refused).await.unwrap();
+    livekit_calls(&lk).await;
+    assert_eq!(recv_status(&lk, 503).await.status(), Some(503));
+    assert!(
+        timeout(Duration::from_millis(300), exotel.accept())
+            .await
+            .is_err(),
+        "no connection to an internal address"
+    );
+
+    let allowed = start_bridge_allowing(inside, Default::default(), true).await;
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(allowed).await.unwrap();
+    livekit_calls(&lk).await;
+    let (mut conn, _) = timeout(Duration::from_secs(5), exotel.accept())
+        .await
+        .expect("allowed: the bridge calls the trunk")
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(conn.read(&mut buf).await.unwrap() > 0);
 }

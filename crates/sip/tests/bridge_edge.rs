@@ -29,6 +29,7 @@ async fn start(guard: GuardConfig) -> SocketAddr {
         connections: Default::default(),
         livekit_media_ip: None,
         provider_media_ip: None,
+        allow_private_targets: true,
     };
     let relay = NoRelay {
         a: "127.0.0.1:30000".parse().unwrap(),

@@ -81,6 +81,11 @@ pub struct BridgeArgs {
     /// Relay ports one source's calls may hold (4 per call). Default: half the RTP port range.
     #[arg(long, env = "TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE")]
     pub max_rtp_ports_per_source: Option<usize>,
+    /// Let Exotel trunks point at loopback, private or link-local addresses (labs and tests
+    /// only). Checked on the resolved address before every connection to a trunk, as `serve`
+    /// checks it when the trunk is created.
+    #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_targets: bool,
     /// Seconds between re-reads of the Exotel trunks from the database.
     #[arg(long, env = "TRUNKLINE_BRIDGE_REFRESH", default_value_t = 5)]
     pub refresh: u64,
@@ -275,6 +280,7 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
         tls: trunkline_sip::transport::TlsSettings::public(),
         connections: Default::default(),
         // The relay listens on every interface: each side's SDP names the address it reaches.
+        allow_private_targets: args.allow_private_targets,
         livekit_media_ip: Some(advertised.livekit.ip()),
         provider_media_ip: Some(advertised.provider_media),
     };

@@ -167,6 +167,7 @@ async fn bridge(listen: SocketAddr, exotel: SocketAddr, media: Media, rtp_min: u
         connections: Default::default(),
         livekit_media_ip: None,
         provider_media_ip: None,
+        allow_private_targets: true,
     };
     eprintln!("bench-sip bridge: listening on {listen} (UDP, TCP), Exotel at {exotel}");
     serve(udp, tcp, cfg, Arc::new(vec![trunk]), relay, async {

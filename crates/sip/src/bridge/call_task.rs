@@ -24,8 +24,9 @@ async fn connect_b(
     transport: StreamTransport,
     tls: crate::transport::TlsSettings,
     limit: Duration,
+    allow_internal: bool,
 ) -> Option<SipStream> {
-    match crate::transport::connect(&host, port, transport, &tls, limit).await {
+    match crate::transport::connect(&host, port, transport, &tls, limit, allow_internal).await {
         Ok(s) => Some(s),
         Err(e) => {
             // The reason names the step (DNS, TCP, TLS) and the target, never a credential.
@@ -65,6 +66,8 @@ pub(super) struct CallSetup {
     pub(super) b_media_ip: Option<IpAddr>,
     pub(super) timers: Timers,
     pub(super) connect_timeout: Duration,
+    /// Whether the callee may be at an internal address (checked after DNS, before connect).
+    pub(super) allow_internal: bool,
     /// How long one write toward the callee may take before its connection counts as gone.
     pub(super) write_timeout: Duration,
     pub(super) tls: crate::transport::TlsSettings,
@@ -185,6 +188,7 @@ pub(super) async fn run_call(
             transport,
             setup.tls.clone(),
             setup.connect_timeout,
+            setup.allow_internal,
         ))
     });
     let write_timeout = setup.write_timeout;

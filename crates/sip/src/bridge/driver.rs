@@ -47,6 +47,10 @@ pub struct BridgeConfig {
     pub tls: crate::transport::TlsSettings,
     /// Bounds on accepted TCP connections and on writes toward a callee.
     pub connections: ConnectionLimits,
+    /// Whether an Exotel trunk may point at an internal address (the operator's
+    /// `TRUNKLINE_ALLOW_PRIVATE_TARGETS`). A trunk's host is a tenant's input; LiveKit's SIP
+    /// service, reached for inbound calls, is the operator's own setting and not checked.
+    pub allow_private_targets: bool,
 }
 
 /// The inbound direction: where Exotel delivers calls, and where LiveKit's SIP service takes
@@ -339,6 +343,10 @@ pub async fn serve_with(
                         continue;
                     }
                 };
+                let allow_internal = match &route {
+                    Route::ToExotel(_) => cfg.allow_private_targets,
+                    Route::ToLiveKit { .. } => true,
+                };
                 let (a_local, b_local) = match side {
                     Side::LiveKit => (cfg.a_advertise.clone(), cfg.b_advertise.clone()),
                     Side::Provider => (cfg.b_advertise.clone(), cfg.a_advertise.clone()),
@@ -364,6 +372,7 @@ pub async fn serve_with(
                     timers: cfg.timers,
                     connect_timeout: cfg.connect_timeout,
                     write_timeout: limits.write_timeout,
+                    allow_internal,
                     tls: cfg.tls.clone(),
                 };
                 tokio::spawn(run_call(

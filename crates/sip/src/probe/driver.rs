@@ -7,12 +7,11 @@ use super::{ProbeOptions, ProbeReport, ProbeRequest, ProbeTransport};
 use crate::transport::{self, SipStream, Step, StreamTransport};
 use crate::wire::{parse_response, StreamFramer};
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, timeout, Instant};
-use trunkline_domain::HostName;
 
 enum Conn {
     Udp(UdpSocket),
@@ -68,13 +67,6 @@ impl Conn {
     }
 }
 
-fn internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => HostName::Ipv4(v4).is_internal(),
-        IpAddr::V6(v6) => HostName::Ipv6(v6).is_internal(),
-    }
-}
-
 /// `host:port` with IPv6 literals bracketed.
 fn hostport(host: &str, port: u16) -> String {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -122,7 +114,7 @@ pub async fn run(req: &ProbeRequest, opts: &ProbeOptions) -> ProbeReport {
     }
     let Some(addr) = addrs
         .into_iter()
-        .find(|a| req.allow_internal || !internal(a.ip()))
+        .find(|a| crate::target::allowed(a.ip(), req.allow_internal))
     else {
         return conclude(report, Outcome::TargetNotAllowed);
     };

@@ -245,6 +245,7 @@ impl Bridge {
             connections: Default::default(),
             livekit_media_ip: setup.livekit_media_ip,
             provider_media_ip: setup.provider_media_ip,
+            allow_private_targets: true,
         };
         let inbound = setup.livekit_sip.map(|lk| InboundSide {
             listener: rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap(),
