@@ -11,12 +11,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream, UdpSocket};
 use tokio::time::timeout;
 use trunkline_domain::Secret;
-use trunkline_sip::bridge::msg::{self, SipMsg};
 use trunkline_sip::bridge::{
     serve, BridgeConfig, BridgeTrunk, ConnectionLimits, ExotelTransport, GuardConfig, NoRelay,
     NumberFormat, Timers,
 };
 use trunkline_sip::digest::{self, Answer, Challenge};
+use trunkline_sip::msg::{self, SipMsg};
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0 8\r\n";
 

@@ -13,11 +13,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::time::timeout;
 use trunkline_domain::Secret;
-use trunkline_sip::bridge::msg::{self, SipMsg};
 use trunkline_sip::bridge::{
     serve, BridgeConfig, BridgeTrunk, ExotelTransport, NoRelay, NumberFormat, Timers,
 };
 use trunkline_sip::digest::{self, Answer, Challenge};
+use trunkline_sip::msg::{self, SipMsg};
 use trunkline_sip::Credentials;
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0 8\r\n";

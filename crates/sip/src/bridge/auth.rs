@@ -12,10 +12,9 @@
 //! `MAX_TRACKED` of them: past that the oldest are forgotten and every nonce minted before
 //! them counts as stale, so forgetting never lets a replay through.
 
-use super::msg::SipMsg;
 use super::{BridgeTrunk, TrunkDirectory};
-use crate::digest::{self, Algorithm, Answer, Challenge};
-use crate::wire::auth_params;
+use crate::digest::{self, auth_params, Algorithm, Answer, Challenge};
+use crate::msg::SipMsg;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, VecDeque};
 
@@ -168,7 +167,7 @@ impl Authenticator {
         };
         // RFC 7616 §3.4.6: the answer is for this request's URI only; RFC 2617 §3.2.2.5
         // answers a mismatch 400.
-        if req.uri() != Some(uri) {
+        if !req.uri().is_some_and(|r| same_resource(uri, r)) {
             return AuthDecision::Reject(400);
         }
         let algorithm = match get("algorithm") {
@@ -215,6 +214,31 @@ impl Authenticator {
             return AuthDecision::Reject(403);
         }
         AuthDecision::Accept(Box::new(trunk))
+    }
+}
+
+/// Whether the digest's `uri` names the Request-URI's resource: for sip/sips, the same
+/// scheme, user, host and port (RFC 3261 §19.1.4: the user compared exactly, scheme and host
+/// without case). URI parameters do not count: SIP stacks commonly answer with the URI
+/// without them (sipgo's `Addr()`, as LiveKit's client uses it), and they do not change whom
+/// the call is to. Any other scheme is compared as written.
+fn same_resource(uri: &str, request_uri: &str) -> bool {
+    fn parts(u: &str) -> Option<(String, &str, String)> {
+        let (scheme, rest) = u.split_once(':')?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme != "sip" && scheme != "sips" {
+            return None;
+        }
+        let (user, hostport) = match rest.rsplit_once('@') {
+            Some((user, hostport)) => (user, hostport),
+            None => ("", rest),
+        };
+        let hostport = hostport.split([';', '?']).next().unwrap_or("");
+        Some((scheme, user, hostport.to_ascii_lowercase()))
+    }
+    match (parts(uri), parts(request_uri)) {
+        (Some(a), Some(b)) => a == b,
+        _ => uri == request_uri,
     }
 }
 
@@ -347,6 +371,31 @@ mod tests {
             auth.decide(&once, now, &dir),
             AuthDecision::Reject(403)
         ));
+    }
+
+    #[test]
+    fn the_digest_uri_names_the_request_uris_resource() {
+        for (uri, request_uri, same) in [
+            ("sip:+9198@bridge:5080", "sip:+9198@bridge:5080", true),
+            (
+                "sip:+9198@bridge:5080",
+                "sip:+9198@bridge:5080;transport=tcp",
+                true,
+            ),
+            (
+                "SIP:+9198@Bridge:5080;transport=tcp",
+                "sip:+9198@bridge:5080",
+                true,
+            ),
+            ("sip:+9198@bridge:5080", "sip:+9199@bridge:5080", false),
+            ("sip:bridge:5080", "sip:+9198@bridge:5080", false),
+            ("sip:+9198@bridge:5080", "sip:+9198@bridge:5081", false),
+            ("sip:+9198@bridge", "sips:+9198@bridge", false),
+            ("tel:+9198", "tel:+9198", true),
+            ("tel:+9198", "sip:+9198@bridge", false),
+        ] {
+            assert_eq!(same_resource(uri, request_uri), same, "{uri} {request_uri}");
+        }
     }
 
     #[test]

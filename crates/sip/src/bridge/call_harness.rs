@@ -2,9 +2,9 @@
 //! parsed, and Exotel's and LiveKit's side of each exchange as a real peer would write it.
 
 use super::call::{Action, Call, CallConfig, Event, Timers};
-use super::msg::{self, SipMsg};
 use super::testing::*;
 use super::Route;
+use crate::msg::{self, SipMsg};
 
 pub(crate) const MEDIA_A: &str = "192.0.2.10:30000";
 pub(crate) const MEDIA_B: &str = "198.51.100.10:30002";

@@ -3,10 +3,10 @@
 
 use super::call::{Action, Call, CallConfig, Event, Leg, Timer, Timers};
 use super::call_harness::*;
-use super::msg::{self, SipMsg};
 use super::testing::*;
 use super::{AuthDecision, Authenticator, Route};
 use crate::digest::{self, Answer, Challenge};
+use crate::msg::{self, SipMsg};
 use crate::sdp::Sdp;
 use std::net::SocketAddr;
 

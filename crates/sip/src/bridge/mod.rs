@@ -11,8 +11,6 @@
 //! Either way leg A is the caller's side (we are its UAS) and leg B the callee's (we are its
 //! UAC); only how leg B's INVITE is addressed differs (`Route`).
 //!
-//! - `msg` (with `syntax`): SIP messages with verbatim headers (what a B2BUA copies), and the
-//!   RFC 3261 grammar checks that decide between a 400 and silence.
 //! - `auth`: the digest challenge toward LiveKit (`AuthDecision`).
 //! - `call`: one call as an I/O-free state machine (`Call::handle(event) -> Vec<Action>`).
 //! - `driver`: the listeners and the endpoint task (Call-ID map, edge guard, new calls);
@@ -30,8 +28,6 @@ mod call_tests;
 pub mod driver;
 pub mod guard;
 pub mod media;
-pub mod msg;
-mod syntax;
 #[cfg(test)]
 pub(crate) mod testing;
 

@@ -43,7 +43,7 @@ fn header<'a>(msg: &'a str, name: &str) -> &'a str {
 }
 
 fn branch(msg: &str) -> String {
-    crate::wire::param(header(msg, "Via"), "branch").unwrap()
+    crate::msg::param(header(msg, "Via"), "branch").unwrap()
 }
 
 /// A response to `req` with `status` (and a To tag, a challenge when 401/407).

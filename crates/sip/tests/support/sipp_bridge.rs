@@ -436,6 +436,12 @@ impl Sipp {
         args.extend(["-p".into(), free_udp_port().to_string()]);
         args.extend(["-mp".into(), free_media_base().to_string()]);
         args.extend(["-au".into(), LK_USER.into(), "-ap".into(), password.into()]);
+        // The digest uri is the Request-URI (RFC 3261 §22.4), as the bridge checks; SIPp
+        // defaults to `sip:<remote host:port>` and puts the `sip:` in front of this itself.
+        args.extend([
+            "-auth_uri".into(),
+            format!("+919876543210@127.0.0.1:{bridge}"),
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::spawn("livekit", dir, &args)
     }

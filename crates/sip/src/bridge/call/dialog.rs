@@ -2,7 +2,7 @@
 //! our requests on that leg carry.
 
 use super::token;
-use crate::bridge::msg::{SipMsg, Start};
+use crate::msg::{SipMsg, Start};
 
 /// One side of the call as a dialog: what our requests on that leg carry.
 #[derive(Debug, Clone)]

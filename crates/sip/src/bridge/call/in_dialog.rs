@@ -3,7 +3,7 @@
 //! to what we relayed or sent.
 
 use super::{leg_index, Action, Call, Leg, Phase, Relayed, Timer};
-use crate::bridge::msg::{self, param, reason, SipMsg, Start};
+use crate::msg::{self, param, reason, SipMsg, Start};
 
 impl Call {
     /// Whether a request from `leg` belongs to this call's dialog on that leg.

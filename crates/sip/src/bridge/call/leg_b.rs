@@ -3,11 +3,11 @@
 //! the digest challenge answered once, CANCEL (§9.1) and the hop-by-hop ACK (§17.1.1.3).
 
 use super::{hostport, token, Action, Call, CallConfig, Leg, Phase, Timer};
-use crate::bridge::msg::{self, name_addr_uri, SipMsg, Start};
 use crate::bridge::{
     exotel_number, status_toward_livekit, ExotelTransport, Failure, NumberFormat, Route,
 };
 use crate::digest::{self, Answer, Challenge};
+use crate::msg::{self, name_addr_uri, SipMsg, Start};
 use crate::probe::Credentials;
 use crate::transport::StreamTransport;
 

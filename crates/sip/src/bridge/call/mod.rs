@@ -23,8 +23,8 @@ mod dialog;
 mod in_dialog;
 mod leg_b;
 
-use super::msg::{self, name_addr_uri, param, reason, SipMsg, Start};
 use super::{Failure, Route};
+use crate::msg::{self, name_addr_uri, param, reason, SipMsg, Start};
 use crate::probe::Credentials;
 use crate::sdp::Sdp;
 use crate::transport::StreamTransport;
@@ -573,17 +573,6 @@ impl Call {
             }
         }
         self.send(out, leg, r);
-    }
-}
-
-impl SipMsg {
-    /// Every value of `name` unsplit (challenges contain commas).
-    pub fn all_raw(&self, name: &str) -> Vec<String> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .collect()
     }
 }
 
