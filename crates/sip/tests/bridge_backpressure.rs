@@ -47,8 +47,8 @@ async fn start_with(
     };
     let cfg = BridgeConfig {
         realm: "trunkline".into(),
-        a_advertise: addr.to_string(),
-        b_advertise: addr.to_string(),
+        livekit_address: addr.to_string(),
+        provider_address: addr.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard,
@@ -71,8 +71,8 @@ async fn start_with(
         number_format: NumberFormat::E164NoPlus,
     };
     let relay = NoRelay {
-        a: "127.0.0.1:30000".parse().unwrap(),
-        b: "127.0.0.1:30002".parse().unwrap(),
+        caller: "127.0.0.1:30000".parse().unwrap(),
+        callee: "127.0.0.1:30002".parse().unwrap(),
     };
     tokio::spawn(serve(
         udp,

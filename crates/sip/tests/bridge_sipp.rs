@@ -1,4 +1,4 @@
-//! The bridge against real SIP peers (issue 4 item 5): the bridge runs in-process on free
+//! The bridge against real SIP peers: the bridge runs in-process on free
 //! ports (UDP and TCP toward LiveKit) with the RTP relay (`rtp::RtpRelay`) on loopback; SIPp
 //! (Debian `sip-tester`) plays LiveKit's SIP service (UAC over UDP, answering the bridge's
 //! 401 with `[authentication]`) and Exotel (UAS over TCP, challenging the bridge's INVITE with
@@ -241,7 +241,7 @@ fn inbound_call_from_exotel_reaches_livekit_with_rtp() {
     let media = bridge.media();
     assert_eq!(media.len(), 1, "one relay session: {media:?}");
     let s = &media[0].1;
-    // Leg A is Exotel's here: its stream goes A → B (to LiveKit), the echo B → A.
+    // The caller's leg is Exotel's here: its stream goes A → B (to LiveKit), the echo B → A.
     assert!(
         (1..=PACKETS).contains(&s.rtp_a_to_b.packets) && s.rtp_b_to_a.packets >= 1,
         "media both ways through the relay: {s:?}"

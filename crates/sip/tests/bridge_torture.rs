@@ -1,5 +1,5 @@
 //! RFC 4475's torture messages, a few thousand mutations of them, and a SIP scanner, aimed at
-//! the bridge on real sockets (issue 4 item 4). The bridge must answer a malformed request 400
+//! the bridge on real sockets. The bridge must answer a malformed request 400
 //! when its top Via is usable and say nothing otherwise, answer the valid-but-tricky ones as
 //! it answers any request, never answer a response, never panic, and keep serving.
 //!
@@ -165,8 +165,8 @@ async fn start() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let addr = udp.local_addr().unwrap();
     let cfg = BridgeConfig {
         realm: "trunkline".into(),
-        a_advertise: addr.to_string(),
-        b_advertise: addr.to_string(),
+        livekit_address: addr.to_string(),
+        provider_address: addr.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard: GuardConfig::default(),
@@ -177,8 +177,8 @@ async fn start() -> (SocketAddr, tokio::task::JoinHandle<()>) {
         allow_private_targets: true,
     };
     let relay = NoRelay {
-        a: "127.0.0.1:30000".parse().unwrap(),
-        b: "127.0.0.1:30002".parse().unwrap(),
+        caller: "127.0.0.1:30000".parse().unwrap(),
+        callee: "127.0.0.1:30002".parse().unwrap(),
     };
     let directory: Vec<BridgeTrunk> = vec![];
     let task = tokio::spawn(serve(

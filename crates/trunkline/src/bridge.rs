@@ -272,8 +272,8 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
     });
     let config = BridgeConfig {
         realm: "trunkline".into(),
-        a_advertise: advertised.livekit.to_string(),
-        b_advertise: args.public_address.to_string(),
+        livekit_address: advertised.livekit.to_string(),
+        provider_address: args.public_address.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(5),
         guard,

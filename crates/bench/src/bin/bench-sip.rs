@@ -152,14 +152,14 @@ async fn bridge(listen: SocketAddr, exotel: SocketAddr, media: Media, rtp_min: u
             ..RelayConfig::default()
         }))),
         Media::None => Arc::new(NoRelay {
-            a: SocketAddr::new(listen.ip(), 30000),
-            b: SocketAddr::new(listen.ip(), 30002),
+            caller: SocketAddr::new(listen.ip(), 30000),
+            callee: SocketAddr::new(listen.ip(), 30002),
         }),
     };
     let cfg = BridgeConfig {
         realm: "trunkline.bench".into(),
-        a_advertise: listen.to_string(),
-        b_advertise: listen.to_string(),
+        livekit_address: listen.to_string(),
+        provider_address: listen.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard: Default::default(),

@@ -4,19 +4,20 @@
 //! connection still finds its call) and the digest decision; it never waits on a call. Each
 //! call runs in its own task (`call_task`) until its machine says `Done`.
 //!
-//! Requests we send to leg A (BYE, relayed re-INVITE) go to the address (or connection) its
+//! Requests we send to the caller (BYE, relayed re-INVITE) go to the address (or connection) its
 //! INVITE came from, with the Request-URI and Route set the dialog says: the peer is one hop.
 
-use super::auth::{AuthDecision, Authenticator};
 use super::call::{Event, Leg, Timers};
 use super::call_task::{run_call, CallSetup};
+use super::challenge_issuer::{AuthDecision, ChallengeIssuer};
 use super::guard::{lock, CallHold, SharedGuard};
 use super::media::{MediaRelay, PORTS_PER_CALL};
+use super::reply::{Reply, TcpReply};
 use super::{Route, TrunkDirectory};
 use crate::msg::{self, ParseError, SipMsg};
 use crate::wire::StreamFramer;
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,9 +29,9 @@ pub struct BridgeConfig {
     /// The digest realm LiveKit is challenged with.
     pub realm: String,
     /// Our address as LiveKit reaches it (Via/Contact toward LiveKit), `ip:port`.
-    pub a_advertise: String,
+    pub livekit_address: String,
     /// Our address as Exotel sees it (the whitelisted public IP), `ip:port`.
-    pub b_advertise: String,
+    pub provider_address: String,
     /// The relay's address as LiveKit reaches it, written into the SDP toward LiveKit (`c=`,
     /// `o=`). `None`: the relay's own address, which must then not be unspecified.
     pub livekit_media_ip: Option<IpAddr>,
@@ -70,51 +71,6 @@ pub struct Listeners {
     pub inbound: Option<InboundSide>,
 }
 
-/// Where a message came from and its answers go. Sending never waits on the peer: the
-/// endpoint and every call share it, and one peer that does not read must not hold up the
-/// others.
-#[derive(Clone)]
-pub(super) enum Reply {
-    Udp(Arc<UdpSocket>, SocketAddr),
-    Tcp(TcpReply),
-}
-
-impl Reply {
-    /// Queues `bytes` for the peer without waiting. A UDP datagram the socket cannot take now
-    /// is dropped like a lost one (the peer retransmits, RFC 3261 §17); a TCP connection
-    /// whose queue is full is closed (`TcpReply::send`).
-    pub(super) fn send(&self, bytes: Vec<u8>) {
-        match self {
-            Self::Udp(s, to) => {
-                let _ = s.try_send_to(&bytes, *to);
-            }
-            Self::Tcp(c) => c.send(bytes),
-        }
-    }
-}
-
-/// The sending half of one accepted TCP connection: a bounded queue drained by the
-/// connection's writer, and a way to close the connection.
-#[derive(Clone)]
-pub(super) struct TcpReply {
-    tx: mpsc::Sender<Vec<u8>>,
-    close: Arc<Notify>,
-}
-
-impl TcpReply {
-    /// A peer that lets its queue fill is not reading (or reads slower than it asks): the
-    /// connection is closed rather than waited for, and its calls see it gone.
-    fn send(&self, bytes: Vec<u8>) {
-        match self.tx.try_send(bytes) {
-            Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
-                tracing::info!("a TCP peer is not reading its answers: connection closed");
-                self.close.notify_one();
-            }
-        }
-    }
-}
-
 /// Bounds on one accepted TCP connection.
 #[derive(Debug, Clone, Copy)]
 pub struct ConnectionLimits {
@@ -150,10 +106,6 @@ pub(super) enum ToEndpoint {
     /// A message, where its answers go, the listener and the peer's address.
     Message(Vec<u8>, Reply, Side, IpAddr),
 }
-
-/// A call's machine is done: forget both of its Call-IDs. Sent on a channel of its own, which
-/// never blocks a call: the endpoint may be busy, and the entry must not be lost.
-pub(super) type CallDone = mpsc::UnboundedSender<(String, String)>;
 
 /// Serves the outbound direction on `udp` and `tcp` until `shutdown` resolves.
 pub async fn serve(
@@ -234,7 +186,7 @@ pub async fn serve_with(
         ),
         None => (None, None),
     };
-    let mut auth = Authenticator::new(cfg.realm.clone());
+    let mut auth = ChallengeIssuer::new(cfg.realm.clone());
     let mut calls: CallMap = HashMap::new();
     tokio::pin!(shutdown);
     loop {
@@ -270,8 +222,8 @@ pub async fn serve_with(
         };
         if let Some((leg, call)) = calls.get(parsed.call_id()) {
             let event = match leg {
-                Leg::A => Event::FromA(parsed),
-                Leg::B => Event::FromB(parsed),
+                Leg::Caller => Event::FromCaller(parsed),
+                Leg::Callee => Event::FromCallee(parsed),
             };
             // Never wait on one call: a call whose queue is full is stuck, and a lost
             // message is retransmitted (UDP) or ends that call alone (TCP).
@@ -347,28 +299,28 @@ pub async fn serve_with(
                     Route::ToExotel(_) => cfg.allow_private_targets,
                     Route::ToLiveKit { .. } => true,
                 };
-                let (a_local, b_local) = match side {
-                    Side::LiveKit => (cfg.a_advertise.clone(), cfg.b_advertise.clone()),
-                    Side::Provider => (cfg.b_advertise.clone(), cfg.a_advertise.clone()),
+                let (caller_local, callee_local) = match side {
+                    Side::LiveKit => (cfg.livekit_address.clone(), cfg.provider_address.clone()),
+                    Side::Provider => (cfg.provider_address.clone(), cfg.livekit_address.clone()),
                 };
-                let (a_media_ip, b_media_ip) = match side {
+                let (caller_media_ip, callee_media_ip) = match side {
                     Side::LiveKit => (cfg.livekit_media_ip, cfg.provider_media_ip),
                     Side::Provider => (cfg.provider_media_ip, cfg.livekit_media_ip),
                 };
                 let a_id = parsed.call_id().to_owned();
                 let b_id = format!("{}@trunkline", super::call::token());
                 let (ctx, crx) = mpsc::channel(64);
-                calls.insert(a_id, (Leg::A, ctx.clone()));
-                calls.insert(b_id.clone(), (Leg::B, ctx));
+                calls.insert(a_id, (Leg::Caller, ctx.clone()));
+                calls.insert(b_id.clone(), (Leg::Callee, ctx));
                 let setup = CallSetup {
                     route,
                     hold,
-                    b_call_id: b_id,
-                    a_local,
-                    a_udp: matches!(reply, Reply::Udp(..)),
-                    b_local,
-                    a_media_ip,
-                    b_media_ip,
+                    callee_call_id: b_id,
+                    caller_local,
+                    caller_udp: matches!(reply, Reply::Udp(..)),
+                    callee_local,
+                    caller_media_ip,
+                    callee_media_ip,
                     timers: cfg.timers,
                     connect_timeout: cfg.connect_timeout,
                     write_timeout: limits.write_timeout,
@@ -467,10 +419,7 @@ async fn connection(
             }
         })
     };
-    let reply = TcpReply {
-        tx: wtx,
-        close: close.clone(),
-    };
+    let reply = TcpReply::new(wtx, close.clone());
     let mut framer = StreamFramer::default();
     let mut buf = vec![0u8; 16 * 1024];
     let mut idle_until = tokio::time::Instant::now() + limits.idle_timeout;
@@ -480,7 +429,7 @@ async fn connection(
             _ = tokio::time::sleep_until(idle_until) => {
                 // Calls hold a clone of the sender to answer and send requests on this
                 // connection: while one does, the connection stays.
-                if reply.tx.strong_count() > 1 {
+                if reply.in_use() {
                     idle_until += limits.idle_timeout;
                     continue;
                 }

@@ -1,4 +1,4 @@
-//! Security at the bridge's edge (issue 4 item 4), as decisions without I/O: which source may
+//! Security at the bridge's edge, as decisions without I/O: which source may
 //! talk to us at all, how fast, over how many TCP connections, and which user agents are
 //! scanners. Everything refused is dropped silently: an answer would tell a scanner that
 //! something is here, and cost us a send.

@@ -1,8 +1,9 @@
 //! The thin async loop around the probe's state machine: DNS, connect (TCP or TLS through
 //! `crate::transport`, UDP here), the socket, timers.
 
+use super::build::{Context, Proto};
 use super::diagnosis::{diagnose, Outcome};
-use super::machine::{Action, Context, Event, Machine, Proto, Timer};
+use super::machine::{Action, Event, Machine, Timer};
 use super::{ProbeOptions, ProbeReport, ProbeRequest, ProbeTransport};
 use crate::transport::{self, SipStream, Step, StreamTransport};
 use crate::wire::{parse_response, StreamFramer};

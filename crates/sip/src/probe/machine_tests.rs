@@ -2,7 +2,9 @@
 //! arms, driven by hand.
 
 use super::*;
+use crate::probe::build::{Credentials, Timers};
 use crate::wire::parse_response;
+use trunkline_domain::Secret;
 
 const T1: Duration = Duration::from_millis(500);
 const TT: Duration = Duration::from_secs(2);

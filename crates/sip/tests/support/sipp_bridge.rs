@@ -97,16 +97,16 @@ pub struct RecordingSession {
 }
 
 impl MediaSession for RecordingSession {
-    fn local_a(&self) -> SocketAddr {
+    fn caller_addr(&self) -> SocketAddr {
         self.inner.local_a()
     }
-    fn local_b(&self) -> SocketAddr {
+    fn callee_addr(&self) -> SocketAddr {
         self.inner.local_b()
     }
-    fn set_peer_a(&mut self, addr: SocketAddr) {
+    fn set_caller_peer(&mut self, addr: SocketAddr) {
         self.inner.set_peer_a(addr)
     }
-    fn set_peer_b(&mut self, addr: SocketAddr) {
+    fn set_callee_peer(&mut self, addr: SocketAddr) {
         self.inner.set_peer_b(addr)
     }
     fn activity(&self) -> u64 {
@@ -236,8 +236,8 @@ impl Bridge {
         let here = format!("127.0.0.1:{port}");
         let cfg = BridgeConfig {
             realm: "trunkline.test".into(),
-            a_advertise: here.clone(),
-            b_advertise: here,
+            livekit_address: here.clone(),
+            provider_address: here,
             timers: Timers::default(),
             connect_timeout: Duration::from_secs(2),
             guard: Default::default(),

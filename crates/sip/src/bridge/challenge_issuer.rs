@@ -33,7 +33,7 @@ pub enum AuthDecision {
     Reject(u16),
 }
 
-pub struct Authenticator {
+pub struct ChallengeIssuer {
     realm: String,
     key: [u8; 32],
     nonce_ttl_secs: u64,
@@ -78,7 +78,7 @@ impl UsedNonces {
     }
 }
 
-impl Authenticator {
+impl ChallengeIssuer {
     pub fn new(realm: impl Into<String>) -> Self {
         Self {
             realm: realm.into(),
@@ -252,7 +252,7 @@ mod tests {
     use super::*;
     use crate::digest;
 
-    fn answered(auth: &mut Authenticator, user: &str, password: &str, now: u64) -> SipMsg {
+    fn answered(auth: &mut ChallengeIssuer, user: &str, password: &str, now: u64) -> SipMsg {
         let req = SipMsg::parse(invite("c1", 1).as_bytes()).unwrap();
         let AuthDecision::Challenge(h) = auth.decide(&req, now, &directory()) else {
             panic!("no challenge");
@@ -291,7 +291,7 @@ mod tests {
 
     #[test]
     fn an_answer_seen_once_places_no_other_call() {
-        let mut auth = Authenticator::new("trunkline");
+        let mut auth = ChallengeIssuer::new("trunkline");
         let dir = directory();
         let now = 1_000_000;
         let ok = answered(&mut auth, LK_USER, LK_PASSWORD, now);
@@ -409,7 +409,7 @@ mod tests {
         assert!(used.nc.len() <= MAX_TRACKED && used.order.len() == used.nc.len());
         // The oldest was forgotten, so everything minted up to its second is stale now.
         assert_eq!(used.floor, 10);
-        let mut auth = Authenticator::new("trunkline");
+        let mut auth = ChallengeIssuer::new("trunkline");
         auth.used = used;
         let nonce = format!("a.0000000000000001.{}", auth.mac(10, 1));
         assert_eq!(auth.nonce_fresh(&nonce, 20).map(|(_, f)| f), Some(false));
@@ -422,7 +422,7 @@ mod tests {
 
     #[test]
     fn decision_table() {
-        let mut auth = Authenticator::new("trunkline");
+        let mut auth = ChallengeIssuer::new("trunkline");
         let dir = directory();
         let now = 1_000_000;
         let ok = answered(&mut auth, LK_USER, LK_PASSWORD, now);
@@ -444,7 +444,7 @@ mod tests {
         assert!(
             matches!(auth.decide(&ok, now + 301, &dir), AuthDecision::Challenge(h) if h.contains("stale=true"))
         );
-        let mut other = Authenticator::new("trunkline");
+        let mut other = ChallengeIssuer::new("trunkline");
         assert!(
             matches!(other.decide(&ok, now, &dir), AuthDecision::Challenge(h) if !h.contains("stale"))
         );
