@@ -509,3 +509,53 @@ async fn an_exotel_host_resolving_inside_is_not_connected_to() {
     let mut buf = [0u8; 16];
     assert!(conn.read(&mut buf).await.unwrap() > 0);
 }
+
+/// A relay listening on 0.0.0.0 with no address configured for the SDP: the call is refused
+/// (503) rather than offered with `c=IN IP4 0.0.0.0`, which no peer can send to.
+#[tokio::test]
+async fn an_unspecified_media_address_is_never_offered() {
+    let (udp, tcp, addr) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            break (udp, tcp, addr);
+        }
+    };
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let cfg = BridgeConfig {
+        realm: "trunkline".into(),
+        livekit_address: addr.to_string(),
+        provider_address: addr.to_string(),
+        timers: Timers::default(),
+        connect_timeout: Duration::from_secs(2),
+        guard: Default::default(),
+        tls: Default::default(),
+        connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
+        allow_private_targets: true,
+    };
+    let relay = NoRelay {
+        caller: "0.0.0.0:30000".parse().unwrap(),
+        callee: "0.0.0.0:30002".parse().unwrap(),
+    };
+    let trunk = trunk(exotel.local_addr().unwrap().port(), ExotelTransport::Tcp);
+    tokio::spawn(serve(
+        udp,
+        tcp,
+        cfg,
+        Arc::new(vec![trunk]),
+        Arc::new(relay),
+        std::future::pending(),
+    ));
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(addr).await.unwrap();
+    livekit_calls(&lk).await;
+    assert_eq!(recv_status(&lk, 503).await.status(), Some(503));
+    assert!(
+        timeout(Duration::from_millis(300), exotel.accept())
+            .await
+            .is_err(),
+        "no INVITE with 0.0.0.0 went to Exotel"
+    );
+}

@@ -16,9 +16,9 @@
 //!   `challenge_answerer`: the bridge answering the callee's 401/407.
 //! - `call`: one call as an I/O-free state machine (`Call::handle(event) -> Vec<Action>`).
 //! - `driver`: the listeners and the endpoint task (Call-ID map, edge guard, new calls);
-//!   `call_task`: each call's task (the callee's leg's connection, timers, media watch); `media`: the
-//!   relay seen from a call.
-//! - `guard`: who may talk to the bridge, how fast.
+//!   `call_task`: each call's task (the connection to the callee, timers, media watch);
+//!   `reply`: where answers go, never waiting on a peer; `media`: the relay seen from a call.
+//! - `guard`: who may talk to the bridge, how fast, with how many calls.
 
 pub mod call;
 #[cfg(test)]
