@@ -26,6 +26,8 @@ mod call_harness;
 mod call_task;
 #[cfg(test)]
 mod call_tests;
+#[cfg(test)]
+mod call_tests_inbound;
 mod challenge_answerer;
 pub mod challenge_issuer;
 pub mod driver;
