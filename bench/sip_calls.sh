@@ -58,6 +58,10 @@ stat() { # file column
 # Prints "ok|fail completed_per_s successful failed offered_achieved".
 run_step() {
   local name=$1 rate=$2 target=$3 user=$4 pass=$5 uas_port=$6
+  # The bridge checks that the digest uri is the Request-URI (RFC 3261 §22.4); SIPp's default
+  # is sip:<remote host:port>. Through Kamailio the UAS checks nothing of the kind.
+  local auth_uri=()
+  if [ "$name" = bridge ]; then auth_uri=(-auth_uri "+919876543210@$target"); fi
   local calls=$((rate * SECS)) dir="$WORK/$name-$rate"
   local limit=$((rate * (HOLD_MS / 1000 + 5) + 100))
   mkdir -p "$dir"
@@ -74,7 +78,7 @@ run_step() {
   local t0 t1
   t0=$(date +%s.%N)
   (cd "$dir" && exec sipp "$target" -sf "$OLDPWD/$SCEN/bridge_lk_call.xml" -i 127.0.0.1 -mi 127.0.0.1 \
-     -p "$uac_port" -t u1 -mp "$media_uac" -au "$user" -ap "$pass" -r "$rate" -m "$calls" \
+     -p "$uac_port" -t u1 -mp "$media_uac" -au "$user" -ap "$pass" "${auth_uri[@]}" -r "$rate" -m "$calls" \
      -l "$limit" -d "$HOLD_MS" -nostdin -timeout "$((SECS + 60))s" -timeout_error \
      -trace_err -error_file uac_err.log -trace_stat -stf uac_stat.csv -fd 1 \
      >/dev/null 2>uac_stderr.log) || true

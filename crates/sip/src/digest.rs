@@ -4,12 +4,62 @@
 //!
 //! Ours rather than rsipstack's: rsipstack 0.7.14 spells the algorithm `SHA256` and refuses
 //! the standard token `SHA-256` (RFC 7616 §6.1), and refuses a qop list such as
-//! `"auth,auth-int"`, both of which carriers send. The header is still tokenized by rsipstack
-//! (`wire::auth_params`).
+//! `"auth,auth-int"`, both of which carriers send.
 
-use crate::wire::auth_params;
 use md5::Md5;
 use sha2::{Digest, Sha256};
+
+/// The scheme and `name=value` parameters of a challenge or credentials header (RFC 7235
+/// §2.1, RFC 7616 §3.3): values are tokens or quoted strings (`\` escaping the next
+/// character). `None` when it does not tokenize (an unclosed quote, a parameter without `=`).
+pub fn auth_params(value: &str) -> Option<(String, Vec<(String, String)>)> {
+    let value = value.trim();
+    let split = value.find(char::is_whitespace).unwrap_or(value.len());
+    let (scheme, mut rest) = value.split_at(split);
+    if scheme.is_empty() {
+        return None;
+    }
+    let token = |c: char| !c.is_whitespace() && !matches!(c, ',' | '=' | '"');
+    let mut params = vec![];
+    loop {
+        rest = rest.trim_start_matches(|c: char| c.is_whitespace() || c == ',');
+        if rest.is_empty() {
+            return Some((scheme.to_owned(), params));
+        }
+        let name_end = rest.find(|c| !token(c)).unwrap_or(rest.len());
+        let name = &rest[..name_end];
+        rest = rest[name_end..]
+            .trim_start()
+            .strip_prefix('=')?
+            .trim_start();
+        if name.is_empty() {
+            return None;
+        }
+        let v = if let Some(quoted) = rest.strip_prefix('"') {
+            let mut v = String::new();
+            let mut chars = quoted.char_indices();
+            let end = loop {
+                match chars.next()? {
+                    (_, '\\') => v.push(chars.next()?.1),
+                    (i, '"') => break i,
+                    (_, c) => v.push(c),
+                }
+            };
+            rest = &quoted[end + 1..];
+            v
+        } else {
+            let end = rest.find(|c| !token(c)).unwrap_or(rest.len());
+            let v = rest[..end].to_owned();
+            rest = &rest[end..];
+            v
+        };
+        params.push((name.to_owned(), v));
+        rest = rest.trim_start();
+        if !(rest.is_empty() || rest.starts_with(',')) {
+            return None;
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Algorithm {
@@ -186,6 +236,37 @@ fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auth_headers_tokenize() {
+        let (scheme, params) = auth_params(
+            "Digest realm=\"a, b\", nonce=\"n\\\"1\",algorithm=MD5 , qop=\"auth,auth-int\", stale=true",
+        )
+        .unwrap();
+        assert_eq!(scheme, "Digest");
+        let want = [
+            ("realm", "a, b"),
+            ("nonce", "n\"1"),
+            ("algorithm", "MD5"),
+            ("qop", "auth,auth-int"),
+            ("stale", "true"),
+        ];
+        let got: Vec<(&str, &str)> = params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(auth_params("Basic").unwrap(), ("Basic".to_owned(), vec![]));
+        for bad in [
+            "",
+            "Digest realm=\"open",
+            "Digest realm",
+            "Digest =x",
+            "Digest a=b c=d",
+        ] {
+            assert!(auth_params(bad).is_none(), "{bad}");
+        }
+    }
 
     /// RFC 7616 §3.9.1: the same request answered with MD5 and with SHA-256.
     fn rfc7616(algorithm: &str) -> (Challenge, String) {

@@ -1,14 +1,16 @@
 //! trunkline's SIP edge: the trunk probe (`probe::run`), the Exotel bridge (`bridge`), and the
 //! stream transports toward a carrier (`transport`: TCP, and TLS as carriers use it).
 //!
-//! The SIP stack is rsipstack (its vendored rsip message types), reached only through
-//! `wire`, so nothing outside this crate names it.
+//! SIP messages, for the probe and the bridge alike, are `msg::SipMsg`: one model, its grammar
+//! checked against RFC 4475 (README, "One SIP message model").
 
 pub mod bridge;
 pub mod digest;
+pub mod msg;
 pub mod probe;
 pub mod rtp;
 pub mod sdp;
+pub mod target;
 pub mod transport;
 mod wire;
 

@@ -1,10 +1,7 @@
-//! The one place that names rsipstack: SIP requests are printed and responses parsed with
-//! its vendored rsip types (`rsipstack::sip`), and everything else in trunkline sees only the
-//! plain values below. Swapping the SIP stack means rewriting this file, nothing else.
+//! The probe's requests and responses on the crate's one message model (`crate::msg`), and
+//! the framing of SIP over a stream (RFC 3261 §18.3), which the bridge shares.
 
-use rsipstack::sip::headers::{make_header, Headers};
-use rsipstack::sip::{Method as RsMethod, Request, SipMessage, Uri, Version};
-use std::panic::{catch_unwind, AssertUnwindSafe};
+use crate::msg::{self, ParseError, SipMsg, Start};
 
 /// The methods the probe sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -26,16 +23,6 @@ impl Method {
             Self::Bye => "BYE",
         }
     }
-
-    fn rs(self) -> RsMethod {
-        match self {
-            Self::Options => RsMethod::Options,
-            Self::Invite => RsMethod::Invite,
-            Self::Ack => RsMethod::Ack,
-            Self::Cancel => RsMethod::Cancel,
-            Self::Bye => RsMethod::Bye,
-        }
-    }
 }
 
 impl std::fmt::Display for Method {
@@ -54,21 +41,22 @@ pub struct OutRequest {
 }
 
 impl OutRequest {
-    /// The bytes on the wire, Content-Length last. Fails only if a URI we built does not
-    /// parse, which is a bug on our side, reported rather than panicking.
+    /// The bytes on the wire, Content-Length last. Fails only if a URI we built is not a
+    /// Request-URI, which is a bug on our side, reported rather than sent.
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        let uri = Uri::try_from(self.uri.as_str())
-            .map_err(|e| format!("request URI {:?} does not parse: {e}", self.uri))?;
-        let mut headers = Headers::default();
-        for (name, value) in &self.headers {
-            headers.push(make_header(name, value.clone()));
+        if !msg::request_uri_ok(&self.uri) {
+            return Err(format!("request URI {:?} does not parse", self.uri));
         }
-        headers.push(make_header("Content-Length", self.body.len().to_string()));
-        let request = Request {
-            method: self.method.rs(),
-            uri,
-            version: Version::V2,
-            headers,
+        let request = SipMsg {
+            start: Start::Request {
+                method: self.method.as_str().to_owned(),
+                uri: self.uri.clone(),
+            },
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), v.clone()))
+                .collect(),
             body: self.body.clone(),
         };
         Ok(request.to_bytes())
@@ -91,100 +79,39 @@ pub struct InResponse {
     pub proxy_authenticate: Vec<String>,
 }
 
-/// Parses one response. Anything else (a request, garbage, a message the parser chokes on,
-/// even a panic inside it) is an `Err` with a short reason: peer input never crashes us.
+/// Parses one response. Anything else (a request, garbage) is an `Err` with a short reason:
+/// peer input never crashes us.
 pub fn parse_response(bytes: &[u8]) -> Result<InResponse, String> {
-    let parsed = catch_unwind(AssertUnwindSafe(|| SipMessage::try_from(bytes)))
-        .map_err(|_| "the SIP parser failed on it".to_owned())?;
-    let response = match parsed {
-        Ok(SipMessage::Response(r)) => r,
-        Ok(SipMessage::Request(r)) => {
-            return Err(format!("a {} request, not a response", r.method))
+    let m = match SipMsg::parse(bytes) {
+        Ok(m) => m,
+        Err(ParseError::BadRequest { partial, .. }) => {
+            return Err(format!(
+                "a malformed {} request, not a response",
+                short(partial.method().unwrap_or("?"))
+            ))
         }
-        Err(e) => return Err(format!("not a SIP message: {}", short(&e.to_string()))),
+        Err(ParseError::Garbage(why)) => return Err(format!("not a SIP message: {}", short(&why))),
     };
-    let code = response.status_code.code();
-    if !(100..700).contains(&code) {
-        return Err(format!("status code {code} is outside 100-699"));
-    }
-    let mut out = InResponse {
-        status: code,
-        reason: reason_phrase(bytes),
-        branch: None,
-        cseq_method: None,
-        to: None,
-        contact: None,
-        www_authenticate: vec![],
-        proxy_authenticate: vec![],
+    let Some(status) = m.status() else {
+        return Err(format!(
+            "a {} request, not a response",
+            short(m.method().unwrap_or("?"))
+        ));
     };
-    let mut first_via = true;
-    for h in response.headers.iter() {
-        let (name, value) = (h.name(), h.value());
-        match name.to_ascii_lowercase().as_str() {
-            "via" | "v" if first_via => {
-                first_via = false;
-                out.branch = param(value.split(',').next().unwrap_or(""), "branch");
-            }
-            "cseq" => out.cseq_method = value.split_whitespace().nth(1).map(str::to_owned),
-            "to" | "t" => out.to = Some(value.trim().to_owned()),
-            "contact" | "m" if out.contact.is_none() => out.contact = contact_uri(value),
-            "www-authenticate" => out.www_authenticate.push(value.to_owned()),
-            "proxy-authenticate" => out.proxy_authenticate.push(value.to_owned()),
-            _ => {}
-        }
-    }
-    Ok(out)
-}
-
-/// The scheme and parameters of a `WWW-Authenticate`/`Proxy-Authenticate` value, tokenized
-/// by rsipstack. `None` when it does not tokenize.
-pub fn auth_params(value: &str) -> Option<(String, Vec<(String, String)>)> {
-    use rsipstack::sip::typed::tokenizers::AuthTokenizer;
-    let tok = catch_unwind(|| AuthTokenizer::parse(value).ok()).ok()??;
-    Some((
-        tok.scheme.to_owned(),
-        tok.params
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
-    ))
-}
-
-/// The reason phrase as sent (rsipstack normalises it to the standard text).
-fn reason_phrase(bytes: &[u8]) -> String {
-    let line = bytes.split(|b| *b == b'\n').next().unwrap_or_default();
-    let line = String::from_utf8_lossy(line);
-    let reason = line.trim_end().splitn(3, ' ').nth(2).unwrap_or("");
-    reason.chars().take(100).collect()
+    Ok(InResponse {
+        status,
+        reason: m.reason().to_owned(),
+        branch: m.branch(),
+        cseq_method: m.cseq().map(|(_, method)| method),
+        to: m.header("To").map(str::to_owned),
+        contact: m.contact_uri(),
+        www_authenticate: m.all_raw("WWW-Authenticate"),
+        proxy_authenticate: m.all_raw("Proxy-Authenticate"),
+    })
 }
 
 fn short(s: &str) -> String {
     s.chars().take(120).collect()
-}
-
-/// `;name=value` from a header value's parameters (case-insensitive name).
-pub fn param(value: &str, name: &str) -> Option<String> {
-    // Parameters follow the URI's closing '>' when there is one (RFC 3261 §20.10).
-    let params = match value.rfind('>') {
-        Some(i) => &value[i + 1..],
-        None => value,
-    };
-    params.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_owned())
-    })
-}
-
-fn contact_uri(value: &str) -> Option<String> {
-    let value = value.trim();
-    let uri = match (value.find('<'), value.find('>')) {
-        (Some(a), Some(b)) if a < b => &value[a + 1..b],
-        _ => value.split(';').next().unwrap_or(""),
-    };
-    let uri = uri.trim();
-    (uri.starts_with("sip:") || uri.starts_with("sips:")).then(|| uri.to_owned())
 }
 
 /// Splits a TCP byte stream into SIP messages (RFC 3261 §18.3: Content-Length frames them).
@@ -320,10 +247,9 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("Content-Length: 0\r\n\r\n"), "{text}");
-        match SipMessage::try_from(bytes.as_slice()).unwrap() {
-            SipMessage::Request(r) => assert_eq!(r.method, RsMethod::Options),
-            SipMessage::Response(_) => panic!("printed a response"),
-        }
+        let back = SipMsg::parse(&bytes).unwrap();
+        assert_eq!(back.method(), Some("OPTIONS"));
+        assert_eq!(back.branch().as_deref(), Some("z9hG4bKx"));
     }
 
     #[test]

@@ -13,11 +13,11 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::time::timeout;
 use trunkline_domain::Secret;
-use trunkline_sip::bridge::msg::{self, SipMsg};
 use trunkline_sip::bridge::{
     serve, BridgeConfig, BridgeTrunk, ExotelTransport, NoRelay, NumberFormat, Timers,
 };
 use trunkline_sip::digest::{self, Answer, Challenge};
+use trunkline_sip::msg::{self, SipMsg};
 use trunkline_sip::Credentials;
 
 const SDP: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 20000 RTP/AVP 0 8\r\n";
@@ -48,6 +48,14 @@ async fn start_bridge_with(
     trunk: BridgeTrunk,
     tls: trunkline_sip::transport::TlsSettings,
 ) -> SocketAddr {
+    start_bridge_allowing(trunk, tls, true).await
+}
+
+async fn start_bridge_allowing(
+    trunk: BridgeTrunk,
+    tls: trunkline_sip::transport::TlsSettings,
+    allow_private_targets: bool,
+) -> SocketAddr {
     // A port free over both UDP and TCP (another test may hold the TCP one).
     let (udp, tcp, addr) = loop {
         let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -58,16 +66,20 @@ async fn start_bridge_with(
     };
     let cfg = BridgeConfig {
         realm: "trunkline".into(),
-        a_advertise: addr.to_string(),
-        b_advertise: addr.to_string(),
+        livekit_address: addr.to_string(),
+        provider_address: addr.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard: Default::default(),
         tls,
+        connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
+        allow_private_targets,
     };
     let relay = NoRelay {
-        a: "127.0.0.1:30000".parse().unwrap(),
-        b: "127.0.0.1:30002".parse().unwrap(),
+        caller: "127.0.0.1:30000".parse().unwrap(),
+        callee: "127.0.0.1:30002".parse().unwrap(),
     };
     tokio::spawn(serve(
         udp,
@@ -395,4 +407,155 @@ async fn an_exotel_certificate_the_bridge_does_not_trust_is_503_and_nothing_in_c
     });
     assert_eq!(recv_status(&lk, 503).await.status(), Some(503));
     assert!(server.await.unwrap(), "no SIP reached the untrusted server");
+}
+
+/// The next message to LiveKit about `call_id` (another call's provisionals skipped).
+async fn recv_for(s: &UdpSocket, call_id: &str) -> SipMsg {
+    loop {
+        let m = recv_udp(s).await;
+        if m.call_id() == call_id {
+            return m;
+        }
+    }
+}
+
+/// An Authorization seen on the wire places no other call: not to another number (its `uri`
+/// is not the new Request-URI), and not again to the same one (its nonce count is used up).
+#[tokio::test]
+async fn a_replayed_authorization_places_no_call() {
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let bridge = start_bridge(exotel.local_addr().unwrap().port()).await;
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(bridge).await.unwrap();
+    lk.send(invite(1, None).as_bytes()).await.unwrap();
+    let ch = recv_udp(&lk).await;
+    let ch = Challenge::parse(ch.header("WWW-Authenticate").unwrap()).unwrap();
+    let auth = digest::authorization(
+        &ch,
+        &Answer {
+            username: "lkuser",
+            password: "lkpass",
+            method: "INVITE",
+            uri: "sip:+919876543210@bridge",
+            cnonce: "x",
+            nc: 1,
+        },
+    );
+    lk.send(invite(2, Some(auth.clone())).as_bytes())
+        .await
+        .unwrap();
+    assert_eq!(recv_for(&lk, "drv-call").await.status(), Some(100));
+    let (mut first, _) = timeout(Duration::from_secs(5), exotel.accept())
+        .await
+        .unwrap()
+        .unwrap();
+
+    // The number changes in the request, not in the captured header.
+    let other_number = invite(1, None)
+        .replace("drv-call", "replay-1")
+        .replace("+919876543210", "+918000000001")
+        .replace(
+            "Content-Type:",
+            &format!("Authorization: {auth}\r\nContent-Type:"),
+        );
+    lk.send(other_number.as_bytes()).await.unwrap();
+    assert_eq!(recv_for(&lk, "replay-1").await.status(), Some(400));
+    let same_number = invite(1, Some(auth)).replace("drv-call", "replay-2");
+    lk.send(same_number.as_bytes()).await.unwrap();
+    assert_eq!(recv_for(&lk, "replay-2").await.status(), Some(403));
+    // Exotel heard of the first call only.
+    assert!(
+        timeout(Duration::from_millis(300), exotel.accept())
+            .await
+            .is_err(),
+        "no second call to Exotel"
+    );
+    let mut buf = [0u8; 4096];
+    let n = first.read(&mut buf).await.unwrap();
+    assert!(n > 0);
+}
+
+/// An Exotel trunk's host is a tenant's input: `0x7f000001` is 127.0.0.1 to the resolver.
+/// Unless the operator allows private targets, the bridge connects to no internal address
+/// (503 toward LiveKit, nothing reaches the listener); allowed, the same trunk is called.
+#[tokio::test]
+async fn an_exotel_host_resolving_inside_is_not_connected_to() {
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = exotel.local_addr().unwrap().port();
+    let inside = BridgeTrunk {
+        exotel_host: "0x7f000001".into(),
+        ..trunk(port, ExotelTransport::Tcp)
+    };
+    let refused = start_bridge_allowing(inside.clone(), Default::default(), false).await;
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(refused).await.unwrap();
+    livekit_calls(&lk).await;
+    assert_eq!(recv_status(&lk, 503).await.status(), Some(503));
+    assert!(
+        timeout(Duration::from_millis(300), exotel.accept())
+            .await
+            .is_err(),
+        "no connection to an internal address"
+    );
+
+    let allowed = start_bridge_allowing(inside, Default::default(), true).await;
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(allowed).await.unwrap();
+    livekit_calls(&lk).await;
+    let (mut conn, _) = timeout(Duration::from_secs(5), exotel.accept())
+        .await
+        .expect("allowed: the bridge calls the trunk")
+        .unwrap();
+    let mut buf = [0u8; 16];
+    assert!(conn.read(&mut buf).await.unwrap() > 0);
+}
+
+/// A relay listening on 0.0.0.0 with no address configured for the SDP: the call is refused
+/// (503) rather than offered with `c=IN IP4 0.0.0.0`, which no peer can send to.
+#[tokio::test]
+async fn an_unspecified_media_address_is_never_offered() {
+    let (udp, tcp, addr) = loop {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let addr = udp.local_addr().unwrap();
+        if let Ok(tcp) = TcpListener::bind(addr).await {
+            break (udp, tcp, addr);
+        }
+    };
+    let exotel = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let cfg = BridgeConfig {
+        realm: "trunkline".into(),
+        livekit_address: addr.to_string(),
+        provider_address: addr.to_string(),
+        timers: Timers::default(),
+        connect_timeout: Duration::from_secs(2),
+        guard: Default::default(),
+        tls: Default::default(),
+        connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
+        allow_private_targets: true,
+    };
+    let relay = NoRelay {
+        caller: "0.0.0.0:30000".parse().unwrap(),
+        callee: "0.0.0.0:30002".parse().unwrap(),
+    };
+    let trunk = trunk(exotel.local_addr().unwrap().port(), ExotelTransport::Tcp);
+    tokio::spawn(serve(
+        udp,
+        tcp,
+        cfg,
+        Arc::new(vec![trunk]),
+        Arc::new(relay),
+        std::future::pending(),
+    ));
+    let lk = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    lk.connect(addr).await.unwrap();
+    livekit_calls(&lk).await;
+    assert_eq!(recv_status(&lk, 503).await.status(), Some(503));
+    assert!(
+        timeout(Duration::from_millis(300), exotel.accept())
+            .await
+            .is_err(),
+        "no INVITE with 0.0.0.0 went to Exotel"
+    );
 }

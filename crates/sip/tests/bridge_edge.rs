@@ -20,16 +20,20 @@ async fn start(guard: GuardConfig) -> SocketAddr {
     };
     let cfg = BridgeConfig {
         realm: "trunkline".into(),
-        a_advertise: addr.to_string(),
-        b_advertise: addr.to_string(),
+        livekit_address: addr.to_string(),
+        provider_address: addr.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard,
         tls: Default::default(),
+        connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
+        allow_private_targets: true,
     };
     let relay = NoRelay {
-        a: "127.0.0.1:30000".parse().unwrap(),
-        b: "127.0.0.1:30002".parse().unwrap(),
+        caller: "127.0.0.1:30000".parse().unwrap(),
+        callee: "127.0.0.1:30002".parse().unwrap(),
     };
     let directory: Vec<BridgeTrunk> = vec![];
     tokio::spawn(serve(

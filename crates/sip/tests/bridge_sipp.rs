@@ -1,4 +1,4 @@
-//! The bridge against real SIP peers (issue 4 item 5): the bridge runs in-process on free
+//! The bridge against real SIP peers: the bridge runs in-process on free
 //! ports (UDP and TCP toward LiveKit) with the RTP relay (`rtp::RtpRelay`) on loopback; SIPp
 //! (Debian `sip-tester`) plays LiveKit's SIP service (UAC over UDP, answering the bridge's
 //! 401 with `[authentication]`) and Exotel (UAS over TCP, challenging the bridge's INVITE with
@@ -241,7 +241,7 @@ fn inbound_call_from_exotel_reaches_livekit_with_rtp() {
     let media = bridge.media();
     assert_eq!(media.len(), 1, "one relay session: {media:?}");
     let s = &media[0].1;
-    // Leg A is Exotel's here: its stream goes A → B (to LiveKit), the echo B → A.
+    // The caller's leg is Exotel's here: its stream goes A → B (to LiveKit), the echo B → A.
     assert!(
         (1..=PACKETS).contains(&s.rtp_a_to_b.packets) && s.rtp_b_to_a.packets >= 1,
         "media both ways through the relay: {s:?}"
@@ -301,4 +301,131 @@ fn answered_call_without_rtp_is_ended_by_the_rtp_timeout() {
         "ended after {took:?}, not by the 1 s RTP timeout"
     );
     bridge.assert_media_released();
+}
+
+#[test]
+fn inbound_call_to_a_user_that_is_no_number_is_484() {
+    if !sipp_available() {
+        return;
+    }
+    let logs = Logs::new("inbound_484");
+    let bridge = Bridge::start_with(Setup {
+        livekit_sip: Some(9),
+        ..Setup::outbound(9)
+    });
+    let exotel = Sipp::exotel_calling(
+        &logs.0,
+        "bridge_in_exo_not_a_number.xml",
+        bridge.provider_port.unwrap(),
+        &["-m", "1"],
+    );
+    if let Err(e) = exotel.finish(LIMIT) {
+        panic!("{e}");
+    }
+    assert!(bridge.media().is_empty(), "no relay session for a 484");
+}
+
+/// As a deployment runs it: the relay listens on every interface (0.0.0.0), LiveKit reaches
+/// the bridge at 127.0.0.2 and Exotel at 127.0.0.3 (Linux answers on all of 127/8). The SDP
+/// toward each side must carry that side's address in `c=` and `o=` (SIPp checks each, and
+/// fails the call otherwise), and RTP must flow both ways through those addresses.
+fn relay_on_all_interfaces(exotel_port: u16, livekit_sip: Option<u16>) -> Bridge {
+    Bridge::start_with(Setup {
+        relay_bind: [0, 0, 0, 0].into(),
+        livekit_media_ip: Some([127, 0, 0, 2].into()),
+        provider_media_ip: Some([127, 0, 0, 3].into()),
+        livekit_sip,
+        ..Setup::outbound(exotel_port)
+    })
+}
+
+#[test]
+fn outbound_sdp_names_each_side_its_relay_address() {
+    if !sipp_available() {
+        return;
+    }
+    const PACKETS: u64 = 25;
+    let logs = Logs::new("advertised_out");
+    std::fs::write(
+        logs.0.join("bridge_rtp.pcmu"),
+        vec![0xffu8; 160 * PACKETS as usize],
+    )
+    .unwrap();
+    // Exotel sees 127.0.0.3 in the INVITE; LiveKit 127.0.0.2 in the 200.
+    let exo_scenario = with_sdp_address(
+        &logs.0,
+        "bridge_exo_answer.xml",
+        r#"<recv request="INVITE" rrs="true">"#,
+        "127.0.0.3",
+    );
+    let (exotel, exo_port) = Sipp::exotel(&logs.0, exo_scenario.to_str().unwrap(), 1, &[]);
+    let bridge = relay_on_all_interfaces(exo_port, None);
+    let lk_scenario = with_sdp_address(
+        &logs.0,
+        "bridge_lk_rtp.xml",
+        r#"<recv response="200" rrs="true" rtd="true"/>"#,
+        "127.0.0.2",
+    );
+    let livekit = Sipp::livekit(
+        &logs.0,
+        &lk_scenario,
+        bridge.port,
+        LK_PASSWORD,
+        &["-m", "1", "-d", "1000"],
+    );
+    both_succeed(livekit, exotel);
+    bridge.assert_media_released();
+    let media = bridge.media();
+    assert_eq!(media.len(), 1, "{media:?}");
+    let s = &media[0].1;
+    assert!(
+        s.rtp_a_to_b.packets >= 1 && s.rtp_b_to_a.packets >= 1,
+        "RTP both ways through the advertised addresses: {s:?}"
+    );
+    assert_eq!(s.dropped_wrong_source, 0, "{s:?}");
+}
+
+#[test]
+fn inbound_sdp_names_each_side_its_relay_address() {
+    if !sipp_available() {
+        return;
+    }
+    const PACKETS: u64 = 25;
+    let logs = Logs::new("advertised_in");
+    std::fs::write(
+        logs.0.join("bridge_rtp.pcmu"),
+        vec![0xffu8; 160 * PACKETS as usize],
+    )
+    .unwrap();
+    // LiveKit sees 127.0.0.2 in the INVITE; Exotel 127.0.0.3 in the 200.
+    let lk_scenario = with_sdp_address(
+        &logs.0,
+        "bridge_exo_answer.xml",
+        r#"<recv request="INVITE" rrs="true">"#,
+        "127.0.0.2",
+    );
+    let (livekit, lk_port) = Sipp::uas("livekit", &logs.0, lk_scenario.to_str().unwrap(), 1, &[]);
+    let bridge = relay_on_all_interfaces(9, Some(lk_port));
+    let exo_scenario = with_sdp_address(
+        &logs.0,
+        "bridge_in_exo_call.xml",
+        r#"<recv response="200" rrs="true" rtd="true"/>"#,
+        "127.0.0.3",
+    );
+    let exotel = Sipp::exotel_calling(
+        &logs.0,
+        exo_scenario.to_str().unwrap(),
+        bridge.provider_port.unwrap(),
+        &["-m", "1", "-d", "1000"],
+    );
+    both_succeed(exotel, livekit);
+    bridge.assert_media_released();
+    let media = bridge.media();
+    assert_eq!(media.len(), 1, "{media:?}");
+    let s = &media[0].1;
+    assert!(
+        s.rtp_a_to_b.packets >= 1 && s.rtp_b_to_a.packets >= 1,
+        "RTP both ways through the advertised addresses: {s:?}"
+    );
+    assert_eq!(s.dropped_wrong_source, 0, "{s:?}");
 }

@@ -1,5 +1,5 @@
 //! RFC 4475's torture messages, a few thousand mutations of them, and a SIP scanner, aimed at
-//! the bridge on real sockets (issue 4 item 4). The bridge must answer a malformed request 400
+//! the bridge on real sockets. The bridge must answer a malformed request 400
 //! when its top Via is usable and say nothing otherwise, answer the valid-but-tricky ones as
 //! it answers any request, never answer a response, never panic, and keep serving.
 //!
@@ -9,14 +9,17 @@
 //! messages in order, so whatever arrives before the sentinel's 200 answered the message, and
 //! silence is proven without waiting on a timer.
 
+#[path = "support/torture_corpus.rs"]
+mod torture_corpus;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use trunkline_sip::bridge::msg::{self, ParseError, SipMsg};
 use trunkline_sip::bridge::{serve, BridgeConfig, BridgeTrunk, GuardConfig, NoRelay, Timers};
+use trunkline_sip::msg::{self, ParseError, SipMsg};
 
 const OK: &str = "SIP/2.0 200 OK";
 /// An INVITE without credentials is challenged (the bridge's auth, RFC 3261 §22.2).
@@ -136,14 +139,15 @@ const CASES: &[Case] = &[
 ];
 
 fn torture_dir() -> PathBuf {
-    [env!("CARGO_MANIFEST_DIR"), "tests", "torture"]
-        .iter()
-        .collect()
+    torture_corpus::dir(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn message(name: &str) -> Vec<u8> {
-    let path = torture_dir().join(format!("{name}.sip"));
-    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    torture_corpus::message(&torture_dir(), name)
+}
+
+fn mutations() -> Vec<Vec<u8>> {
+    torture_corpus::mutations(&torture_dir())
 }
 
 async fn start() -> (SocketAddr, tokio::task::JoinHandle<()>) {
@@ -161,16 +165,20 @@ async fn start() -> (SocketAddr, tokio::task::JoinHandle<()>) {
     let addr = udp.local_addr().unwrap();
     let cfg = BridgeConfig {
         realm: "trunkline".into(),
-        a_advertise: addr.to_string(),
-        b_advertise: addr.to_string(),
+        livekit_address: addr.to_string(),
+        provider_address: addr.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard: GuardConfig::default(),
         tls: Default::default(),
+        connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
+        allow_private_targets: true,
     };
     let relay = NoRelay {
-        a: "127.0.0.1:30000".parse().unwrap(),
-        b: "127.0.0.1:30002".parse().unwrap(),
+        caller: "127.0.0.1:30000".parse().unwrap(),
+        callee: "127.0.0.1:30002".parse().unwrap(),
     };
     let directory: Vec<BridgeTrunk> = vec![];
     let task = tokio::spawn(serve(
@@ -302,7 +310,10 @@ fn every_file_has_a_case_and_keeps_its_crlf() {
         })
         .collect();
     files.sort();
-    let mut names: Vec<String> = CASES.iter().map(|c| c.name.to_owned()).collect();
+    let names: Vec<&str> = CASES.iter().map(|c| c.name).collect();
+    // The shared corpus mutates the same messages in the same order.
+    assert_eq!(names, torture_corpus::NAMES);
+    let mut names: Vec<String> = names.iter().map(|n| n.to_string()).collect();
     names.sort();
     assert_eq!(files, names);
     for c in CASES {
@@ -423,77 +434,6 @@ async fn another_sip_version_is_505() {
         over_udp(bridge, v3, "v3").await,
         vec!["SIP/2.0 505 SIP version not supported".to_owned()]
     );
-}
-
-/// A deterministic generator (Knuth's MMIX LCG): the same mutations on every run.
-struct Lcg(u64);
-
-impl Lcg {
-    fn next(&mut self) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (self.0 >> 33) as usize
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        self.next() % n.max(1)
-    }
-}
-
-/// An INVITE with digest credentials (a forged nonce): its mutations reach the bridge's
-/// digest code, not only the parser.
-const WITH_CREDENTIALS: &str = "INVITE sip:+919876543210@bridge SIP/2.0\r\n\
-    Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKcred1\r\nMax-Forwards: 70\r\n\
-    From: \"LK\" <sip:+15550100@livekit>;tag=c1\r\nTo: <sip:+919876543210@bridge>\r\n\
-    Call-ID: cred1\r\nCSeq: 2 INVITE\r\nContact: <sip:lk@127.0.0.1:9>\r\n\
-    Authorization: Digest username=\"lk-user\", realm=\"trunkline\", nonce=\"65a0b1c2.00112233445566778899aabbccddeeff\", \
-    uri=\"sip:+919876543210@bridge\", response=\"0123456789abcdef0123456789abcdef\", algorithm=MD5, \
-    qop=auth, nc=00000001, cnonce=\"abc\"\r\nContent-Type: application/sdp\r\nContent-Length: 0\r\n\r\n";
-
-/// Bytes that break SIP's grammar where they land.
-const SPICY: &[u8] = b"\r\n \t:;,\"<>\\%/@=?[]\x00\xff0-";
-
-/// For every torture message: truncations (bare, and closed with CRLF CRLF so the parser
-/// reads on), and copies with one to four bytes replaced, deleted or doubled.
-fn mutations() -> Vec<Vec<u8>> {
-    let mut seeds: Vec<Vec<u8>> = CASES.iter().map(|c| message(c.name)).collect();
-    seeds.push(WITH_CREDENTIALS.as_bytes().to_vec());
-    let mut rng = Lcg(0x4475_5eed);
-    let mut out = vec![];
-    for seed in &seeds {
-        for _ in 0..20 {
-            let cut = rng.below(seed.len());
-            out.push(seed[..cut].to_vec());
-            let mut closed = seed[..cut].to_vec();
-            closed.extend_from_slice(b"\r\n\r\n");
-            out.push(closed);
-        }
-        for _ in 0..20 {
-            let mut m = seed.clone();
-            for _ in 0..1 + rng.below(4) {
-                let at = rng.below(m.len());
-                match rng.below(4) {
-                    0 => m[at] ^= 1 << rng.below(8),
-                    1 => m[at] = SPICY[rng.below(SPICY.len())],
-                    2 => {
-                        m.remove(at);
-                    }
-                    _ => {
-                        let end = (at + 1 + rng.below(16)).min(m.len());
-                        let piece = m[at..end].to_vec();
-                        m.splice(at..at, piece);
-                    }
-                }
-                if m.is_empty() {
-                    break;
-                }
-            }
-            out.push(m);
-        }
-    }
-    out
 }
 
 /// What the bridge may send back to anything: a challenge, 200 to OPTIONS, 400 (505 for

@@ -1,5 +1,5 @@
-//! The probe against a real Kamailio (Debian `kamailio`) playing a carrier's trunk (issue 4:
-//! "the probe tested against sipsak/SIPp/Kamailio answering, challenging, refusing"), with
+//! The probe against a real Kamailio (Debian `kamailio`) playing a carrier's trunk (answering,
+//! challenging, refusing), with
 //! sipsak (Debian `sipsak`) as an independent client against the same server, so that a
 //! failure says whether the peer or the probe is at fault.
 //!

@@ -364,6 +364,8 @@ async fn an_untrusted_certificate_is_a_certificate_diagnosis() {
         // Trusts the test CA, which did not sign this certificate.
         &ca.settings(),
         Duration::from_secs(2),
+        // Loopback: the test servers are local.
+        true,
     )
     .await
     .unwrap_err();
@@ -412,6 +414,8 @@ async fn a_certificate_for_another_name_is_a_certificate_failure() {
         StreamTransport::Tls,
         &ca.settings(),
         Duration::from_secs(2),
+        // Loopback: the test servers are local.
+        true,
     )
     .await
     .unwrap_err();
@@ -430,6 +434,8 @@ async fn connect_by_name_sends_sni_and_carries_sip() {
         StreamTransport::Tls,
         &ca.settings(),
         Duration::from_secs(2),
+        // Loopback: the test servers are local.
+        true,
     )
     .await
     .unwrap();
@@ -473,6 +479,8 @@ async fn plain_tcp_through_the_same_call() {
         StreamTransport::Tcp,
         &TlsSettings::public(),
         Duration::from_secs(2),
+        // Loopback: the test servers are local.
+        true,
     )
     .await
     .unwrap();
@@ -490,6 +498,8 @@ async fn a_closed_port_is_refused_at_once() {
         StreamTransport::Tls,
         &TlsSettings::public(),
         Duration::from_secs(5),
+        // Loopback: the test servers are local.
+        true,
     )
     .await
     .unwrap_err();
@@ -525,6 +535,8 @@ async fn a_peer_that_never_handshakes_times_out_in_the_handshake_step() {
         StreamTransport::Tls,
         &TlsSettings::public(),
         step,
+        // Loopback: the test servers are local.
+        true,
     )
     .await
     .unwrap_err();
@@ -568,6 +580,8 @@ async fn a_plain_sip_port_dialled_with_tls_is_a_handshake_diagnosis() {
         StreamTransport::Tls,
         &TlsSettings::public(),
         Duration::from_secs(2),
+        // Loopback: the test servers are local.
+        true,
     )
     .await
     .unwrap_err();

@@ -29,6 +29,11 @@ pub struct BridgeArgs {
     /// Exotel, written in Via, Contact and the SDP toward Exotel.
     #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS")]
     pub public_address: SocketAddr,
+    /// The IP Exotel sends RTP to, written in the SDP toward Exotel, when it differs from
+    /// TRUNKLINE_BRIDGE_PUBLIC_ADDRESS's (a 1:1 NAT whose public side is another address).
+    /// Default: the public address's IP.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS")]
+    pub public_media_address: Option<IpAddr>,
     /// Where Exotel delivers calls to the tenants' numbers (TCP), and where it sends requests
     /// inside our calls to it (our Contact): bind it to the port of
     /// TRUNKLINE_BRIDGE_PUBLIC_ADDRESS. Unset: no inbound calls.
@@ -51,7 +56,8 @@ pub struct BridgeArgs {
     pub rtp_timeout: u64,
     /// Source networks that get an answer, comma-separated CIDRs or IPs: LiveKit's SIP
     /// service and the provider's signalling addresses. Everything else is dropped silently.
-    /// Unset: any source (a warning is logged).
+    /// Required: `any` answers every source (a lab, or a bridge behind a firewall that does
+    /// the filtering).
     #[arg(long, env = "TRUNKLINE_BRIDGE_ALLOW", value_delimiter = ',')]
     pub allow: Vec<String>,
     /// SIP messages per second per source before messages are dropped (burst: twice this).
@@ -64,6 +70,22 @@ pub struct BridgeArgs {
         default_value_t = 256
     )]
     pub max_tcp_per_source: usize,
+    /// Calls in progress per source (an IPv4 address or an IPv6 /64); past it a new INVITE
+    /// gets 503.
+    #[arg(
+        long,
+        env = "TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE",
+        default_value_t = 1000
+    )]
+    pub max_calls_per_source: usize,
+    /// Relay ports one source's calls may hold (4 per call). Default: half the RTP port range.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE")]
+    pub max_rtp_ports_per_source: Option<usize>,
+    /// Let Exotel trunks point at loopback, private or link-local addresses (labs and tests
+    /// only). Checked on the resolved address before every connection to a trunk, as `serve`
+    /// checks it when the trunk is created.
+    #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    pub allow_private_targets: bool,
     /// Seconds between re-reads of the Exotel trunks from the database.
     #[arg(long, env = "TRUNKLINE_BRIDGE_REFRESH", default_value_t = 5)]
     pub refresh: u64,
@@ -84,14 +106,26 @@ fn port_range(raw: &str) -> Result<(u16, u16), String> {
     Ok((a, b))
 }
 
-fn guard(args: &BridgeArgs) -> Result<GuardConfig, String> {
-    let mut allow = Vec::new();
-    for raw in args
+/// The edge's settings. Without an allow-list the bridge would answer anyone, and every
+/// INVITE reserves relay ports: an open bridge is only ever chosen explicitly.
+fn guard(args: &BridgeArgs, (port_min, port_max): (u16, u16)) -> Result<GuardConfig, String> {
+    let raw: Vec<&str> = args
         .allow
         .iter()
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
-    {
+        .collect();
+    let open = raw.iter().any(|s| s.eq_ignore_ascii_case("any"));
+    if raw.is_empty() {
+        return Err("TRUNKLINE_BRIDGE_ALLOW is required: the networks of LiveKit's SIP service and of the provider, e.g. TRUNKLINE_BRIDGE_ALLOW=10.0.0.0/24,203.0.113.0/24 (or TRUNKLINE_BRIDGE_ALLOW=any to answer every source)".into());
+    }
+    if open && raw.len() > 1 {
+        return Err(
+            "TRUNKLINE_BRIDGE_ALLOW is either `any` or a list of networks, not both".into(),
+        );
+    }
+    let mut allow = Vec::new();
+    for raw in raw.iter().filter(|_| !open) {
         let net = trunkline_domain::inbound::parse_address("TRUNKLINE_BRIDGE_ALLOW", raw)
             .map_err(|e| e.to_string())?;
         allow.push(net);
@@ -104,11 +138,72 @@ fn guard(args: &BridgeArgs) -> Result<GuardConfig, String> {
     if args.max_tcp_per_source == 0 {
         return Err("TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE must be at least 1".into());
     }
+    if args.max_calls_per_source == 0 {
+        return Err("TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE must be at least 1".into());
+    }
+    let ports = usize::from(port_max - port_min) + 1;
+    let max_rtp_ports_per_source = args.max_rtp_ports_per_source.unwrap_or(ports / 2);
+    if max_rtp_ports_per_source < trunkline_sip::bridge::media::PORTS_PER_CALL {
+        return Err(format!(
+            "TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE must be at least {} (one call's ports)",
+            trunkline_sip::bridge::media::PORTS_PER_CALL
+        ));
+    }
     Ok(GuardConfig {
         allow,
         rate_per_sec: args.rate,
         burst: args.rate * 2.0,
         max_tcp_per_source: args.max_tcp_per_source,
+        max_calls_per_source: args.max_calls_per_source,
+        max_rtp_ports_per_source,
+    })
+}
+
+/// Our addresses as each side reaches them.
+#[derive(Debug, PartialEq, Eq)]
+struct Advertised {
+    /// Signalling toward LiveKit, and the relay's address in the SDP toward LiveKit.
+    livekit: SocketAddr,
+    /// The relay's address in the SDP toward the provider.
+    provider_media: IpAddr,
+}
+
+/// What each side is told to send to. The relay listens on 0.0.0.0, so an unspecified
+/// address here would reach the peers' SDP, and no peer can send audio to it: refused,
+/// naming the setting.
+fn advertised(args: &BridgeArgs) -> Result<Advertised, String> {
+    let livekit = match args.livekit_address {
+        Some(a) if a.ip().is_unspecified() => {
+            return Err(format!(
+                "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS must be the address LiveKit reaches (got {a}), e.g. 10.0.0.5:5080"
+            ))
+        }
+        Some(a) => a,
+        None if !args.listen.ip().is_unspecified() => args.listen,
+        None => {
+            return Err(
+                "set TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS (ip:port LiveKit reaches, e.g. 10.0.0.5:5080) when listening on 0.0.0.0"
+                    .into(),
+            )
+        }
+    };
+    if args.public_address.ip().is_unspecified() {
+        return Err(format!(
+            "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS must be the whitelisted public ip:port (got {}), e.g. 203.0.113.7:5070",
+            args.public_address
+        ));
+    }
+    let provider_media = args
+        .public_media_address
+        .unwrap_or(args.public_address.ip());
+    if provider_media.is_unspecified() {
+        return Err(format!(
+            "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS must be the IP the provider sends RTP to (got {provider_media}), e.g. 203.0.113.8"
+        ));
+    }
+    Ok(Advertised {
+        livekit,
+        provider_media,
     })
 }
 
@@ -126,20 +221,11 @@ fn livekit_sip(raw: &str) -> Result<(String, u16), String> {
 
 pub async fn run(args: BridgeArgs) -> Result<(), String> {
     let (port_min, port_max) = port_range(&args.rtp_ports)?;
-    let guard = guard(&args)?;
+    let guard = guard(&args, (port_min, port_max))?;
     if guard.allow.is_empty() {
-        tracing::warn!("TRUNKLINE_BRIDGE_ALLOW is not set: the bridge answers any source; set it to LiveKit's and the provider's networks");
+        tracing::warn!("TRUNKLINE_BRIDGE_ALLOW=any: the bridge answers every source");
     }
-    let livekit_address = match args.livekit_address {
-        Some(a) => a,
-        None if !args.listen.ip().is_unspecified() => args.listen,
-        None => {
-            return Err(
-                "set TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS (ip:port LiveKit reaches) when listening on 0.0.0.0"
-                    .into(),
-            )
-        }
-    };
+    let advertised = advertised(&args)?;
     let lk_sip = match (&args.provider_listen, &args.livekit_sip) {
         (Some(_), Some(raw)) => Some(livekit_sip(raw)?),
         (Some(_), None) => {
@@ -186,12 +272,17 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
     });
     let config = BridgeConfig {
         realm: "trunkline".into(),
-        a_advertise: livekit_address.to_string(),
-        b_advertise: args.public_address.to_string(),
+        livekit_address: advertised.livekit.to_string(),
+        provider_address: args.public_address.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(5),
         guard,
         tls: trunkline_sip::transport::TlsSettings::public(),
+        connections: Default::default(),
+        // The relay listens on every interface: each side's SDP names the address it reaches.
+        allow_private_targets: args.allow_private_targets,
+        livekit_media_ip: Some(advertised.livekit.ip()),
+        provider_media_ip: Some(advertised.provider_media),
     };
     tracing::info!(%addr, trunks = n, public = %args.public_address, "trunkline bridge listening");
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -221,7 +312,109 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::livekit_sip;
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        bridge: BridgeArgs,
+    }
+
+    fn args(extra: &[&str]) -> BridgeArgs {
+        let mut argv = vec!["trunkline", "--public-address", "203.0.113.7:5070"];
+        argv.extend_from_slice(extra);
+        Cli::try_parse_from(argv).unwrap().bridge
+    }
+
+    #[test]
+    fn an_open_bridge_is_chosen_explicitly() {
+        let ports = (40000, 49999);
+        let e = guard(&args(&[]), ports).unwrap_err();
+        assert!(
+            e.contains("TRUNKLINE_BRIDGE_ALLOW=") && e.contains("TRUNKLINE_BRIDGE_ALLOW=any"),
+            "{e}"
+        );
+        assert!(guard(&args(&["--allow", " "]), ports).is_err());
+        assert!(guard(&args(&["--allow", "any"]), ports)
+            .unwrap()
+            .allow
+            .is_empty());
+        assert!(guard(&args(&["--allow", "ANY"]), ports).is_ok());
+        assert!(guard(&args(&["--allow", "any,10.0.0.0/8"]), ports).is_err());
+        let listed = guard(&args(&["--allow", "10.0.0.0/8,2001:db8::/32"]), ports).unwrap();
+        assert_eq!(listed.allow.len(), 2);
+        // The default port share: half the range.
+        assert_eq!(listed.max_rtp_ports_per_source, 5000);
+        assert_eq!(listed.max_calls_per_source, 1000);
+        let e = guard(
+            &args(&["--allow", "any", "--max-rtp-ports-per-source", "3"]),
+            ports,
+        )
+        .unwrap_err();
+        assert!(
+            e.contains("TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE"),
+            "{e}"
+        );
+        let e = guard(
+            &args(&["--allow", "any", "--max-calls-per-source", "0"]),
+            ports,
+        )
+        .unwrap_err();
+        assert!(e.contains("TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE"), "{e}");
+    }
+
+    #[test]
+    fn each_side_is_told_an_address_it_can_reach() {
+        let ok = advertised(&args(&["--livekit-address", "10.0.0.5:5080"])).unwrap();
+        assert_eq!(ok.livekit, "10.0.0.5:5080".parse().unwrap());
+        assert_eq!(ok.provider_media, "203.0.113.7".parse::<IpAddr>().unwrap());
+        let nat = advertised(&args(&[
+            "--livekit-address",
+            "10.0.0.5:5080",
+            "--public-media-address",
+            "198.51.100.4",
+        ]))
+        .unwrap();
+        assert_eq!(
+            nat.provider_media,
+            "198.51.100.4".parse::<IpAddr>().unwrap()
+        );
+        let specific = advertised(&args(&["--listen", "10.0.0.6:5080"])).unwrap();
+        assert_eq!(specific.livekit, "10.0.0.6:5080".parse().unwrap());
+        for (extra, names) in [
+            (&[][..], "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS"),
+            (
+                &["--livekit-address", "0.0.0.0:5080"][..],
+                "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS",
+            ),
+            (
+                &[
+                    "--livekit-address",
+                    "10.0.0.5:5080",
+                    "--public-media-address",
+                    "0.0.0.0",
+                ][..],
+                "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS",
+            ),
+            (
+                &[
+                    "--livekit-address",
+                    "10.0.0.5:5080",
+                    "--public-media-address",
+                    "::",
+                ][..],
+                "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS",
+            ),
+        ] {
+            let e = advertised(&args(extra)).unwrap_err();
+            assert!(e.contains(names), "{extra:?}: {e}");
+        }
+        let mut unspecified = args(&["--livekit-address", "10.0.0.5:5080"]);
+        unspecified.public_address = "0.0.0.0:5070".parse().unwrap();
+        let e = advertised(&unspecified).unwrap_err();
+        assert!(e.contains("TRUNKLINE_BRIDGE_PUBLIC_ADDRESS"), "{e}");
+    }
 
     #[test]
     fn livekit_sip_address_table() {

@@ -122,6 +122,9 @@ async fn an_exotel_trunk_is_called_through_the_bridge_with_its_own_credentials()
             format!("127.0.0.1:{bridge_port}"),
         )
         .env("TRUNKLINE_BRIDGE_RTP_PORTS", "46000-46999")
+        .env("TRUNKLINE_BRIDGE_ALLOW", "127.0.0.0/8")
+        // "Exotel" is this test, on loopback.
+        .env("TRUNKLINE_ALLOW_PRIVATE_TARGETS", "true")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -237,4 +240,25 @@ async fn an_exotel_trunk_is_called_through_the_bridge_with_its_own_credentials()
 fn unsafe_kill(child: &mut std::process::Child) {
     let _ = child.kill();
     let _ = child.wait();
+}
+
+/// Without an allow-list the bridge would answer anyone and let every INVITE reserve relay
+/// ports: it does not start unless `any` is said explicitly, and the error names the setting.
+#[test]
+fn the_bridge_does_not_start_open_by_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = vec![
+        ("TRUNKLINE_BRIDGE_LISTEN", "127.0.0.1:0".to_owned()),
+        (
+            "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS",
+            "127.0.0.1:5070".to_owned(),
+        ),
+    ];
+    let (ok, _, err) = run(dir.path(), &["bridge"], &base);
+    assert!(!ok);
+    assert!(
+        err.contains("TRUNKLINE_BRIDGE_ALLOW is required")
+            && err.contains("TRUNKLINE_BRIDGE_ALLOW=any"),
+        "{err}"
+    );
 }

@@ -152,18 +152,22 @@ async fn bridge(listen: SocketAddr, exotel: SocketAddr, media: Media, rtp_min: u
             ..RelayConfig::default()
         }))),
         Media::None => Arc::new(NoRelay {
-            a: SocketAddr::new(listen.ip(), 30000),
-            b: SocketAddr::new(listen.ip(), 30002),
+            caller: SocketAddr::new(listen.ip(), 30000),
+            callee: SocketAddr::new(listen.ip(), 30002),
         }),
     };
     let cfg = BridgeConfig {
         realm: "trunkline.bench".into(),
-        a_advertise: listen.to_string(),
-        b_advertise: listen.to_string(),
+        livekit_address: listen.to_string(),
+        provider_address: listen.to_string(),
         timers: Timers::default(),
         connect_timeout: Duration::from_secs(2),
         guard: Default::default(),
         tls: Default::default(),
+        connections: Default::default(),
+        livekit_media_ip: None,
+        provider_media_ip: None,
+        allow_private_targets: true,
     };
     eprintln!("bench-sip bridge: listening on {listen} (UDP, TCP), Exotel at {exotel}");
     serve(udp, tcp, cfg, Arc::new(vec![trunk]), relay, async {

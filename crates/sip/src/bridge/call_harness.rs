@@ -2,9 +2,9 @@
 //! parsed, and Exotel's and LiveKit's side of each exchange as a real peer would write it.
 
 use super::call::{Action, Call, CallConfig, Event, Timers};
-use super::msg::{self, SipMsg};
 use super::testing::*;
 use super::Route;
+use crate::msg::{self, SipMsg};
 
 pub(crate) const MEDIA_A: &str = "192.0.2.10:30000";
 pub(crate) const MEDIA_B: &str = "198.51.100.10:30002";
@@ -12,15 +12,15 @@ pub(crate) const SDP_B: &str =
     "v=0\r\no=- 5 5 IN IP4 203.0.113.50\r\ns=-\r\nc=IN IP4 203.0.113.50\r\nt=0 0\r\n\
     m=audio 16000 RTP/AVP 8 101\r\na=rtpmap:101 telephone-event/8000\r\n";
 
-pub(crate) fn cfg(a_udp: bool) -> CallConfig {
+pub(crate) fn cfg(caller_udp: bool) -> CallConfig {
     CallConfig {
         route: Route::ToExotel(trunk()),
-        b_call_id: "b-call@trunkline".into(),
-        a_local: "192.0.2.10:5060".into(),
-        a_udp,
-        b_local: "198.51.100.10:5060".into(),
-        media_a: MEDIA_A.parse().unwrap(),
-        media_b: MEDIA_B.parse().unwrap(),
+        callee_call_id: "b-call@trunkline".into(),
+        caller_local: "192.0.2.10:5060".into(),
+        caller_udp,
+        callee_local: "198.51.100.10:5060".into(),
+        caller_media: MEDIA_A.parse().unwrap(),
+        callee_media: MEDIA_B.parse().unwrap(),
         timers: Timers::default(),
     }
 }
@@ -32,22 +32,22 @@ pub(crate) fn parse(s: &str) -> SipMsg {
 pub(crate) struct T {
     pub(crate) call: Call,
     /// Everything sent so far, per leg, parsed.
-    pub(crate) a: Vec<SipMsg>,
-    pub(crate) b: Vec<SipMsg>,
+    pub(crate) caller: Vec<SipMsg>,
+    pub(crate) callee: Vec<SipMsg>,
     pub(crate) all: Vec<Action>,
 }
 
 impl T {
-    pub(crate) fn start(a_udp: bool) -> Self {
-        Self::start_with(a_udp, parse(&invite("lk-call", 2)))
+    pub(crate) fn start(caller_udp: bool) -> Self {
+        Self::start_with(caller_udp, parse(&invite("lk-call", 2)))
     }
 
-    pub(crate) fn start_with(a_udp: bool, inv: SipMsg) -> Self {
-        let (call, out) = Call::start(cfg(a_udp), inv);
+    pub(crate) fn start_with(caller_udp: bool, inv: SipMsg) -> Self {
+        let (call, out) = Call::start(cfg(caller_udp), inv);
         let mut t = T {
             call,
-            a: vec![],
-            b: vec![],
+            caller: vec![],
+            callee: vec![],
             all: vec![],
         };
         t.take(out);
@@ -57,8 +57,12 @@ impl T {
     pub(crate) fn take(&mut self, out: Vec<Action>) {
         for a in &out {
             match a {
-                Action::SendA(b) => self.a.push(SipMsg::parse(b).expect("we print valid SIP")),
-                Action::SendB(b) => self.b.push(SipMsg::parse(b).expect("we print valid SIP")),
+                Action::SendCaller(b) => self
+                    .caller
+                    .push(SipMsg::parse(b).expect("we print valid SIP")),
+                Action::SendCallee(b) => self
+                    .callee
+                    .push(SipMsg::parse(b).expect("we print valid SIP")),
                 _ => {}
             }
         }
@@ -71,16 +75,16 @@ impl T {
     }
 
     pub(crate) fn last_a(&self) -> &SipMsg {
-        self.a.last().unwrap()
+        self.caller.last().unwrap()
     }
 
     pub(crate) fn last_b(&self) -> &SipMsg {
-        self.b.last().unwrap()
+        self.callee.last().unwrap()
     }
 
     /// The INVITE last sent to Exotel.
-    pub(crate) fn b_invite(&self) -> SipMsg {
-        self.b
+    pub(crate) fn callee_invite(&self) -> SipMsg {
+        self.callee
             .iter()
             .rev()
             .find(|m| m.method() == Some("INVITE"))
@@ -104,11 +108,11 @@ impl T {
                 .push(("Content-Type".into(), "application/sdp".into()));
             r.body = b.as_bytes().to_vec();
         }
-        self.ev(Event::FromB(r));
+        self.ev(Event::FromCallee(r));
     }
 
     pub(crate) fn statuses_a(&self) -> Vec<u16> {
-        self.a.iter().filter_map(SipMsg::status).collect()
+        self.caller.iter().filter_map(SipMsg::status).collect()
     }
 
     pub(crate) fn count(&self, f: impl Fn(&Action) -> bool) -> usize {
@@ -132,13 +136,13 @@ impl T {
         let ack = format!(
             "ACK sip:bridge@192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKack{}\r\n\
              From: <sip:+15550100@livekit>;tag=lk1\r\nTo: {to}\r\nCall-ID: lk-call\r\nCSeq: 2 ACK\r\n\r\n",
-            self.a.len()
+            self.caller.len()
         );
-        self.ev(Event::FromA(parse(&ack)));
+        self.ev(Event::FromCaller(parse(&ack)));
     }
 
     pub(crate) fn last_final_a(&self) -> SipMsg {
-        self.a
+        self.caller
             .iter()
             .rev()
             .find(|m| m.status().is_some_and(|s| s >= 200) && m.cseq().unwrap().1 == "INVITE")
@@ -159,12 +163,12 @@ impl T {
              {ct}Content-Length: {}\r\n\r\n{b}",
             b.len()
         );
-        self.ev(Event::FromA(parse(&req)));
+        self.ev(Event::FromCaller(parse(&req)));
     }
 
     /// An in-dialog request from Exotel, on the B dialog.
     pub(crate) fn exotel_sends(&mut self, method: &str, cseq: u32) {
-        let inv = self.b_invite();
+        let inv = self.callee_invite();
         let req = format!(
             "{method} sip:bridge@198.51.100.10:5060;transport=tcp SIP/2.0\r\n\
              Via: SIP/2.0/TCP 198.51.100.77:5070;branch=z9hG4bKexo{method}{cseq}\r\n\
@@ -173,7 +177,7 @@ impl T {
             inv.header("From").unwrap(),
             inv.call_id()
         );
-        self.ev(Event::FromB(parse(&req)));
+        self.ev(Event::FromCallee(parse(&req)));
     }
 
     /// LiveKit's CANCEL of its INVITE (same branch, no body).
@@ -182,13 +186,13 @@ impl T {
             .replace("INVITE sip", "CANCEL sip")
             .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL");
         let cancel = cancel.split("Content-Type").next().unwrap().to_owned() + "\r\n";
-        self.ev(Event::FromA(parse(&cancel)));
+        self.ev(Event::FromCaller(parse(&cancel)));
     }
 
     /// Up to the 200 OK relayed and ACKed.
-    pub(crate) fn answered(a_udp: bool) -> Self {
-        let mut t = Self::start(a_udp);
-        let inv = t.b_invite();
+    pub(crate) fn answered(caller_udp: bool) -> Self {
+        let mut t = Self::start(caller_udp);
+        let inv = t.callee_invite();
         t.exotel(&inv, 180, None);
         t.exotel(&inv, 200, Some(SDP_B));
         t.ack_from_a();

@@ -1,48 +1,51 @@
-//! One call's task: its media session, its `Call` machine, its connection to leg B (TCP or
+//! One call's task: its media session, its `Call` machine, its connection to the callee (TCP or
 //! TLS), its timers and the RTP-timeout watch. It ends when the machine says `Done`.
 
 use super::call::{hostport, Action, Call, CallConfig, Event, Timer, Timers};
-use super::driver::{Reply, ToEndpoint};
+use super::guard::CallHold;
 use super::media::MediaRelay;
-use super::msg::{self, SipMsg};
+use super::reply::{CallDone, Reply};
 use super::Route;
+use crate::msg::{self, SipMsg};
 use crate::transport::{SipStream, StreamTransport};
 use crate::wire::StreamFramer;
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-/// Leg B's connection: DNS, TCP and (for TLS) the handshake, all within `limit`.
-async fn connect_b(
+/// The connection to the callee: DNS, TCP and (for TLS) the handshake, all within `limit`.
+async fn connect_callee(
     host: String,
     port: u16,
     transport: StreamTransport,
     tls: crate::transport::TlsSettings,
     limit: Duration,
+    allow_internal: bool,
 ) -> Option<SipStream> {
-    match crate::transport::connect(&host, port, transport, &tls, limit).await {
+    match crate::transport::connect(&host, port, transport, &tls, limit, allow_internal).await {
         Ok(s) => Some(s),
         Err(e) => {
             // The reason names the step (DNS, TCP, TLS) and the target, never a credential.
-            tracing::info!(target = %hostport(&host, port), error = %e, "leg B unreachable");
+            tracing::info!(target = %hostport(&host, port), error = %e, "callee unreachable");
             None
         }
     }
 }
 
-/// Leg B's connection once up: where we write, and its framed messages (`None`: closed).
+/// The connection to the callee once up: where we write, and its framed messages (`None`: closed).
 /// The reader task holds the stream's other half, so dropping this aborts it too: only then
 /// is the connection closed (a peer that keeps it open would otherwise keep it forever).
-struct LegB {
+struct CalleeConn {
     w: WriteHalf<SipStream>,
     rx: mpsc::Receiver<Option<Vec<u8>>>,
     reader: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for LegB {
+impl Drop for CalleeConn {
     fn drop(&mut self) {
         self.reader.abort();
     }
@@ -51,13 +54,33 @@ impl Drop for LegB {
 /// What the endpoint decided about a new call; `run_call` adds the media session.
 pub(super) struct CallSetup {
     pub(super) route: Route,
-    pub(super) b_call_id: String,
-    pub(super) a_local: String,
-    pub(super) a_udp: bool,
-    pub(super) b_local: String,
+    /// The call's claim on its source's allowances: ports given back with the relay
+    /// session, the call when this task ends.
+    pub(super) hold: CallHold,
+    pub(super) callee_call_id: String,
+    pub(super) caller_local: String,
+    pub(super) caller_udp: bool,
+    pub(super) callee_local: String,
+    /// The relay's address as each leg's peer reaches it (`None`: the relay's own).
+    pub(super) caller_media_ip: Option<IpAddr>,
+    pub(super) callee_media_ip: Option<IpAddr>,
     pub(super) timers: Timers,
     pub(super) connect_timeout: Duration,
+    /// Whether the callee may be at an internal address (checked after DNS, before connect).
+    pub(super) allow_internal: bool,
+    /// How long one write toward the callee may take before its connection counts as gone.
+    pub(super) write_timeout: Duration,
     pub(super) tls: crate::transport::TlsSettings,
+}
+
+/// Writes `bytes` to the callee, flushed (TLS would otherwise hold the record back), within
+/// `limit`. `false`: the connection is broken or the peer stopped reading.
+async fn write_callee(w: &mut WriteHalf<SipStream>, bytes: &[u8], limit: Duration) -> bool {
+    let write = async {
+        w.write_all(bytes).await?;
+        w.flush().await
+    };
+    matches!(tokio::time::timeout(limit, write).await, Ok(Ok(())))
 }
 
 /// Watches a session's RTP counter once the call is answered (`Action::WatchMedia`).
@@ -98,83 +121,103 @@ impl MediaWatch {
     }
 }
 
-/// One call: its media session, its machine, its connection to leg B, its timers.
+/// One call: its media session, its machine, its connection to the callee, its timers.
 pub(super) async fn run_call(
     setup: CallSetup,
     invite: SipMsg,
-    a: Reply,
+    caller: Reply,
     relay: Arc<dyn MediaRelay>,
     mut rx: mpsc::Receiver<Event>,
-    endpoint: mpsc::Sender<ToEndpoint>,
+    endpoint: CallDone,
 ) {
-    let a_call_id = invite.call_id().to_owned();
-    let b_call_id = setup.b_call_id.clone();
-    let done = |endpoint: mpsc::Sender<ToEndpoint>| async move {
-        let _ = endpoint
-            .send(ToEndpoint::CallDone(a_call_id, b_call_id))
-            .await;
+    let caller_call_id = invite.call_id().to_owned();
+    let callee_call_id = setup.callee_call_id.clone();
+    let mut hold = setup.hold;
+    let done = |endpoint: CallDone| {
+        let _ = endpoint.send((caller_call_id, callee_call_id));
     };
     let media = match relay.open(invite.call_id()).await {
         Ok(m) => m,
         Err(why) => {
             tracing::warn!(why, "no media relay session: 503");
             let r = msg::response(&invite, 503, "No Media Ports", None);
-            a.send(r.to_bytes()).await;
-            done(endpoint).await;
+            caller.send(r.to_bytes());
+            done(endpoint);
             return;
         }
     };
+    // The relay may listen on every interface; each SDP must carry the address its reader
+    // sends media to, and a peer cannot send to 0.0.0.0.
+    let advertised = |local: SocketAddr, ip: Option<IpAddr>| {
+        SocketAddr::new(ip.unwrap_or(local.ip()), local.port())
+    };
+    let caller_media = advertised(media.caller_addr(), setup.caller_media_ip);
+    let callee_media = advertised(media.callee_addr(), setup.callee_media_ip);
+    if caller_media.ip().is_unspecified() || callee_media.ip().is_unspecified() {
+        tracing::error!(
+            "the relay listens on an unspecified address and no media address is configured: 503"
+        );
+        let r = msg::response(&invite, 503, "No Media Address", None);
+        caller.send(r.to_bytes());
+        done(endpoint);
+        return;
+    }
     let cfg = CallConfig {
         route: setup.route,
-        b_call_id: setup.b_call_id,
-        a_local: setup.a_local,
-        a_udp: setup.a_udp,
-        b_local: setup.b_local,
-        media_a: media.local_a(),
-        media_b: media.local_b(),
+        callee_call_id: setup.callee_call_id,
+        caller_local: setup.caller_local,
+        caller_udp: setup.caller_udp,
+        callee_local: setup.callee_local,
+        caller_media,
+        callee_media,
         timers: setup.timers,
     };
     let mut media = Some(media);
     let (mut call, first) = Call::start(cfg, invite);
-    let (host, port, transport) = call.b_destination();
+    let (host, port, transport) = call.callee_destination();
     let mut timers: HashMap<Timer, Instant> = HashMap::new();
     let mut watch: Option<MediaWatch> = None;
-    let mut b_queue: Vec<Vec<u8>> = vec![];
-    let mut b: Option<LegB> = None;
+    let mut callee_queue: Vec<Vec<u8>> = vec![];
+    let mut callee: Option<CalleeConn> = None;
     let mut pending = first;
-    let needs_b = pending.iter().any(|a| matches!(a, Action::SendB(_)));
+    let needs_b = pending.iter().any(|a| matches!(a, Action::SendCallee(_)));
     let mut connecting = needs_b.then(|| {
-        Box::pin(connect_b(
+        Box::pin(connect_callee(
             host,
             port,
             transport,
             setup.tls.clone(),
             setup.connect_timeout,
+            setup.allow_internal,
         ))
     });
+    let write_timeout = setup.write_timeout;
     loop {
+        // Set when a write to the callee failed: its connection is treated as closed.
+        let mut callee_broken = false;
         for action in pending.drain(..) {
             match action {
-                Action::SendA(bytes) => a.send(bytes).await,
-                Action::SendB(bytes) => match &mut b {
+                Action::SendCaller(bytes) => caller.send(bytes),
+                Action::SendCallee(bytes) => match &mut callee {
                     Some(leg) => {
-                        // Flushed: TLS would otherwise hold the record back.
-                        let _ = leg.w.write_all(&bytes).await;
-                        let _ = leg.w.flush().await;
+                        if !callee_broken && !write_callee(&mut leg.w, &bytes, write_timeout).await
+                        {
+                            callee_broken = true;
+                        }
                     }
-                    None => b_queue.push(bytes),
+                    None => callee_queue.push(bytes),
                 },
                 Action::Arm(t, d) => {
                     timers.insert(t, Instant::now() + d);
                 }
-                Action::PeerA(p) => {
+                Action::CallerMedia(p) => {
                     if let Some(m) = media.as_mut() {
-                        m.set_peer_a(p);
+                        m.set_caller_peer(p);
                     }
                 }
-                Action::PeerB(p) => {
+                Action::CalleeMedia(p) => {
                     if let Some(m) = media.as_mut() {
-                        m.set_peer_b(p);
+                        m.set_callee_peer(p);
                     }
                 }
                 Action::WatchMedia => {
@@ -188,19 +231,27 @@ pub(super) async fn run_call(
                 }
                 Action::ReleaseMedia => {
                     media = None;
+                    hold.release_ports();
                     watch = None;
                 }
                 Action::Done => {
                     drop(media.take());
-                    if let Some(mut leg) = b.take() {
+                    hold.release_ports();
+                    if let Some(mut leg) = callee.take() {
                         // FIN (and TLS close_notify), briefly: the peer may be gone.
                         let close = leg.w.shutdown();
                         let _ = tokio::time::timeout(Duration::from_millis(200), close).await;
                     }
-                    done(endpoint).await;
+                    done(endpoint);
                     return;
                 }
             }
+        }
+        if callee_broken {
+            tracing::info!("a write to the callee failed or timed out: its connection is closed");
+            callee = None;
+            pending = call.handle(Event::CalleeClosed);
+            continue;
         }
         let next = timers
             .iter()
@@ -228,9 +279,14 @@ pub(super) async fn run_call(
                 match c {
                     Some(stream) => {
                         let (mut rd, mut w) = tokio::io::split(stream);
-                        for q in b_queue.drain(..) {
-                            let _ = w.write_all(&q).await;
-                            let _ = w.flush().await;
+                        let mut written = true;
+                        for q in callee_queue.drain(..) {
+                            written = written && write_callee(&mut w, &q, write_timeout).await;
+                        }
+                        if !written {
+                            tracing::info!("a write to the callee failed or timed out");
+                            pending = call.handle(Event::CalleeClosed);
+                            continue;
                         }
                         let (btx, brx) = mpsc::channel(64);
                         let reader = tokio::spawn(async move {
@@ -249,20 +305,20 @@ pub(super) async fn run_call(
                             }
                             let _ = btx.send(None).await;
                         });
-                        b = Some(LegB { w, rx: brx, reader });
+                        callee = Some(CalleeConn { w, rx: brx, reader });
                         continue;
                     }
-                    None => Event::BConnectFailed,
+                    None => Event::CalleeConnectFailed,
                 }
             }
-            m = async { b.as_mut().unwrap().rx.recv().await }, if b.is_some() => match m {
+            m = async { callee.as_mut().unwrap().rx.recv().await }, if callee.is_some() => match m {
                 Some(Some(bytes)) => match SipMsg::parse(&bytes) {
-                    Ok(m) => Event::FromB(m),
+                    Ok(m) => Event::FromCallee(m),
                     Err(_) => continue,
                 },
                 _ => {
-                    b = None;
-                    Event::BClosed
+                    callee = None;
+                    Event::CalleeClosed
                 }
             },
             _ = look => {

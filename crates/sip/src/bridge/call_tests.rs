@@ -1,19 +1,19 @@
 //! The call state machine without sockets: LiveKit's and Exotel's messages in, what the
 //! bridge sends, arms and releases out. Time is explicit (timer events).
 
-use super::call::{Action, Call, CallConfig, Event, Leg, Timer, Timers};
+use super::call::{Action, Call, Event, Leg, Timer, Timers};
 use super::call_harness::*;
-use super::msg::{self, SipMsg};
 use super::testing::*;
-use super::{AuthDecision, Authenticator, Route};
+use super::{AuthDecision, ChallengeIssuer, Route};
 use crate::digest::{self, Answer, Challenge};
+use crate::msg::{self, SipMsg};
 use crate::sdp::Sdp;
 use std::net::SocketAddr;
 
 #[test]
 fn livekit_is_challenged_then_its_call_goes_to_exotel() {
     // The INVITE without credentials is challenged; the answered one names the trunk.
-    let auth = Authenticator::new("trunkline");
+    let mut auth = ChallengeIssuer::new("trunkline");
     let first = parse(&invite("lk-call", 1));
     let now = 1_700_000_000;
     let AuthDecision::Challenge(h) = auth.decide(&first, now, &directory()) else {
@@ -43,7 +43,7 @@ fn livekit_is_challenged_then_its_call_goes_to_exotel() {
 
     let t = T::start_with(true, retry);
     assert_eq!(t.statuses_a(), vec![100]);
-    let inv = t.b_invite();
+    let inv = t.callee_invite();
     assert_eq!(
         inv.uri(),
         Some("sip:919876543210@pstn.in2.exotel.com:5070;transport=tcp")
@@ -65,14 +65,14 @@ fn livekit_is_challenged_then_its_call_goes_to_exotel() {
         .starts_with("SIP/2.0/TCP 198.51.100.10:5060;branch=z9hG4bK"));
     assert!(
         inv.header("Authorization").is_none(),
-        "LiveKit's credentials stay on leg A"
+        "LiveKit's credentials stay on the caller's leg"
     );
     assert!(inv.header("Record-Route").is_none());
     let sdp = Sdp::parse(&inv.body).unwrap();
     assert_eq!(sdp.audio_endpoint(), Some(MEDIA_B.parse().unwrap()));
     assert!(t
         .all
-        .contains(&Action::PeerA("10.0.0.5:20000".parse().unwrap())));
+        .contains(&Action::CallerMedia("10.0.0.5:20000".parse().unwrap())));
 }
 
 #[test]
@@ -88,22 +88,23 @@ fn answer_then_bye_from_livekit() {
     );
     assert!(t
         .all
-        .contains(&Action::PeerB("203.0.113.50:16000".parse().unwrap())));
+        .contains(&Action::CalleeMedia("203.0.113.50:16000".parse().unwrap())));
     assert_eq!(ok.header("Record-Route"), Some("<sip:10.0.0.4;lr>"));
     assert!(ok.header("Contact").unwrap().contains("192.0.2.10:5060"));
     // Exotel's 2xx got its own ACK, end to end: its Contact, its Record-Route as Route.
-    let ack =
-        t.b.iter()
-            .find(|m| m.method() == Some("ACK"))
-            .unwrap()
-            .clone();
+    let ack = t
+        .callee
+        .iter()
+        .find(|m| m.method() == Some("ACK"))
+        .unwrap()
+        .clone();
     assert_eq!(ack.uri(), Some("sip:exo@198.51.100.77:5070;transport=tcp"));
     assert_eq!(
         ack.header("Route"),
         Some("<sip:198.51.100.99;lr;transport=tcp>")
     );
     assert_eq!(ack.cseq(), Some((1, "ACK".into())));
-    assert_ne!(ack.branch(), t.b_invite().branch());
+    assert_ne!(ack.branch(), t.callee_invite().branch());
 
     t.livekit_sends("BYE", 3, None);
     assert_eq!(t.last_a().status(), Some(200));
@@ -131,14 +132,14 @@ fn answer_then_bye_from_exotel() {
     assert_eq!(bye.call_id(), "lk-call");
     assert!(bye.top_via().unwrap().starts_with("SIP/2.0/TCP"));
     let r = msg::response(&bye, 200, "OK", None);
-    t.ev(Event::FromA(r));
+    t.ev(Event::FromCaller(r));
     t.assert_released_and_done();
 }
 
 #[test]
 fn cancel_before_answer() {
     let mut t = T::start(true);
-    let inv = t.b_invite();
+    let inv = t.callee_invite();
     t.exotel(&inv, 180, None);
     t.cancel_from_livekit();
     assert_eq!(t.last_a().status(), Some(200));
@@ -163,24 +164,25 @@ fn cancel_before_answer() {
 #[test]
 fn cancel_before_any_provisional_waits_for_one() {
     let mut t = T::start(true);
-    let inv = t.b_invite();
+    let inv = t.callee_invite();
     let cancel = "CANCEL sip:+919876543210@bridge.example SIP/2.0\r\n\
         Via: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKlk-call2;rport\r\n\
         From: <sip:+15550100@livekit>;tag=lk1\r\nTo: <sip:+919876543210@bridge.example>\r\n\
         Call-ID: lk-call\r\nCSeq: 2 CANCEL\r\n\r\n";
-    t.ev(Event::FromA(parse(cancel)));
+    t.ev(Event::FromCaller(parse(cancel)));
     assert!(
-        t.b.iter().all(|m| m.method() != Some("CANCEL")),
+        t.callee.iter().all(|m| m.method() != Some("CANCEL")),
         "§9.1: not before a 1xx"
     );
     t.exotel(&inv, 100, None);
     assert_eq!(t.last_b().method(), Some("CANCEL"));
     // Exotel answers anyway (the race): it is ACKed and hung up; LiveKit gets 487.
     t.exotel(&inv, 200, Some(SDP_B));
-    let methods: Vec<_> =
-        t.b.iter()
-            .filter_map(|m| m.method().map(str::to_owned))
-            .collect();
+    let methods: Vec<_> = t
+        .callee
+        .iter()
+        .filter_map(|m| m.method().map(str::to_owned))
+        .collect();
     assert_eq!(methods, ["INVITE", "CANCEL", "ACK", "BYE"]);
     assert_eq!(t.last_a().status(), Some(487));
     let bye = t.last_b().clone();
@@ -192,11 +194,11 @@ fn cancel_before_any_provisional_waits_for_one() {
 #[test]
 fn cancel_without_exotel_ending_is_bounded() {
     let mut t = T::start(false);
-    let inv = t.b_invite();
+    let inv = t.callee_invite();
     t.exotel(&inv, 183, Some(SDP_B));
     assert_eq!(t.last_a().status(), Some(183));
     assert!(!t.last_a().body.is_empty(), "early media SDP relayed");
-    t.ev(Event::FromA(parse(
+    t.ev(Event::FromCaller(parse(
         &invite("lk-call", 2)
             .replacen("INVITE sip", "CANCEL sip", 1)
             .replace("CSeq: 2 INVITE", "CSeq: 2 CANCEL"),
@@ -218,7 +220,7 @@ fn exotel_failures_are_relayed_or_mapped() {
         (403, 403),
     ] {
         let mut t = T::start(true);
-        let inv = t.b_invite();
+        let inv = t.callee_invite();
         t.exotel(&inv, 100, None);
         t.exotel(&inv, status, None);
         assert_eq!(t.last_b().method(), Some("ACK"), "{status}");
@@ -234,7 +236,7 @@ fn exotel_failures_are_relayed_or_mapped() {
 #[test]
 fn exotel_challenge_is_answered_once() {
     let mut t = T::start(false);
-    let inv = t.b_invite();
+    let inv = t.callee_invite();
     let challenge = |t: &mut T, req: &SipMsg, status: u16| {
         let mut r = msg::response(req, status, msg::reason(status), Some("exo1"));
         let h = if status == 401 {
@@ -246,10 +248,10 @@ fn exotel_challenge_is_answered_once() {
             h.into(),
             "Digest realm=\"exotel\", nonce=\"n1\", algorithm=MD5, qop=\"auth\"".into(),
         ));
-        t.ev(Event::FromB(r));
+        t.ev(Event::FromCallee(r));
     };
     challenge(&mut t, &inv, 407);
-    let retry = t.b_invite();
+    let retry = t.callee_invite();
     assert_eq!(retry.cseq(), Some((2, "INVITE".into())));
     assert_eq!(retry.call_id(), inv.call_id());
     assert_eq!(retry.from_tag(), inv.from_tag());
@@ -264,17 +266,23 @@ fn exotel_challenge_is_answered_once() {
     // A second challenge is not answered: our credentials were refused → 403 to LiveKit.
     challenge(&mut t, &retry, 401);
     assert_eq!(
-        t.b.iter().filter(|m| m.method() == Some("INVITE")).count(),
+        t.callee
+            .iter()
+            .filter(|m| m.method() == Some("INVITE"))
+            .count(),
         2
     );
     assert_eq!(t.last_a().status(), Some(403));
-    assert!(t.a.iter().all(|m| m.header("WWW-Authenticate").is_none()));
+    assert!(t
+        .caller
+        .iter()
+        .all(|m| m.header("WWW-Authenticate").is_none()));
 }
 
 #[test]
 fn exotel_unreachable_is_503_and_silence_is_408() {
     let mut t = T::start(true);
-    t.ev(Event::BConnectFailed);
+    t.ev(Event::CalleeConnectFailed);
     assert_eq!(t.last_a().status(), Some(503));
     t.ack_from_a();
     t.assert_released_and_done();
@@ -287,7 +295,7 @@ fn exotel_unreachable_is_503_and_silence_is_408() {
 
     // Ringing forever: Timer C cancels Exotel and answers 408.
     let mut t = T::start(true);
-    let inv = t.b_invite();
+    let inv = t.callee_invite();
     t.exotel(&inv, 180, None);
     t.ev(Event::Timer(Timer::B));
     assert_eq!(
@@ -301,14 +309,14 @@ fn exotel_unreachable_is_503_and_silence_is_408() {
 
     // The connection drops before an answer.
     let mut t = T::start(false);
-    t.ev(Event::BClosed);
+    t.ev(Event::CalleeClosed);
     assert_eq!(t.last_a().status(), Some(503));
 }
 
 #[test]
 fn a_2xx_never_acked_hangs_up_both_legs() {
     let mut t = T::start(true);
-    let inv = t.b_invite();
+    let inv = t.callee_invite();
     t.exotel(&inv, 200, Some(SDP_B));
     assert!(t.all.contains(&Action::Arm(Timer::G, Timers::default().t1)));
     t.ev(Event::Timer(Timer::G));
@@ -318,11 +326,11 @@ fn a_2xx_never_acked_hangs_up_both_legs() {
         "Timer G retransmits the 2xx over UDP"
     );
     t.ev(Event::Timer(Timer::H));
-    assert_eq!(t.b.last().unwrap().method(), Some("BYE"));
-    assert!(t.a.iter().any(|m| m.method() == Some("BYE")));
+    assert_eq!(t.callee.last().unwrap().method(), Some("BYE"));
+    assert!(t.caller.iter().any(|m| m.method() == Some("BYE")));
     let bye_b = t.last_b().clone();
     t.exotel(&bye_b, 200, None);
-    t.ev(Event::Timer(Timer::F(Leg::A)));
+    t.ev(Event::Timer(Timer::F(Leg::Caller)));
     t.assert_released_and_done();
 }
 
@@ -334,7 +342,7 @@ fn hold_reinvite_is_relayed_with_sdp_rewritten() {
     assert_eq!(t.last_a().status(), Some(100));
     let re = t.last_b().clone();
     assert_eq!(re.method(), Some("INVITE"));
-    assert_eq!(re.call_id(), t.b_invite().call_id());
+    assert_eq!(re.call_id(), t.callee_invite().call_id());
     let sdp = Sdp::parse(&re.body).unwrap();
     assert!(sdp.is_hold());
     assert_eq!(sdp.audio_endpoint(), Some(MEDIA_B.parse().unwrap()));
@@ -353,14 +361,14 @@ fn hold_reinvite_is_relayed_with_sdp_rewritten() {
         Some(MEDIA_A.parse().unwrap())
     );
     // LiveKit's ACK → Exotel gets its own ACK for the re-INVITE.
-    let n = t.b.len();
+    let n = t.callee.len();
     let ack = format!(
         "ACK sip:bridge@192.0.2.10:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 10.0.0.5:5060;branch=z9hG4bKack3\r\n\
          From: <sip:+15550100@livekit>;tag=lk1\r\nTo: {}\r\nCall-ID: lk-call\r\nCSeq: 3 ACK\r\n\r\n",
         ok.header("To").unwrap()
     );
-    t.ev(Event::FromA(parse(&ack)));
-    assert_eq!(t.b.len(), n + 1);
+    t.ev(Event::FromCaller(parse(&ack)));
+    assert_eq!(t.callee.len(), n + 1);
     assert_eq!(t.last_b().method(), Some("ACK"));
     assert_eq!(t.last_b().cseq(), re.cseq().map(|(n, _)| (n, "ACK".into())));
 }
@@ -368,12 +376,12 @@ fn hold_reinvite_is_relayed_with_sdp_rewritten() {
 #[test]
 fn acks_are_never_answered_and_retransmissions_get_the_same_answer() {
     let mut t = T::answered(true);
-    let before = t.a.len();
+    let before = t.caller.len();
     t.ack_from_a();
     let stray = "ACK sip:x@y SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKs\r\nFrom: <sip:a@b>;tag=1\r\n\
         To: <sip:c@d>;tag=2\r\nCall-ID: lk-call\r\nCSeq: 9 ACK\r\n\r\n";
-    t.ev(Event::FromA(parse(stray)));
-    assert_eq!(t.a.len(), before);
+    t.ev(Event::FromCaller(parse(stray)));
+    assert_eq!(t.caller.len(), before);
     // OPTIONS in dialog: 200; twice the same BYE: the same 200, one BYE to Exotel.
     t.livekit_sends("OPTIONS", 3, None);
     assert_eq!(t.last_a().status(), Some(200));
@@ -383,7 +391,13 @@ fn acks_are_never_answered_and_retransmissions_get_the_same_answer() {
         t.statuses_a().iter().rev().take(2).collect::<Vec<_>>(),
         [&200, &200]
     );
-    assert_eq!(t.b.iter().filter(|m| m.method() == Some("BYE")).count(), 1);
+    assert_eq!(
+        t.callee
+            .iter()
+            .filter(|m| m.method() == Some("BYE"))
+            .count(),
+        1
+    );
     // A request outside the dialog: 481.
     let mut other = parse(
         &invite("lk-call", 9)
@@ -391,7 +405,7 @@ fn acks_are_never_answered_and_retransmissions_get_the_same_answer() {
             .replacen("INVITE sip", "INFO sip", 1),
     );
     other.set("To", "<sip:x@y>;tag=wrong".into());
-    t.ev(Event::FromA(other));
+    t.ev(Event::FromCaller(other));
     assert_eq!(t.last_a().status(), Some(481));
 }
 
@@ -402,7 +416,7 @@ fn refusals_before_exotel_is_called() {
     let t = T::start_with(true, parse(&opus));
     assert_eq!(t.statuses_a(), vec![488]);
     assert!(t.last_a().header("Warning").unwrap().contains("PCMU"));
-    assert!(t.b.is_empty());
+    assert!(t.callee.is_empty());
     assert_eq!(t.count(|a| *a == Action::ReleaseMedia), 1);
     // A number Exotel cannot dial: 484. Max-Forwards 0: 483.
     let bad = invite("lk-call", 2).replace(
@@ -422,7 +436,7 @@ fn refusals_before_exotel_is_called() {
     let inv = out
         .iter()
         .find_map(|a| match a {
-            Action::SendB(b) => SipMsg::parse(b).ok(),
+            Action::SendCallee(b) => SipMsg::parse(b).ok(),
             _ => None,
         })
         .expect("an INVITE to Exotel");
@@ -436,7 +450,7 @@ fn refusals_before_exotel_is_called() {
         Some("<sip:bridge@198.51.100.10:5060;transport=tls>")
     );
     assert_eq!(
-        call.b_destination(),
+        call.callee_destination(),
         (
             "pstn.in2.exotel.com".to_owned(),
             443,
@@ -447,154 +461,15 @@ fn refusals_before_exotel_is_called() {
 }
 
 /// Exotel's INVITE for a tenant's number, over TCP (the inbound direction).
-fn exotel_invite(to_user: &str, from_user: &str) -> SipMsg {
-    parse(&format!(
-        "INVITE sip:{to_user}@198.51.100.10:5070;transport=tcp SIP/2.0\r\n\
-         Via: SIP/2.0/TCP 198.51.100.77:5070;branch=z9hG4bKexoin1\r\n\
-         Max-Forwards: 70\r\n\
-         From: <sip:{from_user}@acme.pstn.exotel.com>;tag=exo1\r\n\
-         To: <sip:{to_user}@198.51.100.10>\r\n\
-         Call-ID: exo-in-call\r\n\
-         CSeq: 1 INVITE\r\n\
-         Contact: <sip:exo@198.51.100.77:5070;transport=tcp>\r\n\
-         Content-Type: application/sdp\r\n\
-         Content-Length: {}\r\n\r\n{SDP_B}",
-        SDP_B.len()
-    ))
-}
-
-fn inbound_cfg() -> CallConfig {
-    CallConfig {
-        route: Route::ToLiveKit {
-            trunk: super::InboundTrunk {
-                trunk_id: "ST_in".into(),
-                numbers: vec!["+918047000000".into()],
-                credentials: Some(crate::probe::Credentials {
-                    username: "in_user".into(),
-                    password: trunkline_domain::Secret::new("in-secret-7".into()),
-                }),
-            },
-            host: "10.0.0.5".into(),
-            port: 5060,
-        },
-        b_call_id: "b-in@trunkline".into(),
-        // Toward Exotel we are the public address; toward LiveKit the internal one.
-        a_local: "198.51.100.10:5070".into(),
-        a_udp: false,
-        b_local: "192.0.2.10:5060".into(),
-        media_a: MEDIA_B.parse().unwrap(),
-        media_b: MEDIA_A.parse().unwrap(),
-        timers: Timers::default(),
-    }
-}
-
-#[test]
-fn an_exotel_call_goes_to_livekit_in_e164_and_answers_livekits_challenge() {
-    // Exotel writes the called ExoPhone nationally and the caller without '+'.
-    let (mut call, out) = Call::start(inbound_cfg(), exotel_invite("08047000000", "919876543210"));
-    let b: Vec<SipMsg> = out
-        .iter()
-        .filter_map(|a| match a {
-            Action::SendB(b) => Some(parse(std::str::from_utf8(b).unwrap())),
-            _ => None,
-        })
-        .collect();
-    let inv = &b[0];
-    assert_eq!(
-        inv.uri(),
-        Some("sip:+918047000000@10.0.0.5:5060;transport=tcp")
-    );
-    assert_eq!(inv.header("To"), Some("<sip:+918047000000@10.0.0.5:5060>"));
-    assert!(inv
-        .header("From")
-        .unwrap()
-        .starts_with("<sip:+919876543210@192.0.2.10:5060>;tag="));
-    assert_eq!(inv.call_id(), "b-in@trunkline");
-    assert!(inv
-        .top_via()
-        .unwrap()
-        .starts_with("SIP/2.0/TCP 192.0.2.10:5060;branch="));
-    // LiveKit is offered the relay's LiveKit-facing side.
-    let sdp = Sdp::parse(&inv.body).unwrap();
-    assert_eq!(sdp.audio_endpoint(), Some(MEDIA_A.parse().unwrap()));
-    assert_eq!(
-        call.b_destination(),
-        (
-            "10.0.0.5".to_owned(),
-            5060,
-            crate::transport::StreamTransport::Tcp
-        )
-    );
-
-    // LiveKit's 407 (what its inbound trunks with credentials send) is answered once with
-    // the inbound trunk's own pair.
-    let mut challenge = msg::response(inv, 407, "Proxy Authentication Required", Some("lk9"));
-    challenge.headers.push((
-        "Proxy-Authenticate".into(),
-        "Digest realm=\"livekit\", nonce=\"n1\", algorithm=MD5".into(),
-    ));
-    let out = call.handle(Event::FromB(challenge));
-    let sent: Vec<SipMsg> = out
-        .iter()
-        .filter_map(|a| match a {
-            Action::SendB(b) => Some(parse(std::str::from_utf8(b).unwrap())),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(sent[0].method(), Some("ACK"));
-    let retry = &sent[1];
-    let auth = retry.header("Proxy-Authorization").unwrap();
-    assert!(auth.contains("username=\"in_user\""), "{auth}");
-    assert!(!auth.contains("in-secret-7"));
-    let ch = Challenge::parse("Digest realm=\"livekit\", nonce=\"n1\", algorithm=MD5").unwrap();
-    let expected = digest::authorization(
-        &ch,
-        &Answer {
-            username: "in_user",
-            password: "in-secret-7",
-            method: "INVITE",
-            uri: retry.uri().unwrap(),
-            cnonce: &param(auth, "cnonce").unwrap_or_default(),
-            nc: 1,
-        },
-    );
-    assert_eq!(
-        param(&expected, "response"),
-        param(auth, "response"),
-        "the digest is computed with the inbound trunk's password"
-    );
-}
-
-fn param(v: &str, name: &str) -> Option<String> {
-    v.split(',').find_map(|p| {
-        let (k, val) = p.trim().trim_start_matches("Digest ").split_once('=')?;
-        (k.trim() == name).then(|| val.trim().trim_matches('"').to_owned())
-    })
-}
-
-#[test]
-fn an_exotel_call_to_something_that_is_not_a_number_gets_484() {
-    let (_, out) = Call::start(inbound_cfg(), exotel_invite("support", "919876543210"));
-    let statuses: Vec<u16> = out
-        .iter()
-        .filter_map(|a| match a {
-            Action::SendA(b) => parse(std::str::from_utf8(b).unwrap()).status(),
-            Action::SendB(_) => panic!("called LiveKit for no number"),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(statuses, vec![484]);
-}
-
 #[test]
 fn silence_on_both_sides_hangs_up_both_legs_once_answered() {
     // Before the answer a media timeout means nothing (ringing has no RTP).
     let mut ringing = T::start(true);
-    let inv = ringing.b_invite();
+    let inv = ringing.callee_invite();
     ringing.exotel(&inv, 180, None);
-    let before = (ringing.a.len(), ringing.b.len());
+    let before = (ringing.caller.len(), ringing.callee.len());
     ringing.ev(Event::MediaTimeout);
-    assert_eq!((ringing.a.len(), ringing.b.len()), before);
+    assert_eq!((ringing.caller.len(), ringing.callee.len()), before);
     assert!(!ringing.call.is_done());
 
     let mut t = T::answered(true);
@@ -607,9 +482,9 @@ fn silence_on_both_sides_hangs_up_both_legs_once_answered() {
     assert_eq!(t.count(|a| *a == Action::ReleaseMedia), 1);
     // Both BYEs answered: the call is done, once.
     let ok_a = msg::response(&bye_a, 200, "OK", None);
-    t.ev(Event::FromA(ok_a));
+    t.ev(Event::FromCaller(ok_a));
     let ok_b = msg::response(&bye_b, 200, "OK", None);
-    t.ev(Event::FromB(ok_b));
+    t.ev(Event::FromCallee(ok_b));
     t.assert_released_and_done();
 }
 
@@ -617,7 +492,7 @@ fn silence_on_both_sides_hangs_up_both_legs_once_answered() {
 fn cancel_after_the_answer_was_relayed_changes_nothing() {
     // §9.2: a CANCEL for an INVITE already answered gets 200 and has no effect.
     let mut t = T::start(true);
-    let inv = t.b_invite();
+    let inv = t.callee_invite();
     t.exotel(&inv, 180, None);
     t.exotel(&inv, 200, Some(SDP_B));
     assert_eq!(t.last_a().status(), Some(200));
@@ -625,7 +500,8 @@ fn cancel_after_the_answer_was_relayed_changes_nothing() {
     assert_eq!(t.last_a().status(), Some(200));
     assert_eq!(t.last_a().cseq().unwrap().1, "CANCEL");
     assert!(
-        t.b.iter()
+        t.callee
+            .iter()
             .all(|m| !matches!(m.method(), Some("CANCEL" | "BYE"))),
         "Exotel's answered call is left alone"
     );
@@ -649,7 +525,11 @@ fn byes_crossing_from_both_sides_end_the_call_once() {
     t.exotel_sends("BYE", 1);
     assert_eq!(t.last_b().status(), Some(200), "Exotel's BYE answered");
     assert!(
-        t.a.iter().filter(|m| m.method() == Some("BYE")).count() == 0,
+        t.caller
+            .iter()
+            .filter(|m| m.method() == Some("BYE"))
+            .count()
+            == 0,
         "LiveKit already hung up: no BYE back to it"
     );
     assert!(!t.call.is_done(), "our BYE is still awaiting its answer");

@@ -1,4 +1,4 @@
-//! Security at the bridge's edge (issue 4 item 4), as decisions without I/O: which source may
+//! Security at the bridge's edge, as decisions without I/O: which source may
 //! talk to us at all, how fast, over how many TCP connections, and which user agents are
 //! scanners. Everything refused is dropped silently: an answer would tell a scanner that
 //! something is here, and cost us a send.
@@ -6,6 +6,7 @@
 use ipnet::IpNet;
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 #[derive(Debug, Clone)]
@@ -16,8 +17,12 @@ pub struct GuardConfig {
     /// Sustained SIP messages per second per source IP, and the burst above it.
     pub rate_per_sec: f64,
     pub burst: f64,
-    /// Open TCP connections per source IP.
+    /// Open TCP connections per source.
     pub max_tcp_per_source: usize,
+    /// Calls in progress per source: a source past it gets 503 for a new INVITE.
+    pub max_calls_per_source: usize,
+    /// Relay ports held by one source's calls (each call holds `media::PORTS_PER_CALL`).
+    pub max_rtp_ports_per_source: usize,
 }
 
 impl Default for GuardConfig {
@@ -31,6 +36,10 @@ impl Default for GuardConfig {
             rate_per_sec: 10_000.0,
             burst: 20_000.0,
             max_tcp_per_source: 256,
+            // LiveKit is one source for all its calls; a provider's SBC too. The caps keep
+            // one source from taking the whole relay (2,500 calls by default).
+            max_calls_per_source: 1_000,
+            max_rtp_ports_per_source: 5_000,
         }
     }
 }
@@ -42,6 +51,8 @@ pub enum Drop {
     RateLimited,
     TooManyConnections,
     Scanner,
+    TooManyCalls,
+    TooManyPorts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +66,41 @@ struct Bucket {
     at: Instant,
 }
 
-/// Per-source state: token buckets and TCP connection counts. Sources are forgotten once
-/// their bucket is full again, so the maps stay as small as the set of active sources.
+/// Per-source state: token buckets, TCP connections, calls and relay ports. Sources are
+/// forgotten once their bucket is full again and they hold nothing, so the maps stay as
+/// small as the set of active sources.
+///
+/// A source is an IPv4 address, or an IPv6 /64: one host is routinely given a whole /64
+/// (RFC 7934), so counting single IPv6 addresses would give it 2^64 allowances.
 pub struct EdgeGuard {
     cfg: GuardConfig,
     buckets: HashMap<IpAddr, Bucket>,
     tcp: HashMap<IpAddr, usize>,
+    calls: HashMap<IpAddr, usize>,
+    ports: HashMap<IpAddr, usize>,
+}
+
+/// The source `ip` counts as: IPv4 (also when written IPv4-mapped), or its IPv6 /64.
+pub fn source(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+fn release(map: &mut HashMap<IpAddr, usize>, src: IpAddr, n: usize) {
+    if let Some(held) = map.get_mut(&src) {
+        *held = held.saturating_sub(n);
+        if *held == 0 {
+            map.remove(&src);
+        }
+    }
 }
 
 /// User agents of SIP scanners and toll-fraud tools seen in the wild (SIPVicious and its
@@ -85,6 +125,8 @@ impl EdgeGuard {
             cfg,
             buckets: HashMap::new(),
             tcp: HashMap::new(),
+            calls: HashMap::new(),
+            ports: HashMap::new(),
         }
     }
 
@@ -106,7 +148,7 @@ impl EdgeGuard {
             return Verdict::Drop(Drop::Scanner);
         }
         let (rate, burst) = (self.cfg.rate_per_sec, self.cfg.burst);
-        let b = self.buckets.entry(src).or_insert(Bucket {
+        let b = self.buckets.entry(source(src)).or_insert(Bucket {
             tokens: burst,
             at: now,
         });
@@ -132,7 +174,7 @@ impl EdgeGuard {
         if !self.allowed(src) {
             return Verdict::Drop(Drop::NotAllowed);
         }
-        let n = self.tcp.entry(src).or_insert(0);
+        let n = self.tcp.entry(source(src)).or_insert(0);
         if *n >= self.cfg.max_tcp_per_source {
             return Verdict::Drop(Drop::TooManyConnections);
         }
@@ -141,12 +183,79 @@ impl EdgeGuard {
     }
 
     pub fn tcp_closed(&mut self, src: IpAddr) {
-        if let Some(n) = self.tcp.get_mut(&src) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.tcp.remove(&src);
-            }
+        release(&mut self.tcp, source(src), 1);
+    }
+
+    /// A new call from `src` that will hold `ports` relay ports; on `Accept`, call
+    /// [`EdgeGuard::call_ended`] and [`EdgeGuard::ports_released`] as it lets them go.
+    pub fn call_started(&mut self, src: IpAddr, ports: usize) -> Verdict {
+        let src = source(src);
+        let calls = self.calls.get(&src).copied().unwrap_or(0);
+        if calls >= self.cfg.max_calls_per_source {
+            return Verdict::Drop(Drop::TooManyCalls);
         }
+        let held = self.ports.get(&src).copied().unwrap_or(0);
+        if held + ports > self.cfg.max_rtp_ports_per_source {
+            return Verdict::Drop(Drop::TooManyPorts);
+        }
+        *self.calls.entry(src).or_insert(0) += 1;
+        if ports > 0 {
+            *self.ports.entry(src).or_insert(0) += ports;
+        }
+        Verdict::Accept
+    }
+
+    pub fn call_ended(&mut self, src: IpAddr) {
+        release(&mut self.calls, source(src), 1);
+    }
+
+    pub fn ports_released(&mut self, src: IpAddr, ports: usize) {
+        release(&mut self.ports, source(src), ports);
+    }
+}
+
+/// The guard as the bridge's tasks share it.
+pub type SharedGuard = Arc<Mutex<EdgeGuard>>;
+
+/// The guard, even if a task panicked holding it (its counters stay consistent).
+pub fn lock(g: &SharedGuard) -> MutexGuard<'_, EdgeGuard> {
+    g.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A call's claim on its source's allowances (one call, its relay ports), given back when
+/// dropped, whichever way the call ends.
+pub struct CallHold {
+    guard: SharedGuard,
+    src: IpAddr,
+    ports: usize,
+}
+
+impl CallHold {
+    /// Claims a call holding `ports` relay ports for `src`, or says why not.
+    pub fn claim(guard: &SharedGuard, src: IpAddr, ports: usize) -> Result<Self, Drop> {
+        match lock(guard).call_started(src, ports) {
+            Verdict::Accept => Ok(Self {
+                guard: guard.clone(),
+                src,
+                ports,
+            }),
+            Verdict::Drop(why) => Err(why),
+        }
+    }
+
+    /// The call's relay session is closed: its ports count no more.
+    pub fn release_ports(&mut self) {
+        if self.ports > 0 {
+            lock(&self.guard).ports_released(self.src, self.ports);
+            self.ports = 0;
+        }
+    }
+}
+
+impl std::ops::Drop for CallHold {
+    fn drop(&mut self) {
+        self.release_ports();
+        lock(&self.guard).call_ended(self.src);
     }
 }
 
@@ -255,6 +364,70 @@ mod tests {
         assert_eq!(g.tcp_opened(ip("192.0.2.2")), Verdict::Accept);
         g.tcp_closed(src);
         assert_eq!(g.tcp_opened(src), Verdict::Accept);
+    }
+
+    #[test]
+    fn calls_and_relay_ports_per_source_are_capped_and_released() {
+        let mut g = EdgeGuard::new(GuardConfig {
+            max_calls_per_source: 2,
+            max_rtp_ports_per_source: 6,
+            ..Default::default()
+        });
+        let (a, b) = (ip("192.0.2.1"), ip("192.0.2.2"));
+        assert_eq!(g.call_started(a, 4), Verdict::Accept);
+        // 8 ports would pass the port cap: refused on ports, the call count untouched.
+        assert_eq!(g.call_started(a, 4), Verdict::Drop(Drop::TooManyPorts));
+        assert_eq!(g.call_started(a, 0), Verdict::Accept);
+        assert_eq!(g.call_started(a, 0), Verdict::Drop(Drop::TooManyCalls));
+        assert_eq!(g.call_started(b, 4), Verdict::Accept);
+        g.ports_released(a, 4);
+        assert_eq!(g.call_started(a, 4), Verdict::Drop(Drop::TooManyCalls));
+        g.call_ended(a);
+        assert_eq!(g.call_started(a, 4), Verdict::Accept);
+        g.call_ended(a);
+        g.call_ended(a);
+        g.ports_released(a, 4);
+        g.call_ended(b);
+        g.ports_released(b, 4);
+        assert!(g.calls.is_empty() && g.ports.is_empty());
+    }
+
+    #[test]
+    fn an_ipv6_source_is_its_slash_64() {
+        assert_eq!(source(ip("2001:db8:1:2:a:b:c:d")), ip("2001:db8:1:2::"));
+        assert_eq!(source(ip("::ffff:192.0.2.7")), ip("192.0.2.7"));
+        assert_eq!(source(ip("192.0.2.7")), ip("192.0.2.7"));
+        let mut g = EdgeGuard::new(GuardConfig {
+            rate_per_sec: 1.0,
+            burst: 2.0,
+            max_tcp_per_source: 1,
+            max_calls_per_source: 1,
+            ..Default::default()
+        });
+        let now = Instant::now();
+        // Addresses of one /64 share one allowance, whatever their last 64 bits.
+        assert_eq!(g.message(ip("2001:db8::1"), OPTIONS, now), Verdict::Accept);
+        assert_eq!(g.message(ip("2001:db8::2"), OPTIONS, now), Verdict::Accept);
+        assert_eq!(
+            g.message(ip("2001:db8::3"), OPTIONS, now),
+            Verdict::Drop(Drop::RateLimited)
+        );
+        assert_eq!(
+            g.message(ip("2001:db8:0:1::1"), OPTIONS, now),
+            Verdict::Accept
+        );
+        assert_eq!(g.tcp_opened(ip("2001:db8::a")), Verdict::Accept);
+        assert_eq!(
+            g.tcp_opened(ip("2001:db8::b")),
+            Verdict::Drop(Drop::TooManyConnections)
+        );
+        g.tcp_closed(ip("2001:db8::c"));
+        assert_eq!(g.tcp_opened(ip("2001:db8::b")), Verdict::Accept);
+        assert_eq!(g.call_started(ip("2001:db8::a"), 0), Verdict::Accept);
+        assert_eq!(
+            g.call_started(ip("2001:db8::ffff"), 0),
+            Verdict::Drop(Drop::TooManyCalls)
+        );
     }
 
     #[test]

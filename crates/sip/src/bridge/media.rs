@@ -1,16 +1,20 @@
 //! A call's media as the bridge drives it: `MediaRelay` opens a `MediaSession` per call (the
-//! RTP relay of `crate::rtp`, or `NoRelay` for signalling-only tests). Leg A faces the caller's
-//! side, leg B the callee's. Dropping a session frees its ports.
+//! RTP relay of `crate::rtp`, or `NoRelay` for signalling-only tests). One side faces the
+//! caller, the other the callee (the relay's legs A and B, in that order). Dropping a session
+//! frees its ports.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
+/// Relay ports one call holds: an RTP/RTCP pair per leg.
+pub const PORTS_PER_CALL: usize = 4;
+
 /// One call's media. Dropping it frees its ports.
 pub trait MediaSession: Send + 'static {
-    fn local_a(&self) -> SocketAddr;
-    fn local_b(&self) -> SocketAddr;
-    fn set_peer_a(&mut self, addr: SocketAddr);
-    fn set_peer_b(&mut self, addr: SocketAddr);
+    fn caller_addr(&self) -> SocketAddr;
+    fn callee_addr(&self) -> SocketAddr;
+    fn set_caller_peer(&mut self, addr: SocketAddr);
+    fn set_callee_peer(&mut self, addr: SocketAddr);
     /// A counter that moves with every RTP packet accepted from either peer (and every peer
     /// change): the bridge ends an answered call when it stops for `rtp_timeout`.
     fn activity(&self) -> u64 {
@@ -33,16 +37,16 @@ pub trait MediaRelay: Send + Sync + 'static {
 
 /// The RTP relay of `crate::rtp`.
 impl MediaSession for crate::rtp::RelaySession {
-    fn local_a(&self) -> SocketAddr {
+    fn caller_addr(&self) -> SocketAddr {
         crate::rtp::RelaySession::local_a(self)
     }
-    fn local_b(&self) -> SocketAddr {
+    fn callee_addr(&self) -> SocketAddr {
         crate::rtp::RelaySession::local_b(self)
     }
-    fn set_peer_a(&mut self, addr: SocketAddr) {
+    fn set_caller_peer(&mut self, addr: SocketAddr) {
         crate::rtp::RelaySession::set_peer_a(self, addr)
     }
-    fn set_peer_b(&mut self, addr: SocketAddr) {
+    fn set_callee_peer(&mut self, addr: SocketAddr) {
         crate::rtp::RelaySession::set_peer_b(self, addr)
     }
     fn activity(&self) -> u64 {
@@ -67,26 +71,26 @@ impl MediaRelay for crate::rtp::RtpRelay {
 /// Signalling only: SDP points at fixed addresses and nothing is relayed (tests, and until
 /// the RTP relay is wired in).
 pub struct NoRelay {
-    pub a: SocketAddr,
-    pub b: SocketAddr,
+    pub caller: SocketAddr,
+    pub callee: SocketAddr,
 }
 
 struct NoSession(SocketAddr, SocketAddr);
 
 impl MediaSession for NoSession {
-    fn local_a(&self) -> SocketAddr {
+    fn caller_addr(&self) -> SocketAddr {
         self.0
     }
-    fn local_b(&self) -> SocketAddr {
+    fn callee_addr(&self) -> SocketAddr {
         self.1
     }
-    fn set_peer_a(&mut self, _: SocketAddr) {}
-    fn set_peer_b(&mut self, _: SocketAddr) {}
+    fn set_caller_peer(&mut self, _: SocketAddr) {}
+    fn set_callee_peer(&mut self, _: SocketAddr) {}
 }
 
 impl MediaRelay for NoRelay {
     fn open<'a>(&'a self, _: &'a str) -> OpenFuture<'a> {
-        let session: Box<dyn MediaSession> = Box::new(NoSession(self.a, self.b));
+        let session: Box<dyn MediaSession> = Box::new(NoSession(self.caller, self.callee));
         Box::pin(std::future::ready(Ok(session)))
     }
 }

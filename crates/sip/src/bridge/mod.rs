@@ -1,4 +1,4 @@
-//! The Exotel bridge (issue 4 item 3), a B2BUA in both directions:
+//! The Exotel bridge, a B2BUA in both directions:
 //! - outbound, LiveKit → bridge → Exotel: LiveKit dials the bridge through an ordinary
 //!   outbound trunk whose digest pair is generated per Exotel trunk; the bridge finds the
 //!   trunk by that username (`TrunkDirectory::by_username`) and places a new call to Exotel
@@ -8,36 +8,38 @@
 //!   (`TrunkDirectory::inbound_by_number`) and places a new call to LiveKit's SIP service
 //!   over TCP, answering LiveKit's challenge with that inbound trunk's credentials.
 //!
-//! Either way leg A is the caller's side (we are its UAS) and leg B the callee's (we are its
-//! UAC); only how leg B's INVITE is addressed differs (`Route`).
+//! Either way the caller's leg is the one whose INVITE started the call (we are its UAS) and
+//! the callee's the one we call (we are its UAC); only how the callee's INVITE is addressed
+//! differs (`Route`).
 //!
-//! - `msg` (with `syntax`): SIP messages with verbatim headers (what a B2BUA copies), and the
-//!   RFC 3261 grammar checks that decide between a 400 and silence.
-//! - `auth`: the digest challenge toward LiveKit (`AuthDecision`).
+//! - `challenge_issuer`: the bridge challenging LiveKit's INVITE (`AuthDecision`);
+//!   `challenge_answerer`: the bridge answering the callee's 401/407.
 //! - `call`: one call as an I/O-free state machine (`Call::handle(event) -> Vec<Action>`).
 //! - `driver`: the listeners and the endpoint task (Call-ID map, edge guard, new calls);
-//!   `call_task`: each call's task (leg B's connection, timers, media watch); `media`: the
-//!   relay seen from a call.
-//! - `guard`: who may talk to the bridge, how fast.
+//!   `call_task`: each call's task (the connection to the callee, timers, media watch);
+//!   `reply`: where answers go, never waiting on a peer; `media`: the relay seen from a call.
+//! - `guard`: who may talk to the bridge, how fast, with how many calls.
 
-pub mod auth;
 pub mod call;
 #[cfg(test)]
 mod call_harness;
 mod call_task;
 #[cfg(test)]
 mod call_tests;
+#[cfg(test)]
+mod call_tests_inbound;
+mod challenge_answerer;
+pub mod challenge_issuer;
 pub mod driver;
 pub mod guard;
 pub mod media;
-pub mod msg;
-mod syntax;
+mod reply;
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use auth::{AuthDecision, Authenticator};
 pub use call::{Action, Call, CallConfig, Event, Leg, Timer, Timers};
-pub use driver::{serve, serve_with, BridgeConfig, InboundSide, Listeners};
+pub use challenge_issuer::{AuthDecision, ChallengeIssuer};
+pub use driver::{serve, serve_with, BridgeConfig, ConnectionLimits, InboundSide, Listeners};
 pub use guard::{EdgeGuard, GuardConfig};
 pub use media::{MediaRelay, MediaSession, NoRelay, OpenFuture};
 
@@ -93,7 +95,7 @@ pub struct InboundTrunk {
     pub credentials: Option<Credentials>,
 }
 
-/// Where leg B of a call goes.
+/// Where the callee's leg of a call goes.
 #[derive(Debug, Clone)]
 pub enum Route {
     /// LiveKit → Exotel, through the tenant's Exotel trunk.
@@ -179,7 +181,7 @@ pub fn exotel_number(user: &str, format: NumberFormat) -> Option<String> {
     })
 }
 
-/// Why leg B (the callee's side: Exotel outbound, LiveKit inbound) failed.
+/// Why the callee's leg (Exotel outbound, LiveKit inbound) failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
     /// DNS, TCP refused or unreachable, a failed TLS handshake.
@@ -193,8 +195,8 @@ pub enum Failure {
     Internal,
 }
 
-/// The status the caller's side gets for a failure of leg B.
-pub fn status_toward_livekit(f: Failure) -> u16 {
+/// The status the caller gets for a failure of the callee's leg.
+pub fn status_toward_caller(f: Failure) -> u16 {
     match f {
         Failure::Unreachable => 503,
         Failure::Timeout => 408,
@@ -258,7 +260,7 @@ mod tests {
             (Failure::BadAnswer, 502),
             (Failure::Internal, 500),
         ] {
-            assert_eq!(status_toward_livekit(f), want, "{f:?}");
+            assert_eq!(status_toward_caller(f), want, "{f:?}");
         }
     }
 

@@ -1,18 +1,18 @@
 //! The thin async loop around the probe's state machine: DNS, connect (TCP or TLS through
 //! `crate::transport`, UDP here), the socket, timers.
 
+use super::build::{Context, Proto};
 use super::diagnosis::{diagnose, Outcome};
-use super::machine::{Action, Context, Event, Machine, Proto, Timer};
+use super::machine::{Action, Event, Machine, Timer};
 use super::{ProbeOptions, ProbeReport, ProbeRequest, ProbeTransport};
 use crate::transport::{self, SipStream, Step, StreamTransport};
 use crate::wire::{parse_response, StreamFramer};
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::UdpSocket;
 use tokio::time::{sleep_until, timeout, Instant};
-use trunkline_domain::HostName;
 
 enum Conn {
     Udp(UdpSocket),
@@ -68,13 +68,6 @@ impl Conn {
     }
 }
 
-fn internal(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => HostName::Ipv4(v4).is_internal(),
-        IpAddr::V6(v6) => HostName::Ipv6(v6).is_internal(),
-    }
-}
-
 /// `host:port` with IPv6 literals bracketed.
 fn hostport(host: &str, port: u16) -> String {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -122,7 +115,7 @@ pub async fn run(req: &ProbeRequest, opts: &ProbeOptions) -> ProbeReport {
     }
     let Some(addr) = addrs
         .into_iter()
-        .find(|a| req.allow_internal || !internal(a.ip()))
+        .find(|a| crate::target::allowed(a.ip(), req.allow_internal))
     else {
         return conclude(report, Outcome::TargetNotAllowed);
     };

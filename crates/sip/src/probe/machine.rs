@@ -15,76 +15,12 @@
 //! branch, §17.1.1.3); a 2xx is ACKed end to end (new branch, §13.2.2.4) and hung up with BYE.
 //! CANCEL (§9.1) is sent only after a provisional, with the INVITE's branch and CSeq number.
 
+use super::build::{Context, Proto};
 use super::diagnosis::Outcome;
+use super::tx::{token, Chain, Tx, TxState};
 use crate::digest::{self, Challenge};
 use crate::wire::{InResponse, Method, OutRequest};
 use std::time::Duration;
-use trunkline_domain::Secret;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    Udp,
-    Tcp,
-    /// Reliable like TCP: no retransmissions (RFC 3261 §17.1.1.2).
-    Tls,
-}
-
-impl Proto {
-    fn via(self) -> &'static str {
-        match self {
-            Self::Udp => "UDP",
-            Self::Tcp => "TCP",
-            Self::Tls => "TLS",
-        }
-    }
-}
-
-/// `Debug` shows no password: `Secret` redacts itself.
-#[derive(Clone, Debug)]
-pub struct Credentials {
-    pub username: String,
-    pub password: Secret,
-}
-
-/// Timings of the SIP steps (the driver has its own for DNS and connect).
-#[derive(Debug, Clone, Copy)]
-pub struct Timers {
-    pub t1: Duration,
-    pub t2: Duration,
-    /// Timer B and F (RFC 3261: 64×T1).
-    pub transaction_timeout: Duration,
-    /// How long an INVITE may stay at 100 Trying before we CANCEL it.
-    pub ring_timeout: Duration,
-}
-
-impl Default for Timers {
-    fn default() -> Self {
-        let t1 = Duration::from_millis(500);
-        Self {
-            t1,
-            t2: Duration::from_secs(4),
-            transaction_timeout: t1 * 64,
-            ring_timeout: Duration::from_secs(10),
-        }
-    }
-}
-
-/// Everything the messages are built from.
-#[derive(Clone)]
-pub struct Context {
-    pub proto: Proto,
-    /// Our address as the peer should see it in Via and Contact (`ip:port`, `[v6]:port`).
-    pub local: String,
-    /// The target as `host[:port]`, for Request-URIs and To.
-    pub target: String,
-    /// The From domain (Exotel wants `<sid>.pstn.exotel.com`; otherwise the target host).
-    pub from_domain: String,
-    pub from_number: String,
-    /// When set, an INVITE to this number follows the OPTIONS.
-    pub test_number: Option<String>,
-    pub credentials: Option<Credentials>,
-    pub timers: Timers,
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Timer {
@@ -136,33 +72,6 @@ enum Phase {
     Done,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum TxState {
-    Calling,
-    Proceeding,
-    Completed,
-}
-
-struct Tx {
-    id: u32,
-    method: Method,
-    branch: String,
-    request: OutRequest,
-    bytes: Vec<u8>,
-    sent_at: Duration,
-    interval: Duration,
-    state: TxState,
-    authenticated: bool,
-    seen: Vec<u16>,
-}
-
-/// The dialog-forming identifiers of one request chain (OPTIONS, or INVITE and its kin).
-struct Chain {
-    call_id: String,
-    from_tag: String,
-    cseq: u32,
-}
-
 pub struct Machine {
     ctx: Context,
     phase: Phase,
@@ -176,10 +85,6 @@ pub struct Machine {
     pub malformed: Vec<String>,
     /// Set once our CANCEL is out (on the first 18x, or on the ringing timeout).
     cancelled: bool,
-}
-
-fn token() -> String {
-    format!("{:016x}", rand::random::<u64>())
 }
 
 impl Machine {
@@ -264,43 +169,6 @@ impl Machine {
         self.next_id
     }
 
-    fn hostport_uri(&self, user: Option<&str>) -> String {
-        match user {
-            Some(u) => format!("sip:{u}@{}", self.ctx.target),
-            None => format!("sip:{}", self.ctx.target),
-        }
-    }
-
-    fn base_headers(
-        &self,
-        method: Method,
-        branch: &str,
-        to: String,
-        cseq: u32,
-    ) -> Vec<(&'static str, String)> {
-        vec![
-            (
-                "Via",
-                format!(
-                    "SIP/2.0/{} {};branch={branch};rport",
-                    self.ctx.proto.via(),
-                    self.ctx.local
-                ),
-            ),
-            ("Max-Forwards", "70".into()),
-            (
-                "From",
-                format!(
-                    "<sip:{}@{}>;tag={}",
-                    self.ctx.from_number, self.ctx.from_domain, self.chain.from_tag
-                ),
-            ),
-            ("To", to),
-            ("Call-ID", self.chain.call_id.clone()),
-            ("CSeq", format!("{cseq} {method}")),
-        ]
-    }
-
     /// A new OPTIONS or INVITE (or their authenticated retry) as a new transaction.
     fn send_request(
         &mut self,
@@ -312,11 +180,13 @@ impl Machine {
         let user = (method == Method::Invite)
             .then(|| self.ctx.test_number.clone())
             .flatten();
-        let uri = self.hostport_uri(user.as_deref());
+        let uri = self.ctx.hostport_uri(user.as_deref());
         let to = format!("<{uri}>");
         let branch = format!("z9hG4bK{}", token());
         self.chain.cseq += 1;
-        let mut headers = self.base_headers(method, &branch, to, self.chain.cseq);
+        let mut headers = self
+            .ctx
+            .base_headers(&self.chain, method, &branch, to, self.chain.cseq);
         // `transport=tls` on a sip: URI rather than a sips: URI: TLS for this hop only, which
         // is what carriers expect (RFC 5630 §3.1 keeps it for exactly this).
         let transport = match self.ctx.proto {
@@ -335,7 +205,7 @@ impl Machine {
         }
         let body = if method == Method::Invite {
             headers.push(("Content-Type", "application/sdp".into()));
-            self.sdp().into_bytes()
+            self.ctx.sdp().into_bytes()
         } else {
             headers.push(("Accept", "application/sdp".into()));
             vec![]
@@ -347,25 +217,6 @@ impl Machine {
             body,
         };
         self.start_tx(now, request, branch, authenticated, out);
-    }
-
-    /// A minimal G.711 µ-law offer (RFC 4566), enough for a carrier to route and ring. No
-    /// media is ever sent or read: the call is cancelled at the first 18x.
-    fn sdp(&self) -> String {
-        let host = self
-            .ctx
-            .local
-            .rsplit_once(':')
-            .map(|(h, _)| h)
-            .unwrap_or("");
-        let (family, addr) = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            Some(v6) => ("IP6", v6),
-            None => ("IP4", host),
-        };
-        format!(
-            "v=0\r\no=trunkline 1 1 IN {family} {addr}\r\ns=trunkline probe\r\nc=IN {family} {addr}\r\nt=0 0\r\n\
-             m=audio 9 RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n"
-        )
     }
 
     fn start_tx(
@@ -502,34 +353,6 @@ impl Machine {
         ));
     }
 
-    /// The ACK of a final response to INVITE: in the transaction for a non-2xx (same branch,
-    /// §17.1.1.3), end to end for a 2xx (new branch, to the Contact, §13.2.2.4).
-    fn ack(&self, invite: &Tx, r: &InResponse) -> Option<Vec<u8>> {
-        let two_xx = (200..300).contains(&r.status);
-        let branch = if two_xx {
-            format!("z9hG4bK{}", token())
-        } else {
-            invite.branch.clone()
-        };
-        let uri = match (&r.contact, two_xx) {
-            (Some(c), true) => c.clone(),
-            _ => invite.request.uri.clone(),
-        };
-        let to =
-            r.to.clone()
-                .unwrap_or_else(|| format!("<{}>", invite.request.uri));
-        // §17.1.1.3: the ACK for a non-2xx carries the INVITE's own CSeq number.
-        let headers = self.base_headers(Method::Ack, &branch, to, self.chain.cseq);
-        OutRequest {
-            method: Method::Ack,
-            uri,
-            headers,
-            body: vec![],
-        }
-        .to_bytes()
-        .ok()
-    }
-
     fn on_response(&mut self, now: Duration, r: InResponse, out: &mut Vec<Action>) {
         if self.phase == Phase::Done {
             return;
@@ -574,7 +397,7 @@ impl Machine {
             // A retransmitted final: re-ACK a non-2xx INVITE answer (§17.1.1.2).
             if tx.method == Method::Invite && r.status >= 300 {
                 let tx = self.tx.as_ref().expect("matched above");
-                if let Some(ack) = self.ack(tx, &r) {
+                if let Some(ack) = self.ctx.ack(&self.chain, tx, &r) {
                     out.push(Action::Send(ack));
                 }
             }
@@ -593,7 +416,7 @@ impl Machine {
         let authenticated = tx.authenticated;
         if method == Method::Invite {
             let tx = self.tx.as_ref().expect("matched above");
-            if let Some(ack) = self.ack(tx, &r) {
+            if let Some(ack) = self.ctx.ack(&self.chain, tx, &r) {
                 out.push(Action::Send(ack));
             }
         }
@@ -659,7 +482,7 @@ impl Machine {
         let user = (method == Method::Invite)
             .then(|| self.ctx.test_number.clone())
             .flatten();
-        let uri = self.hostport_uri(user.as_deref());
+        let uri = self.ctx.hostport_uri(user.as_deref());
         let cnonce = token();
         let value = digest::authorization(
             &challenge,
@@ -714,7 +537,9 @@ impl Machine {
                 .unwrap_or_else(|| format!("<{}>", invite.request.uri));
         let branch = format!("z9hG4bK{}", token());
         self.chain.cseq += 1;
-        let headers = self.base_headers(Method::Bye, &branch, to, self.chain.cseq);
+        let headers = self
+            .ctx
+            .base_headers(&self.chain, Method::Bye, &branch, to, self.chain.cseq);
         let request = OutRequest {
             method: Method::Bye,
             uri,
@@ -722,16 +547,6 @@ impl Machine {
             body: vec![],
         };
         self.start_tx(now, request, branch, false, out);
-    }
-}
-
-impl Chain {
-    fn new() -> Self {
-        Self {
-            call_id: format!("{}@trunkline", token()),
-            from_tag: token(),
-            cseq: 0,
-        }
     }
 }
 

@@ -2,7 +2,9 @@
 //! arms, driven by hand.
 
 use super::*;
+use crate::probe::build::{Credentials, Timers};
 use crate::wire::parse_response;
+use trunkline_domain::Secret;
 
 const T1: Duration = Duration::from_millis(500);
 const TT: Duration = Duration::from_secs(2);
@@ -43,7 +45,7 @@ fn header<'a>(msg: &'a str, name: &str) -> &'a str {
 }
 
 fn branch(msg: &str) -> String {
-    crate::wire::param(header(msg, "Via"), "branch").unwrap()
+    crate::msg::param(header(msg, "Via"), "branch").unwrap()
 }
 
 /// A response to `req` with `status` (and a To tag, a challenge when 401/407).

@@ -1,4 +1,4 @@
-//! The trunk probe (issue 4, seed 001's "Test" button): OPTIONS to a trunk's address over its
+//! The trunk probe (the "Test" button of seed 001): OPTIONS to a trunk's address over its
 //! transport, the digest challenge answered once with the trunk's credentials, optionally an
 //! INVITE to a test number that is CANCELled at the first 18x; every status with its
 //! round-trip time, and a diagnosis.
@@ -10,14 +10,17 @@
 //! (`crate::transport`). The host is resolved with A/AAAA only (no NAPTR/SRV, RFC 3263), like
 //! LiveKit's `host[:port]` addresses.
 
+mod build;
 mod diagnosis;
 mod driver;
 mod machine;
+mod tx;
 
 pub use crate::wire::Method;
+pub use build::{Credentials, Timers};
 pub use diagnosis::{diagnose, Diagnosis, Outcome};
 pub use driver::run;
-pub use machine::{Credentials, Seen, Timers};
+pub use machine::Seen;
 
 use crate::transport::TlsSettings;
 use std::net::SocketAddr;

@@ -97,16 +97,16 @@ pub struct RecordingSession {
 }
 
 impl MediaSession for RecordingSession {
-    fn local_a(&self) -> SocketAddr {
+    fn caller_addr(&self) -> SocketAddr {
         self.inner.local_a()
     }
-    fn local_b(&self) -> SocketAddr {
+    fn callee_addr(&self) -> SocketAddr {
         self.inner.local_b()
     }
-    fn set_peer_a(&mut self, addr: SocketAddr) {
+    fn set_caller_peer(&mut self, addr: SocketAddr) {
         self.inner.set_peer_a(addr)
     }
-    fn set_peer_b(&mut self, addr: SocketAddr) {
+    fn set_callee_peer(&mut self, addr: SocketAddr) {
         self.inner.set_peer_b(addr)
     }
     fn activity(&self) -> u64 {
@@ -149,6 +149,11 @@ pub struct Setup {
     /// provider listener of its own, for the inbound trunk holding +918047000000 whose
     /// credentials are exouser/exopass (what `bridge_exo_answer.xml` checks).
     pub livekit_sip: Option<u16>,
+    /// Where the relay's sockets bind, and the addresses the SDP toward each side carries
+    /// (`None`: the bind address).
+    pub relay_bind: std::net::IpAddr,
+    pub livekit_media_ip: Option<std::net::IpAddr>,
+    pub provider_media_ip: Option<std::net::IpAddr>,
 }
 
 impl Setup {
@@ -157,6 +162,9 @@ impl Setup {
             exotel_port,
             rtp_timeout: Duration::from_secs(30),
             livekit_sip: None,
+            relay_bind: [127, 0, 0, 1].into(),
+            livekit_media_ip: None,
+            provider_media_ip: None,
         }
     }
 }
@@ -200,7 +208,7 @@ impl Bridge {
         // (the pool skips those).
         let base = 20000 + (port % 20000) / 512 * 512;
         let relay = RtpRelay::new(RelayConfig {
-            bind_ip: "127.0.0.1".parse().unwrap(),
+            bind_ip: setup.relay_bind,
             port_min: base,
             port_max: base + 511,
             rtp_timeout: setup.rtp_timeout,
@@ -228,12 +236,16 @@ impl Bridge {
         let here = format!("127.0.0.1:{port}");
         let cfg = BridgeConfig {
             realm: "trunkline.test".into(),
-            a_advertise: here.clone(),
-            b_advertise: here,
+            livekit_address: here.clone(),
+            provider_address: here,
             timers: Timers::default(),
             connect_timeout: Duration::from_secs(2),
             guard: Default::default(),
             tls: Default::default(),
+            connections: Default::default(),
+            livekit_media_ip: setup.livekit_media_ip,
+            provider_media_ip: setup.provider_media_ip,
+            allow_private_targets: true,
         };
         let inbound = setup.livekit_sip.map(|lk| InboundSide {
             listener: rt.block_on(TcpListener::bind("127.0.0.1:0")).unwrap(),
@@ -424,6 +436,12 @@ impl Sipp {
         args.extend(["-p".into(), free_udp_port().to_string()]);
         args.extend(["-mp".into(), free_media_base().to_string()]);
         args.extend(["-au".into(), LK_USER.into(), "-ap".into(), password.into()]);
+        // The digest uri is the Request-URI (RFC 3261 §22.4), as the bridge checks; SIPp
+        // defaults to `sip:<remote host:port>` and puts the `sip:` in front of this itself.
+        args.extend([
+            "-auth_uri".into(),
+            format!("+919876543210@127.0.0.1:{bridge}"),
+        ]);
         args.extend(extra.iter().map(|s| s.to_string()));
         Self::spawn("livekit", dir, &args)
     }
@@ -521,6 +539,29 @@ pub fn reject_scenario(dir: &Path, status: u16) -> PathBuf {
     let text = std::fs::read_to_string(scenario("bridge_lk_reject.xml")).unwrap();
     let path = dir.join(format!("bridge_lk_reject_{status}.xml"));
     std::fs::write(&path, text.replace("@STATUS@", &status.to_string())).unwrap();
+    path
+}
+
+/// `name` with SIPp checks that the SDP of the message received at `anchor` (a `<recv …/>`
+/// element, verbatim) carries `ip` in both `c=` and `o=`: a mismatch fails the call.
+pub fn with_sdp_address(dir: &Path, name: &str, anchor: &str, ip: &str) -> PathBuf {
+    let text = std::fs::read_to_string(scenario(name)).unwrap();
+    assert!(text.contains(anchor), "{name} has no {anchor}");
+    let re = ip.replace('.', "\\.");
+    let open = anchor.trim_end_matches("/>").trim_end_matches('>');
+    let checks = format!(
+        "{open}>\n    <action>\n\
+         <ereg regexp=\"c=IN IP4 {re}[^0-9]\" search_in=\"body\" check_it=\"true\" assign_to=\"sdp\"/>\n\
+         <ereg regexp=\"o=[-a-zA-Z0-9_. ]* IN IP4 {re}[^0-9]\" search_in=\"body\" check_it=\"true\" assign_to=\"sdp\"/>\n"
+    );
+    let replaced = if anchor.ends_with("/>") {
+        text.replace(anchor, &format!("{checks}    </action>\n  </recv>"))
+    } else {
+        // `<recv …>` already holding an `<action>`: ours go first inside it.
+        text.replacen(&format!("{anchor}\n    <action>"), &checks, 1)
+    };
+    let path = dir.join(format!("{}_{ip}.xml", name.trim_end_matches(".xml")));
+    std::fs::write(&path, replaced).unwrap();
     path
 }
 

@@ -1,8 +1,12 @@
 //! One leg as a dialog (RFC 3261 §12): the Call-ID, tags, CSeq, remote target and route set
 //! our requests on that leg carry.
 
-use super::token;
-use crate::bridge::msg::{SipMsg, Start};
+use crate::msg::{SipMsg, Start};
+
+/// A fresh random token: tags, branches, cnonces, Call-IDs.
+pub(crate) fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
 
 /// One side of the call as a dialog: what our requests on that leg carry.
 #[derive(Debug, Clone)]

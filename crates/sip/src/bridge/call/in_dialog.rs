@@ -3,20 +3,20 @@
 //! to what we relayed or sent.
 
 use super::{leg_index, Action, Call, Leg, Phase, Relayed, Timer};
-use crate::bridge::msg::{self, param, reason, SipMsg, Start};
+use crate::msg::{self, param, reason, SipMsg, Start};
 
 impl Call {
     /// Whether a request from `leg` belongs to this call's dialog on that leg.
     pub(super) fn in_dialog(&self, leg: Leg, req: &SipMsg) -> bool {
         match leg {
-            Leg::A => {
-                req.to_tag().as_deref() == Some(self.a_tag.as_str())
-                    && req.from_tag() == self.a_invite.from_tag()
+            Leg::Caller => {
+                req.to_tag().as_deref() == Some(self.caller_tag.as_str())
+                    && req.from_tag() == self.caller_invite.from_tag()
             }
-            Leg::B => {
-                req.to_tag() == param(&self.b.local, "tag")
+            Leg::Callee => {
+                req.to_tag() == param(&self.callee.local, "tag")
                     && req.from_tag().is_some()
-                    && req.from_tag() == param(&self.b.remote, "tag")
+                    && req.from_tag() == param(&self.callee.remote, "tag")
             }
         }
     }
@@ -33,17 +33,17 @@ impl Call {
                 }
             }
         }
-        let initial = leg == Leg::A && req.branch() == self.a_invite.branch();
+        let initial = leg == Leg::Caller && req.branch() == self.caller_invite.branch();
         match method.as_str() {
             "INVITE" if initial => {
-                if let Some((_, bytes)) = self.a_last.clone() {
-                    out.push(Action::SendA(bytes));
+                if let Some((_, bytes)) = self.caller_last.clone() {
+                    out.push(Action::SendCaller(bytes));
                 }
             }
             "ACK" => self.ack(out, leg, &req),
             "CANCEL" if initial => {
                 self.respond(out, leg, &req, 200);
-                self.cancel_from_a(out);
+                self.cancel_from_caller(out);
             }
             "CANCEL" => {
                 // Matches no transaction of ours that is still pending.
@@ -55,16 +55,18 @@ impl Call {
                 match self.phase {
                     Phase::Answered | Phase::Confirmed => {
                         if self.phase == Phase::Answered {
-                            self.awaiting_a_ack = false;
+                            self.awaiting_caller_ack = false;
                         }
                         self.hang_up(out, leg.other());
                     }
                     // A BYE in LiveKit's early dialog (§15) ends the attempt like a CANCEL.
-                    Phase::Calling | Phase::Proceeding if leg == Leg::A => self.cancel_from_a(out),
+                    Phase::Calling | Phase::Proceeding if leg == Leg::Caller => {
+                        self.cancel_from_caller(out)
+                    }
                     _ => self.end(out),
                 }
-                if leg == Leg::A && self.phase != Phase::Cancelling {
-                    self.awaiting_a_ack = false;
+                if leg == Leg::Caller && self.phase != Phase::Cancelling {
+                    self.awaiting_caller_ack = false;
                 }
             }
             "OPTIONS" => self.respond(out, leg, &req, 200),
@@ -77,7 +79,7 @@ impl Call {
         }
     }
 
-    pub(super) fn cancel_from_a(&mut self, out: &mut Vec<Action>) {
+    pub(super) fn cancel_from_caller(&mut self, out: &mut Vec<Action>) {
         match self.phase {
             Phase::Calling => {
                 // §9.1: no CANCEL before a provisional; it goes out with the first one.
@@ -96,12 +98,12 @@ impl Call {
     }
 
     pub(super) fn ack(&mut self, out: &mut Vec<Action>, leg: Leg, ack: &SipMsg) {
-        if leg == Leg::A
-            && ack.cseq().map(|c| c.0) == self.a_invite.cseq().map(|c| c.0)
-            && ack.call_id() == self.a.call_id
+        if leg == Leg::Caller
+            && ack.cseq().map(|c| c.0) == self.caller_invite.cseq().map(|c| c.0)
+            && ack.call_id() == self.caller.call_id
         {
-            if self.awaiting_a_ack {
-                self.awaiting_a_ack = false;
+            if self.awaiting_caller_ack {
+                self.awaiting_caller_ack = false;
                 if self.phase == Phase::Answered {
                     self.phase = Phase::Confirmed;
                 }
@@ -144,8 +146,8 @@ impl Call {
                 Ok((b, peer)) => {
                     if let Some(p) = peer {
                         out.push(match leg {
-                            Leg::A => Action::PeerA(p),
-                            Leg::B => Action::PeerB(p),
+                            Leg::Caller => Action::CallerMedia(p),
+                            Leg::Callee => Action::CalleeMedia(p),
                         });
                     }
                     body = b;
@@ -188,18 +190,18 @@ impl Call {
             return;
         };
         let status = resp.status().unwrap_or(500);
-        if leg == Leg::B
+        if leg == Leg::Callee
             && method == "INVITE"
-            && resp.call_id() == self.b.call_id
-            && Some(n) == self.b_invite.cseq().map(|c| c.0)
+            && resp.call_id() == self.callee.call_id
+            && Some(n) == self.callee_invite.cseq().map(|c| c.0)
         {
-            self.b_invite_response(out, resp, status);
+            self.callee_invite_response(out, resp, status);
             return;
         }
         if method == "BYE" && self.bye_out[leg_index(leg)] && status >= 200 {
             self.bye_out[leg_index(leg)] = false;
-            if leg == Leg::A {
-                self.a_out = None;
+            if leg == Leg::Caller {
+                self.caller_out = None;
             }
             return;
         }
@@ -223,8 +225,8 @@ impl Call {
         if status < 200 {
             return;
         }
-        if leg == Leg::A {
-            self.a_out = None;
+        if leg == Leg::Caller {
+            self.caller_out = None;
         }
         let Some(mut r) = self.relayed.take() else {
             return;
@@ -236,8 +238,8 @@ impl Call {
                 Ok((body, peer)) => {
                     if let Some(p) = peer {
                         out.push(match leg {
-                            Leg::A => Action::PeerA(p),
-                            Leg::B => Action::PeerB(p),
+                            Leg::Caller => Action::CallerMedia(p),
+                            Leg::Callee => Action::CalleeMedia(p),
                         });
                     }
                     answer

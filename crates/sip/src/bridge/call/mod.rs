@@ -2,10 +2,10 @@
 //! (LiveKit's, authenticated, or Exotel's), then `handle(event) -> Vec<Action>`. The driver
 //! owns sockets, clock and relay.
 //!
-//! Leg A faces the caller (we are its UAS), leg B the callee (we are its UAC, over TCP or,
-//! toward an Exotel trunk on its TLS port, TLS). In
-//! the outbound direction A is LiveKit and B Exotel; inbound, A is Exotel and B LiveKit.
-//! The comments below name the outbound case; `Route` is the only difference.
+//! The caller's leg is the one whose INVITE started the call (we are its UAS); the callee's
+//! leg is the one we call (we are its UAC, over TCP or, toward an Exotel trunk on its TLS
+//! port, TLS). Outbound the caller is LiveKit and the callee Exotel; inbound the reverse. The
+//! comments below name the outbound case; `Route` is the only difference.
 //! RFC 3261 as it applies to a B2BUA:
 //! - the B INVITE has its own Call-ID, From tag, Via and Contact (§8.1.1); the number and the
 //!   From domain are Exotel's (`<number>@<account_sid>.pstn.exotel.com`);
@@ -19,33 +19,37 @@
 //!   (§9.1), and LiveKit gets 487 when Exotel's transaction ends (or after 64×T1 without).
 //! - Timer B bounds the wait for Exotel's first response; Timer C the ringing.
 
+mod callee_invite;
 mod dialog;
 mod in_dialog;
-mod leg_b;
+mod route_plan;
 
-use super::msg::{self, name_addr_uri, param, reason, SipMsg, Start};
 use super::{Failure, Route};
+use crate::msg::{self, name_addr_uri, param, reason, SipMsg, Start};
 use crate::probe::Credentials;
 use crate::sdp::Sdp;
 use crate::transport::StreamTransport;
+pub(crate) use dialog::token;
 use dialog::Dialog;
-use leg_b::plan_b;
+pub use route_plan::hostport;
+use route_plan::plan_callee;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Leg {
-    /// LiveKit.
-    A,
-    /// Exotel.
-    B,
+    /// The side whose INVITE started the call (we are its UAS): LiveKit outbound, Exotel
+    /// inbound.
+    Caller,
+    /// The side we call (we are its UAC): Exotel outbound, LiveKit inbound.
+    Callee,
 }
 
 impl Leg {
     fn other(self) -> Self {
         match self {
-            Self::A => Self::B,
-            Self::B => Self::A,
+            Self::Caller => Self::Callee,
+            Self::Callee => Self::Caller,
         }
     }
 }
@@ -79,17 +83,17 @@ impl Timers {
 #[derive(Debug, Clone)]
 pub struct CallConfig {
     pub route: Route,
-    /// Leg B's Call-ID (chosen by the driver, which routes leg B's messages by it).
-    pub b_call_id: String,
-    /// Our signalling address toward LiveKit (`ip:port`), for Contact and Via on leg A.
-    pub a_local: String,
-    /// Whether leg A is UDP (then our responses and requests to LiveKit are retransmitted).
-    pub a_udp: bool,
+    /// The callee's leg's Call-ID (chosen by the driver, which routes the callee's leg's messages by it).
+    pub callee_call_id: String,
+    /// Our signalling address toward LiveKit (`ip:port`), for Contact and Via on the caller's leg.
+    pub caller_local: String,
+    /// Whether the caller's leg is UDP (then our responses and requests to LiveKit are retransmitted).
+    pub caller_udp: bool,
     /// Our signalling address toward Exotel (the whitelisted public address).
-    pub b_local: String,
-    /// The relay's two sides: LiveKit sends media to `media_a`, Exotel to `media_b`.
-    pub media_a: SocketAddr,
-    pub media_b: SocketAddr,
+    pub callee_local: String,
+    /// The relay's two sides: LiveKit sends media to `caller_media`, Exotel to `callee_media`.
+    pub caller_media: SocketAddr,
+    pub callee_media: SocketAddr,
     pub timers: Timers,
 }
 
@@ -113,12 +117,12 @@ pub enum Timer {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    FromA(SipMsg),
-    FromB(SipMsg),
+    FromCaller(SipMsg),
+    FromCallee(SipMsg),
     /// The TCP (or TLS) connection to Exotel could not be made.
-    BConnectFailed,
+    CalleeConnectFailed,
     /// The connection to Exotel closed.
-    BClosed,
+    CalleeClosed,
     Timer(Timer),
     /// No RTP from either side for the relay's timeout (watched once `WatchMedia` is out).
     MediaTimeout,
@@ -126,14 +130,14 @@ pub enum Event {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
-    SendA(Vec<u8>),
-    SendB(Vec<u8>),
+    SendCaller(Vec<u8>),
+    SendCallee(Vec<u8>),
     /// (Re)arm a timer; an armed timer of the same kind is replaced.
     Arm(Timer, Duration),
     /// LiveKit's media address, from its SDP.
-    PeerA(SocketAddr),
+    CallerMedia(SocketAddr),
     /// Exotel's media address, from its SDP.
-    PeerB(SocketAddr),
+    CalleeMedia(SocketAddr),
     /// The call is answered: end it (`Event::MediaTimeout`) if its RTP stops.
     WatchMedia,
     /// The media session is no longer needed: free its ports now.
@@ -172,34 +176,34 @@ struct Relayed {
 
 pub struct Call {
     cfg: CallConfig,
-    a_invite: SipMsg,
-    a_tag: String,
-    a: Dialog,
-    b: Dialog,
+    caller_invite: SipMsg,
+    caller_tag: String,
+    caller: Dialog,
+    callee: Dialog,
     /// The INVITE last sent to Exotel.
-    b_invite: SipMsg,
-    b_auth_answered: bool,
+    callee_invite: SipMsg,
+    callee_auth_answered: bool,
     /// Our offer toward Exotel (kept for the authenticated retry).
-    b_offer: Vec<u8>,
-    /// The digest pair answering leg B's challenge.
-    b_credentials: Option<Credentials>,
-    /// Where leg B connects, and how.
-    b_host: String,
-    b_port: u16,
-    b_transport: StreamTransport,
+    callee_offer: Vec<u8>,
+    /// The digest pair answering the callee's leg's challenge.
+    callee_credentials: Option<Credentials>,
+    /// Where the callee's leg connects, and how.
+    callee_host: String,
+    callee_port: u16,
+    callee_transport: StreamTransport,
     phase: Phase,
     /// A CANCEL to send once Exotel's first provisional arrives (§9.1).
     cancel_pending: bool,
     /// Our last response to LiveKit's INVITE (for retransmissions) and its status.
-    a_last: Option<(u16, Vec<u8>)>,
+    caller_last: Option<(u16, Vec<u8>)>,
     g_interval: Duration,
-    awaiting_a_ack: bool,
+    awaiting_caller_ack: bool,
     /// The ACK we sent for Exotel's 2xx (resent on its retransmissions).
-    b_ack: Option<Vec<u8>>,
+    callee_ack: Option<Vec<u8>>,
     /// Our BYE awaiting its response, per leg.
     bye_out: [bool; 2],
     /// Our last request to LiveKit for UDP retransmission, with its interval.
-    a_out: Option<(Vec<u8>, Duration)>,
+    caller_out: Option<(Vec<u8>, Duration)>,
     relayed: Option<Relayed>,
     /// Last response per received request branch, for retransmitted requests (BYE, re-INVITE).
     answered: Vec<(String, Vec<u8>)>,
@@ -209,25 +213,21 @@ pub struct Call {
     pub final_status: Option<u16>,
 }
 
-pub(crate) fn token() -> String {
-    format!("{:016x}", rand::random::<u64>())
-}
-
 fn leg_index(leg: Leg) -> usize {
     match leg {
-        Leg::A => 0,
-        Leg::B => 1,
+        Leg::Caller => 0,
+        Leg::Callee => 1,
     }
 }
 impl Call {
     /// A call from LiveKit's authenticated INVITE. The actions include the 100 Trying and
     /// the INVITE to Exotel, or a final answer to LiveKit when the call cannot be placed.
     pub fn start(cfg: CallConfig, invite: SipMsg) -> (Self, Vec<Action>) {
-        let a_tag = token();
-        let a = Dialog {
+        let caller_tag = token();
+        let caller = Dialog {
             call_id: invite.call_id().to_owned(),
             local: format!(
-                "{};tag={a_tag}",
+                "{};tag={caller_tag}",
                 invite.header("To").unwrap_or("<sip:bridge>")
             ),
             remote: invite.header("From").unwrap_or_default().to_owned(),
@@ -239,39 +239,39 @@ impl Call {
             routes: invite.all("Record-Route"),
             via: format!(
                 "SIP/2.0/{} {}",
-                if cfg.a_udp { "UDP" } else { "TCP" },
-                cfg.a_local
+                if cfg.caller_udp { "UDP" } else { "TCP" },
+                cfg.caller_local
             ),
             contact: format!(
                 "<sip:bridge@{}{}>",
-                cfg.a_local,
-                if cfg.a_udp { "" } else { ";transport=tcp" }
+                cfg.caller_local,
+                if cfg.caller_udp { "" } else { ";transport=tcp" }
             ),
         };
-        let plan = plan_b(&cfg, &invite);
+        let plan = plan_callee(&cfg.route, &cfg.callee_local, &invite);
         let b_tag = token();
-        let b = Dialog {
-            call_id: cfg.b_call_id.clone(),
+        let callee = Dialog {
+            call_id: cfg.callee_call_id.clone(),
             local: format!("{};tag={b_tag}", plan.from),
             remote: plan.to.clone(),
             cseq: 0,
             target: plan.target.clone(),
             routes: vec![],
-            via: format!("SIP/2.0/{} {}", plan.transport.via(), cfg.b_local),
+            via: format!("SIP/2.0/{} {}", plan.transport.via(), cfg.callee_local),
             contact: format!(
                 "<sip:bridge@{};transport={}>",
-                cfg.b_local,
+                cfg.callee_local,
                 plan.transport.param()
             ),
         };
         let g = cfg.timers.t1;
         let mut call = Call {
             cfg,
-            a_invite: invite,
-            a_tag,
-            a,
-            b,
-            b_invite: SipMsg {
+            caller_invite: invite,
+            caller_tag,
+            caller,
+            callee,
+            callee_invite: SipMsg {
                 start: Start::Request {
                     method: "INVITE".into(),
                     uri: String::new(),
@@ -279,20 +279,20 @@ impl Call {
                 headers: vec![],
                 body: vec![],
             },
-            b_auth_answered: false,
-            b_offer: vec![],
-            b_credentials: plan.credentials,
-            b_host: plan.host,
-            b_port: plan.port,
-            b_transport: plan.transport,
+            callee_auth_answered: false,
+            callee_offer: vec![],
+            callee_credentials: plan.credentials,
+            callee_host: plan.host,
+            callee_port: plan.port,
+            callee_transport: plan.transport,
             phase: Phase::Calling,
             cancel_pending: false,
-            a_last: None,
+            caller_last: None,
             g_interval: g,
-            awaiting_a_ack: false,
-            b_ack: None,
+            awaiting_caller_ack: false,
+            callee_ack: None,
             bye_out: [false, false],
-            a_out: None,
+            caller_out: None,
             relayed: None,
             answered: vec![],
             media_released: false,
@@ -301,32 +301,32 @@ impl Call {
         };
         let mut out = vec![];
         let max_forwards = call
-            .a_invite
+            .caller_invite
             .header("Max-Forwards")
             .map(|m| m.trim().parse::<u32>());
         if let Some(Ok(0)) = max_forwards {
-            call.fail_a(&mut out, 483, None);
+            call.fail_caller(&mut out, 483, None);
             return (call, out);
         }
         if let Some((status, warning)) = plan.refuse {
-            call.fail_a(&mut out, status, warning);
+            call.fail_caller(&mut out, status, warning);
             return (call, out);
         }
-        let offer = match call.offer_for(Leg::B, &call.a_invite.body.clone()) {
+        let offer = match call.offer_for(Leg::Callee, &call.caller_invite.body.clone()) {
             Ok((body, peer)) => {
                 if let Some(p) = peer {
-                    out.push(Action::PeerA(p));
+                    out.push(Action::CallerMedia(p));
                 }
                 body
             }
             Err(why) => {
-                call.fail_a(&mut out, 488, Some(&why));
+                call.fail_caller(&mut out, 488, Some(&why));
                 return (call, out);
             }
         };
-        call.b_offer = offer;
-        call.respond_a(&mut out, 100, None);
-        call.send_b_invite(&mut out, None);
+        call.callee_offer = offer;
+        call.respond_caller(&mut out, 100, None);
+        call.send_callee_invite(&mut out, None);
         (call, out)
     }
 
@@ -346,30 +346,30 @@ impl Call {
 
     fn relay_side(&self, facing: Leg) -> SocketAddr {
         match facing {
-            Leg::A => self.cfg.media_a,
-            Leg::B => self.cfg.media_b,
+            Leg::Caller => self.cfg.caller_media,
+            Leg::Callee => self.cfg.callee_media,
         }
     }
 
     fn dialog(&mut self, leg: Leg) -> &mut Dialog {
         match leg {
-            Leg::A => &mut self.a,
-            Leg::B => &mut self.b,
+            Leg::Caller => &mut self.caller,
+            Leg::Callee => &mut self.callee,
         }
     }
 
     fn send(&mut self, out: &mut Vec<Action>, leg: Leg, bytes: Vec<u8>) {
         out.push(match leg {
-            Leg::A => Action::SendA(bytes),
-            Leg::B => Action::SendB(bytes),
+            Leg::Caller => Action::SendCaller(bytes),
+            Leg::Callee => Action::SendCallee(bytes),
         });
     }
 
     /// Sends an in-dialog request on `leg`, with retransmission on UDP and Timer F.
     fn send_request(&mut self, out: &mut Vec<Action>, leg: Leg, req: &SipMsg) {
         let bytes = req.to_bytes();
-        if leg == Leg::A && self.cfg.a_udp {
-            self.a_out = Some((bytes.clone(), self.cfg.timers.t1));
+        if leg == Leg::Caller && self.cfg.caller_udp {
+            self.caller_out = Some((bytes.clone(), self.cfg.timers.t1));
             out.push(Action::Arm(Timer::E, self.cfg.timers.t1));
         }
         out.push(Action::Arm(Timer::F(leg), self.cfg.timers.long()));
@@ -377,8 +377,18 @@ impl Call {
     }
 
     /// A response to LiveKit's INVITE.
-    fn respond_a(&mut self, out: &mut Vec<Action>, status: u16, extra: Option<(SipMsg, Vec<u8>)>) {
-        let mut r = msg::response(&self.a_invite, status, reason(status), Some(&self.a_tag));
+    fn respond_caller(
+        &mut self,
+        out: &mut Vec<Action>,
+        status: u16,
+        extra: Option<(SipMsg, Vec<u8>)>,
+    ) {
+        let mut r = msg::response(
+            &self.caller_invite,
+            status,
+            reason(status),
+            Some(&self.caller_tag),
+        );
         if let Some((from, body)) = extra {
             if let Start::Response { reason, .. } = &from.start {
                 r.start = Start::Response {
@@ -393,25 +403,31 @@ impl Call {
             }
         }
         if (101..300).contains(&status) {
-            r.headers.push(("Contact".into(), self.a.contact.clone()));
+            r.headers
+                .push(("Contact".into(), self.caller.contact.clone()));
         }
         let bytes = r.to_bytes();
         if status >= 200 {
             self.final_status = Some(status);
-            self.awaiting_a_ack = true;
-            if self.cfg.a_udp {
+            self.awaiting_caller_ack = true;
+            if self.cfg.caller_udp {
                 self.g_interval = self.cfg.timers.t1;
                 out.push(Action::Arm(Timer::G, self.g_interval));
             }
             out.push(Action::Arm(Timer::H, self.cfg.timers.long()));
         }
-        self.a_last = Some((status, bytes.clone()));
-        out.push(Action::SendA(bytes));
+        self.caller_last = Some((status, bytes.clone()));
+        out.push(Action::SendCaller(bytes));
     }
 
     /// A final failure toward LiveKit; the call is over.
-    fn fail_a(&mut self, out: &mut Vec<Action>, status: u16, warning: Option<&str>) {
-        let mut r = msg::response(&self.a_invite, status, reason(status), Some(&self.a_tag));
+    fn fail_caller(&mut self, out: &mut Vec<Action>, status: u16, warning: Option<&str>) {
+        let mut r = msg::response(
+            &self.caller_invite,
+            status,
+            reason(status),
+            Some(&self.caller_tag),
+        );
         if let Some(w) = warning {
             // RFC 3261 §20.43: 399 is a free-text warning.
             r.headers.push((
@@ -421,10 +437,10 @@ impl Call {
         }
         let bytes = r.to_bytes();
         self.final_status = Some(status);
-        self.awaiting_a_ack = true;
-        self.a_last = Some((status, bytes.clone()));
-        out.push(Action::SendA(bytes));
-        if self.cfg.a_udp {
+        self.awaiting_caller_ack = true;
+        self.caller_last = Some((status, bytes.clone()));
+        out.push(Action::SendCaller(bytes));
+        if self.cfg.caller_udp {
             self.g_interval = self.cfg.timers.t1;
             out.push(Action::Arm(Timer::G, self.g_interval));
         }
@@ -443,7 +459,7 @@ impl Call {
     fn maybe_done(&mut self, out: &mut Vec<Action>) {
         if self.phase == Phase::Ended
             && !self.done
-            && !self.awaiting_a_ack
+            && !self.awaiting_caller_ack
             && !self.bye_out.iter().any(|b| *b)
         {
             self.done = true;
@@ -455,9 +471,13 @@ impl Call {
         self.done
     }
 
-    /// Where leg B connects (host, port) and over what.
-    pub fn b_destination(&self) -> (String, u16, StreamTransport) {
-        (self.b_host.clone(), self.b_port, self.b_transport)
+    /// Where the callee's leg connects (host, port) and over what.
+    pub fn callee_destination(&self) -> (String, u16, StreamTransport) {
+        (
+            self.callee_host.clone(),
+            self.callee_port,
+            self.callee_transport,
+        )
     }
 
     pub fn handle(&mut self, event: Event) -> Vec<Action> {
@@ -466,18 +486,20 @@ impl Call {
             return out;
         }
         match event {
-            Event::FromA(m) if m.is_request() => self.request(&mut out, Leg::A, m),
-            Event::FromB(m) if m.is_request() => self.request(&mut out, Leg::B, m),
-            Event::FromA(m) => self.response(&mut out, Leg::A, m),
-            Event::FromB(m) => self.response(&mut out, Leg::B, m),
-            Event::BConnectFailed => self.b_failed(&mut out, Failure::Unreachable),
-            Event::BClosed => match self.phase {
-                Phase::Calling | Phase::Proceeding => self.b_failed(&mut out, Failure::Unreachable),
+            Event::FromCaller(m) if m.is_request() => self.request(&mut out, Leg::Caller, m),
+            Event::FromCallee(m) if m.is_request() => self.request(&mut out, Leg::Callee, m),
+            Event::FromCaller(m) => self.response(&mut out, Leg::Caller, m),
+            Event::FromCallee(m) => self.response(&mut out, Leg::Callee, m),
+            Event::CalleeConnectFailed => self.callee_failed(&mut out, Failure::Unreachable),
+            Event::CalleeClosed => match self.phase {
+                Phase::Calling | Phase::Proceeding => {
+                    self.callee_failed(&mut out, Failure::Unreachable)
+                }
                 Phase::Cancelling => self.finish_cancel(&mut out),
                 Phase::Answered | Phase::Confirmed => {
                     // Exotel's side is gone: hang up LiveKit's.
                     self.bye_out[1] = false;
-                    self.hang_up(&mut out, Leg::A);
+                    self.hang_up(&mut out, Leg::Caller);
                 }
                 Phase::Ended => self.bye_out[1] = false,
             },
@@ -486,8 +508,8 @@ impl Call {
                 if matches!(self.phase, Phase::Answered | Phase::Confirmed) {
                     // Both sides went silent (a peer crashed or lost its network): without
                     // this, the call and its relay ports would be held until someone BYEs.
-                    self.hang_up(&mut out, Leg::A);
-                    self.hang_up(&mut out, Leg::B);
+                    self.hang_up(&mut out, Leg::Caller);
+                    self.hang_up(&mut out, Leg::Callee);
                 }
             }
         }
@@ -497,40 +519,40 @@ impl Call {
 
     fn timer(&mut self, out: &mut Vec<Action>, t: Timer) {
         match t {
-            Timer::B if self.phase == Phase::Calling => self.b_failed(out, Failure::Timeout),
+            Timer::B if self.phase == Phase::Calling => self.callee_failed(out, Failure::Timeout),
             Timer::C if self.phase == Phase::Proceeding => {
                 self.send_cancel(out);
                 out.push(Action::Arm(Timer::CancelGuard, self.cfg.timers.long()));
-                self.b_failed(out, Failure::Timeout);
+                self.callee_failed(out, Failure::Timeout);
             }
             Timer::CancelGuard if self.phase == Phase::Cancelling => self.finish_cancel(out),
-            Timer::G if self.awaiting_a_ack && self.cfg.a_udp => {
-                if let Some((_, bytes)) = self.a_last.clone() {
-                    out.push(Action::SendA(bytes));
+            Timer::G if self.awaiting_caller_ack && self.cfg.caller_udp => {
+                if let Some((_, bytes)) = self.caller_last.clone() {
+                    out.push(Action::SendCaller(bytes));
                 }
                 self.g_interval = (self.g_interval * 2).min(self.cfg.timers.t2);
                 out.push(Action::Arm(Timer::G, self.g_interval));
             }
-            Timer::H if self.awaiting_a_ack => {
-                self.awaiting_a_ack = false;
+            Timer::H if self.awaiting_caller_ack => {
+                self.awaiting_caller_ack = false;
                 if self.phase == Phase::Answered {
                     // §13.3.1.4: a 2xx never ACKed ends the dialog with BYE.
                     self.phase = Phase::Confirmed;
-                    self.hang_up(out, Leg::A);
-                    self.hang_up(out, Leg::B);
+                    self.hang_up(out, Leg::Caller);
+                    self.hang_up(out, Leg::Callee);
                 }
             }
             Timer::E => {
-                if let Some((bytes, interval)) = self.a_out.take() {
+                if let Some((bytes, interval)) = self.caller_out.take() {
                     let next = (interval * 2).min(self.cfg.timers.t2);
-                    out.push(Action::SendA(bytes.clone()));
+                    out.push(Action::SendCaller(bytes.clone()));
                     out.push(Action::Arm(Timer::E, next));
-                    self.a_out = Some((bytes, next));
+                    self.caller_out = Some((bytes, next));
                 }
             }
             Timer::F(leg) => {
-                if leg == Leg::A {
-                    self.a_out = None;
+                if leg == Leg::Caller {
+                    self.caller_out = None;
                 }
                 self.bye_out[leg_index(leg)] = false;
                 if let Some(r) = self.relayed.take() {
@@ -561,8 +583,8 @@ impl Call {
 
     fn respond(&mut self, out: &mut Vec<Action>, leg: Leg, req: &SipMsg, status: u16) {
         let tag = match leg {
-            Leg::A => self.a_tag.clone(),
-            Leg::B => param(&self.b.local, "tag").unwrap_or_default(),
+            Leg::Caller => self.caller_tag.clone(),
+            Leg::Callee => param(&self.callee.local, "tag").unwrap_or_default(),
         };
         let r = msg::response(req, status, reason(status), Some(&tag)).to_bytes();
         if let Some(b) = req.branch() {
@@ -573,25 +595,5 @@ impl Call {
             }
         }
         self.send(out, leg, r);
-    }
-}
-
-impl SipMsg {
-    /// Every value of `name` unsplit (challenges contain commas).
-    pub fn all_raw(&self, name: &str) -> Vec<String> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-            .collect()
-    }
-}
-
-/// `host:port` with IPv6 literals bracketed.
-pub fn hostport(host: &str, port: u16) -> String {
-    if host.parse::<std::net::Ipv6Addr>().is_ok() {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
     }
 }

@@ -1,5 +1,7 @@
-//! SIP messages as a B2BUA handles them: headers kept verbatim and in order (a B2BUA copies
-//! Via, Record-Route, From and To back byte for byte), compact names expanded. Parsing never
+//! trunkline's one SIP message model, for the bridge and the probe alike: headers kept
+//! verbatim and in order (a B2BUA copies Via, Record-Route, From and To back byte for byte),
+//! compact names expanded. Why our own rather than a crate's: README, "One SIP message
+//! model" (bench/sip_parsers.sh measures the candidates). Parsing never
 //! panics; a request whose Via parses but that is otherwise broken is reported as such so the
 //! endpoint can answer 400 (RFC 3261 §8.2.2/§21.4.1), anything else is dropped.
 //!
@@ -8,21 +10,14 @@
 //! messages get their 400 (tests/bridge_torture.rs). A response only needs what matching it
 //! takes: the provider's quirks must not drop a call.
 
-use super::syntax::*;
+mod grammar;
 
-/// The most a single message may take (as `wire::MAX_MESSAGE`).
+use grammar::*;
+pub use grammar::{param, request_uri_ok, uri_ok, Start, VERSION_NOT_SUPPORTED};
+
+/// The most a single message may take (a stream is framed to the same bound).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 const MAX_HEADERS: usize = 128;
-/// The reason of a request in another SIP version: answered 505 rather than 400 (§8.2.2.1…
-/// §21.5.6).
-pub const VERSION_NOT_SUPPORTED: &str = "SIP version not supported";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Start {
-    Request { method: String, uri: String },
-    Response { status: u16, reason: String },
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SipMsg {
     pub start: Start,
@@ -281,6 +276,15 @@ impl SipMsg {
             .collect()
     }
 
+    /// Every value of `name` unsplit (challenges contain commas).
+    pub fn all_raw(&self, name: &str) -> Vec<String> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
     pub fn top_via(&self) -> Option<String> {
         self.all("Via").into_iter().next()
     }
@@ -377,20 +381,6 @@ fn split_raw(v: &str) -> Vec<String> {
     out
 }
 
-/// `;name=value` (or a bare `;name`, as `""`) from a header value's parameters.
-pub fn param(value: &str, name: &str) -> Option<String> {
-    let params = match value.rfind('>') {
-        Some(i) => &value[i + 1..],
-        None => value,
-    };
-    params.split(';').skip(1).find_map(|p| {
-        let (k, v) = p.split_once('=').unwrap_or((p, ""));
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_owned())
-    })
-}
-
 /// The URI inside a name-addr (`"x" <sip:a@b>;tag=1`) or an addr-spec (`sip:a@b;tag=1`).
 pub fn name_addr_uri(v: &str) -> Option<String> {
     let v = v.trim();
@@ -482,5 +472,4 @@ pub fn reason(status: u16) -> &'static str {
 }
 
 #[cfg(test)]
-#[path = "msg_tests.rs"]
 mod tests;

@@ -1,8 +1,31 @@
-//! The grammar checks behind `msg::SipMsg::parse` (RFC 3261 §25, as RFC 4475's torture
-//! messages exercise it): start lines, Via, host:port, parameters, URIs and name-addrs.
-//! Each answers only "well-formed or not"; what to do about it is `msg`'s business.
+//! The grammar behind `SipMsg::parse` (RFC 3261 §25, as RFC 4475's torture messages
+//! exercise it): start lines, Via, host:port, parameters, URIs and name-addrs. Each check
+//! answers only "well-formed or not"; what to do about it is the message module's business.
+//! Nothing here looks back at that module: the start line and parameters are defined here.
 
-use super::msg::{param, Start, VERSION_NOT_SUPPORTED};
+/// The reason of a request in another SIP version: answered 505 rather than 400 (§8.2.2.1…
+/// §21.5.6).
+pub const VERSION_NOT_SUPPORTED: &str = "SIP version not supported";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    Request { method: String, uri: String },
+    Response { status: u16, reason: String },
+}
+
+/// `;name=value` (or a bare `;name`, as `""`) from a header value's parameters.
+pub fn param(value: &str, name: &str) -> Option<String> {
+    let params = match value.rfind('>') {
+        Some(i) => &value[i + 1..],
+        None => value,
+    };
+    params.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        k.trim()
+            .eq_ignore_ascii_case(name)
+            .then(|| v.trim().to_owned())
+    })
+}
 
 pub(super) fn is_token_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || "-.!%*_+`'~".contains(c)
@@ -171,7 +194,7 @@ pub(super) fn quoted_len(s: &str) -> Option<usize> {
 /// A URI as SIP carries it (RFC 3261 §19.1, RFC 3986): a scheme, then printable ASCII with no
 /// space, `<`, `>` or `"`, and every `%` an escape. Any scheme: an unknown one is no syntax
 /// error (RFC 4475 §3.3.2).
-pub(super) fn uri_ok(u: &str) -> bool {
+pub fn uri_ok(u: &str) -> bool {
     let Some((scheme, rest)) = u.split_once(':') else {
         return false;
     };
@@ -195,7 +218,7 @@ pub(super) fn uri_ok(u: &str) -> bool {
 
 /// A Request-URI: a URI, and for sip/sips a host and no headers (§19.1.5 allows `?headers`
 /// outside the Request-URI only, RFC 4475 §3.1.2.11). The user part may hold `?` and `;`.
-pub(super) fn request_uri_ok(u: &str) -> bool {
+pub fn request_uri_ok(u: &str) -> bool {
     if !uri_ok(u) {
         return false;
     }
