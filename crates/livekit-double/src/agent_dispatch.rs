@@ -35,7 +35,7 @@ pub(crate) fn create(
         attributes: req.attributes,
         // `createAgentDispatch`: created_at in nanoseconds.
         state: Some(AgentDispatchState {
-            created_at: crate::room::now_ms() * 1_000_000,
+            created_at: crate::store::now_ms() * 1_000_000,
             ..Default::default()
         }),
     };

@@ -5,7 +5,8 @@
 use crate::auth::Grants;
 use crate::sip_status::psrpc_error;
 use crate::store::guid;
-use crate::twirp::TwirpError;
+use crate::store::now_ms;
+use crate::twirp::{auth_error, TwirpError};
 use crate::State;
 use livekit_protocol::participant_info::State as PState;
 use livekit_protocol::{
@@ -15,7 +16,6 @@ use livekit_protocol::{
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// A live room: its proto, participants in join order, agent dispatches in creation order.
 #[derive(Debug, Clone, Default)]
@@ -26,11 +26,6 @@ pub(crate) struct RoomState {
 }
 
 pub(crate) type Rooms = BTreeMap<String, RoomState>;
-
-/// `ErrPermissionDenied` through `twirpAuthError`: every grant failure is `unauthenticated`.
-pub(crate) fn auth_error() -> TwirpError {
-    TwirpError::new("unauthenticated", "permissions denied")
-}
 
 fn video_flag(g: &Grants, name: &str) -> bool {
     video(g)
@@ -76,13 +71,6 @@ fn ensure_video(g: Option<&Grants>, flag: &str) -> Result<(), TwirpError> {
     } else {
         Err(auth_error())
     }
-}
-
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 /// `StandardRoomAllocator.CreateRoom` for a new room, with `pkg/config` defaults.

@@ -11,11 +11,10 @@
 //! a failed INVITE disconnects the participant (`participant_left`), and the room closes.
 
 use crate::auth::Grants;
-use crate::room::auth_error;
 use crate::sip::TRUNK_NOT_FOUND;
 use crate::sip_status::{self, psrpc_error};
-use crate::store::guid;
-use crate::twirp::{Codec, TwirpError};
+use crate::store::{guid, now_ms};
+use crate::twirp::{auth_error, Codec, TwirpError};
 use crate::{Shared, State};
 use axum::response::Response;
 use livekit_protocol::participant_info::{Kind, State as PState};
@@ -270,7 +269,7 @@ fn start(
     } else {
         req.participant_identity.clone()
     };
-    let now = crate::room::now_ms();
+    let now = now_ms();
     let p = ParticipantInfo {
         sid: guid("PA_"),
         identity: identity.clone(),

@@ -4,9 +4,10 @@
 //! `pkg/sip/service.go`, `outbound.go`, `protocol.go` (REFER, NOTIFY, hangup after).
 
 use crate::auth::Grants;
-use crate::room::{auth_error, ensure_admin, participant_not_found};
+use crate::room::{ensure_admin, participant_not_found};
 use crate::sip_participant::{call_index, end, CallState, ATTR_CALL_ID};
 use crate::sip_status::{self, psrpc_error};
+use crate::twirp::auth_error;
 use crate::twirp::TwirpError;
 use crate::State;
 use livekit_protocol::{TransferSipParticipantRequest, TransferSipParticipantResponse};

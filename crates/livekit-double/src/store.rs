@@ -8,6 +8,7 @@ use livekit_protocol::{
 use rand::Rng;
 use std::collections::BTreeMap;
 use std::ops::Bound;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `sip_outbound_trunk`, `sip_inbound_trunk` and `sip_dispatch_rule`; BTreeMaps keep the id
 /// order the store sorts by.
@@ -134,6 +135,14 @@ pub(crate) fn normalize_number(num: &str) -> String {
     } else {
         format!("+{digits}")
     }
+}
+
+/// Milliseconds since the Unix epoch, as LiveKit stamps its objects.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -297,6 +297,12 @@ fn camel_to_snake(s: &str) -> String {
     out
 }
 
+/// LiveKit's answer to a token without the grant a method needs: `ErrPermissionDenied`
+/// through `twirpAuthError`, so every grant failure is `unauthenticated`.
+pub(crate) fn auth_error() -> TwirpError {
+    TwirpError::new("unauthenticated", "permissions denied")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,12 @@
 //! as `serve`, listens for LiveKit's SIP service on UDP and TCP and, when enabled, for
 //! Exotel's calls on TCP, and relays RTP through its port pool.
 
-use crate::config::{open_store, DbArgs};
+use crate::database::open_store;
+use crate::failure::Failure;
 use crate::master_key;
+use crate::parse::{boolean, ip_addr, number, socket_addr};
+use crate::settings::DbArgs;
+use crate::signals::shutdown_signal;
 use clap::Args;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -19,25 +23,30 @@ pub struct BridgeArgs {
     pub db: DbArgs,
     /// Where LiveKit's SIP service sends its INVITEs (UDP and TCP on the same port). Provision
     /// the trunks with TRUNKLINE_BRIDGE_SIP_ADDRESS pointing here.
-    #[arg(long, env = "TRUNKLINE_BRIDGE_LISTEN", default_value = "0.0.0.0:5080")]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_LISTEN", default_value = "0.0.0.0:5080",
+          value_parser = socket_addr("TRUNKLINE_BRIDGE_LISTEN --listen", "0.0.0.0:5080"))]
     pub listen: SocketAddr,
     /// Our address as LiveKit reaches it (`ip:port`, for Via and Contact toward LiveKit).
     /// Default: the listen address, which must then be a specific IP.
-    #[arg(long, env = "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS")]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS",
+          value_parser = socket_addr("TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS --livekit-address", "10.0.0.5:5080"))]
     pub livekit_address: Option<SocketAddr>,
     /// The public address Exotel has whitelisted (`ip:port`): the source of our calls to
     /// Exotel, written in Via, Contact and the SDP toward Exotel.
-    #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS")]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS",
+          value_parser = socket_addr("TRUNKLINE_BRIDGE_PUBLIC_ADDRESS --public-address", "203.0.113.10:5070"))]
     pub public_address: SocketAddr,
     /// The IP Exotel sends RTP to, written in the SDP toward Exotel, when it differs from
     /// TRUNKLINE_BRIDGE_PUBLIC_ADDRESS's (a 1:1 NAT whose public side is another address).
     /// Default: the public address's IP.
-    #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS")]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS",
+          value_parser = ip_addr("TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS --public-media-address", "203.0.113.11"))]
     pub public_media_address: Option<IpAddr>,
     /// Where Exotel delivers calls to the tenants' numbers (TCP), and where it sends requests
     /// inside our calls to it (our Contact): bind it to the port of
     /// TRUNKLINE_BRIDGE_PUBLIC_ADDRESS. Unset: no inbound calls.
-    #[arg(long, env = "TRUNKLINE_BRIDGE_PROVIDER_LISTEN")]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_PROVIDER_LISTEN",
+          value_parser = socket_addr("TRUNKLINE_BRIDGE_PROVIDER_LISTEN --provider-listen", "0.0.0.0:5070"))]
     pub provider_listen: Option<SocketAddr>,
     /// LiveKit's SIP service (`host:port`, reached over TCP) for inbound calls. Its inbound
     /// trunks must accept the bridge's address (allowed_addresses) and numbers in E.164.
@@ -52,7 +61,8 @@ pub struct BridgeArgs {
     )]
     pub rtp_ports: String,
     /// Seconds without RTP from either side before a call's media counts as dead.
-    #[arg(long, env = "TRUNKLINE_BRIDGE_RTP_TIMEOUT", default_value_t = 30)]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_RTP_TIMEOUT", default_value_t = 30,
+          value_parser = number("TRUNKLINE_BRIDGE_RTP_TIMEOUT --rtp-timeout", "whole seconds", 1u64, 86_400, "30"))]
     pub rtp_timeout: u64,
     /// Source networks that get an answer, comma-separated CIDRs or IPs: LiveKit's SIP
     /// service and the provider's signalling addresses. Everything else is dropped silently.
@@ -61,33 +71,31 @@ pub struct BridgeArgs {
     #[arg(long, env = "TRUNKLINE_BRIDGE_ALLOW", value_delimiter = ',')]
     pub allow: Vec<String>,
     /// SIP messages per second per source before messages are dropped (burst: twice this).
-    #[arg(long, env = "TRUNKLINE_BRIDGE_RATE", default_value_t = 10000.0)]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_RATE", default_value_t = 10000.0,
+          value_parser = number("TRUNKLINE_BRIDGE_RATE --rate", "messages per second", 1.0, 10_000_000.0, "10000"))]
     pub rate: f64,
     /// Open TCP connections per source.
-    #[arg(
-        long,
-        env = "TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE",
-        default_value_t = 256
-    )]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE", default_value_t = 256,
+          value_parser = number("TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE --max-tcp-per-source", "a whole number", 1usize, 1_000_000, "256"))]
     pub max_tcp_per_source: usize,
     /// Calls in progress per source (an IPv4 address or an IPv6 /64); past it a new INVITE
     /// gets 503.
-    #[arg(
-        long,
-        env = "TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE",
-        default_value_t = 1000
-    )]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE", default_value_t = 1000,
+          value_parser = number("TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE --max-calls-per-source", "a whole number", 1usize, 1_000_000, "1000"))]
     pub max_calls_per_source: usize,
     /// Relay ports one source's calls may hold (4 per call). Default: half the RTP port range.
-    #[arg(long, env = "TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE")]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE",
+          value_parser = number("TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE --max-rtp-ports-per-source", "a whole number", 4usize, 65_536, "5000"))]
     pub max_rtp_ports_per_source: Option<usize>,
     /// Let Exotel trunks point at loopback, private or link-local addresses (labs and tests
     /// only). Checked on the resolved address before every connection to a trunk, as `serve`
     /// checks it when the trunk is created.
-    #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = boolean("TRUNKLINE_ALLOW_PRIVATE_TARGETS"))]
     pub allow_private_targets: bool,
     /// Seconds between re-reads of the Exotel trunks from the database.
-    #[arg(long, env = "TRUNKLINE_BRIDGE_REFRESH", default_value_t = 5)]
+    #[arg(long, env = "TRUNKLINE_BRIDGE_REFRESH", default_value_t = 5,
+          value_parser = number("TRUNKLINE_BRIDGE_REFRESH --refresh", "whole seconds", 1u64, 3_600, "5"))]
     pub refresh: u64,
 }
 
@@ -129,17 +137,6 @@ fn guard(args: &BridgeArgs, (port_min, port_max): (u16, u16)) -> Result<GuardCon
         let net = trunkline_domain::inbound::parse_address("TRUNKLINE_BRIDGE_ALLOW", raw)
             .map_err(|e| e.to_string())?;
         allow.push(net);
-    }
-    if !(args.rate.is_finite() && args.rate > 0.0) {
-        return Err(
-            "TRUNKLINE_BRIDGE_RATE must be a positive number of messages per second".into(),
-        );
-    }
-    if args.max_tcp_per_source == 0 {
-        return Err("TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE must be at least 1".into());
-    }
-    if args.max_calls_per_source == 0 {
-        return Err("TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE must be at least 1".into());
     }
     let ports = usize::from(port_max - port_min) + 1;
     let max_rtp_ports_per_source = args.max_rtp_ports_per_source.unwrap_or(ports / 2);
@@ -219,23 +216,27 @@ fn livekit_sip(raw: &str) -> Result<(String, u16), String> {
     Ok((host.to_owned(), port))
 }
 
-pub async fn run(args: BridgeArgs) -> Result<(), String> {
-    let (port_min, port_max) = port_range(&args.rtp_ports)?;
-    let guard = guard(&args, (port_min, port_max))?;
+pub async fn run(args: BridgeArgs) -> Result<(), Failure> {
+    // Settings first: a mistake in them is a usage error (exit 64), found before anything
+    // is opened.
+    let (port_min, port_max) = port_range(&args.rtp_ports).map_err(Failure::Usage)?;
+    let guard = guard(&args, (port_min, port_max)).map_err(Failure::Usage)?;
     if guard.allow.is_empty() {
         tracing::warn!("TRUNKLINE_BRIDGE_ALLOW=any: the bridge answers every source");
     }
-    let advertised = advertised(&args)?;
+    let advertised = advertised(&args).map_err(Failure::Usage)?;
     let lk_sip = match (&args.provider_listen, &args.livekit_sip) {
-        (Some(_), Some(raw)) => Some(livekit_sip(raw)?),
+        (Some(_), Some(raw)) => Some(livekit_sip(raw).map_err(Failure::Usage)?),
         (Some(_), None) => {
-            return Err(
-                "TRUNKLINE_BRIDGE_PROVIDER_LISTEN needs TRUNKLINE_BRIDGE_LIVEKIT_SIP (host:port of LiveKit's SIP service) for inbound calls"
+            return Err(Failure::Usage(
+                "TRUNKLINE_BRIDGE_PROVIDER_LISTEN needs TRUNKLINE_BRIDGE_LIVEKIT_SIP (host:port of LiveKit's SIP service, e.g. 10.0.0.7:5060) for inbound calls"
                     .into(),
-            )
+            ))
         }
         (None, _) => None,
     };
+    // Installed before the listeners are announced, so a stop right after start is graceful.
+    let shutdown = shutdown_signal();
     let keyring = Arc::new(master_key::load(&args.db)?);
     let store = open_store(&args.db).await?;
     let directory = Arc::new(StoreDirectory::default());
@@ -300,7 +301,7 @@ pub async fn run(args: BridgeArgs) -> Result<(), String> {
         config,
         directory,
         Arc::new(relay),
-        crate::config::shutdown_signal(),
+        shutdown,
     )
     .await;
     let _ = stop_tx.send(true);
@@ -347,21 +348,42 @@ mod tests {
         // The default port share: half the range.
         assert_eq!(listed.max_rtp_ports_per_source, 5000);
         assert_eq!(listed.max_calls_per_source, 1000);
-        let e = guard(
-            &args(&["--allow", "any", "--max-rtp-ports-per-source", "3"]),
-            ports,
-        )
-        .unwrap_err();
+        // The default share of a tiny range would not hold one call's ports.
+        let e = guard(&args(&["--allow", "any"]), (40000, 40005)).unwrap_err();
         assert!(
             e.contains("TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE"),
             "{e}"
         );
-        let e = guard(
-            &args(&["--allow", "any", "--max-calls-per-source", "0"]),
-            ports,
-        )
-        .unwrap_err();
-        assert!(e.contains("TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE"), "{e}");
+        // Values out of range are refused as they are parsed, naming the variable.
+        for (flag, value, var) in [
+            (
+                "--max-rtp-ports-per-source",
+                "3",
+                "TRUNKLINE_BRIDGE_MAX_RTP_PORTS_PER_SOURCE",
+            ),
+            (
+                "--max-calls-per-source",
+                "0",
+                "TRUNKLINE_BRIDGE_MAX_CALLS_PER_SOURCE",
+            ),
+            (
+                "--max-tcp-per-source",
+                "0",
+                "TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE",
+            ),
+            ("--rate", "0", "TRUNKLINE_BRIDGE_RATE"),
+        ] {
+            let argv = [
+                "trunkline",
+                "--public-address",
+                "203.0.113.7:5070",
+                flag,
+                value,
+            ];
+            let e = Cli::try_parse_from(argv).err().expect("refused");
+            let why = std::error::Error::source(&e).map(|s| s.to_string());
+            assert!(why.as_deref().unwrap_or_default().starts_with(var), "{e}");
+        }
     }
 
     #[test]

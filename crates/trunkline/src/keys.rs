@@ -1,7 +1,8 @@
 //! `trunkline keys …`: API keys per tenant, and master-key rotation.
 
-use crate::config::{open_existing_store, DbArgs};
+use crate::database::open_existing_store;
 use crate::failure::Failure;
+use crate::settings::DbArgs;
 use clap::Subcommand;
 use trunkline_core::sealing::{generate_api_key, hash_api_key};
 use trunkline_domain::{text, ApiKeyId, TenantId};

@@ -1,15 +1,17 @@
 //! The `trunkline` binary: `serve` runs the API; `keys …` manages API keys and the master key;
 //! `trunks test` probes a trunk; `bridge` runs the Exotel SIP bridge.
-//! Thin on purpose: configuration is resolved in `config`, everything else lives in the crates.
+//! Thin on purpose: settings are parsed in `settings`, everything else lives in the crates.
 
 mod bridge;
-mod config;
+mod database;
 mod failure;
 mod keys;
 mod master_key;
 mod parse;
 mod rotation;
+mod serve;
 mod settings;
+mod signals;
 mod trunks;
 
 use clap::{Parser, Subcommand};
@@ -27,7 +29,7 @@ use std::process::ExitCode;
 struct Cli {
     /// The database settings, accepted before or after any subcommand.
     #[command(flatten)]
-    db: config::DbArgs,
+    db: settings::DbArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,7 +37,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API (and its LiveKit reconciler).
-    Serve(config::ServeArgs),
+    Serve(settings::ServeArgs),
     /// Manage tenants' API keys and the master key that seals secrets.
     Keys {
         #[command(subcommand)]
@@ -67,13 +69,10 @@ fn main() -> ExitCode {
     let db = cli.db;
     let result: Result<bool, Failure> = runtime.block_on(async {
         match cli.command {
-            Command::Serve(args) => config::serve(args).await.map(|()| true),
+            Command::Serve(args) => serve::serve(args).await.map(|()| true),
             Command::Keys { command } => keys::run(db, command).await.map(|()| true),
             Command::Trunks { command } => trunks::run(db, command).await,
-            Command::Bridge(args) => bridge::run(args)
-                .await
-                .map(|()| true)
-                .map_err(Failure::from),
+            Command::Bridge(args) => bridge::run(args).await.map(|()| true),
         }
     });
     match result {

@@ -2,7 +2,7 @@
 //! beside the database, generated on first start. Rotation with the file keeps every
 //! intermediate state recoverable: the next key is written before any secret is re-sealed.
 
-use crate::config::DbArgs;
+use crate::settings::DbArgs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,18 +7,26 @@ use std::fmt::Display;
 use std::net::SocketAddr;
 use std::str::FromStr;
 
-/// `TRUNKLINE_TRUNK_CPS` → `--trunk-cps`, `DATABASE_URL` → `--database-url`.
-fn flag_of(env: &str) -> String {
-    let name = env.strip_prefix("TRUNKLINE_").unwrap_or(env);
-    format!("--{}", name.to_ascii_lowercase().replace('_', "-"))
+/// A setting's variable and flag. `TRUNKLINE_TRUNK_CPS` is `--trunk-cps`, `DATABASE_URL`
+/// `--database-url`; where the flag is named otherwise (the bridge's flags drop its
+/// `TRUNKLINE_BRIDGE_` prefix), the caller writes both: `"TRUNKLINE_BRIDGE_LISTEN --listen"`.
+fn names(setting: &str) -> (&str, String) {
+    match setting.split_once(' ') {
+        Some((env, flag)) => (env, flag.to_owned()),
+        None => {
+            let name = setting.strip_prefix("TRUNKLINE_").unwrap_or(setting);
+            (
+                setting,
+                format!("--{}", name.to_ascii_lowercase().replace('_', "-")),
+            )
+        }
+    }
 }
 
 /// The message every setting error has.
-pub fn invalid(env: &str, rule: &str, example: &str, raw: &str) -> String {
-    format!(
-        "{env} ({}) must be {rule}, e.g. {example}; got {raw:?}",
-        flag_of(env)
-    )
+pub fn invalid(setting: &str, rule: &str, example: &str, raw: &str) -> String {
+    let (env, flag) = names(setting);
+    format!("{env} ({flag}) must be {rule}, e.g. {example}; got {raw:?}")
 }
 
 /// An `ip:port` to listen on.
@@ -30,6 +38,18 @@ pub fn socket_addr(
         raw.trim()
             .parse()
             .map_err(|_| invalid(env, "ip:port (an IP address, not a name)", example, raw))
+    }
+}
+
+/// An IP address (no port) to advertise.
+pub fn ip_addr(
+    env: &'static str,
+    example: &'static str,
+) -> impl Fn(&str) -> Result<std::net::IpAddr, String> + Clone + Send + Sync + 'static {
+    move |raw| {
+        raw.trim()
+            .parse()
+            .map_err(|_| invalid(env, "an IP address (no port, not a name)", example, raw))
     }
 }
 
@@ -123,6 +143,15 @@ mod tests {
         assert_eq!(b("TRUE"), Ok(true));
         assert_eq!(b("0"), Ok(false));
         assert!(b("maybe").unwrap_err().contains("must be true or false"));
+        let ip = ip_addr(
+            "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS --public-media-address",
+            "203.0.113.11",
+        );
+        assert_eq!(ip("203.0.113.11"), Ok([203, 0, 113, 11].into()));
+        assert_eq!(
+            ip("203.0.113.11:5070").unwrap_err(),
+            "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS (--public-media-address) must be an IP address (no port, not a name), e.g. 203.0.113.11; got \"203.0.113.11:5070\""
+        );
         assert!(database_url("sqlite://./x.db").is_ok());
         assert!(database_url("postgres://u@h/db").is_ok());
         for bad in ["mysql://x", "sqlite:", "./x.db"] {

@@ -8,8 +8,9 @@
 //! value it replaces (a PATCH saved meanwhile is not undone), and a second run resumes or
 //! finishes the first.
 
-use crate::config::{open_existing_store, DbArgs};
+use crate::database::open_existing_store;
 use crate::master_key;
+use crate::settings::DbArgs;
 use std::collections::BTreeSet;
 use trunkline_core::calls::webhooks_out::secret_aad;
 use trunkline_core::provisioning::inbound;

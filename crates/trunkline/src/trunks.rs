@@ -1,8 +1,9 @@
 //! `trunkline trunks …`: operator commands on stored trunks.
 
-use crate::config::{open_existing_store, DbArgs};
+use crate::database::open_existing_store;
 use crate::failure::Failure;
 use crate::master_key;
+use crate::settings::DbArgs;
 use clap::Subcommand;
 use trunkline_api::routes::trunk_test::result;
 use trunkline_core::trunk_probe::probe_request;

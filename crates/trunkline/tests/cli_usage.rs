@@ -190,3 +190,43 @@ fn setting_errors_name_the_variable_with_an_example() {
     // Nothing was created on the way to refusing.
     assert!(!dir.path().join("trunkline-data").exists());
 }
+
+#[test]
+fn the_bridges_setting_errors_name_the_variable_and_exit_64() {
+    let dir = tempfile::tempdir().unwrap();
+    let public = (
+        "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS",
+        "203.0.113.10:5070".to_owned(),
+    );
+    let allow = ("TRUNKLINE_BRIDGE_ALLOW", "any".to_owned());
+    for (var, value, message) in [
+        (
+            "TRUNKLINE_BRIDGE_LISTEN",
+            "bridge:5080",
+            "TRUNKLINE_BRIDGE_LISTEN (--listen) must be ip:port (an IP address, not a name), e.g. 0.0.0.0:5080; got \"bridge:5080\"",
+        ),
+        (
+            "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS",
+            "203.0.113.11:5070",
+            "TRUNKLINE_BRIDGE_PUBLIC_MEDIA_ADDRESS (--public-media-address) must be an IP address (no port, not a name), e.g. 203.0.113.11; got \"203.0.113.11:5070\"",
+        ),
+        (
+            "TRUNKLINE_BRIDGE_RTP_TIMEOUT",
+            "0",
+            "TRUNKLINE_BRIDGE_RTP_TIMEOUT (--rtp-timeout) must be whole seconds from 1 to 86400, e.g. 30; got \"0\"",
+        ),
+        // Checked after parsing, before anything is opened.
+        (
+            "TRUNKLINE_BRIDGE_RTP_PORTS",
+            "50000",
+            "TRUNKLINE_BRIDGE_RTP_PORTS must be MIN-MAX",
+        ),
+    ] {
+        let envs = vec![public.clone(), allow.clone(), (var, value.to_owned())];
+        let (status, _, err) = run_status(dir.path(), &["bridge"], &envs);
+        assert_eq!(status, USAGE, "{var}={value}: {err}");
+        assert!(err.contains(message), "{var}={value}: {err}");
+    }
+    // Nothing was created on the way to refusing.
+    assert!(!dir.path().join("trunkline-data").exists());
+}

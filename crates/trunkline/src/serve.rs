@@ -1,0 +1,50 @@
+//! `trunkline serve`: the HTTP API and its background workers.
+
+use crate::database::{claim_sqlite, open_store};
+use crate::failure::Failure;
+use crate::master_key;
+use crate::settings::ServeArgs;
+use crate::signals::shutdown_signal;
+use std::time::Duration;
+use trunkline_api::{AppState, ServeOptions};
+use trunkline_core::Services;
+
+pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    let livekit = args.livekit().map_err(Failure::Usage)?;
+    let bridge = args.bridge().map_err(Failure::Usage)?;
+    let calls = args.call_settings();
+    let _only_serve = claim_sqlite(&args.db)?;
+    let keyring = master_key::load(&args.db)?;
+    let store = open_store(&args.db).await?;
+    crate::rotation::check_keys(&store, &keyring).await?;
+    let shutdown = shutdown_signal();
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    match &livekit {
+        Some(lk) => tracing::info!(livekit = lk.url(), "LiveKit configured"),
+        None => tracing::warn!("LiveKit is not configured: trunks are stored as unprovisioned until LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set"),
+    }
+    tracing::info!(%addr, database = store.backend().as_str(), "trunkline listening");
+    let mut services = Services::new(
+        store.clone(),
+        keyring,
+        livekit,
+        Duration::from_millis(args.auth_cache_ms),
+    );
+    services.allow_private_targets = args.allow_private_targets;
+    services.calls = std::sync::Arc::new(calls);
+    services.provisioner = services.provisioner.clone().with_bridge(bridge);
+    let state = AppState::from(services);
+    let options = ServeOptions {
+        reconcile_interval: Some(Duration::from_secs_f64(args.reconcile_interval)),
+        http: args.http_limits(),
+    };
+    trunkline_api::serve(listener, state, options, shutdown)
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    store.close().await;
+    tracing::info!("trunkline stopped");
+    Ok(())
+}
