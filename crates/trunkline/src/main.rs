@@ -91,15 +91,6 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
-    if let Command::Completions { shell } = cli.command {
-        clap_complete::generate(
-            shell,
-            &mut Cli::command(),
-            "trunkline",
-            &mut std::io::stdout(),
-        );
-        return ExitCode::SUCCESS;
-    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let db = cli.db;
     let api = cli.api;
@@ -114,7 +105,12 @@ fn main() -> ExitCode {
                 .map_err(Failure::from),
             Command::Sip { out, command } => client::sip(&api, out, command).await.map(|()| true),
             Command::Call { out, command } => client::call(&api, out, command).await.map(|()| true),
-            Command::Completions { .. } => unreachable!("handled before the runtime starts"),
+            Command::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "trunkline", &mut script);
+                client::write_stdout(&script);
+                Ok(true)
+            }
         }
     });
     match result {

@@ -155,7 +155,7 @@ async fn a_call_is_created_listed_shown_transferred_and_cancelled() {
     let cursor = page
         .stderr
         .lines()
-        .find_map(|l| l.strip_prefix("More calls: trunkline call list --cursor "))
+        .find_map(|l| l.strip_prefix("More calls: repeat with --cursor "))
         .unwrap_or_else(|| panic!("no cursor in {}", page.stderr))
         .to_owned();
     let next = env.cli(&[

@@ -73,6 +73,33 @@ async fn a_wrong_api_key_exits_2_with_the_servers_message() {
     assert_eq!(run.status, OK, "{}", run.stderr);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_stops_early_is_not_an_error() {
+    let env = env(&[]).await;
+    env.cli(&["sip", "inbound", "create", &fixture("seed_002_trunk.json")])
+        .ok();
+    for args in [
+        &["sip", "inbound", "list"][..],
+        &["sip", "inbound", "list", "--json"],
+    ] {
+        let mut child = std::process::Command::new(support::BIN)
+            .args(args)
+            .env_clear()
+            .env("TRUNKLINE_URL", &env.server.url)
+            .env("TRUNKLINE_API_KEY", &env.key)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // `| head -0`: the reader is gone before the answer is written.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), OK, "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 #[test]
 fn usage_mistakes_exit_64_and_send_nothing() {
     let dir = tempfile::tempdir().unwrap();

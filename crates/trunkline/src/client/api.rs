@@ -66,6 +66,12 @@ impl Api {
                 "TRUNKLINE_API_KEY (--api-key) must be the key as `trunkline keys create` printed it (visible ASCII, no spaces)".into(),
             ));
         }
+        if !encrypted_or_local(&base) {
+            eprintln!(
+                "warning: {} is plain http to another host: the API key crosses the network unencrypted; use https://",
+                shown(&base)
+            );
+        }
         // reqwest is built without a bundled crypto provider; use ring's, as the server does.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
@@ -176,6 +182,18 @@ pub fn parse_base(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
+/// https, or http to this machine (where the key never crosses a network).
+fn encrypted_or_local(url: &Url) -> bool {
+    let host = url.host_str().unwrap_or("");
+    url.scheme() == "https"
+        || host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// A URL as messages show it: without a query (a cursor is not worth printing).
 fn shown(url: &Url) -> String {
     let mut u = url.clone();
@@ -203,7 +221,14 @@ fn unreachable(url: &str, e: &reqwest::Error) -> Failure {
             "cannot reach trunkline at {url}: {cause}. Is `trunkline serve` running there? (TRUNKLINE_URL, --url)"
         ))
     } else {
-        Failure::Unreachable(format!("the request to {url} failed: {e}: {cause}"))
+        let why = if cause.is_empty() {
+            e.to_string()
+        } else {
+            cause
+        };
+        Failure::Unreachable(format!(
+            "the request to {url} failed: {why}; the server may or may not have applied it"
+        ))
     }
 }
 
@@ -307,6 +332,25 @@ mod tests {
             ("", false),
         ] {
             assert_eq!(parse_base(raw).is_ok(), ok, "{raw}");
+        }
+    }
+
+    #[test]
+    fn plain_http_is_fine_only_on_this_machine() {
+        for (raw, quiet) in [
+            ("http://127.0.0.1:8080", true),
+            ("http://127.8.0.1", true),
+            ("http://[::1]:8080", true),
+            ("http://localhost:8080", true),
+            ("https://api.example.com", true),
+            ("http://api.example.com", false),
+            ("http://10.0.0.5:8080", false),
+        ] {
+            assert_eq!(
+                encrypted_or_local(&parse_base(raw).unwrap()),
+                quiet,
+                "{raw}"
+            );
         }
     }
 

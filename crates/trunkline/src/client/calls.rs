@@ -247,7 +247,7 @@ async fn list(
                 },
             );
             if let (false, Some(next)) = (json, answer.data["next_cursor"].as_str()) {
-                eprintln!("More calls: trunkline call list --cursor {next}");
+                eprintln!("More calls: repeat with --cursor {next}");
             }
             return Ok(());
         }

@@ -23,6 +23,7 @@ mod resources;
 pub use api::DEFAULT_URL;
 pub use calls::CallCommand;
 use clap::{Args, Subcommand};
+pub use output::write_stdout;
 use resources::CrudCommand;
 
 use crate::failure::Failure;

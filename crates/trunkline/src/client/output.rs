@@ -146,7 +146,7 @@ pub enum View<'a> {
 
 pub fn print(answer: &Answer, json: bool, view: View) {
     if json {
-        println!("{}", answer.raw);
+        write_stdout(format!("{}\n", answer.raw).as_bytes());
         return;
     }
     let out = match view {
@@ -162,7 +162,15 @@ pub fn print(answer: &Answer, json: bool, view: View) {
         View::Details => details(&answer.data),
         View::Sentence(s) => format!("{s}\n"),
     };
-    print!("{out}");
+    write_stdout(out.as_bytes());
+}
+
+/// Writes to stdout without `print!`'s panic on a closed pipe: a reader that stopped early
+/// (`trunkline call list | head -1`) is not a failure of the command.
+pub fn write_stdout(bytes: &[u8]) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(bytes).and_then(|()| out.flush());
 }
 
 #[cfg(test)]
