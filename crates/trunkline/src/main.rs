@@ -1,8 +1,11 @@
 //! The `trunkline` binary: `serve` runs the API; `keys …` manages API keys and the master key;
-//! `trunks test` probes a trunk; `bridge` runs the Exotel SIP bridge.
+//! `trunks test` probes a trunk; `bridge` runs the Exotel SIP bridge. Those are the operator
+//! commands, on the database. `sip …` and `call …` are client commands for one account,
+//! through a running server's API (`client`).
 //! Thin on purpose: settings are parsed in `settings`, everything else lives in the crates.
 
 mod bridge;
+mod client;
 mod database;
 mod failure;
 mod keys;
@@ -14,7 +17,7 @@ mod settings;
 mod signals;
 mod trunks;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use failure::{Failure, EXIT_UNHEALTHY};
 use std::process::ExitCode;
 
@@ -24,12 +27,15 @@ use std::process::ExitCode;
     version,
     propagate_version = true,
     about = "Telephony for LiveKit voice agents",
-    after_help = "Exit status: 0 done; 1 failed; 2 `trunks test` found the trunk unusable; 64 a flag, argument or setting is wrong."
+    after_help = "Exit status: 0 done; 1 failed; 2 `trunks test` found the trunk unusable, or the server refused a client command's request; 3 a client command could not reach the server; 64 a flag, argument, file or setting is wrong."
 )]
 struct Cli {
     /// The database settings, accepted before or after any subcommand.
     #[command(flatten)]
     db: settings::DbArgs,
+    /// The API the client commands talk to, accepted before or after any subcommand.
+    #[command(flatten)]
+    api: client::ApiArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +56,28 @@ enum Command {
         #[command(subcommand)]
         command: trunks::TrunksCommand,
     },
+    /// Client: your account's SIP trunks and dispatch rules through a running trunkline's API,
+    /// like `lk sip` (TRUNKLINE_URL, TRUNKLINE_API_KEY).
+    Sip {
+        #[command(flatten)]
+        out: client::OutputArgs,
+        #[command(subcommand)]
+        command: client::SipCommand,
+    },
+    /// Client: outbound calls through a running trunkline's API (TRUNKLINE_URL,
+    /// TRUNKLINE_API_KEY).
+    Call {
+        #[command(flatten)]
+        out: client::OutputArgs,
+        #[command(subcommand)]
+        command: client::CallCommand,
+    },
+    /// Print a completion script for a shell, e.g. `trunkline completions bash >
+    /// /etc/bash_completion.d/trunkline`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -67,12 +95,32 @@ fn main() -> ExitCode {
         .init();
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let db = cli.db;
+    let api = cli.api;
+    // The database setting matters to the operator commands only: a DATABASE_URL meant for
+    // something else must not stop `trunkline sip …` on a developer's machine.
+    let on_database = matches!(
+        cli.command,
+        Command::Serve(_) | Command::Keys { .. } | Command::Trunks { .. } | Command::Bridge(_)
+    );
+    if on_database {
+        if let Err(why) = parse::database_url(&db.database_url) {
+            return Failure::Usage(why).exit();
+        }
+    }
     let result: Result<bool, Failure> = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await.map(|()| true),
             Command::Keys { command } => keys::run(db, command).await.map(|()| true),
             Command::Trunks { command } => trunks::run(db, command).await,
             Command::Bridge(args) => bridge::run(args).await.map(|()| true),
+            Command::Sip { out, command } => client::sip(&api, out, command).await.map(|()| true),
+            Command::Call { out, command } => client::call(&api, out, command).await.map(|()| true),
+            Command::Completions { shell } => {
+                let mut script = Vec::new();
+                clap_complete::generate(shell, &mut Cli::command(), "trunkline", &mut script);
+                client::write_stdout(&script);
+                Ok(true)
+            }
         }
     });
     match result {
