@@ -30,7 +30,9 @@ use load::{Ends, Shared, CANARY, PACKET, REFERENCE};
 use relays::{RtpEngine, TrunklineRelay};
 use report::RelayFigures;
 
+/// A flag given twice (bench/sip.sh's defaults, then the caller's) takes the last value.
 #[derive(Parser)]
+#[command(args_override_self = true)]
 struct Args {
     #[command(subcommand)]
     role: Option<Role>,

@@ -44,6 +44,12 @@ pub fn reference(shared: &Shared, secs: u64) {
         ms(r.quantile(0.999)),
         r.loss_pct()
     );
+    if r.lost() > 0 || r.quantile(0.99) >= 10_000.0 {
+        println!(
+            "  WARNING: the reference itself lost packets or had a p99 of 10 ms or more: the \
+             machine is busy (or the generator cannot keep up), and no figure below means much"
+        );
+    }
 }
 
 pub fn relay(shared: &Shared, f: &RelayFigures, calls: usize) -> Summary {
