@@ -7,10 +7,11 @@
 //! `Latch` deciding what is accepted and where the other side's packets go (`latch`, symmetric
 //! RTP, RFC 4961). RTCP (RTP port + 1) is relayed the same way with its own latches.
 //!
-//! Sessions are spread over shards, one per worker thread of the runtime (`shard`): a shard is
-//! one epoll set with one task that relays every socket found readable in a pass, each with
-//! one `recvmmsg` (`batch`) and a `sendto` per packet (`shared`). A wake-up thus serves many
-//! packets, and no packet waits for a task of its own to be scheduled.
+//! The relay's own threads (one per core) wait on one epoll set holding every session's
+//! sockets, as rtpengine's pollers do (`threads`); or, with `RtpRelay::on_runtime`, shards of
+//! the sessions run as tasks on a tokio runtime (`shard`). Either way a wake-up serves every
+//! socket found readable, each with one `recvmmsg` (`batch`) and a `sendto` per packet
+//! (`shared`), and no packet waits for a task of its own to be scheduled.
 //!
 //! Every path releases everything: dropping a `RelaySession` takes it out of its shard (after a
 //! pass in progress), its sockets close, and only then do the ports return to the pool (to its
@@ -22,8 +23,12 @@ mod pool;
 mod session;
 mod shard;
 mod shared;
+mod slots;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod thread_tests;
+mod threads;
 
 pub use session::{RelaySession, RtpRelay};
 

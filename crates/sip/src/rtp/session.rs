@@ -8,8 +8,10 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::pool::{BoundPair, Pool, PoolError};
-use super::shard::{Membership, Shard};
+use super::shard::Shard;
 use super::shared::{Shared, A, B};
+use super::slots::Membership;
+use super::threads::Threads;
 use super::{RelayConfig, RelayError, RelayStats};
 
 /// The port pool and its configuration. Clones share the pool.
@@ -20,37 +22,56 @@ pub struct RtpRelay {
 
 struct RelayInner {
     config: RelayConfig,
-    /// Where the shards' tasks run; None: the runtime of the first `open`.
-    runtime: Option<tokio::runtime::Handle>,
+    host: Host,
     pool: Arc<Pool>,
     sessions: AtomicUsize,
-    /// Started at the first `open`, one per worker thread of the runtime, so the sessions
-    /// are spread over the workers; dropped (tasks aborted) with the last clone and session.
-    shards: Mutex<Vec<Shard>>,
+    /// Started at the first `open`; stopped with the last clone and session.
+    running: Mutex<Option<Running>>,
     next_shard: AtomicUsize,
 }
 
+/// Where packets are relayed.
+enum Host {
+    /// Threads of the relay's own, this many.
+    Threads(usize),
+    /// Shards on a tokio runtime, one per worker.
+    Runtime(tokio::runtime::Handle),
+}
+
+enum Running {
+    Threads(Threads),
+    Shards(Vec<Shard>),
+}
+
 impl RtpRelay {
-    /// Sessions run on the runtime that calls `open` first.
+    /// Packets are relayed by threads of the relay's own, one per core (see `threads`):
+    /// started at the first `open`, stopped when the relay and its sessions are dropped.
     pub fn new(config: RelayConfig) -> Self {
-        Self::build(config, None)
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_threads(config, cores)
     }
 
-    /// Sessions run on `runtime`, whoever calls `open`: e.g. a runtime of its own, so media
-    /// never waits behind signalling or HTTP work.
+    /// As `new`, with `threads` relay threads (at least one).
+    pub fn with_threads(config: RelayConfig, threads: usize) -> Self {
+        Self::build(config, Host::Threads(threads.max(1)))
+    }
+
+    /// Packets are relayed by tasks on `runtime`, one shard of the sessions per worker (see
+    /// `shard`), whoever calls `open`: for a runtime given to media, or tests on a paused
+    /// clock.
     pub fn on_runtime(config: RelayConfig, runtime: tokio::runtime::Handle) -> Self {
-        Self::build(config, Some(runtime))
+        Self::build(config, Host::Runtime(runtime))
     }
 
-    fn build(config: RelayConfig, runtime: Option<tokio::runtime::Handle>) -> Self {
+    fn build(config: RelayConfig, host: Host) -> Self {
         let pool = Pool::new(config.bind_ip, config.port_min, config.port_max);
         Self {
             inner: Arc::new(RelayInner {
                 config,
-                runtime,
+                host,
                 pool,
                 sessions: AtomicUsize::new(0),
-                shards: Mutex::new(Vec::new()),
+                running: Mutex::new(None),
                 next_shard: AtomicUsize::new(0),
             }),
         }
@@ -123,19 +144,32 @@ impl RtpRelay {
 }
 
 impl RelayInner {
-    /// Puts a session in the next shard, round-robin, starting the shards on first use.
+    /// Hands a session to the threads, or to the next shard round-robin; starts them first
+    /// if this is the first session.
     fn join_shard(&self, shared: &Arc<Shared>) -> std::io::Result<Membership> {
-        let mut shards = self.shards.lock().unwrap_or_else(|e| e.into_inner());
-        if shards.is_empty() {
-            // The shards' epoll sets register with the I/O driver of the runtime current here.
-            let _entered = self.runtime.as_ref().map(|rt| rt.enter());
-            let workers = tokio::runtime::Handle::current().metrics().num_workers();
-            for _ in 0..workers.max(1) {
-                shards.push(Shard::start()?);
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if running.is_none() {
+            *running = Some(match &self.host {
+                Host::Threads(n) => Running::Threads(Threads::start(*n)?),
+                Host::Runtime(rt) => {
+                    // The shards' epoll sets register with this runtime's I/O driver.
+                    let _entered = rt.enter();
+                    let workers = rt.metrics().num_workers().max(1);
+                    Running::Shards(
+                        (0..workers)
+                            .map(|_| Shard::start())
+                            .collect::<Result<_, _>>()?,
+                    )
+                }
+            });
+        }
+        match running.as_ref().expect("started above") {
+            Running::Threads(t) => t.add(shared),
+            Running::Shards(shards) => {
+                let k = self.next_shard.fetch_add(1, Relaxed) % shards.len();
+                shards[k].add(shared)
             }
         }
-        let k = self.next_shard.fetch_add(1, Relaxed) % shards.len();
-        shards[k].add(shared)
     }
 }
 

@@ -3,7 +3,7 @@
 //! the per-packet work.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering, Ordering::Relaxed};
 use std::sync::{Mutex, MutexGuard};
 
 use super::batch::{Datagram, RecvBatch, VLEN};
@@ -27,6 +27,9 @@ pub(super) struct Shared {
     /// `set_peer` (a re-INVITE); it is never contended in steady state.
     latches: Mutex<[[Latch; 2]; 2]>,
     counters: [[Counters; 2]; 2],
+    /// `[channel][leg]`: which relay thread, if any, is reading the socket (see
+    /// `relay_claimed`).
+    claims: [[AtomicU8; 2]; 2],
     /// Bumped by `set_peer`: restarts the RTP timeout.
     peer_changes: AtomicU64,
     _leases: [Lease; 2],
@@ -38,7 +41,14 @@ impl Drop for Shared {
     }
 }
 
-/// One socket's counters, written only by the shard that owns the session.
+/// A socket's claim: nobody reads it, one thread does, or one does and another was told of
+/// more packets meanwhile.
+const IDLE: u8 = 0;
+const READING: u8 = 1;
+const AGAIN: u8 = 2;
+
+/// One socket's counters, written only by whoever reads the socket (one shard task, or the
+/// relay thread holding its claim).
 #[derive(Default)]
 struct Counters {
     /// Sent on to the other leg.
@@ -72,6 +82,7 @@ impl Shared {
             sockets,
             latches: Default::default(),
             counters: Default::default(),
+            claims: Default::default(),
             peer_changes: AtomicU64::new(0),
             _leases: leases,
         }
@@ -108,6 +119,35 @@ impl Shared {
             dropped_wrong_source: sum(|c| &c.wrong_source),
             dropped_no_peer: sum(|c| &c.no_peer),
             dropped_other: sum(|c| &c.other),
+        }
+    }
+
+    /// As `relay_ready`, for threads that may be told of the same socket at once: the first
+    /// claims the socket and relays; one told meanwhile marks it to be read again and leaves,
+    /// and the claimant reads again before letting go. So one thread at a time reads a
+    /// socket (its packets stay in order, its counters have one writer), and no arrival is
+    /// left unread.
+    pub(super) fn relay_claimed(&self, ch: usize, side: usize, batch: &mut RecvBatch) {
+        let claim = &self.claims[ch][side];
+        let mut seen = claim.load(Ordering::Acquire);
+        loop {
+            let next = if seen == IDLE { READING } else { AGAIN };
+            if seen == AGAIN {
+                return;
+            }
+            match claim.compare_exchange(seen, next, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) if next == AGAIN => return,
+                Ok(_) => break,
+                Err(now) => seen = now,
+            }
+        }
+        loop {
+            self.relay_ready(ch, side, batch);
+            match claim.compare_exchange(READING, IDLE, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return,
+                // AGAIN: another thread was told of a packet while this one read.
+                Err(_) => claim.store(READING, Ordering::Release),
+            }
         }
     }
 

@@ -6,15 +6,21 @@
 //! sockets of their own: a 10 ms window in which a relay's packets and the canary's stalled
 //! together is a stall of the machine (or of this generator); one in which only the relay's
 //! did is the relay's.
+//!
+//! Latency is taken two ways: to the moment this generator read the packet (what a peer's
+//! application would see, the generator's own delays included), and to the moment the kernel
+//! queued it on the generator's socket (`rx`: the relay's or the sender's `sendto`, so the
+//! generator's read delay is left out). Stalls are judged on the first.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::net::UdpSocket;
+use tokio::io::unix::AsyncFd;
 
 use crate::relays::Legs;
+use crate::rx::{enable_timestamps, realtime_ns, Rx, VLEN};
 
 pub const HEADER: usize = 12;
 pub const PAYLOAD: usize = 160;
@@ -38,7 +44,10 @@ pub struct Phase {
     pub send_failed: AtomicU64,
     pub received: AtomicU64,
     pub cross_talk: AtomicU64,
+    /// Latency to the generator's read, 1 µs buckets.
     pub histogram: Vec<AtomicU64>,
+    /// Latency to the kernel's arrival stamp on the generator's socket.
+    pub at_socket: Vec<AtomicU64>,
     /// The worst latency (µs) in each 10 ms window since the epoch.
     pub worst: Vec<AtomicU64>,
 }
@@ -51,23 +60,19 @@ impl Phase {
             received: AtomicU64::new(0),
             cross_talk: AtomicU64::new(0),
             histogram: (0..=BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            at_socket: (0..=BUCKETS).map(|_| AtomicU64::new(0)).collect(),
             worst: (0..windows).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 
-    /// The latency at quantile `q`, in µs.
+    /// The latency (to the read) at quantile `q`, in µs.
     pub fn quantile(&self, q: f64) -> f64 {
-        let counts: Vec<u64> = self.histogram.iter().map(|c| c.load(Relaxed)).collect();
-        let total: u64 = counts.iter().sum();
-        let rank = ((total as f64) * q).ceil().max(1.0) as u64;
-        let mut seen = 0;
-        for (us, c) in counts.iter().enumerate() {
-            seen += c;
-            if seen >= rank {
-                return us as f64 + 0.5;
-            }
-        }
-        BUCKETS as f64
+        quantile(&self.histogram, q)
+    }
+
+    /// The latency to the socket at quantile `q`, in µs.
+    pub fn quantile_at_socket(&self, q: f64) -> f64 {
+        quantile(&self.at_socket, q)
     }
 
     pub fn lost(&self) -> u64 {
@@ -81,8 +86,24 @@ impl Phase {
     }
 }
 
+fn quantile(histogram: &[AtomicU64], q: f64) -> f64 {
+    let counts: Vec<u64> = histogram.iter().map(|c| c.load(Relaxed)).collect();
+    let total: u64 = counts.iter().sum();
+    let rank = ((total as f64) * q).ceil().max(1.0) as u64;
+    let mut seen = 0;
+    for (us, c) in counts.iter().enumerate() {
+        seen += c;
+        if seen >= rank {
+            return us as f64 + 0.5;
+        }
+    }
+    BUCKETS as f64
+}
+
 pub struct Shared {
-    pub epoch: Instant,
+    /// CLOCK_REALTIME at the start, ns (packets carry realtime send stamps, the clock of the
+    /// kernel's arrival stamps).
+    pub epoch_ns: u64,
     /// Which phase is sending; senders stop when `running` clears.
     phase: AtomicUsize,
     running: AtomicBool,
@@ -93,7 +114,7 @@ impl Shared {
     pub fn new(total_secs: u64) -> Arc<Self> {
         let windows = ((total_secs + 30) * 1_000_000_000 / WINDOW_NS) as usize;
         Arc::new(Self {
-            epoch: Instant::now(),
+            epoch_ns: realtime_ns(),
             phase: AtomicUsize::new(REFERENCE),
             running: AtomicBool::new(false),
             phases: std::array::from_fn(|_| Phase::new(windows)),
@@ -105,11 +126,11 @@ impl Shared {
 /// have their own ports per call; sharing keeps the generator's cost, a wake-up per socket,
 /// from crowding out the relay on two cores), and one canary socket per side.
 pub struct Ends {
-    a: Vec<UdpSocket>,
-    b: Vec<UdpSocket>,
+    a: Vec<AsyncFd<UdpSocket>>,
+    b: Vec<AsyncFd<UdpSocket>>,
     pub addr_a: Vec<SocketAddr>,
     pub addr_b: Vec<SocketAddr>,
-    canary: [UdpSocket; 2],
+    canary: [AsyncFd<UdpSocket>; 2],
     canary_addr: [SocketAddr; 2],
     canary_calls: usize,
     /// Per call, per relay: where its sides send.
@@ -118,16 +139,23 @@ pub struct Ends {
 }
 
 impl Ends {
-    pub async fn bind(ip: std::net::IpAddr, calls: usize, sockets: usize, canary: usize) -> Self {
+    /// Binds on `ip` (IPv4) inside the runtime.
+    pub fn bind(ip: std::net::IpAddr, calls: usize, sockets: usize, canary: usize) -> Self {
         let n = sockets.clamp(1, calls.max(1));
-        let bind = || async { UdpSocket::bind((ip, 0)).await.expect("bind") };
+        let bind = || {
+            let s = UdpSocket::bind((ip, 0)).expect("bind");
+            s.set_nonblocking(true).unwrap();
+            enable_timestamps(&s).expect("SO_TIMESTAMPNS");
+            // SAFETY: the socket owns its fd, which nothing closes while the AsyncFd holds it.
+            unsafe { AsyncFd::register(s) }.expect("register")
+        };
         let (mut a, mut b) = (Vec::new(), Vec::new());
         for _ in 0..n {
-            a.push(bind().await);
-            b.push(bind().await);
+            a.push(bind());
+            b.push(bind());
         }
-        let canary_socks = [bind().await, bind().await];
-        let addr = |s: &UdpSocket| s.local_addr().unwrap();
+        let canary_socks = [bind(), bind()];
+        let addr = |s: &AsyncFd<UdpSocket>| s.get_ref().local_addr().unwrap();
         Self {
             addr_a: a.iter().map(addr).collect(),
             addr_b: b.iter().map(addr).collect(),
@@ -251,7 +279,7 @@ async fn send(ends: Arc<Ends>, shared: Arc<Shared>, k: usize, of: usize, pps: u3
 fn stamp_and_send(
     shared: &Shared,
     phase: usize,
-    from: &UdpSocket,
+    from: &AsyncFd<UdpSocket>,
     to: SocketAddr,
     call: usize,
     side: usize,
@@ -263,10 +291,10 @@ fn stamp_and_send(
     buf[4..8].copy_from_slice(&(u32::from(seq) * 160).to_be_bytes());
     buf[8..12].copy_from_slice(&ssrc.to_be_bytes());
     buf[HEADER] = phase as u8;
-    let sent_ns = shared.epoch.elapsed().as_nanos() as u64;
-    buf[HEADER + 1..HEADER + 9].copy_from_slice(&sent_ns.to_be_bytes());
+    buf[HEADER + 1..HEADER + 9].copy_from_slice(&realtime_ns().to_be_bytes());
     let ph = &shared.phases[phase];
-    match from.try_send_to(buf, to) {
+    // Non-blocking: a full send buffer is a send failure, counted, never a wait.
+    match from.get_ref().send_to(buf, to) {
         Ok(_) => ph.sent.fetch_add(1, Relaxed),
         Err(_) => ph.send_failed.fetch_add(1, Relaxed),
     };
@@ -278,49 +306,85 @@ fn stamp_and_send(
 /// relay) it must come from that call's own relay port; a packet relayed by another session
 /// would come from another port.
 async fn receive(ends: Arc<Ends>, shared: Arc<Shared>, k: Option<usize>, side: usize) {
-    let n_sockets = ends.sockets();
     let sock = match (k, side) {
         (None, _) => &ends.canary[side],
         (Some(k), 0) => &ends.a[k],
         (Some(k), _) => &ends.b[k],
     };
-    let mut buf = [0u8; 2048];
+    let mut rx = Rx::new();
     loop {
-        let Ok((len, from)) = sock.recv_from(&mut buf).await else {
-            continue;
+        let Ok(mut ready) = sock.readable().await else {
+            return;
         };
-        let now_ns = shared.epoch.elapsed().as_nanos() as u64;
-        if len != PACKET {
-            continue;
-        }
-        let phase = usize::from(buf[HEADER]).min(PHASES - 1);
-        let ph = &shared.phases[phase];
-        let ssrc = u32::from_be_bytes(buf[8..12].try_into().unwrap());
-        let (i, from_side) = ((ssrc & 0x7fff_ffff) as usize, (ssrc >> 31) as usize);
-        let ok = match k {
-            None => phase == CANARY && from == ends.canary_addr[1 - side],
-            Some(k) => {
-                let expected = match (phase, side) {
-                    (CANARY, _) => None,
-                    (REFERENCE, 0) => Some(ends.addr_b[k]),
-                    (REFERENCE, _) => Some(ends.addr_a[k]),
-                    (p, 0) => ends.legs[relay_of(p)].get(i).map(|l| l.a),
-                    (p, _) => ends.legs[relay_of(p)].get(i).map(|l| l.b),
-                };
-                i < ends.calls && i % n_sockets == k && expected == Some(from)
+        // Edge-triggered: fewer than VLEN datagrams means the socket was drained, and the
+        // next arrival wakes this task again.
+        loop {
+            match rx.recv(sock.get_ref()) {
+                Ok(n) => {
+                    let read_ns = realtime_ns();
+                    for i in 0..n {
+                        let (data, from, kernel_ns) = rx.get(i);
+                        record(&ends, &shared, k, side, data, from, read_ns, kernel_ns);
+                    }
+                    if n < VLEN {
+                        ready.clear_ready();
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    ready.clear_ready();
+                    break;
+                }
+                Err(_) => continue,
             }
-        };
-        if !ok || from_side == side {
-            ph.cross_talk.fetch_add(1, Relaxed);
-            continue;
         }
-        let sent_ns = u64::from_be_bytes(buf[HEADER + 1..HEADER + 9].try_into().unwrap());
-        let us = (now_ns.saturating_sub(sent_ns) / 1000) as usize;
-        ph.histogram[us.min(BUCKETS)].fetch_add(1, Relaxed);
-        let w = ((sent_ns / WINDOW_NS) as usize).min(ph.worst.len() - 1);
-        ph.worst[w].fetch_max(us as u64, Relaxed);
-        ph.received.fetch_add(1, Relaxed);
     }
+}
+
+/// Checks one received packet and records its latencies.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    ends: &Ends,
+    shared: &Shared,
+    k: Option<usize>,
+    side: usize,
+    data: Option<&[u8]>,
+    from: SocketAddr,
+    read_ns: u64,
+    kernel_ns: u64,
+) {
+    let Some(buf) = data.filter(|d| d.len() == PACKET) else {
+        return;
+    };
+    let phase = usize::from(buf[HEADER]).min(PHASES - 1);
+    let ph = &shared.phases[phase];
+    let ssrc = u32::from_be_bytes(buf[8..12].try_into().unwrap());
+    let (i, from_side) = ((ssrc & 0x7fff_ffff) as usize, (ssrc >> 31) as usize);
+    let ok = match k {
+        None => phase == CANARY && from == ends.canary_addr[1 - side],
+        Some(k) => {
+            let expected = match (phase, side) {
+                (CANARY, _) => None,
+                (REFERENCE, 0) => Some(ends.addr_b[k]),
+                (REFERENCE, _) => Some(ends.addr_a[k]),
+                (p, 0) => ends.legs[relay_of(p)].get(i).map(|l| l.a),
+                (p, _) => ends.legs[relay_of(p)].get(i).map(|l| l.b),
+            };
+            i < ends.calls && i % ends.sockets() == k && expected == Some(from)
+        }
+    };
+    if !ok || from_side == side {
+        ph.cross_talk.fetch_add(1, Relaxed);
+        return;
+    }
+    let sent_ns = u64::from_be_bytes(buf[HEADER + 1..HEADER + 9].try_into().unwrap());
+    let us = (read_ns.saturating_sub(sent_ns) / 1000) as usize;
+    ph.histogram[us.min(BUCKETS)].fetch_add(1, Relaxed);
+    let at_socket = (kernel_ns.max(sent_ns) - sent_ns) / 1000;
+    ph.at_socket[(at_socket as usize).min(BUCKETS)].fetch_add(1, Relaxed);
+    let w = (sent_ns.saturating_sub(shared.epoch_ns) / WINDOW_NS) as usize;
+    ph.worst[w.min(ph.worst.len() - 1)].fetch_max(us as u64, Relaxed);
+    ph.received.fetch_add(1, Relaxed);
 }
 
 pub fn cores() -> usize {

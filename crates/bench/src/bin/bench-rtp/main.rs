@@ -18,6 +18,7 @@ mod load;
 mod ng;
 mod relays;
 mod report;
+mod rx;
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::{Command, Stdio};
@@ -27,7 +28,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 use load::{Ends, Shared, CANARY, PACKET, REFERENCE};
-use relays::{RtpEngine, TrunklineRelay};
+use relays::{Hosting, RtpEngine, TrunklineRelay};
 use report::RelayFigures;
 
 /// A flag given twice (bench/sip.sh's defaults, then the caller's) takes the last value.
@@ -54,10 +55,13 @@ struct Args {
     /// Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
-    /// Tokio worker threads of trunkline's relay process (0: a current-thread runtime).
-    /// Default 2: `trunkline bridge` runs its relay on a multi-thread runtime, a worker per core.
-    #[arg(long, default_value_t = 2)]
+    /// trunkline's relay threads (0: one per core, what `trunkline bridge` runs).
+    #[arg(long, default_value_t = 0)]
     relay_threads: usize,
+    /// Host trunkline's relay on a multi-thread tokio runtime of this many workers instead
+    /// (`RtpRelay::on_runtime`: its sessions in shards, one task per worker).
+    #[arg(long)]
+    relay_on_runtime: Option<usize>,
     /// rtpengine's `--num-threads` (0: its default, one per core).
     #[arg(long, default_value_t = 2)]
     rtpengine_threads: usize,
@@ -99,8 +103,12 @@ enum Role {
         port_min: u16,
         #[arg(long, default_value_t = 49999)]
         port_max: u16,
+        /// Relay threads (0: one per core).
         #[arg(long, default_value_t = 0)]
         threads: usize,
+        /// Workers of a tokio runtime to host the relay on instead (0: own threads).
+        #[arg(long, default_value_t = 0)]
+        on_runtime: usize,
     },
 }
 
@@ -118,7 +126,16 @@ fn main() {
             port_min,
             port_max,
             threads,
-        }) => runtime(threads).block_on(relays::trunkline_process(ip, port_min, port_max)),
+            on_runtime,
+        }) => {
+            let hosting = if on_runtime > 0 {
+                Hosting::Runtime(on_runtime)
+            } else {
+                Hosting::Threads(threads)
+            };
+            runtime(hosting.runtime_workers())
+                .block_on(relays::trunkline_process(ip, port_min, port_max, hosting))
+        }
         None => runtime(args.gen_threads).block_on(generator(&args)),
     }
 }
@@ -139,11 +156,15 @@ fn port_max(min: u16, calls: usize) -> u16 {
 }
 
 async fn generator(args: &Args) {
+    let hosting = match args.relay_on_runtime {
+        Some(w) => Hosting::Runtime(w.max(1)),
+        None => Hosting::Threads(args.relay_threads),
+    };
     let mut trunkline = TrunklineRelay::start(
         LOCAL,
         TRUNKLINE_PORTS,
         port_max(TRUNKLINE_PORTS, args.calls),
-        args.relay_threads,
+        hosting,
     );
     let mut engine = (!args.no_rtpengine).then(|| {
         let ng_port = std::net::UdpSocket::bind((LOCAL, 0))
@@ -174,7 +195,7 @@ async fn generator(args: &Args) {
         engine.as_ref().map_or(0, |e| rss_kb(e.pid())),
     ];
 
-    let mut ends = Ends::bind(LOCAL, args.calls, args.gen_sockets, args.canary).await;
+    let mut ends = Ends::bind(LOCAL, args.calls, args.gen_sockets, args.canary);
     let peers = ends.peers();
     ends.legs.push(trunkline.open(&peers));
     if let Some(e) = engine.as_mut() {
@@ -194,15 +215,15 @@ async fn generator(args: &Args) {
         args.pps,
         match &engine {
             Some(_) => format!(
-                "trunkline: {}; rtpengine {}: {}",
-                flavour(args.relay_threads),
+                "trunkline: on {}; rtpengine {}: {}",
+                hosting.describe(),
                 engine_version(&args.rtpengine),
                 match args.rtpengine_threads {
                     0 => "its default threads".to_owned(),
                     n => format!("{n} threads, userspace"),
                 }
             ),
-            None => format!("trunkline: {}", flavour(args.relay_threads)),
+            None => format!("trunkline: on {}", hosting.describe()),
         },
         pinned(&args.relay_cpus),
         ends.sockets(),

@@ -22,14 +22,48 @@ pub struct Legs {
 // ---------------------------------------------------------------------------------------------
 // trunkline's relay.
 
+/// How trunkline's relay process relays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hosting {
+    /// `RtpRelay::new` (0: one thread per core, as `trunkline bridge` runs it) or
+    /// `RtpRelay::with_threads(n)`.
+    Threads(usize),
+    /// `RtpRelay::on_runtime` on the process's tokio runtime of this many workers.
+    Runtime(usize),
+}
+
+impl Hosting {
+    /// The relay process's own tokio runtime: the relay's when it hosts it, else one worker
+    /// for the stdin commands.
+    pub fn runtime_workers(self) -> usize {
+        match self {
+            Hosting::Threads(_) => 1,
+            Hosting::Runtime(w) => w,
+        }
+    }
+
+    pub fn describe(self) -> String {
+        match self {
+            Hosting::Threads(0) => "its own threads, one per core".to_owned(),
+            Hosting::Threads(n) => format!("{n} threads of its own"),
+            Hosting::Runtime(w) => format!("a tokio runtime of {w} workers"),
+        }
+    }
+}
+
 /// The body of `bench-rtp relay`: reads `open N`, `peer I A B`, `sync`, `stats` lines on stdin.
-pub async fn trunkline_process(ip: IpAddr, port_min: u16, port_max: u16) {
-    let relay = RtpRelay::new(RelayConfig {
+pub async fn trunkline_process(ip: IpAddr, port_min: u16, port_max: u16, hosting: Hosting) {
+    let config = RelayConfig {
         bind_ip: ip,
         port_min,
         port_max,
         rtp_timeout: Duration::from_secs(3600),
-    });
+    };
+    let relay = match hosting {
+        Hosting::Threads(0) => RtpRelay::new(config),
+        Hosting::Threads(n) => RtpRelay::with_threads(config, n),
+        Hosting::Runtime(_) => RtpRelay::on_runtime(config, tokio::runtime::Handle::current()),
+    };
     let mut sessions = Vec::new();
     let mut out = std::io::stdout().lock();
     // stdin is read on a thread of its own, so a current-thread runtime keeps relaying.
@@ -82,9 +116,12 @@ pub struct TrunklineRelay {
 }
 
 impl TrunklineRelay {
-    /// Starts `bench-rtp relay` (this executable) with a tokio runtime of `threads` workers
-    /// (0: current-thread).
-    pub fn start(ip: IpAddr, port_min: u16, port_max: u16, threads: usize) -> Self {
+    /// Starts `bench-rtp relay` (this executable).
+    pub fn start(ip: IpAddr, port_min: u16, port_max: u16, hosting: Hosting) -> Self {
+        let (threads, on_runtime) = match hosting {
+            Hosting::Threads(n) => (n, 0),
+            Hosting::Runtime(w) => (0, w),
+        };
         let mut child = Command::new(std::env::current_exe().expect("own path"))
             .args([
                 "relay",
@@ -96,6 +133,8 @@ impl TrunklineRelay {
                 &port_max.to_string(),
                 "--threads",
                 &threads.to_string(),
+                "--on-runtime",
+                &on_runtime.to_string(),
             ])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -20,6 +20,7 @@ pub struct Summary {
     pub added_p50_us: f64,
     pub added_p99_us: f64,
     pub added_p999_us: f64,
+    pub added_p99_at_socket_us: f64,
     pub cpu_us_per_packet: f64,
     pub kb_per_call: f64,
     pub clean: bool,
@@ -43,6 +44,12 @@ pub fn reference(shared: &Shared, secs: u64) {
         ms(r.quantile(0.99)),
         ms(r.quantile(0.999)),
         r.loss_pct()
+    );
+    println!(
+        "    at the generator's socket (kernel arrival): p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
+        ms(r.quantile_at_socket(0.5)),
+        ms(r.quantile_at_socket(0.99)),
+        ms(r.quantile_at_socket(0.999)),
     );
     if r.lost() > 0 || r.quantile(0.99) >= 10_000.0 {
         println!(
@@ -77,6 +84,17 @@ pub fn relay(shared: &Shared, f: &RelayFigures, calls: usize) -> Summary {
         failed,
         cross_talk,
     );
+    let added_at_socket = |x: f64| p.quantile_at_socket(x) - r.quantile_at_socket(x);
+    println!(
+        "    at the generator's socket (kernel arrival): p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} \
+         ms; added p50 {:.3} ms, p99 {:.3} ms, p99.9 {:.3} ms",
+        ms(p.quantile_at_socket(0.5)),
+        ms(p.quantile_at_socket(0.99)),
+        ms(p.quantile_at_socket(0.999)),
+        ms(added_at_socket(0.5)),
+        ms(added_at_socket(0.99)),
+        ms(added_at_socket(0.999)),
+    );
     let cpu_us_per_packet = 1e6 * f.cpu_secs / received.max(1) as f64;
     let kb_per_call = f.rss_calls_kb.saturating_sub(f.rss_idle_kb) as f64 / calls as f64;
     println!(
@@ -95,6 +113,7 @@ pub fn relay(shared: &Shared, f: &RelayFigures, calls: usize) -> Summary {
         added_p50_us: added(0.5),
         added_p99_us: added(0.99),
         added_p999_us: added(0.999),
+        added_p99_at_socket_us: added_at_socket(0.99),
         cpu_us_per_packet,
         kb_per_call,
         clean: p.lost() == 0 && failed == 0 && cross_talk == 0,
@@ -110,11 +129,12 @@ pub fn ratios(t: &Summary, e: &Summary) {
         }
     };
     println!(
-        "  trunkline/rtpengine: added p50 {}, added p99 {}, added p99.9 {}, CPU per packet {}, \
-         memory per call {}",
+        "  trunkline/rtpengine: added p50 {}, added p99 {}, added p99.9 {}, added p99 at the \
+         socket {}, CPU per packet {}, memory per call {}",
         ratio(t.added_p50_us, e.added_p50_us),
         ratio(t.added_p99_us, e.added_p99_us),
         ratio(t.added_p999_us, e.added_p999_us),
+        ratio(t.added_p99_at_socket_us, e.added_p99_at_socket_us),
         ratio(t.cpu_us_per_packet, e.cpu_us_per_packet),
         ratio(t.kb_per_call, e.kb_per_call),
     );
