@@ -249,6 +249,12 @@ impl RtpEngine {
         let child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            // Its warnings (e.g. full receive queues on a busy machine) come a line per
+            // packet: to a file, not over the figures.
+            .stderr(Stdio::from(
+                std::fs::File::create(std::env::temp_dir().join("bench-rtp-rtpengine.log"))
+                    .map_err(|e| format!("rtpengine log: {e}"))?,
+            ))
             .spawn()
             .map_err(|e| format!("cannot start {bin}: {e}"))?;
         let mut engine = Self {

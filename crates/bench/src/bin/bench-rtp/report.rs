@@ -34,7 +34,8 @@ fn ms(us: f64) -> f64 {
     us / 1000.0
 }
 
-pub fn reference(shared: &Shared, secs: u64) {
+/// Prints the reference's figures; false when they show a machine too busy to judge by.
+pub fn reference(shared: &Shared, secs: u64) -> bool {
     let r = &shared.phases[REFERENCE];
     println!(
         "  reference, socket to socket ({secs} s): {} packets, p50 {:.3} ms, p99 {:.3} ms, \
@@ -51,12 +52,14 @@ pub fn reference(shared: &Shared, secs: u64) {
         ms(r.quantile_at_socket(0.99)),
         ms(r.quantile_at_socket(0.999)),
     );
-    if r.lost() > 0 || r.quantile(0.99) >= 10_000.0 {
+    let busy = r.lost() > 0 || r.quantile(0.99) >= 10_000.0;
+    if busy {
         println!(
             "  WARNING: the reference itself lost packets or had a p99 of 10 ms or more: the \
              machine is busy (or the generator cannot keep up), and no figure below means much"
         );
     }
+    !busy
 }
 
 pub fn relay(shared: &Shared, f: &RelayFigures, calls: usize) -> Summary {
