@@ -1,22 +1,34 @@
 //! The bridge's RTP relay: each call has two legs, A facing LiveKit and B facing the provider,
 //! and packets received on one leg's socket are sent, untouched, out of the other leg's socket.
-//! Nothing is decoded or transcoded (PCMU/PCMA and telephone-event pass as bytes), so a call
-//! costs two syscalls per packet and no allocation.
+//! Nothing is decoded or transcoded (PCMU/PCMA and telephone-event pass as bytes), and a packet
+//! costs no allocation.
 //!
-//! Per call: two RTP/RTCP port pairs from a pool (`pool`), four sockets, one task per socket
-//! (`recv_from` on it, `send_to` on the opposite leg's socket), and per socket a `Latch`
-//! deciding what is accepted and where the other side's packets go (`latch`, symmetric RTP,
-//! RFC 4961). RTCP (RTP port + 1) is relayed the same way with its own latches.
+//! Per call: two RTP/RTCP port pairs from a pool (`pool`), four sockets, and per socket a
+//! `Latch` deciding what is accepted and where the other side's packets go (`latch`, symmetric
+//! RTP, RFC 4961). RTCP (RTP port + 1) is relayed the same way with its own latches.
 //!
-//! Every path releases everything: dropping a `RelaySession` aborts its four tasks; the sockets
-//! close when the last task is gone, and only then do the ports return to the pool (to its
+//! The relay's own threads (one per core) wait on one epoll set holding every session's
+//! sockets, as rtpengine's pollers do (`threads`); or, with `RtpRelay::on_runtime`, shards of
+//! the sessions run as tasks on a tokio runtime (`shard`). Either way a wake-up serves every
+//! socket found readable, each with one `recvmmsg` (`batch`) and a `sendto` per packet
+//! (`shared`), and no packet waits for a task of its own to be scheduled.
+//!
+//! Every path releases everything: dropping a `RelaySession` takes it out of its shard (after a
+//! pass in progress), its sockets close, and only then do the ports return to the pool (to its
 //! back, see `pool` for why).
 
+mod batch;
 mod latch;
 mod pool;
 mod session;
+mod shard;
+mod shared;
+mod slots;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod thread_tests;
+mod threads;
 
 pub use session::{RelaySession, RtpRelay};
 

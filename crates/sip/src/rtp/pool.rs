@@ -13,7 +13,8 @@ use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
-use tokio::net::UdpSocket;
+use std::net::UdpSocket;
+
 use tokio::sync::watch;
 
 /// Free RTP base ports, least recently released first. No I/O, so it is table-testable.
@@ -165,12 +166,12 @@ pub(crate) enum PoolError {
     Io(std::io::Error),
 }
 
-/// std bind, then into tokio: no await needed, so `bind_pair` stays synchronous and holds no
-/// lock across a suspension.
+/// A non-blocking socket for a shard's epoll set (see `shard`); no await needed, so
+/// `bind_pair` stays synchronous and holds no lock across a suspension.
 fn bind(addr: SocketAddr) -> std::io::Result<UdpSocket> {
-    let sock = std::net::UdpSocket::bind(addr)?;
+    let sock = UdpSocket::bind(addr)?;
     sock.set_nonblocking(true)?;
-    UdpSocket::from_std(sock)
+    Ok(sock)
 }
 
 #[cfg(test)]

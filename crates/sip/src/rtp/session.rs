@@ -1,29 +1,18 @@
-//! The pool handle (`RtpRelay`), one call's relay (`RelaySession`), and the per-socket task.
+//! The pool handle (`RtpRelay`) and one call's relay (`RelaySession`).
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::UdpSocket;
-use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-use super::latch::{rtcp_of, Latch, Verdict};
-use super::pool::{BoundPair, Lease, Pool, PoolError};
-use super::{FlowStats, RelayConfig, RelayError, RelayStats};
-
-/// Leg indices: A faces LiveKit, B the provider.
-const A: usize = 0;
-const B: usize = 1;
-/// Channel indices.
-const RTP: usize = 0;
-const RTCP: usize = 1;
-
-/// The largest datagram relayed. G.711 at 20 ms is 172 bytes and nothing on these trunks
-/// comes near an Ethernet MTU; a datagram that fills the buffer was truncated by the kernel
-/// and is dropped rather than relayed cut.
-const MAX_DATAGRAM: usize = 2048;
+use super::pool::{BoundPair, Pool, PoolError};
+use super::shard::Shard;
+use super::shared::{Shared, A, B};
+use super::slots::Membership;
+use super::threads::Threads;
+use super::{RelayConfig, RelayError, RelayStats};
 
 /// The port pool and its configuration. Clones share the pool.
 #[derive(Clone)]
@@ -33,33 +22,57 @@ pub struct RtpRelay {
 
 struct RelayInner {
     config: RelayConfig,
-    /// Where the sockets are registered and the tasks run; None: the caller's runtime.
-    runtime: Option<tokio::runtime::Handle>,
+    host: Host,
     pool: Arc<Pool>,
     sessions: AtomicUsize,
+    /// Started at the first `open`; stopped with the last clone and session.
+    running: Mutex<Option<Running>>,
+    next_shard: AtomicUsize,
+}
+
+/// Where packets are relayed.
+enum Host {
+    /// Threads of the relay's own, this many.
+    Threads(usize),
+    /// Shards on a tokio runtime, one per worker.
+    Runtime(tokio::runtime::Handle),
+}
+
+enum Running {
+    Threads(Threads),
+    Shards(Vec<Shard>),
 }
 
 impl RtpRelay {
-    /// Sessions run on the runtime that calls `open`.
+    /// Packets are relayed by threads of the relay's own, one per core (see `threads`):
+    /// started at the first `open`, stopped when the relay and its sessions are dropped.
     pub fn new(config: RelayConfig) -> Self {
-        Self::build(config, None)
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::with_threads(config, cores)
     }
 
-    /// Sessions run on `runtime`, whoever calls `open`: e.g. a current-thread runtime on a
-    /// thread of its own, so media never waits behind signalling or HTTP work and a packet's
-    /// task is woken without a cross-thread hand-off (bench/sip.sh measures both).
+    /// As `new`, with `threads` relay threads (at least one).
+    pub fn with_threads(config: RelayConfig, threads: usize) -> Self {
+        Self::build(config, Host::Threads(threads.max(1)))
+    }
+
+    /// Packets are relayed by tasks on `runtime`, one shard of the sessions per worker (see
+    /// `shard`), whoever calls `open`: for a runtime given to media, or tests on a paused
+    /// clock.
     pub fn on_runtime(config: RelayConfig, runtime: tokio::runtime::Handle) -> Self {
-        Self::build(config, Some(runtime))
+        Self::build(config, Host::Runtime(runtime))
     }
 
-    fn build(config: RelayConfig, runtime: Option<tokio::runtime::Handle>) -> Self {
+    fn build(config: RelayConfig, host: Host) -> Self {
         let pool = Pool::new(config.bind_ip, config.port_min, config.port_max);
         Self {
             inner: Arc::new(RelayInner {
                 config,
-                runtime,
+                host,
                 pool,
                 sessions: AtomicUsize::new(0),
+                running: Mutex::new(None),
+                next_shard: AtomicUsize::new(0),
             }),
         }
     }
@@ -71,8 +84,6 @@ impl RtpRelay {
             PoolError::Exhausted => RelayError::Exhausted,
             PoolError::Io(e) => RelayError::Io(e),
         };
-        // Sockets register with the I/O driver of the runtime current at bind time.
-        let entered = self.inner.runtime.as_ref().map(|rt| rt.enter());
         let a = self.inner.pool.bind_pair().map_err(map)?;
         let b = self.inner.pool.bind_pair().map_err(map)?;
         let ip = self.inner.config.bind_ip;
@@ -90,29 +101,24 @@ impl RtpRelay {
             rtcp: b_rtcp,
             lease: b_lease,
         } = b;
-        let shared = Arc::new(Shared {
-            call_id: call_id.to_owned(),
-            sockets: [[a_rtp, b_rtp], [a_rtcp, b_rtcp]],
-            latches: Default::default(),
-            counters: Default::default(),
-            peer_changes: AtomicU64::new(0),
-            _leases: [a_lease, b_lease],
-        });
-        let tasks = [(RTP, A), (RTP, B), (RTCP, A), (RTCP, B)]
-            .map(|(ch, side)| tokio::spawn(relay(shared.clone(), ch, side)).abort_handle());
-        drop(entered);
+        let shared = Arc::new(Shared::new(
+            call_id,
+            [[a_rtp, b_rtp], [a_rtcp, b_rtcp]],
+            [a_lease, b_lease],
+        ));
+        let membership = self.inner.join_shard(&shared)?;
         self.inner.sessions.fetch_add(1, Relaxed);
         tracing::debug!(call_id, a = %local[A], b = %local[B], "RTP relay opened");
         Ok(RelaySession {
+            membership: Some(membership),
             shared,
             local,
-            tasks,
             rtp_timeout: self.inner.config.rtp_timeout,
             relay: self.inner.clone(),
         })
     }
 
-    /// Sessions open (dropped sessions no longer count, even while their sockets close).
+    /// Sessions open (dropped sessions no longer count).
     pub fn in_use(&self) -> usize {
         self.inner.sessions.load(Relaxed)
     }
@@ -128,8 +134,7 @@ impl RtpRelay {
     }
 
     /// Resolves once every port is back in the pool: all sessions dropped and their sockets
-    /// closed (the sockets close when the aborted tasks are gone, just after the drop). For
-    /// shutdown, and for tests proving nothing leaks.
+    /// closed. For shutdown, and for tests proving nothing leaks.
     pub async fn wait_idle(&self) {
         let total = self.inner.pool.total();
         let mut rx = self.inner.pool.subscribe();
@@ -138,20 +143,49 @@ impl RtpRelay {
     }
 }
 
-/// One call's relay. Dropping it stops the tasks and returns the ports to the pool.
+impl RelayInner {
+    /// Hands a session to the threads, or to the next shard round-robin; starts them first
+    /// if this is the first session.
+    fn join_shard(&self, shared: &Arc<Shared>) -> std::io::Result<Membership> {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        if running.is_none() {
+            *running = Some(match &self.host {
+                Host::Threads(n) => Running::Threads(Threads::start(*n)?),
+                Host::Runtime(rt) => {
+                    // The shards' epoll sets register with this runtime's I/O driver.
+                    let _entered = rt.enter();
+                    let workers = rt.metrics().num_workers().max(1);
+                    Running::Shards(
+                        (0..workers)
+                            .map(|_| Shard::start())
+                            .collect::<Result<_, _>>()?,
+                    )
+                }
+            });
+        }
+        match running.as_ref().expect("started above") {
+            Running::Threads(t) => t.add(shared),
+            Running::Shards(shards) => {
+                let k = self.next_shard.fetch_add(1, Relaxed) % shards.len();
+                shards[k].add(shared)
+            }
+        }
+    }
+}
+
+/// One call's relay. Dropping it stops relaying and returns the ports to the pool.
 pub struct RelaySession {
+    /// Dropped first: the shard lets go of the sockets before `shared` closes them.
+    membership: Option<Membership>,
     shared: Arc<Shared>,
     local: [SocketAddr; 2],
-    tasks: [AbortHandle; 4],
     rtp_timeout: Duration,
     relay: Arc<RelayInner>,
 }
 
 impl Drop for RelaySession {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
-        }
+        self.membership.take();
         self.relay.sessions.fetch_sub(1, Relaxed);
     }
 }
@@ -213,149 +247,6 @@ impl RelaySession {
                 since = Instant::now();
             } else if since.elapsed() >= timeout {
                 return;
-            }
-        }
-    }
-}
-
-/// What a session's four tasks share. Field order matters: the sockets close before the
-/// leases give the ports back.
-struct Shared {
-    call_id: String,
-    /// `[channel][leg]`.
-    sockets: [[UdpSocket; 2]; 2],
-    latches: [[Mutex<Latch>; 2]; 2],
-    counters: [[Counters; 2]; 2],
-    /// Bumped by `set_peer_*`: restarts the RTP timeout.
-    peer_changes: AtomicU64,
-    _leases: [Lease; 2],
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        tracing::debug!(call_id = %self.call_id, stats = ?self.stats(), "RTP relay closed");
-    }
-}
-
-/// One socket's counters, written only by its task. A cache line each, so the tasks of a
-/// session on two cores do not share one.
-#[derive(Default)]
-#[repr(align(64))]
-struct Counters {
-    /// Sent on to the other leg.
-    packets: AtomicU64,
-    bytes: AtomicU64,
-    /// Accepted from the peer (RTP: what the timeout watches).
-    accepted: AtomicU64,
-    wrong_source: AtomicU64,
-    no_peer: AtomicU64,
-    other: AtomicU64,
-}
-
-impl Counters {
-    fn flow(&self) -> FlowStats {
-        FlowStats {
-            packets: self.packets.load(Relaxed),
-            bytes: self.bytes.load(Relaxed),
-        }
-    }
-}
-
-impl Shared {
-    fn latch(&self, ch: usize, side: usize) -> std::sync::MutexGuard<'_, Latch> {
-        // A Latch is updated by single assignments; a poisoned one is still consistent.
-        self.latches[ch][side]
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn set_peer(&self, side: usize, addr: SocketAddr) {
-        self.latch(RTP, side).set_peer(addr);
-        self.latch(RTCP, side).set_peer(rtcp_of(addr));
-        self.peer_changes.fetch_add(1, Relaxed);
-        tracing::debug!(call_id = %self.call_id, leg = leg_name(side), peer = %addr, "RTP peer set");
-    }
-
-    fn activity(&self) -> u64 {
-        let c = &self.counters[RTP];
-        c[A].accepted.load(Relaxed) + c[B].accepted.load(Relaxed) + self.peer_changes.load(Relaxed)
-    }
-
-    fn stats(&self) -> RelayStats {
-        let all = self.counters.iter().flatten();
-        let sum = |f: fn(&Counters) -> &AtomicU64| all.clone().map(|c| f(c).load(Relaxed)).sum();
-        RelayStats {
-            rtp_a_to_b: self.counters[RTP][A].flow(),
-            rtp_b_to_a: self.counters[RTP][B].flow(),
-            rtcp_a_to_b: self.counters[RTCP][A].flow(),
-            rtcp_b_to_a: self.counters[RTCP][B].flow(),
-            dropped_wrong_source: sum(|c| &c.wrong_source),
-            dropped_no_peer: sum(|c| &c.no_peer),
-            dropped_other: sum(|c| &c.other),
-        }
-    }
-}
-
-fn leg_name(side: usize) -> &'static str {
-    if side == A {
-        "A"
-    } else {
-        "B"
-    }
-}
-
-/// One socket's loop: receive on leg `side` of channel `ch`, decide with that leg's latch,
-/// send from the other leg's socket to the other leg's peer. The buffer lives in the task,
-/// so a packet costs no allocation.
-async fn relay(shared: Arc<Shared>, ch: usize, side: usize) {
-    let other = 1 - side;
-    let from = &shared.sockets[ch][side];
-    let to = &shared.sockets[ch][other];
-    let counters = &shared.counters[ch][side];
-    let mut buf = [0u8; MAX_DATAGRAM];
-    loop {
-        let (len, src) = match from.recv_from(&mut buf).await {
-            Ok(got) => got,
-            Err(e) => {
-                // UDP receive errors are per datagram (e.g. an ICMP error reported late).
-                tracing::trace!(call_id = %shared.call_id, error = %e, "RTP recv");
-                counters.other.fetch_add(1, Relaxed);
-                tokio::task::yield_now().await;
-                continue;
-            }
-        };
-        let verdict = shared.latch(ch, side).on_packet(src);
-        match verdict {
-            Verdict::Accept => {}
-            Verdict::Latched => {
-                tracing::debug!(call_id = %shared.call_id, leg = leg_name(side), rtcp = ch == RTCP, %src, "RTP source latched");
-            }
-            Verdict::DropNoPeer => {
-                counters.no_peer.fetch_add(1, Relaxed);
-                continue;
-            }
-            Verdict::DropWrongSource => {
-                counters.wrong_source.fetch_add(1, Relaxed);
-                continue;
-            }
-        }
-        counters.accepted.fetch_add(1, Relaxed);
-        if len == buf.len() {
-            counters.other.fetch_add(1, Relaxed);
-            continue;
-        }
-        let Some(dest) = shared.latch(ch, other).destination() else {
-            counters.no_peer.fetch_add(1, Relaxed);
-            continue;
-        };
-        match to.send_to(&buf[..len], dest).await {
-            Ok(_) => {
-                counters.packets.fetch_add(1, Relaxed);
-                counters.bytes.fetch_add(len as u64, Relaxed);
-            }
-            Err(e) => {
-                tracing::trace!(call_id = %shared.call_id, error = %e, %dest, "RTP send");
-                counters.other.fetch_add(1, Relaxed);
             }
         }
     }

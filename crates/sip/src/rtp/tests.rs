@@ -15,13 +15,27 @@ use super::{RelayConfig, RelayError, RelaySession, RtpRelay};
 const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 const OTHER_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 
-fn relay(port_min: u16, port_max: u16) -> RtpRelay {
-    RtpRelay::new(RelayConfig {
+fn config(port_min: u16, port_max: u16) -> RelayConfig {
+    RelayConfig {
         bind_ip: LOCAL,
         port_min,
         port_max,
         rtp_timeout: Duration::from_secs(10),
-    })
+    }
+}
+
+/// On the relay's own threads, as the bridge runs it.
+fn relay(port_min: u16, port_max: u16) -> RtpRelay {
+    RtpRelay::new(config(port_min, port_max))
+}
+
+/// On the test's runtime: a paused clock then sees the relay's I/O as it sees the test's own
+/// (the relay's threads would run on in real time while the clock jumps ahead).
+fn relay_on_this_runtime(port_min: u16, port_max: u16) -> RtpRelay {
+    RtpRelay::on_runtime(
+        config(port_min, port_max),
+        tokio::runtime::Handle::current(),
+    )
 }
 
 async fn client_on(ip: IpAddr) -> UdpSocket {
@@ -451,7 +465,7 @@ async fn a_late_packet_of_the_previous_call_is_not_relayed_on_reuse() {
 
 #[tokio::test(start_paused = true)]
 async fn times_out_after_silence_on_both_legs_only() {
-    let relay = relay(61950, 61959);
+    let relay = relay_on_this_runtime(61950, 61959);
     let ((a, a_rtcp), (b, b_rtcp)) = (client_pair().await, client_pair().await);
     let s = open_with_peers(&relay, &a, &b).await;
     let timeout = Duration::from_secs(10);
