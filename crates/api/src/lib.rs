@@ -5,6 +5,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod http_server;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod state;
@@ -61,6 +62,7 @@ pub fn router(state: AppState) -> Router {
                 ApiError::internal("a request handler panicked").into_response()
             },
         ))
+        .layer(middleware::from_fn(metrics::record))
         .with_state(state)
 }
 

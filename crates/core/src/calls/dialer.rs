@@ -152,6 +152,7 @@ impl Dialer {
             let _ = self.livekit.delete_room(&call.id).await;
             return Ok(());
         }
+        crate::metrics::dialed(now - call.next_attempt_at);
         let req = proto::CreateSipParticipantRequest {
             sip_trunk_id: lk_trunk,
             sip_call_to: call.to_number.clone(),

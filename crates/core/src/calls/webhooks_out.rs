@@ -117,6 +117,7 @@ impl Deliverer {
                     .min(Duration::from_secs(3600));
                 now + micros(delay)
             });
+        crate::metrics::webhook_delivery(delivered, retry_at.is_some());
         if !delivered {
             tracing::info!(delivery = %row.id, call = %row.call_id, attempts, error = error.as_deref().unwrap_or(""), "webhooks: delivery failed");
         }
