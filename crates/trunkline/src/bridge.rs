@@ -259,7 +259,7 @@ pub async fn run(args: BridgeArgs) -> Result<(), Failure> {
     let metrics = crate::telemetry::metrics::start(
         "TRUNKLINE_BRIDGE_METRICS_LISTEN",
         args.metrics_listen,
-        || {},
+        trunkline_sip::bridge::metrics::describe,
     )
     .await?;
     let inbound = match (args.provider_listen, lk_sip) {
@@ -297,7 +297,14 @@ pub async fn run(args: BridgeArgs) -> Result<(), Failure> {
         provider_media_ip: Some(advertised.provider_media),
     };
     tracing::info!(%addr, trunks = n, public = %args.public_address, "trunkline bridge listening");
-    let metrics = metrics.map(|(exporter, listener)| exporter.spawn(listener));
+    let metrics = metrics.map(|(mut exporter, listener)| {
+        let relay = relay.clone();
+        exporter.on_scrape(Arc::new(move || {
+            trunkline_sip::bridge::metrics::record_relay(&relay);
+            Box::pin(async {})
+        }));
+        exporter.spawn(listener)
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let refresher = tokio::spawn(directory.clone().run_refresher(
         store.clone(),

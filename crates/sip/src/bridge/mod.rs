@@ -32,7 +32,9 @@ mod challenge_answerer;
 pub mod challenge_issuer;
 pub mod driver;
 pub mod guard;
+mod ladder;
 pub mod media;
+pub mod metrics;
 mod reply;
 #[cfg(test)]
 pub(crate) mod testing;
