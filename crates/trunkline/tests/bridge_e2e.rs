@@ -276,6 +276,8 @@ async fn an_exotel_trunk_is_called_through_the_bridge_with_its_own_credentials()
     ] {
         assert!(ladder.contains(part), "{part} missing from {ladder}");
     }
+    // The call's span: every line of the call carries the trunk.
+    assert!(ladder.contains(&format!("trunk_id={trunk_id}")), "{ladder}");
     assert_eq!(log.matches("bridge call ended").count(), 1, "{log}");
 }
 

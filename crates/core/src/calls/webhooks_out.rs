@@ -95,6 +95,8 @@ impl Deliverer {
         Ok(n)
     }
 
+    #[tracing::instrument(name = "webhook", skip_all,
+        fields(call_id = %row.call_id, tenant = %row.tenant_id))]
     async fn deliver(&self, row: OutboxRow) -> Result<(), StoreError> {
         let attempt = self.attempt(&row).await;
         let now = now_micros();

@@ -127,6 +127,9 @@ impl MediaWatch {
 }
 
 /// One call: its media session, its machine, its connection to the callee, its timers.
+/// Everything it logs carries the caller's Call-ID and the trunk.
+#[tracing::instrument(name = "bridge_call", skip_all,
+    fields(call_id = %invite.call_id(), trunk_id = %setup.route.trunk_id()))]
 pub(super) async fn run_call(
     setup: CallSetup,
     invite: SipMsg,

@@ -111,6 +111,16 @@ pub enum Route {
     },
 }
 
+impl Route {
+    /// The tenant's trunk the call goes through (for logs).
+    pub fn trunk_id(&self) -> &str {
+        match self {
+            Self::ToExotel(t) => &t.trunk_id,
+            Self::ToLiveKit { trunk, .. } => &trunk.trunk_id,
+        }
+    }
+}
+
 /// Finds the tenant's trunk for a call: its Exotel trunk from the username LiveKit
 /// authenticated with, its inbound trunk from the number Exotel called.
 pub trait TrunkDirectory: Send + Sync {
