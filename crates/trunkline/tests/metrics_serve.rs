@@ -20,6 +20,7 @@ async fn the_metrics_listener_serves_process_metrics_in_prometheus_text() {
         "process_cpu_seconds_total",
         "process_resident_memory_bytes",
         "process_open_fds",
+        "process_max_fds",
         "process_start_time_seconds",
     ] {
         assert!(has(&samples, name), "{name} missing: {samples:?}");
