@@ -394,6 +394,11 @@ mod tests {
                 "TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE",
             ),
             ("--rate", "0", "TRUNKLINE_BRIDGE_RATE"),
+            (
+                "--metrics-listen",
+                "localhost:9465",
+                "TRUNKLINE_BRIDGE_METRICS_LISTEN",
+            ),
         ] {
             let argv = [
                 "trunkline",

@@ -276,3 +276,119 @@ async fn the_counters_follow_a_scripted_busy_call() {
     }
     server.stop();
 }
+
+/// Polls the metrics until `done` holds for them.
+async fn metrics_until(url: &str, what: &str, done: impl Fn(&[Sample]) -> bool) -> Vec<Sample> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let samples = scrape(url).await;
+        if done(&samples) {
+            return samples;
+        }
+        assert!(Instant::now() < deadline, "{what}: {samples:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gauges_follow_an_answered_call_from_ringing_to_hang_up() {
+    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    lk.set_call_outcome(CallOutcome::AnswerAfter(Duration::from_secs(2)));
+    let dir = tempfile::tempdir().unwrap();
+    let envs = vec![
+        ("LIVEKIT_URL", lk.url()),
+        ("LIVEKIT_API_KEY", LK_KEY.to_owned()),
+        ("LIVEKIT_API_SECRET", LK_SECRET.to_owned()),
+        ("TRUNKLINE_METRICS_LISTEN", "127.0.0.1:0".to_owned()),
+    ];
+    let server = serve(dir.path(), &envs);
+    lk.set_webhook_url(Some(format!("{}/livekit/webhook", server.url)));
+    let metrics = metrics_url(&server.log.lock().unwrap());
+    let key = create_key(dir.path(), "gauges@acme.test", &envs);
+    let http = http();
+    let trunk = data(
+        http.post(format!("{}/sip/create-outbound-trunk", server.url))
+            .bearer_auth(&key)
+            .json(&seed_twilio())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let assistant = data(
+        http.post(format!("{}/assistants", server.url))
+            .bearer_auth(&key)
+            .json(&serde_json::json!({"name": "Gauges", "agent_name": "caller"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    data(
+        http.post(format!("{}/call/outbound", server.url))
+            .bearer_auth(&key)
+            .json(
+                &serde_json::json!({"assistant_id": assistant["assistant_id"],
+                                      "trunk_id": trunk["trunk_id"],
+                                      "to_number": "+14155550199"}),
+            )
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let in_progress = |s: &[Sample]| {
+        value(s, "trunkline_calls", &[("status", "dialing")])
+            + value(s, "trunkline_calls", &[("status", "ringing")])
+    };
+    // Ringing for two seconds: in progress, not answered, nothing ended.
+    let ringing = metrics_until(&metrics, "the call in progress", |s| in_progress(s) == 1.0).await;
+    assert_eq!(
+        value(&ringing, "trunkline_calls", &[("status", "answered")]),
+        0.0
+    );
+    assert_eq!(
+        value(&ringing, "trunkline_calls", &[("status", "queued")]),
+        0.0
+    );
+    assert_eq!(value(&ringing, "trunkline_call_outcomes_total", &[]), 0.0);
+    let answered = metrics_until(&metrics, "the call answered", |s| {
+        value(s, "trunkline_calls", &[("status", "answered")]) == 1.0
+    })
+    .await;
+    assert_eq!(in_progress(&answered), 0.0);
+    assert_eq!(
+        value(
+            &answered,
+            "trunkline_livekit_rpcs_total",
+            &[("method", "CreateSIPParticipant"), ("outcome", "ok")]
+        ),
+        1.0
+    );
+    let dialed = lk.calls();
+    assert!(lk.hangup(&dialed[0].sip_call_id));
+    let ended = metrics_until(&metrics, "the call completed", |s| {
+        value(s, "trunkline_call_outcomes_total", &[]) == 1.0
+    })
+    .await;
+    assert_eq!(
+        value(
+            &ended,
+            "trunkline_call_outcomes_total",
+            &[("status", "completed"), ("sip_class", "2xx")]
+        ),
+        1.0,
+        "{ended:#?}"
+    );
+    assert_eq!(value(&ended, "trunkline_calls", &[]), 0.0);
+    // LiveKit's webhook reached the API and was counted under its route.
+    assert!(
+        value(
+            &ended,
+            "trunkline_http_requests_total",
+            &[("route", "/livekit/webhook"), ("status", "200")]
+        ) >= 1.0,
+        "{ended:#?}"
+    );
+    server.stop();
+}
