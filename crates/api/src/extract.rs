@@ -112,6 +112,7 @@ impl FromRequestParts<AppState> for Tenant {
             .tenant_for_key(&state.store, &hash_api_key(key))
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        tracing::Span::current().record("tenant", id.as_str());
         Ok(Tenant { id })
     }
 }
@@ -126,7 +127,10 @@ impl<S: Send + Sync> FromRequestParts<S> for TrunkPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
-            .map(|p| TrunkPath(p.0))
+            .map(|p| {
+                tracing::Span::current().record("trunk_id", p.0.as_str());
+                TrunkPath(p.0)
+            })
             .map_err(|_| ApiError::NotFound(crate::routes::trunks::NOT_FOUND))
     }
 }

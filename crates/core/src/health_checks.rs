@@ -67,6 +67,7 @@ async fn check(state: &Services, h: HealthRow) -> Result<(), trunkline_store::St
         }) {
         Ok(request) => {
             let report = trunkline_sip::run_probe(&request, &ProbeOptions::quick()).await;
+            crate::metrics::probe_ran("health_check", report.diagnosis.code());
             CheckResult {
                 healthy: report.diagnosis.healthy(),
                 diagnosis: report.diagnosis.code().to_owned(),
@@ -74,12 +75,15 @@ async fn check(state: &Services, h: HealthRow) -> Result<(), trunkline_store::St
                 at,
             }
         }
-        Err(why) => CheckResult {
-            healthy: false,
-            diagnosis: why,
-            rtt_us: None,
-            at,
-        },
+        Err(why) => {
+            crate::metrics::probe_ran("health_check", "not_probed");
+            CheckResult {
+                healthy: false,
+                diagnosis: why,
+                rtt_us: None,
+                at,
+            }
+        }
     };
     let before = h.state.clone();
     if let Some(after) = state

@@ -7,6 +7,7 @@ mod calls;
 mod dispatch_rules;
 mod error;
 pub mod file_lock;
+mod gauges;
 mod health;
 mod inbound_trunks;
 mod keys;

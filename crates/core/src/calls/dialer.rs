@@ -102,6 +102,7 @@ impl Dialer {
         Ok(claimed)
     }
 
+    #[tracing::instrument(name = "call", skip_all, fields(call_id = %c.id, trunk_id, tenant))]
     async fn dial(self, c: Claimed) {
         if let Err(e) = self.dial_at(&c.id, c.dial_at).await {
             // The claim stays; the sweeper hands it back after the claim timeout.
@@ -115,6 +116,7 @@ impl Dialer {
         let Some(call) = self.store.call_by_id(id).await? else {
             return Ok(());
         };
+        crate::calls::log_fields(&call);
         if call.status != CallStatus::Claimed.as_str() {
             return Ok(()); // cancelled meanwhile
         }
@@ -152,6 +154,7 @@ impl Dialer {
             let _ = self.livekit.delete_room(&call.id).await;
             return Ok(());
         }
+        crate::metrics::dialed(now - call.next_attempt_at);
         let req = proto::CreateSipParticipantRequest {
             sip_trunk_id: lk_trunk,
             sip_call_to: call.to_number.clone(),
