@@ -15,7 +15,8 @@ mod leases;
 mod list_cache;
 mod open;
 mod outbox;
-mod reconcile;
+mod resource;
+mod status;
 mod trunks;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
@@ -27,7 +28,9 @@ pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
-pub use trunks::{SecretsRecord, TrunkRow, TrunkSummary, PENDING as PENDING_STATUS};
+pub use resource::{Claims, Kind, Resource, Resources, SecretsRecord, WithSecrets};
+pub use status::{Status, UnknownStatus};
+pub use trunks::{TrunkRow, TrunkSummary};
 
 use sqlx::AnyPool;
 

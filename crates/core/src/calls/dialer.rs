@@ -8,12 +8,12 @@ use super::finish::{advance, Details};
 use super::outcome::{classify_dial_error, classify_prepare_error, DialOutcome};
 use super::tracking::noted_outcome;
 use super::{micros, CallSettings, DialPlan};
-use crate::provisioning::status;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use trunkline_domain::call::{retry_delay, CallStatus};
 use trunkline_livekit::{proto, seconds, LiveKitClient, LiveKitError};
+use trunkline_store::Status;
 use trunkline_store::{now_micros, CallRow, ClaimLimits, Claimed, Store, StoreError};
 
 /// Every claimed call is dialed by a task of its own; LiveKit's answer may take the whole
@@ -125,9 +125,9 @@ impl Dialer {
                 .fail(&call, "the call's stored plan is unreadable")
                 .await;
         };
-        let trunk = self.store.live_trunk(&call.trunk_id).await?;
+        let trunk = self.store.outbound_trunks().live(&call.trunk_id).await?;
         let lk_trunk = match trunk {
-            Some(t) if t.status == status::PROVISIONED => t.livekit_trunk_id,
+            Some(t) if t.status == Status::Provisioned => t.livekit_trunk_id,
             _ => None,
         };
         let Some(lk_trunk) = lk_trunk else {

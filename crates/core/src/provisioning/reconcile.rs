@@ -8,11 +8,12 @@
 //! A pass works from snapshots, so every change re-reads its row first and every write is
 //! conditional on the version it acted on: a PATCH or DELETE landing mid-pass wins.
 
-use super::{livekit_info, ownership, status, Provisioner};
+use super::{livekit_info, ownership, Provisioner};
 use crate::records;
 use std::future::Future;
 use std::time::Duration;
 use trunkline_livekit::{proto, ErrorKind, LiveKitClient};
+use trunkline_store::Status;
 use trunkline_store::{now_micros, TrunkRow};
 
 /// What one pass did to one kind of LiveKit object, for logs and tests.
@@ -65,13 +66,15 @@ impl Provisioner {
     ) -> Result<(), String> {
         let rows = self
             .store
-            .all_live_trunks()
+            .outbound_trunks()
+            .all_live()
             .await
             .map_err(|e| e.to_string())?;
         let remote = lk.list_outbound_trunks().await.map_err(|e| e.to_string())?;
         let index = self
             .store
-            .trunk_liveness(&ownership::owners(&remote, livekit_info::owner))
+            .outbound_trunks()
+            .liveness(&ownership::owners(&remote, livekit_info::owner))
             .await
             .map_err(|e| e.to_string())?;
         let sorted = ownership::sort(
@@ -82,7 +85,7 @@ impl Provisioner {
             rows.iter().map(|r| ownership::RowPointer {
                 id: &r.id,
                 livekit_id: r.livekit_trunk_id.as_deref(),
-                pending: r.status == status::PENDING,
+                pending: r.status == Status::Pending,
             }),
         );
         for (owner, t) in &sorted.unwanted {
@@ -97,10 +100,10 @@ impl Provisioner {
 
         for snapshot in &rows {
             // Re-read: the snapshot may be minutes old by now.
-            let Ok(Some(row)) = self.store.live_trunk(&snapshot.id).await else {
+            let Ok(Some(row)) = self.store.outbound_trunks().live(&snapshot.id).await else {
                 continue;
             };
-            if row.status == status::PENDING {
+            if row.status == Status::Pending {
                 if self.past_grace(row.created_at) {
                     self.abandon(lk, &row, sorted.by_owner.get(&row.id).copied(), report)
                         .await;
@@ -112,7 +115,7 @@ impl Provisioner {
             };
             // A refused configuration stays refused until a PATCH changes it (which provisions
             // synchronously); retrying it every pass would only fill the log.
-            if !self.provisionable(kind) || row.status == status::ERROR {
+            if !self.provisionable(kind) || row.status == Status::Error {
                 continue;
             }
             let current = row
@@ -135,7 +138,12 @@ impl Provisioner {
         remote: Option<&proto::SipOutboundTrunkInfo>,
         report: &mut Counts,
     ) {
-        match self.store.abandon_pending_trunk(&row.id).await {
+        match self
+            .store
+            .outbound_trunks()
+            .abandon_pending(&row.tenant_id, &row.id)
+            .await
+        {
             Ok(true) => {}
             Ok(false) => return, // it completed meanwhile
             Err(_) => {
@@ -175,7 +183,8 @@ impl Provisioner {
         if secrets != row.secrets {
             if let Err(e) = self
                 .store
-                .replace_trunk_secrets(&row.id, &row.secrets, &secrets)
+                .outbound_trunks()
+                .replace_secrets(&row.id, &row.secrets, &secrets)
                 .await
             {
                 tracing::warn!(trunk_id = %row.id, error = %e, "could not store a bridge password");
@@ -193,7 +202,7 @@ impl Provisioner {
             }
         };
         let in_sync =
-            row.synced_version == row.desired_version && row.status == status::PROVISIONED;
+            row.synced_version == row.desired_version && row.status == Status::Provisioned;
         let (result, created) = match adopted {
             Some(remote) if in_sync && pointer_valid && !livekit_info::drifted(remote, &wanted) => {
                 return
@@ -219,11 +228,12 @@ impl Provisioner {
         let outcome = match result {
             Ok(info) => match self
                 .store
+                .outbound_trunks()
                 .mark_synced(
                     &row.id,
                     row.desired_version,
-                    &info.sip_trunk_id,
-                    status::PROVISIONED,
+                    Some(&info.sip_trunk_id),
+                    Status::Provisioned,
                 )
                 .await
             {
@@ -231,7 +241,12 @@ impl Provisioner {
                 Ok(false) => {
                     // The row changed meanwhile. If it is gone, so must be what we just made;
                     // if it was edited, the next pass pushes the new version.
-                    if created && !matches!(self.store.live_trunk(&row.id).await, Ok(Some(_))) {
+                    if created
+                        && !matches!(
+                            self.store.outbound_trunks().live(&row.id).await,
+                            Ok(Some(_))
+                        )
+                    {
                         let _ = lk.delete_trunk(&info.sip_trunk_id).await;
                     }
                     Ok(())
@@ -245,7 +260,13 @@ impl Provisioner {
                 );
                 let _ = self
                     .store
-                    .set_trunk_status(&row.id, row.desired_version, status::ERROR, Some(&msg))
+                    .outbound_trunks()
+                    .set_status(
+                        &row.id,
+                        Some(row.desired_version),
+                        Status::Error,
+                        Some(&msg),
+                    )
                     .await;
                 Err(msg)
             }

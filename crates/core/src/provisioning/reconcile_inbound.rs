@@ -6,9 +6,10 @@
 //! row of this database are never touched.
 
 use super::reconcile::Counts;
-use super::{inbound, ownership, status, Provisioner};
+use super::{inbound, ownership, Provisioner};
 use trunkline_livekit::{proto, ErrorKind, LiveKitClient};
 use trunkline_store::InboundTrunkRow;
+use trunkline_store::Status;
 
 /// Whether LiveKit's copy differs from what we want, in the fields we own. A password LiveKit
 /// does not return (redacted) is not counted as drift.
@@ -45,13 +46,15 @@ impl Provisioner {
     ) -> Result<(), String> {
         let rows = self
             .store
-            .all_live_inbound_trunks()
+            .inbound_trunks()
+            .all_live()
             .await
             .map_err(|e| e.to_string())?;
         let remote = lk.list_inbound_trunks().await.map_err(|e| e.to_string())?;
         let index = self
             .store
-            .inbound_trunk_liveness(&ownership::owners(&remote, inbound::owner))
+            .inbound_trunks()
+            .liveness(&ownership::owners(&remote, inbound::owner))
             .await
             .map_err(|e| e.to_string())?;
         let sorted = ownership::sort(
@@ -62,7 +65,7 @@ impl Provisioner {
             rows.iter().map(|r| ownership::RowPointer {
                 id: &r.id,
                 livekit_id: r.livekit_trunk_id.as_deref(),
-                pending: r.status == status::PENDING,
+                pending: r.status == Status::Pending,
             }),
         );
         for (owner, t) in &sorted.unwanted {
@@ -77,10 +80,10 @@ impl Provisioner {
         }
         for snapshot in &rows {
             // Re-read: the snapshot may be minutes old by now.
-            let Ok(Some(row)) = self.store.live_inbound_trunk(&snapshot.id).await else {
+            let Ok(Some(row)) = self.store.inbound_trunks().live(&snapshot.id).await else {
                 continue;
             };
-            if row.status == status::PENDING {
+            if row.status == Status::Pending {
                 if self.past_grace(row.created_at) {
                     let remote = sorted.by_owner.get(&row.id).copied();
                     self.abandon_inbound(lk, &row, remote, report).await;
@@ -88,7 +91,7 @@ impl Provisioner {
                 continue;
             }
             // Refused by LiveKit: waits for a PATCH, as an outbound trunk does.
-            if row.status == status::ERROR {
+            if row.status == Status::Error {
                 continue;
             }
             let current = row
@@ -114,7 +117,8 @@ impl Provisioner {
     ) {
         match self
             .store
-            .abandon_pending_inbound(&row.tenant_id, &row.id)
+            .inbound_trunks()
+            .abandon_pending(&row.tenant_id, &row.id)
             .await
         {
             Ok(true) => {}
@@ -152,7 +156,7 @@ impl Provisioner {
         };
         let wanted = inbound::livekit_trunk(&row.id, &row.name, &config);
         let in_sync =
-            row.synced_version == row.desired_version && row.status == status::PROVISIONED;
+            row.synced_version == row.desired_version && row.status == Status::Provisioned;
         let (result, created) = match adopted {
             Some(remote) if in_sync && pointer_valid && !drifted(remote, &wanted) => return,
             Some(remote) => {
@@ -175,11 +179,12 @@ impl Provisioner {
         let outcome = match result {
             Ok(info) => match self
                 .store
-                .mark_inbound_synced(
+                .inbound_trunks()
+                .mark_synced(
                     &row.id,
                     row.desired_version,
-                    &info.sip_trunk_id,
-                    status::PROVISIONED,
+                    Some(&info.sip_trunk_id),
+                    Status::Provisioned,
                 )
                 .await
             {
@@ -187,7 +192,7 @@ impl Provisioner {
                 Ok(false) => {
                     // The row changed meanwhile. If it is gone, so must be what we just made;
                     // if it was edited, the next pass pushes the new version.
-                    let live = self.store.live_inbound_trunk(&row.id).await;
+                    let live = self.store.inbound_trunks().live(&row.id).await;
                     if created && !matches!(live, Ok(Some(_))) {
                         let _ = lk.delete_trunk(&info.sip_trunk_id).await;
                     }
@@ -202,7 +207,13 @@ impl Provisioner {
                 );
                 let _ = self
                     .store
-                    .set_inbound_status(&row.id, row.desired_version, status::ERROR, Some(&msg))
+                    .inbound_trunks()
+                    .set_status(
+                        &row.id,
+                        Some(row.desired_version),
+                        Status::Error,
+                        Some(&msg),
+                    )
                     .await;
                 Err(msg)
             }

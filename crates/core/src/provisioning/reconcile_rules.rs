@@ -6,11 +6,12 @@
 //! LiveKit and waits (`awaiting_trunk`). LiveKit rules without our `trunkline_rule_id`
 //! attribute, or naming a rule of another database, are never touched.
 
-use super::dispatch::{self, Target, AWAITING_TRUNK, FOLLOW_FAILED};
+use super::dispatch::{self, Target, FOLLOW_FAILED};
 use super::reconcile::Counts;
-use super::{ownership, status, Provisioner};
+use super::{ownership, Provisioner};
 use trunkline_livekit::{proto, ErrorKind, LiveKitClient};
 use trunkline_store::DispatchRuleRow;
+use trunkline_store::Status;
 
 /// Whether LiveKit's copy differs from what we want, in the fields we own. Trunk ids are
 /// compared as a set: their order means nothing to LiveKit.
@@ -49,13 +50,15 @@ impl Provisioner {
     ) -> Result<(), String> {
         let rows = self
             .store
-            .all_live_dispatch_rules()
+            .dispatch_rules()
+            .all_live()
             .await
             .map_err(|e| e.to_string())?;
         let remote = lk.list_dispatch_rules().await.map_err(|e| e.to_string())?;
         let index = self
             .store
-            .dispatch_rule_liveness(&ownership::owners(&remote, dispatch::owner))
+            .dispatch_rules()
+            .liveness(&ownership::owners(&remote, dispatch::owner))
             .await
             .map_err(|e| e.to_string())?;
         let sorted = ownership::sort(
@@ -66,7 +69,7 @@ impl Provisioner {
             rows.iter().map(|r| ownership::RowPointer {
                 id: &r.id,
                 livekit_id: r.livekit_rule_id.as_deref(),
-                pending: r.status == status::PENDING,
+                pending: r.status == Status::Pending,
             }),
         );
         for (owner, r) in &sorted.unwanted {
@@ -80,10 +83,10 @@ impl Provisioner {
         }
         for snapshot in &rows {
             // Re-read: the snapshot may be minutes old by now.
-            let Ok(Some(row)) = self.store.live_dispatch_rule(&snapshot.id).await else {
+            let Ok(Some(row)) = self.store.dispatch_rules().live(&snapshot.id).await else {
                 continue;
             };
-            if row.status == status::PENDING {
+            if row.status == Status::Pending {
                 if self.past_grace(row.created_at) {
                     let remote = sorted.by_owner.get(&row.id).copied();
                     self.abandon_rule(lk, &row, remote, report).await;
@@ -92,7 +95,7 @@ impl Provisioner {
             }
             // A rule LiveKit refused waits for a PATCH; one that only failed to follow its
             // trunks is retried.
-            if row.status == status::ERROR && row.last_error.as_deref() != Some(FOLLOW_FAILED) {
+            if row.status == Status::Error && row.last_error.as_deref() != Some(FOLLOW_FAILED) {
                 continue;
             }
             let current = row
@@ -122,7 +125,8 @@ impl Provisioner {
     ) {
         match self
             .store
-            .abandon_pending_rule(&row.tenant_id, &row.id)
+            .dispatch_rules()
+            .abandon_pending(&row.tenant_id, &row.id)
             .await
         {
             Ok(true) => {}
@@ -160,7 +164,7 @@ impl Provisioner {
             Target::Nothing => {
                 // No trunk to name: LiveKit must hold nothing (a rule without trunk ids
                 // would take every account's calls).
-                if row.status == AWAITING_TRUNK
+                if row.status == Status::AwaitingTrunk
                     && row.livekit_rule_id.is_none()
                     && adopted.is_none()
                 {
@@ -176,14 +180,15 @@ impl Provisioner {
                 report.repaired += 1;
                 // `false`: changed meanwhile; the next pass looks again.
                 self.store
-                    .mark_rule_synced(&row.id, row.desired_version, None, AWAITING_TRUNK)
+                    .dispatch_rules()
+                    .mark_synced(&row.id, row.desired_version, None, Status::AwaitingTrunk)
                     .await
                     .map_err(|e| e.to_string())?;
                 return Ok(());
             }
         };
         let in_sync =
-            row.synced_version == row.desired_version && row.status == status::PROVISIONED;
+            row.synced_version == row.desired_version && row.status == Status::Provisioned;
         let (result, created) = match adopted {
             Some(r) if in_sync && pointer_valid && !drifted(r, &wanted) => return Ok(()),
             Some(r) => {
@@ -209,14 +214,15 @@ impl Provisioner {
                 let id = info.sip_dispatch_rule_id;
                 let saved = self
                     .store
-                    .mark_rule_synced(&row.id, row.desired_version, Some(&id), status::PROVISIONED)
+                    .dispatch_rules()
+                    .mark_synced(&row.id, row.desired_version, Some(&id), Status::Provisioned)
                     .await
                     .map_err(|e| e.to_string())?;
                 // The row changed meanwhile. If it is gone, so must be what we just made; if
                 // it was edited, the next pass pushes the new version.
                 if !saved
                     && created
-                    && !matches!(self.store.live_dispatch_rule(&row.id).await, Ok(Some(_)))
+                    && !matches!(self.store.dispatch_rules().live(&row.id).await, Ok(Some(_)))
                 {
                     delete(lk, &id).await;
                 }
@@ -229,7 +235,13 @@ impl Provisioner {
                 );
                 let _ = self
                     .store
-                    .set_rule_status_at(&row.id, row.desired_version, status::ERROR, Some(&msg))
+                    .dispatch_rules()
+                    .set_status(
+                        &row.id,
+                        Some(row.desired_version),
+                        Status::Error,
+                        Some(&msg),
+                    )
                     .await;
                 Err(msg)
             }
