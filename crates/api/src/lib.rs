@@ -8,6 +8,7 @@ pub mod http_server;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod trunk_path;
 pub mod wire;
 
 pub use state::AppState;
