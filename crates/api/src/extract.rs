@@ -117,24 +117,6 @@ impl FromRequestParts<AppState> for Tenant {
     }
 }
 
-/// The `{trunk_id}` of a path. A segment that does not even decode (`%FF`) names no trunk:
-/// 404 in the envelope, like any other unknown id.
-pub struct TrunkPath(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for TrunkPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|p| {
-                tracing::Span::current().record("trunk_id", p.0.as_str());
-                TrunkPath(p.0)
-            })
-            .map_err(|_| ApiError::NotFound(crate::routes::trunks::NOT_FOUND))
-    }
-}
-
 /// The id segment of a path (`/assistants/{id}`, `/call/{id}`). A segment that does not even
 /// decode names nothing: 404 in the envelope.
 pub struct PathId(pub String);

@@ -4,8 +4,9 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
+use crate::extract::{from_value, JsonBody, Tenant};
 use crate::state::AppState;
+use crate::trunk_path::TrunkPath;
 use crate::wire::Provisioning;
 use axum::extract::State;
 use axum::response::Response;

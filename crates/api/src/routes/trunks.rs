@@ -2,8 +2,9 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
+use crate::extract::{from_value, JsonBody, Tenant};
 use crate::state::AppState;
+use crate::trunk_path::{owned_trunk, TrunkPath, NOT_FOUND};
 use crate::wire::*;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -13,10 +14,8 @@ use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::text;
 use trunkline_domain::trunk::{RawExotelConfig, RawSipTrunkConfig};
-use trunkline_domain::{TrunkConfig, TrunkId, TrunkType, ValidationErrors};
+use trunkline_domain::{TrunkConfig, TrunkType, ValidationErrors};
 use trunkline_store::TrunkRow;
-
-pub const NOT_FOUND: &str = "Trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
 
 /// Reads `trunk_config` as the configuration of `kind`, naming paths under `trunk_config`.
 fn parse_config(kind: TrunkType, raw: serde_json::Value) -> Result<TrunkConfig, ApiError> {
@@ -173,24 +172,6 @@ pub async fn list_trunks(
         .into_response())
 }
 
-/// A tenant's trunk by a path id, or the trunk 404.
-pub(crate) async fn owned_trunk(
-    state: &AppState,
-    tenant: &Tenant,
-    trunk_id: &str,
-) -> Result<TrunkRow, ApiError> {
-    // A malformed id cannot exist: same answer as a missing one, without a database trip.
-    if TrunkId::parse(trunk_id).is_none() {
-        return Err(ApiError::NotFound(NOT_FOUND));
-    }
-    state
-        .store
-        .outbound_trunks()
-        .get(&tenant.id, trunk_id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))
-}
-
 fn details(state: &AppState, row: &TrunkRow) -> Result<TrunkDetails, ApiError> {
     let config = serde_json::to_value(records::public_config(row)?).map_err(ApiError::internal)?;
     Ok(TrunkDetails {
@@ -233,7 +214,7 @@ pub async fn get_trunk(
         .await?
         .filter(|h| h.enabled || h.last_checked_at.is_some())
         .as_ref()
-        .map(crate::routes::trunk_health::view);
+        .map(TrunkHealth::from);
     Ok(ok("Trunk retrieved successfully", details))
 }
 
