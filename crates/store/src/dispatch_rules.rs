@@ -3,7 +3,7 @@
 //! `inbound_trunks.rs`).
 
 use crate::inbound_trunks::lock_tenant;
-use crate::resource::{insert_row, AnyQuery, Claims, Kind, Resource};
+use crate::resource::{insert_row, lifecycle_of, AnyQuery, Claims, Kind, Resource};
 use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
@@ -35,6 +35,8 @@ impl Resource for DispatchRuleRow {
         secrets: false,
         status_forgets_sync: true,
     };
+
+    lifecycle_of!(livekit_rule_id);
 
     fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
         q.bind(&self.id)

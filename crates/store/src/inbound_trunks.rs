@@ -7,7 +7,9 @@
 //! of `inbound_number_owners` and `inbound_number_claims` decide: of two concurrent claims
 //! exactly one inserts, and the other sees its row once it commits.
 
-use crate::resource::{insert_row, tombstone, AnyQuery, Claims, Kind, Resource, WithSecrets};
+use crate::resource::{
+    insert_row, lifecycle_of, tombstone, AnyQuery, Claims, Kind, Resource, WithSecrets,
+};
 use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
@@ -40,6 +42,8 @@ impl Resource for InboundTrunkRow {
         secrets: true,
         status_forgets_sync: false,
     };
+
+    lifecycle_of!(livekit_trunk_id);
 
     fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
         q.bind(&self.id)

@@ -28,7 +28,7 @@ pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
-pub use resource::{Claims, Kind, Resource, Resources, SecretsRecord, WithSecrets};
+pub use resource::{Claims, Kind, Lifecycle, Resource, Resources, SecretsRecord, WithSecrets};
 pub use status::{Status, UnknownStatus};
 pub use trunks::{TrunkRow, TrunkSummary};
 

@@ -48,11 +48,47 @@ pub struct Kind {
 }
 
 /// A kind's row type.
-pub trait Resource: for<'r> FromRow<'r, AnyRow> + Send + Unpin + 'static {
+pub trait Resource: for<'r> FromRow<'r, AnyRow> + Send + Sync + Unpin + 'static {
     const KIND: Kind;
     /// Binds the values of `Kind::columns`, in that order.
     fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q>;
+    /// The fields every kind's lifecycle reads.
+    fn lifecycle(&self) -> Lifecycle<'_>;
 }
+
+/// The lifecycle fields of a row, whatever its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifecycle<'r> {
+    pub id: &'r str,
+    pub tenant_id: &'r str,
+    pub status: Status,
+    /// The remote object the row records, if any.
+    pub remote_id: Option<&'r str>,
+    pub desired_version: i64,
+    pub synced_version: i64,
+    pub last_error: Option<&'r str>,
+    pub created_at: i64,
+}
+
+/// `Resource::lifecycle` for a row type with the common columns and `$remote` naming the
+/// remote object.
+macro_rules! lifecycle_of {
+    ($remote:ident) => {
+        fn lifecycle(&self) -> $crate::resource::Lifecycle<'_> {
+            $crate::resource::Lifecycle {
+                id: &self.id,
+                tenant_id: &self.tenant_id,
+                status: self.status,
+                remote_id: self.$remote.as_deref(),
+                desired_version: self.desired_version,
+                synced_version: self.synced_version,
+                last_error: self.last_error.as_deref(),
+                created_at: self.created_at,
+            }
+        }
+    };
+}
+pub(crate) use lifecycle_of;
 
 /// A kind whose rows carry sealed secrets.
 pub trait WithSecrets: Resource {}

@@ -2,7 +2,7 @@
 //! lifecycle is the shared one (`resource.rs`); this file describes the table and keeps the
 //! cached per-tenant list `GET /sip/list` reads.
 
-use crate::resource::{AnyQuery, Claims, Kind, Resource, WithSecrets};
+use crate::resource::{lifecycle_of, AnyQuery, Claims, Kind, Resource, WithSecrets};
 use crate::{Status, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -44,6 +44,8 @@ impl Resource for TrunkRow {
         secrets: true,
         status_forgets_sync: false,
     };
+
+    lifecycle_of!(livekit_trunk_id);
 
     fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
         q.bind(&self.id)

@@ -3,12 +3,13 @@
 //! out-of-band change left behind.
 
 pub mod dispatch;
+mod engine;
 pub mod inbound;
+mod kinds;
 pub mod livekit_info;
 mod ownership;
 mod reconcile;
-mod reconcile_inbound;
-mod reconcile_rules;
+mod remote;
 pub mod status;
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
