@@ -89,7 +89,7 @@ impl Store {
         .execute(&self.writer)
         .await
         .map_err(|e| StoreError::unique(e, "trunk id"))?;
-        self.trunks_changed();
+        self.trunks_changed(&t.id).await?;
         Ok(())
     }
 
@@ -127,7 +127,7 @@ impl Store {
         &self,
         tenant_id: &str,
     ) -> Result<std::sync::Arc<Vec<TrunkSummary>>, StoreError> {
-        let Some(cache) = &self.list_cache else {
+        let Some(cache) = self.list_cache.as_ref().filter(|_| !self.shares_database()) else {
             return Ok(std::sync::Arc::new(self.query_trunk_list(tenant_id).await?));
         };
         if let Some(hit) = cache.get(tenant_id) {
@@ -139,7 +139,10 @@ impl Store {
         Ok(list)
     }
 
-    async fn query_trunk_list(&self, tenant_id: &str) -> Result<Vec<TrunkSummary>, StoreError> {
+    pub(crate) async fn query_trunk_list(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<TrunkSummary>, StoreError> {
         let sql = format!(
             "SELECT id, name, trunk_type, created_at FROM trunks \
              WHERE tenant_id = $1 AND deleted_at IS NULL AND status <> '{PENDING}' \
@@ -194,7 +197,7 @@ impl Store {
         .bind(expected_version)
         .execute(&self.writer)
         .await?;
-        self.trunks_changed();
+        self.trunks_changed(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -217,7 +220,7 @@ impl Store {
         .bind(id)
         .execute(&self.writer)
         .await?;
-        self.trunks_changed();
+        self.trunks_changed(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -241,7 +244,7 @@ impl Store {
         .bind(id)
         .execute(&self.writer)
         .await?;
-        self.trunks_changed();
+        self.trunks_changed(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -252,7 +255,7 @@ impl Store {
             .bind(id)
             .execute(&self.writer)
             .await?;
-        self.trunks_changed();
+        self.trunks_changed(id).await?;
         Ok(())
     }
 
@@ -274,7 +277,7 @@ impl Store {
         .bind(version)
         .execute(&self.writer)
         .await?;
-        self.trunks_changed();
+        self.trunks_changed(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -329,7 +332,7 @@ impl Store {
         .bind(tenant_id)
         .execute(&self.writer)
         .await?;
-        self.trunks_changed();
+        self.trunks_changed(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -346,7 +349,7 @@ impl Store {
         .bind(id)
         .execute(&self.writer)
         .await?;
-        self.trunks_changed();
+        self.trunks_changed(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
