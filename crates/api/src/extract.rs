@@ -88,6 +88,9 @@ fn describe(e: serde_path_to_error::Error<serde_json::Error>, prefix: &str) -> A
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub id: String,
+    /// The tenant's trunk-list generation, read after this request arrived, where several
+    /// instances share the database (`None` otherwise).
+    pub list_generation: Option<i64>,
 }
 
 impl FromRequestParts<AppState> for Tenant {
@@ -107,13 +110,16 @@ impl FromRequestParts<AppState> for Tenant {
         if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() || key.len() > 256 {
             return Err(ApiError::Unauthorized);
         }
-        let id = state
+        let (id, list_generation) = state
             .tenants
-            .tenant_for_key(&state.store, &hash_api_key(key))
+            .authenticate(&state.store, &hash_api_key(key))
             .await?
             .ok_or(ApiError::Unauthorized)?;
         tracing::Span::current().record("tenant", id.as_str());
-        Ok(Tenant { id })
+        Ok(Tenant {
+            id,
+            list_generation,
+        })
     }
 }
 

@@ -185,10 +185,12 @@ async fn release_claims(
 }
 
 impl<R: Resource> Resources<'_, R> {
-    fn changed(&self) {
+    /// After a committed write to row `id`, before it is acknowledged.
+    async fn changed(&self, id: &str) -> Result<(), StoreError> {
         if R::KIND.table == "trunks" {
-            self.store.trunks_changed();
+            self.store.trunks_changed(id).await?;
         }
+        Ok(())
     }
 
     async fn fetch_all(&self, sql: &str, binds: &[&str]) -> Result<Vec<R>, StoreError> {
@@ -204,9 +206,9 @@ impl<R: Resource> Resources<'_, R> {
         Ok(self.fetch_all(sql, binds).await?.into_iter().next())
     }
 
-    async fn write(&self, q: AnyQuery<'_>) -> Result<bool, StoreError> {
+    async fn write(&self, id: &str, q: AnyQuery<'_>) -> Result<bool, StoreError> {
         let done = q.execute(&self.store.writer).await?;
-        self.changed();
+        self.changed(id).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -214,7 +216,7 @@ impl<R: Resource> Resources<'_, R> {
     /// which reserves them in the same transaction).
     pub async fn insert(&self, row: &R) -> Result<(), StoreError> {
         insert_row(&self.store.writer, row).await?;
-        self.changed();
+        self.changed(row.lifecycle().id).await?;
         Ok(())
     }
 
@@ -324,7 +326,7 @@ impl<R: Resource> Resources<'_, R> {
         if let Some(s) = secrets {
             q = q.bind(s);
         }
-        self.write(q).await
+        self.write(id, q).await
     }
 
     /// Completes a create: the pending row takes `status` and the remote object's id (None
@@ -347,6 +349,7 @@ impl<R: Resource> Resources<'_, R> {
             Status::Pending.as_str()
         );
         self.write(
+            id,
             sqlx::query(&sql)
                 .bind(status.as_str())
                 .bind(remote_id)
@@ -373,6 +376,7 @@ impl<R: Resource> Resources<'_, R> {
             k.table, k.remote_id
         );
         self.write(
+            id,
             sqlx::query(&sql)
                 .bind(remote_id)
                 .bind(version)
@@ -390,7 +394,7 @@ impl<R: Resource> Resources<'_, R> {
             "UPDATE {} SET synced_version = 0 WHERE id = $1",
             R::KIND.table
         );
-        self.write(sqlx::query(&sql).bind(id)).await?;
+        self.write(id, sqlx::query(&sql).bind(id)).await?;
         Ok(())
     }
 
@@ -426,7 +430,7 @@ impl<R: Resource> Resources<'_, R> {
         if let Some(v) = version {
             q = q.bind(v);
         }
-        self.write(q).await
+        self.write(id, q).await
     }
 
     /// Gives up on a create no client was told about: the row stays as a tombstone
@@ -458,7 +462,7 @@ impl<R: Resource> Resources<'_, R> {
             release_claims(k.claims, &mut tx, id).await?;
         }
         tx.commit().await?;
-        self.changed();
+        self.changed(id).await?;
         Ok(retired)
     }
 
@@ -471,7 +475,7 @@ impl<R: Resource> Resources<'_, R> {
         }
         let done = tombstone::<R>(&mut tx, tenant_id, id).await?;
         tx.commit().await?;
-        self.changed();
+        self.changed(id).await?;
         Ok(done)
     }
 }

@@ -73,7 +73,7 @@ impl Store {
         &self,
         tenant_id: &str,
     ) -> Result<std::sync::Arc<Vec<TrunkSummary>>, StoreError> {
-        let Some(cache) = &self.list_cache else {
+        let Some(cache) = self.list_cache.as_ref().filter(|_| !self.shares_database()) else {
             return Ok(std::sync::Arc::new(self.query_trunk_list(tenant_id).await?));
         };
         if let Some(hit) = cache.get(tenant_id) {
@@ -85,7 +85,10 @@ impl Store {
         Ok(list)
     }
 
-    async fn query_trunk_list(&self, tenant_id: &str) -> Result<Vec<TrunkSummary>, StoreError> {
+    pub(crate) async fn query_trunk_list(
+        &self,
+        tenant_id: &str,
+    ) -> Result<Vec<TrunkSummary>, StoreError> {
         let sql = format!(
             "SELECT id, name, trunk_type, created_at FROM trunks \
              WHERE tenant_id = $1 AND deleted_at IS NULL AND status <> '{}' \

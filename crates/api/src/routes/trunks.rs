@@ -140,7 +140,10 @@ pub async fn list_trunks(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<Response, ApiError> {
-    let list = state.store.list_trunks(&tenant.id).await?;
+    let list = state
+        .store
+        .list_trunks_at(&tenant.id, tenant.list_generation)
+        .await?;
     let body =
         state
             .list_bodies
