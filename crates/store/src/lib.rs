@@ -21,7 +21,9 @@ mod status;
 mod trunks;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
-pub use calls::{Applied, CallFilter, CallRow, ClaimLimits, Claimed, OutboxEntry, Transition};
+pub use calls::{
+    Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
+};
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;
 pub use fresh_reads::KeyFacts;

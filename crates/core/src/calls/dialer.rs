@@ -4,6 +4,7 @@
 //! A sweeper takes back claims of dead instances and settles calls whose dialer never
 //! reported.
 
+use super::fair::fair_order;
 use super::finish::{advance, Details};
 use super::outcome::{classify_dial_error, classify_prepare_error, DialOutcome};
 use super::tracking::noted_outcome;
@@ -26,6 +27,9 @@ pub struct Dialer {
     pub settings: Arc<CallSettings>,
     pub wake: Arc<Notify>,
 }
+
+/// Trunks one pass claims from at most: a pass stays short, and tenants take turns.
+const TRUNKS_PER_PASS: usize = 200;
 
 /// Time between claiming a call and its earliest slot, for CreateRoom and CreateDispatch.
 const PREPARE_LEAD: Duration = Duration::from_millis(100);
@@ -74,24 +78,43 @@ impl Dialer {
         }
     }
 
-    /// One pass over the trunks with due calls; returns how many calls were claimed.
+    /// One pass over the trunks with due calls that their limits let a claim take from,
+    /// tenants taking turns (see `fair`); returns how many calls were claimed.
     pub async fn claim_pass(&self) -> Result<usize, StoreError> {
         let s = &self.settings;
         let now = now_micros();
-        let mut claimed = 0;
-        for (trunk, tenant) in self.store.due_trunks(now, 200).await? {
-            let limits = ClaimLimits {
+        let limits = |now| ClaimLimits {
+            now,
+            horizon: micros(s.horizon),
+            lead: micros(PREPARE_LEAD),
+            batch: 500,
+            default_cps_milli: s.default_cps_milli,
+            default_trunk_concurrency: s.default_trunk_concurrency,
+            tenant_concurrency: s.tenant_concurrency,
+        };
+        let due = self
+            .store
+            .dialable_trunks(
                 now,
-                horizon: micros(s.horizon),
-                lead: micros(PREPARE_LEAD),
-                batch: 500,
-                default_cps_milli: s.default_cps_milli,
-                default_trunk_concurrency: s.default_trunk_concurrency,
-                tenant_concurrency: s.tenant_concurrency,
-            };
+                now + micros(PREPARE_LEAD) + micros(s.horizon),
+                s.default_trunk_concurrency,
+                s.tenant_concurrency,
+            )
+            .await?;
+        // The clock in milliseconds rotates which tenant a pass serves first.
+        let pass = (now / 1000) as usize;
+        let mut claimed = 0;
+        for t in fair_order(due, pass, TRUNKS_PER_PASS) {
+            // The clock is read again per claim: slots start `PREPARE_LEAD` after the claim,
+            // not after the start of a pass that may have taken a while.
             let calls = self
                 .store
-                .claim_calls(&trunk, &tenant, &s.instance, &limits)
+                .claim_calls(
+                    &t.trunk_id,
+                    &t.tenant_id,
+                    &s.instance,
+                    &limits(now_micros()),
+                )
                 .await?;
             claimed += calls.len();
             for c in calls {
