@@ -5,6 +5,7 @@ use crate::failure::Failure;
 use crate::master_key;
 use crate::settings::ServeArgs;
 use crate::signals::shutdown_signal;
+use crate::telemetry::metrics;
 use std::time::Duration;
 use trunkline_api::{AppState, ServeOptions};
 use trunkline_core::Services;
@@ -43,6 +44,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     } else {
         livekit
     };
+    let metrics = metrics::start("TRUNKLINE_METRICS_LISTEN", args.metrics_listen, || {
+        trunkline_api::metrics::describe();
+        trunkline_livekit::metrics::describe();
+        trunkline_core::metrics::describe();
+    })
+    .await?;
     match &livekit {
         Some(_) if demo.is_some() => {}
         Some(lk) => tracing::info!(livekit = lk.url(), "LiveKit configured"),
@@ -60,6 +67,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     services.calls = std::sync::Arc::new(calls);
     services.provisioner = services.provisioner.clone().with_bridge(bridge);
     let state = AppState::from(services);
+    let metrics = metrics.map(|(mut exporter, listener)| {
+        let store = store.clone();
+        exporter.on_scrape(std::sync::Arc::new(move || {
+            let store = store.clone();
+            Box::pin(async move { trunkline_core::metrics::refresh_from_store(&store).await })
+        }));
+        exporter.spawn(listener)
+    });
     let options = ServeOptions {
         reconcile_interval: Some(Duration::from_secs_f64(args.reconcile_interval)),
         http: args.http_limits(),
@@ -69,6 +84,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .map_err(|e| format!("server error: {e}"))?;
     if let Some(d) = demo {
         d.double.shutdown().await;
+    }
+    if let Some(metrics) = metrics {
+        metrics.abort();
     }
     store.close().await;
     tracing::info!("trunkline stopped");
