@@ -139,7 +139,7 @@ pub struct Health {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
     pub database: String,
-    /// `ok`, `not_configured`, or what failed.
+    /// `ok`, `not_configured`, `demo` (`serve --demo`'s embedded stand-in), or what failed.
     pub livekit: String,
 }
 

@@ -38,6 +38,9 @@ pub struct Services {
     /// Whether tenants may point trunks at loopback, private or link-local targets
     /// (`TRUNKLINE_ALLOW_PRIVATE_TARGETS`; for labs and tests, never for a shared service).
     pub allow_private_targets: bool,
+    /// Whether `livekit` is `serve --demo`'s embedded stand-in rather than a real LiveKit
+    /// (shown by `GET /ready`).
+    pub livekit_demo: bool,
     /// Limits and timings of outbound calls.
     pub calls: Arc<calls::CallSettings>,
     /// Wakes the dialer when a call is queued.
@@ -62,6 +65,7 @@ impl Services {
             provisioner,
             tenants: Arc::new(KeyCache::new(auth_cache_ttl)),
             allow_private_targets: false,
+            livekit_demo: false,
             calls: Arc::default(),
             dialer_wake: Arc::default(),
             outbox_wake: Arc::default(),
