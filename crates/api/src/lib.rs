@@ -27,6 +27,14 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 pub fn router(state: AppState) -> Router {
+    // The 405 rewrite wraps the whole router: `Allow` is set by the method router after its
+    // fallback and layers have run.
+    Router::new()
+        .fallback_service(routes(state))
+        .layer(middleware::from_fn(name_allowed_methods))
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .route(
             "/sip/create-outbound-trunk",
@@ -54,7 +62,11 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { ApiError::NotFound("No such endpoint: see GET /openapi.json") })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed {
+                allow: String::new(),
+            }
+        })
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(access_log))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -63,6 +75,26 @@ pub fn router(state: AppState) -> Router {
             },
         ))
         .with_state(state)
+}
+
+/// A 405 names the methods the path takes, in its body as in `Allow` (which the router sets
+/// on the fallback's answer, after the fallback ran).
+async fn name_allowed_methods(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return resp;
+    }
+    let allow = resp
+        .headers()
+        .get(axum::http::header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    ApiError::MethodNotAllowed { allow }.into_response()
 }
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -15,6 +15,7 @@ mod list_cache;
 mod open;
 mod outbox;
 mod reconcile;
+mod trunk_id_fate;
 mod trunks;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
@@ -26,6 +27,7 @@ pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
+pub use trunk_id_fate::TrunkIdFate;
 pub use trunks::{SecretsRecord, TrunkRow, TrunkSummary, PENDING as PENDING_STATUS};
 
 use sqlx::AnyPool;
