@@ -6,6 +6,8 @@ pub mod error;
 pub mod extract;
 pub mod http_server;
 pub mod openapi;
+pub mod pagination;
+pub mod query_guard;
 pub mod routes;
 pub mod state;
 pub mod trunk_path;
@@ -51,6 +53,7 @@ fn routes(state: AppState) -> Router {
             "/sip/deactivate/{trunk_id}",
             delete(trunks::deactivate_trunk),
         )
+        .merge(routes::outbound_trunks::routes())
         .merge(routes::inbound_trunks::routes())
         .merge(routes::dispatch_rules::routes())
         .merge(routes::assistants::routes())
@@ -67,6 +70,7 @@ fn routes(state: AppState) -> Router {
                 allow: String::new(),
             }
         })
+        .layer(middleware::from_fn(query_guard::refuse_unknown_parameters))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(access_log))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
