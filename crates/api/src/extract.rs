@@ -156,7 +156,10 @@ impl FromRequestParts<AppState> for Tenant {
         }
         let hash = hash_api_key(key);
         match state.tenants.tenant_for_key(&state.store, &hash).await? {
-            Some(id) => Ok(Tenant { id }),
+            Some(id) => {
+                tracing::Span::current().record("tenant", id.as_str());
+                Ok(Tenant { id })
+            }
             // Only the holder of the key learns it was revoked; nothing names its tenant.
             None if state.store.api_key_revoked(&hash).await? => {
                 Err(refuse(AuthFailure::RevokedKey))

@@ -5,6 +5,7 @@ pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod http_server;
+pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod query_guard;
@@ -78,6 +79,7 @@ fn routes(state: AppState) -> Router {
                 ApiError::internal("a request handler panicked").into_response()
             },
         ))
+        .layer(middleware::from_fn(metrics::record))
         .with_state(state)
 }
 
@@ -113,9 +115,19 @@ async fn access_log(req: Request, next: Next) -> Response {
         .get::<axum::extract::MatchedPath>()
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
+    // Every line logged while serving the request carries its route, and the tenant and
+    // trunk once the extractors know them (`extract::Tenant`, `trunk_path::TrunkPath`).
+    let span = tracing::info_span!(
+        "request",
+        %method,
+        route = %route,
+        tenant = tracing::field::Empty,
+        trunk_id = tracing::field::Empty
+    );
     // Bounds every request, slow clients and slow upstreams alike, so none holds a connection
     // (or a graceful shutdown) forever. LiveKit calls time out well before this.
-    let resp = match tokio::time::timeout(REQUEST_TIMEOUT, next.run(req)).await {
+    let run = tracing::Instrument::instrument(next.run(req), span.clone());
+    let resp = match tokio::time::timeout(REQUEST_TIMEOUT, run).await {
         Ok(resp) => resp,
         Err(_) => ApiError::Upstream {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -125,11 +137,13 @@ async fn access_log(req: Request, next: Next) -> Response {
     };
     let status = resp.status();
     let micros = started.elapsed().as_micros() as u64;
+    let _in_span = span.enter();
     if status == StatusCode::INTERNAL_SERVER_ERROR {
         tracing::error!(%method, route, status = status.as_u16(), micros, "request");
     } else {
         tracing::debug!(%method, route, status = status.as_u16(), micros, "request");
     }
+    drop(_in_span);
     resp
 }
 

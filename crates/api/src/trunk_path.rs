@@ -23,7 +23,10 @@ impl<S: Send + Sync> FromRequestParts<S> for TrunkPath {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         axum::extract::Path::<String>::from_request_parts(parts, state)
             .await
-            .map(|p| TrunkPath(p.0))
+            .map(|p| {
+                tracing::Span::current().record("trunk_id", p.0.as_str());
+                TrunkPath(p.0)
+            })
             .map_err(|_| ApiError::NotFound(NOT_FOUND))
     }
 }
@@ -38,7 +41,12 @@ pub async fn owned_trunk(
     if TrunkId::parse(trunk_id).is_none() {
         return Err(malformed_trunk_id(trunk_id, NOT_FOUND));
     }
-    match state.store.get_trunk(&tenant.id, trunk_id).await? {
+    match state
+        .store
+        .outbound_trunks()
+        .get(&tenant.id, trunk_id)
+        .await?
+    {
         Some(row) => Ok(row),
         None => Err(missing_trunk(state, tenant, trunk_id, TrunkDirection::Outbound).await?),
     }

@@ -50,7 +50,12 @@ pub async fn pass_at(state: &Services, now: i64) -> Result<usize, trunkline_stor
 }
 
 async fn check(state: &Services, h: HealthRow) -> Result<(), trunkline_store::StoreError> {
-    let Some(row) = state.store.get_trunk(&h.tenant_id, &h.trunk_id).await? else {
+    let Some(row) = state
+        .store
+        .outbound_trunks()
+        .get(&h.tenant_id, &h.trunk_id)
+        .await?
+    else {
         return Ok(()); // deleted since: nothing to check
     };
     let at = now_micros().max(h.next_check_at);
@@ -62,6 +67,7 @@ async fn check(state: &Services, h: HealthRow) -> Result<(), trunkline_store::St
         }) {
         Ok(request) => {
             let report = trunkline_sip::run_probe(&request, &ProbeOptions::quick()).await;
+            crate::metrics::probe_ran("health_check", report.diagnosis.code());
             CheckResult {
                 healthy: report.diagnosis.healthy(),
                 diagnosis: report.diagnosis.code().to_owned(),
@@ -69,12 +75,15 @@ async fn check(state: &Services, h: HealthRow) -> Result<(), trunkline_store::St
                 at,
             }
         }
-        Err(why) => CheckResult {
-            healthy: false,
-            diagnosis: why,
-            rtt_us: None,
-            at,
-        },
+        Err(why) => {
+            crate::metrics::probe_ran("health_check", "not_probed");
+            CheckResult {
+                healthy: false,
+                diagnosis: why,
+                rtt_us: None,
+                at,
+            }
+        }
     };
     let before = h.state.clone();
     if let Some(after) = state

@@ -8,6 +8,7 @@ pub mod bridge_directory;
 pub mod calls;
 pub mod error;
 pub mod health_checks;
+pub mod metrics;
 pub mod provisioning;
 pub mod records;
 pub mod sealing;

@@ -101,12 +101,14 @@ pub async fn test_stored_trunk(
 ) -> ServiceResult<trunkline_sip::ProbeReport> {
     let row = services
         .store
-        .get_trunk(tenant_id, trunk_id)
+        .outbound_trunks()
+        .get(tenant_id, trunk_id)
         .await?
         .ok_or(ServiceError::NotFound(not_found))?;
     let config = crate::records::open(&services.keyring, &row)?;
     let request = probe_request(services.allow_private_targets, &config, test_number)?;
     let report = trunkline_sip::run_probe(&request, &trunkline_sip::ProbeOptions::quick()).await;
+    crate::metrics::probe_ran("test", report.diagnosis.code());
     tracing::info!(trunk_id = %row.id, diagnosis = report.diagnosis.code(), reachable = report.reachable, "trunk tested");
     Ok(report)
 }

@@ -96,6 +96,20 @@ impl LiveKitClient {
         req: &Req,
         timeout: Option<Duration>,
     ) -> Result<Resp, LiveKitError> {
+        let started = std::time::Instant::now();
+        let result = self.rpc_once(service, method, grants, req, timeout).await;
+        crate::metrics::rpc_done(method, started.elapsed(), &result);
+        result
+    }
+
+    async fn rpc_once<Req: Message, Resp: Message + Default>(
+        &self,
+        service: &str,
+        method: &str,
+        grants: Grants,
+        req: &Req,
+        timeout: Option<Duration>,
+    ) -> Result<Resp, LiveKitError> {
         let url = format!("{}/twirp/{service}/{method}", self.base);
         let token = sign(&self.config.api_key, &self.config.api_secret, grants);
         let mut builder = self

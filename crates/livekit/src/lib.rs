@@ -8,6 +8,7 @@
 mod calls;
 mod client;
 mod error;
+pub mod metrics;
 mod sip_inbound;
 mod token;
 mod webhook;

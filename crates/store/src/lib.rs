@@ -7,6 +7,7 @@ mod calls;
 mod dispatch_rules;
 mod error;
 pub mod file_lock;
+mod gauges;
 mod health;
 mod inbound_trunks;
 mod keys;
@@ -14,7 +15,8 @@ mod leases;
 mod list_cache;
 mod open;
 mod outbox;
-mod reconcile;
+mod resource;
+mod status;
 mod trunk_id_fate;
 mod trunks;
 
@@ -27,8 +29,10 @@ pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
+pub use resource::{Claims, Kind, Lifecycle, Resource, Resources, SecretsRecord, WithSecrets};
+pub use status::{Status, UnknownStatus};
 pub use trunk_id_fate::TrunkIdFate;
-pub use trunks::{SecretsRecord, TrunkRow, TrunkSummary, PENDING as PENDING_STATUS};
+pub use trunks::{TrunkRow, TrunkSummary};
 
 use sqlx::AnyPool;
 

@@ -26,6 +26,11 @@ pub struct BridgeArgs {
     #[arg(long, env = "TRUNKLINE_BRIDGE_LISTEN", default_value = "0.0.0.0:5080",
           value_parser = socket_addr("TRUNKLINE_BRIDGE_LISTEN --listen", "0.0.0.0:5080"))]
     pub listen: SocketAddr,
+    /// Where Prometheus scrapes the bridge's `GET /metrics` (`ip:port`, a listener of its
+    /// own). Unset: no metrics are kept or served.
+    #[arg(long, env = "TRUNKLINE_BRIDGE_METRICS_LISTEN",
+          value_parser = socket_addr("TRUNKLINE_BRIDGE_METRICS_LISTEN --metrics-listen", "127.0.0.1:9465"))]
+    pub metrics_listen: Option<SocketAddr>,
     /// Our address as LiveKit reaches it (`ip:port`, for Via and Contact toward LiveKit).
     /// Default: the listen address, which must then be a specific IP.
     #[arg(long, env = "TRUNKLINE_BRIDGE_LIVEKIT_ADDRESS",
@@ -251,6 +256,12 @@ pub async fn run(args: BridgeArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| format!("cannot listen on tcp {}: {e}", args.listen))?;
     let addr = udp.local_addr().map_err(|e| e.to_string())?;
+    let metrics = crate::telemetry::metrics::start(
+        "TRUNKLINE_BRIDGE_METRICS_LISTEN",
+        args.metrics_listen,
+        trunkline_sip::bridge::metrics::describe,
+    )
+    .await?;
     let inbound = match (args.provider_listen, lk_sip) {
         (Some(at), Some((livekit_host, livekit_port))) => {
             let listener = tokio::net::TcpListener::bind(at)
@@ -286,6 +297,14 @@ pub async fn run(args: BridgeArgs) -> Result<(), Failure> {
         provider_media_ip: Some(advertised.provider_media),
     };
     tracing::info!(%addr, trunks = n, public = %args.public_address, "trunkline bridge listening");
+    let metrics = metrics.map(|(mut exporter, listener)| {
+        let relay = relay.clone();
+        exporter.on_scrape(Arc::new(move || {
+            trunkline_sip::bridge::metrics::record_relay(&relay);
+            Box::pin(async {})
+        }));
+        exporter.spawn(listener)
+    });
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let refresher = tokio::spawn(directory.clone().run_refresher(
         store.clone(),
@@ -306,6 +325,9 @@ pub async fn run(args: BridgeArgs) -> Result<(), Failure> {
     .await;
     let _ = stop_tx.send(true);
     let _ = refresher.await;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     store.close().await;
     tracing::info!("trunkline bridge stopped");
     Ok(())
@@ -372,6 +394,11 @@ mod tests {
                 "TRUNKLINE_BRIDGE_MAX_TCP_PER_SOURCE",
             ),
             ("--rate", "0", "TRUNKLINE_BRIDGE_RATE"),
+            (
+                "--metrics-listen",
+                "localhost:9465",
+                "TRUNKLINE_BRIDGE_METRICS_LISTEN",
+            ),
         ] {
             let argv = [
                 "trunkline",

@@ -15,6 +15,7 @@ mod rotation;
 mod serve;
 mod settings;
 mod signals;
+mod telemetry;
 mod trunks;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -85,14 +86,11 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => return failure::clap_exit(e),
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("TRUNKLINE_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let log_format = std::env::var("TRUNKLINE_LOG_FORMAT").ok();
+    match telemetry::logs::format_from(log_format.as_deref()) {
+        Ok(format) => telemetry::logs::init(format),
+        Err(why) => return Failure::Usage(why).exit(),
+    }
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     let db = cli.db;
     let api = cli.api;

@@ -5,6 +5,7 @@ use crate::failure::Failure;
 use crate::master_key;
 use crate::settings::ServeArgs;
 use crate::signals::shutdown_signal;
+use crate::telemetry::metrics;
 use std::time::Duration;
 use trunkline_api::{AppState, ServeOptions};
 use trunkline_core::Services;
@@ -22,6 +23,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics = metrics::start("TRUNKLINE_METRICS_LISTEN", args.metrics_listen, || {
+        trunkline_api::metrics::describe();
+        trunkline_livekit::metrics::describe();
+        trunkline_core::metrics::describe();
+    })
+    .await?;
     match &livekit {
         Some(lk) => tracing::info!(livekit = lk.url(), "LiveKit configured"),
         None => tracing::warn!("LiveKit is not configured: trunks are stored as unprovisioned until LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set"),
@@ -37,6 +44,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     services.calls = std::sync::Arc::new(calls);
     services.provisioner = services.provisioner.clone().with_bridge(bridge);
     let state = AppState::from(services);
+    let metrics = metrics.map(|(mut exporter, listener)| {
+        let store = store.clone();
+        exporter.on_scrape(std::sync::Arc::new(move || {
+            let store = store.clone();
+            Box::pin(async move { trunkline_core::metrics::refresh_from_store(&store).await })
+        }));
+        exporter.spawn(listener)
+    });
     let options = ServeOptions {
         reconcile_interval: Some(Duration::from_secs_f64(args.reconcile_interval)),
         http: args.http_limits(),
@@ -44,6 +59,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     trunkline_api::serve(listener, state, options, shutdown)
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     store.close().await;
     tracing::info!("trunkline stopped");
     Ok(())

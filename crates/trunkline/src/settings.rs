@@ -43,6 +43,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUNKLINE_LISTEN", default_value = "127.0.0.1:8080",
           value_parser = socket_addr("TRUNKLINE_LISTEN", "0.0.0.0:8080"))]
     pub listen: SocketAddr,
+    /// Where Prometheus scrapes `GET /metrics` (`ip:port`, a listener of its own). Unset: no
+    /// metrics are kept or served.
+    #[arg(long, env = "TRUNKLINE_METRICS_LISTEN",
+          value_parser = socket_addr("TRUNKLINE_METRICS_LISTEN", "127.0.0.1:9464"))]
+    pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub db: DbArgs,
     /// LiveKit server URL (https://, wss://, http:// or ws://).

@@ -123,6 +123,7 @@ async fn an_exotel_trunk_is_called_through_the_bridge_with_its_own_credentials()
         )
         .env("TRUNKLINE_BRIDGE_RTP_PORTS", "46000-46999")
         .env("TRUNKLINE_BRIDGE_ALLOW", "127.0.0.0/8")
+        .env("TRUNKLINE_BRIDGE_METRICS_LISTEN", "127.0.0.1:0")
         // "Exotel" is this test, on loopback.
         .env("TRUNKLINE_ALLOW_PRIVATE_TARGETS", "true")
         .stdout(Stdio::null())
@@ -208,6 +209,13 @@ async fn an_exotel_trunk_is_called_through_the_bridge_with_its_own_credentials()
     // LiveKit hears the busy callee as such.
     let fin = recv_status(&lk_sock, true).await;
     assert!(fin.starts_with("SIP/2.0 486"), "{fin}");
+    // LiveKit's ACK of the 486 (RFC 3261 §17.1.1.3: the INVITE's branch, the answer's To).
+    let mut ack = format!("ACK sip:+919876543210@127.0.0.1:{bridge_port} SIP/2.0\r\n");
+    for name in ["Via", "From", "To", "Call-ID"] {
+        ack.push_str(&format!("{name}: {}\r\n", header(&fin, name).unwrap()));
+    }
+    ack.push_str("CSeq: 2 ACK\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n");
+    lk_sock.send_to(ack.as_bytes(), &bridge_addr).await.unwrap();
 
     // Wrong credentials: the same request with another trunk's password is refused.
     let wrong = authorization(
@@ -230,11 +238,117 @@ async fn an_exotel_trunk_is_called_through_the_bridge_with_its_own_credentials()
     let refused = recv_status(&lk_sock, true).await;
     assert!(refused.starts_with("SIP/2.0 403"), "{refused}");
 
+    // A scanner's probe is dropped at the edge, unanswered.
+    let scan = format!(
+        "OPTIONS sip:100@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:{lk_port};branch=z9hG4bK-scan\r\n\
+         From: <sip:100@x>;tag=s\r\nTo: <sip:100@x>\r\nCall-ID: scan@x\r\nCSeq: 1 OPTIONS\r\n\
+         User-Agent: friendly-scanner\r\nContent-Length: 0\r\n\r\n"
+    );
+    lk_sock
+        .send_to(scan.as_bytes(), &bridge_addr)
+        .await
+        .unwrap();
+    metrics_follow_the_call(&log).await;
+
     unsafe_kill(&mut bridge);
+    let log = log.lock().unwrap().clone();
     assert!(
-        !log.lock().unwrap().contains(&lk_trunk.auth_password),
+        !log.contains(&lk_trunk.auth_password),
         "no secret in the bridge's log"
     );
+    assert!(
+        !log.contains("exo-secret-1"),
+        "no secret in the bridge's log"
+    );
+    // One line per call with its SIP ladder, both Call-IDs and the final status.
+    let ladder = log
+        .lines()
+        .find(|l| l.contains("bridge call ended"))
+        .unwrap_or_else(|| panic!("no ladder line: {log}"));
+    for part in [
+        "call_id=e2e-call-1@livekit.test",
+        "callee_call_id=",
+        "final_status=486",
+        "in caller INVITE",
+        "out callee INVITE",
+        "in callee 486 (INVITE)",
+        "out caller 486 (INVITE)",
+    ] {
+        assert!(ladder.contains(part), "{part} missing from {ladder}");
+    }
+    // The call's span: every line of the call carries the trunk.
+    assert!(ladder.contains(&format!("trunk_id={trunk_id}")), "{ladder}");
+    assert_eq!(log.matches("bridge call ended").count(), 1, "{log}");
+}
+
+/// The bridge's /metrics after the scripted call: one busy call, its messages on both legs,
+/// the scanner dropped, nothing left open.
+async fn metrics_follow_the_call(log: &std::sync::Mutex<String>) {
+    use support::metrics::*;
+    let url = metrics_url(&log.lock().unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let samples = loop {
+        let samples = scrape(&url).await;
+        let settled = value(&samples, "trunkline_bridge_calls_total", &[]) == 1.0
+            && value(&samples, "trunkline_bridge_edge_drops_total", &[]) == 1.0
+            && value(&samples, "trunkline_bridge_connections", &[]) == 0.0;
+        if settled || std::time::Instant::now() > deadline {
+            break samples;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let v = |name: &str, labels: &[(&str, &str)]| value(&samples, name, labels);
+    let shown = format!("{samples:#?}");
+    assert_eq!(
+        v("trunkline_bridge_calls_total", &[("status", "486")]),
+        1.0,
+        "{shown}"
+    );
+    assert_eq!(v("trunkline_bridge_calls_total", &[]), 1.0, "{shown}");
+    assert_eq!(v("trunkline_bridge_calls_active", &[]), 0.0, "{shown}");
+    let sip = |dir: &str, method: &str, class: &str| {
+        v(
+            "trunkline_bridge_sip_messages_total",
+            &[
+                ("direction", dir),
+                ("method", method),
+                ("status_class", class),
+            ],
+        )
+    };
+    // Three INVITEs from "LiveKit" (unauthenticated, authenticated, wrong password), and
+    // one to "Exotel".
+    assert_eq!(sip("in", "INVITE", "request"), 3.0, "{shown}");
+    assert_eq!(sip("out", "INVITE", "request"), 1.0, "{shown}");
+    // Exotel's 486; toward LiveKit the 401 challenge, the relayed 486 and the 403.
+    assert_eq!(sip("in", "INVITE", "4xx"), 1.0, "{shown}");
+    assert_eq!(sip("out", "INVITE", "4xx"), 3.0, "{shown}");
+    assert_eq!(
+        v(
+            "trunkline_bridge_edge_drops_total",
+            &[("reason", "scanner")]
+        ),
+        1.0,
+        "{shown}"
+    );
+    assert_eq!(v("trunkline_bridge_connections", &[]), 0.0, "{shown}");
+    assert_eq!(
+        v("trunkline_bridge_relay_ports", &[("state", "in_use")]),
+        0.0,
+        "{shown}"
+    );
+    assert_eq!(
+        v("trunkline_bridge_relay_ports", &[("state", "free")]),
+        1000.0,
+        "{shown}"
+    );
+    // No media flowed on a busy call: the series are there, at zero.
+    assert!(
+        has(&samples, "trunkline_bridge_rtp_packets_total"),
+        "{shown}"
+    );
+    assert_eq!(v("trunkline_bridge_rtp_packets_total", &[]), 0.0, "{shown}");
+    assert!(has(&samples, "process_resident_memory_bytes"), "{shown}");
 }
 
 fn unsafe_kill(child: &mut std::process::Child) {

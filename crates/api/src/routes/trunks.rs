@@ -9,6 +9,7 @@ use crate::wire::*;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use trunkline_core::provisioning::status;
+use trunkline_core::provisioning::status::Status;
 use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::text;
@@ -118,12 +119,12 @@ pub async fn create_outbound_trunk(
         .provisioner
         .create(&tenant.id, &name, kind, &config)
         .await?;
-    tracing::info!(trunk_id = %created.id, trunk_type = %kind, status = created.status, "trunk created");
+    tracing::info!(trunk_id = %created.id, trunk_type = %kind, status = %created.status, "trunk created");
     Ok(ok(
         "Outbound trunk created successfully, Store the trunk id securely.",
         CreatedTrunk {
             trunk_id: created.id,
-            status: created.status.to_owned(),
+            status: created.status.to_string(),
             livekit_trunk_id: created.livekit_trunk_id,
         },
     ))
@@ -182,9 +183,9 @@ fn details(state: &AppState, row: &TrunkRow) -> Result<TrunkDetails, ApiError> {
         trunk_config: config,
         livekit_trunk_id: row.livekit_trunk_id.clone(),
         provisioning: Provisioning {
-            status: row.status.clone(),
-            detail: status::describe(&row.status, state.livekit.is_some()).to_owned(),
-            in_sync: row.status == status::PROVISIONED && row.synced_version == row.desired_version,
+            status: row.status.to_string(),
+            detail: status::describe(row.status, state.livekit.is_some()).to_owned(),
+            in_sync: row.status == Status::Provisioned && row.synced_version == row.desired_version,
             last_error: row.last_error.clone(),
             synced_at: row.synced_at.map(iso8601),
         },

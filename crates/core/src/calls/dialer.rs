@@ -8,12 +8,12 @@ use super::finish::{advance, Details};
 use super::outcome::{classify_dial_error, classify_prepare_error, DialOutcome};
 use super::tracking::noted_outcome;
 use super::{micros, CallSettings, DialPlan};
-use crate::provisioning::status;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use trunkline_domain::call::{retry_delay, CallStatus};
 use trunkline_livekit::{proto, seconds, LiveKitClient, LiveKitError};
+use trunkline_store::Status;
 use trunkline_store::{now_micros, CallRow, ClaimLimits, Claimed, Store, StoreError};
 
 /// Every claimed call is dialed by a task of its own; LiveKit's answer may take the whole
@@ -102,6 +102,7 @@ impl Dialer {
         Ok(claimed)
     }
 
+    #[tracing::instrument(name = "call", skip_all, fields(call_id = %c.id, trunk_id, tenant))]
     async fn dial(self, c: Claimed) {
         if let Err(e) = self.dial_at(&c.id, c.dial_at).await {
             // The claim stays; the sweeper hands it back after the claim timeout.
@@ -115,6 +116,7 @@ impl Dialer {
         let Some(call) = self.store.call_by_id(id).await? else {
             return Ok(());
         };
+        crate::calls::log_fields(&call);
         if call.status != CallStatus::Claimed.as_str() {
             return Ok(()); // cancelled meanwhile
         }
@@ -123,9 +125,9 @@ impl Dialer {
                 .fail(&call, "the call's stored plan is unreadable")
                 .await;
         };
-        let trunk = self.store.live_trunk(&call.trunk_id).await?;
+        let trunk = self.store.outbound_trunks().live(&call.trunk_id).await?;
         let lk_trunk = match trunk {
-            Some(t) if t.status == status::PROVISIONED => t.livekit_trunk_id,
+            Some(t) if t.status == Status::Provisioned => t.livekit_trunk_id,
             _ => None,
         };
         let Some(lk_trunk) = lk_trunk else {
@@ -152,6 +154,7 @@ impl Dialer {
             let _ = self.livekit.delete_room(&call.id).await;
             return Ok(());
         }
+        crate::metrics::dialed(now - call.next_attempt_at);
         let req = proto::CreateSipParticipantRequest {
             sip_trunk_id: lk_trunk,
             sip_call_to: call.to_number.clone(),

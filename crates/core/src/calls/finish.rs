@@ -71,7 +71,12 @@ pub async fn advance_from(
     } else {
         None
     };
-    store
+    // An answered call's SIP answer was a 200 even when no later event repeats it.
+    let sip_code = d
+        .sip_status_code
+        .or(call.sip_status_code.and_then(|c| u16::try_from(c).ok()))
+        .or((to == CallStatus::Completed).then_some(200));
+    let applied = store
         .transition(
             &call.id,
             &Transition {
@@ -88,5 +93,9 @@ pub async fn advance_from(
                 event_id: d.event_id,
             },
         )
-        .await
+        .await?;
+    if to.is_final() && matches!(applied, Applied::Yes) {
+        crate::metrics::call_ended(to, sip_code);
+    }
+    Ok(applied)
 }

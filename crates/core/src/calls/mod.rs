@@ -86,3 +86,11 @@ impl DialPlan {
 pub fn micros(d: Duration) -> i64 {
     d.as_micros() as i64
 }
+
+/// Fills the current span's `trunk_id` and `tenant` (declared empty by the dialer's span) from
+/// the call, so every line logged while dialing it carries them.
+pub fn log_fields(call: &trunkline_store::CallRow) {
+    let span = tracing::Span::current();
+    span.record("trunk_id", call.trunk_id.as_str());
+    span.record("tenant", call.tenant_id.as_str());
+}

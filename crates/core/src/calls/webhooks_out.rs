@@ -95,6 +95,8 @@ impl Deliverer {
         Ok(n)
     }
 
+    #[tracing::instrument(name = "webhook", skip_all,
+        fields(call_id = %row.call_id, tenant = %row.tenant_id))]
     async fn deliver(&self, row: OutboxRow) -> Result<(), StoreError> {
         let attempt = self.attempt(&row).await;
         let now = now_micros();
@@ -117,6 +119,7 @@ impl Deliverer {
                     .min(Duration::from_secs(3600));
                 now + micros(delay)
             });
+        crate::metrics::webhook_delivery(delivered, retry_at.is_some());
         if !delivered {
             tracing::info!(delivery = %row.id, call = %row.call_id, attempts, error = error.as_deref().unwrap_or(""), "webhooks: delivery failed");
         }

@@ -3,7 +3,9 @@
 
 use super::call::{hostport, Action, Call, CallConfig, Event, Timer, Timers};
 use super::guard::CallHold;
+use super::ladder::Ladder;
 use super::media::MediaRelay;
+use super::metrics;
 use super::reply::{CallDone, Reply};
 use super::Route;
 use crate::msg::{self, SipMsg};
@@ -43,11 +45,13 @@ struct CalleeConn {
     w: WriteHalf<SipStream>,
     rx: mpsc::Receiver<Option<Vec<u8>>>,
     reader: tokio::task::JoinHandle<()>,
+    transport: &'static str,
 }
 
 impl Drop for CalleeConn {
     fn drop(&mut self) {
         self.reader.abort();
+        metrics::connection("dialed", self.transport, -1.0);
     }
 }
 
@@ -76,6 +80,7 @@ pub(super) struct CallSetup {
 /// Writes `bytes` to the callee, flushed (TLS would otherwise hold the record back), within
 /// `limit`. `false`: the connection is broken or the peer stopped reading.
 async fn write_callee(w: &mut WriteHalf<SipStream>, bytes: &[u8], limit: Duration) -> bool {
+    metrics::sip_message("out", bytes);
     let write = async {
         w.write_all(bytes).await?;
         w.flush().await
@@ -122,6 +127,9 @@ impl MediaWatch {
 }
 
 /// One call: its media session, its machine, its connection to the callee, its timers.
+/// Everything it logs carries the caller's Call-ID and the trunk.
+#[tracing::instrument(name = "bridge_call", skip_all,
+    fields(call_id = %invite.call_id(), trunk_id = %setup.route.trunk_id()))]
 pub(super) async fn run_call(
     setup: CallSetup,
     invite: SipMsg,
@@ -133,6 +141,8 @@ pub(super) async fn run_call(
     let caller_call_id = invite.call_id().to_owned();
     let callee_call_id = setup.callee_call_id.clone();
     let mut hold = setup.hold;
+    // Logs the call's ladder and records its metrics when this task ends, whichever way.
+    let mut ladder = Ladder::start(&caller_call_id, &callee_call_id);
     let done = |endpoint: CallDone| {
         let _ = endpoint.send((caller_call_id, callee_call_id));
     };
@@ -140,8 +150,9 @@ pub(super) async fn run_call(
         Ok(m) => m,
         Err(why) => {
             tracing::warn!(why, "no media relay session: 503");
-            let r = msg::response(&invite, 503, "No Media Ports", None);
-            caller.send(r.to_bytes());
+            let r = msg::response(&invite, 503, "No Media Ports", None).to_bytes();
+            ladder.sent("caller", &r);
+            caller.send(r);
             done(endpoint);
             return;
         }
@@ -157,8 +168,9 @@ pub(super) async fn run_call(
         tracing::error!(
             "the relay listens on an unspecified address and no media address is configured: 503"
         );
-        let r = msg::response(&invite, 503, "No Media Address", None);
-        caller.send(r.to_bytes());
+        let r = msg::response(&invite, 503, "No Media Address", None).to_bytes();
+        ladder.sent("caller", &r);
+        caller.send(r);
         done(endpoint);
         return;
     }
@@ -173,6 +185,7 @@ pub(super) async fn run_call(
         timers: setup.timers,
     };
     let mut media = Some(media);
+    ladder.received("caller", &invite);
     let (mut call, first) = Call::start(cfg, invite);
     let (host, port, transport) = call.callee_destination();
     let mut timers: HashMap<Timer, Instant> = HashMap::new();
@@ -196,8 +209,14 @@ pub(super) async fn run_call(
         // Set when a write to the callee failed: its connection is treated as closed.
         let mut callee_broken = false;
         for action in pending.drain(..) {
+            if let Action::SendCallee(bytes) = &action {
+                ladder.sent("callee", bytes);
+            }
             match action {
-                Action::SendCaller(bytes) => caller.send(bytes),
+                Action::SendCaller(bytes) => {
+                    ladder.sent("caller", &bytes);
+                    caller.send(bytes)
+                }
                 Action::SendCallee(bytes) => match &mut callee {
                     Some(leg) => {
                         if !callee_broken && !write_callee(&mut leg.w, &bytes, write_timeout).await
@@ -298,6 +317,7 @@ pub(super) async fn run_call(
                                     Ok(n) => framer.push(&buf[..n]),
                                 }
                                 while let Ok(Some(m)) = framer.next_message() {
+                                    metrics::sip_message("in", &m);
                                     if btx.send(Some(m)).await.is_err() {
                                         return;
                                     }
@@ -305,7 +325,17 @@ pub(super) async fn run_call(
                             }
                             let _ = btx.send(None).await;
                         });
-                        callee = Some(CalleeConn { w, rx: brx, reader });
+                        let transport = match transport {
+                            StreamTransport::Tcp => "tcp",
+                            StreamTransport::Tls => "tls",
+                        };
+                        metrics::connection("dialed", transport, 1.0);
+                        callee = Some(CalleeConn {
+                            w,
+                            rx: brx,
+                            reader,
+                            transport,
+                        });
                         continue;
                     }
                     None => Event::CalleeConnectFailed,
@@ -339,6 +369,11 @@ pub(super) async fn run_call(
                 Event::Timer(t)
             }
         };
+        match &event {
+            Event::FromCaller(m) => ladder.received("caller", m),
+            Event::FromCallee(m) => ladder.received("callee", m),
+            _ => {}
+        }
         pending = call.handle(event);
     }
 }

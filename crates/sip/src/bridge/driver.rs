@@ -12,6 +12,7 @@ use super::call_task::{run_call, CallSetup};
 use super::challenge_issuer::{AuthDecision, ChallengeIssuer};
 use super::guard::{lock, CallHold, SharedGuard};
 use super::media::{MediaRelay, PORTS_PER_CALL};
+use super::metrics;
 use super::reply::{Reply, TcpReply};
 use super::{Route, TrunkDirectory};
 use crate::msg::{self, ParseError, SipMsg};
@@ -289,6 +290,7 @@ pub async fn serve_with(
                 let hold = match CallHold::claim(&guard, peer, PORTS_PER_CALL) {
                     Ok(hold) => hold,
                     Err(why) => {
+                        metrics::edge_drop(why);
                         tracing::info!(%peer, ?why, "a new call over its source's allowance: 503");
                         let r = msg::response(&parsed, 503, msg::reason(503), None);
                         reply.send(r.to_bytes());
@@ -369,13 +371,20 @@ async fn accept(
             continue;
         };
         let verdict = lock(&guard).tcp_opened(peer.ip());
-        if verdict != super::guard::Verdict::Accept {
+        if let super::guard::Verdict::Drop(why) = verdict {
+            metrics::edge_drop(why);
             tracing::debug!(%peer, ?verdict, "TCP connection dropped at the edge");
             continue; // dropping the stream closes it
         }
         let (tx, guard) = (tx.clone(), guard.clone());
+        let role = match side {
+            Side::LiveKit => "accepted_livekit",
+            Side::Provider => "accepted_provider",
+        };
         tokio::spawn(async move {
+            metrics::connection(role, "tcp", 1.0);
             connection(stream, side, tx, guard.clone(), peer.ip(), limits).await;
+            metrics::connection(role, "tcp", -1.0);
             lock(&guard).tcp_closed(peer.ip());
         });
     }
@@ -385,10 +394,12 @@ async fn accept(
 /// silently otherwise.
 fn admit(guard: &SharedGuard, src: std::net::IpAddr, bytes: &[u8]) -> bool {
     let verdict = lock(guard).message(src, bytes, std::time::Instant::now());
-    if verdict != super::guard::Verdict::Accept {
+    if let super::guard::Verdict::Drop(why) = verdict {
+        metrics::edge_drop(why);
         tracing::debug!(%src, ?verdict, "SIP message dropped at the edge");
         return false;
     }
+    metrics::sip_message("in", bytes);
     true
 }
 

@@ -32,7 +32,9 @@ mod challenge_answerer;
 pub mod challenge_issuer;
 pub mod driver;
 pub mod guard;
+mod ladder;
 pub mod media;
+pub mod metrics;
 mod reply;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -107,6 +109,16 @@ pub enum Route {
         host: String,
         port: u16,
     },
+}
+
+impl Route {
+    /// The tenant's trunk the call goes through (for logs).
+    pub fn trunk_id(&self) -> &str {
+        match self {
+            Self::ToExotel(t) => &t.trunk_id,
+            Self::ToLiveKit { trunk, .. } => &trunk.trunk_id,
+        }
+    }
 }
 
 /// Finds the tenant's trunk for a call: its Exotel trunk from the username LiveKit

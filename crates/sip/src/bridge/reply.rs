@@ -20,6 +20,7 @@ impl Reply {
     /// is dropped like a lost one (the peer retransmits, RFC 3261 §17); a TCP connection
     /// whose queue is full is closed (`TcpReply::send`).
     pub(super) fn send(&self, bytes: Vec<u8>) {
+        super::metrics::sip_message("out", &bytes);
         match self {
             Self::Udp(s, to) => {
                 let _ = s.try_send_to(&bytes, *to);

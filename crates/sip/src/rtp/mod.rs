@@ -29,6 +29,7 @@ mod tests;
 #[cfg(test)]
 mod thread_tests;
 mod threads;
+mod totals;
 
 pub use session::{RelaySession, RtpRelay};
 

@@ -12,6 +12,7 @@ use super::shard::Shard;
 use super::shared::{Shared, A, B};
 use super::slots::Membership;
 use super::threads::Threads;
+use super::totals::Totals;
 use super::{RelayConfig, RelayError, RelayStats};
 
 /// The port pool and its configuration. Clones share the pool.
@@ -25,6 +26,8 @@ struct RelayInner {
     host: Host,
     pool: Arc<Pool>,
     sessions: AtomicUsize,
+    /// Counters of every session, open and closed, for metrics (see `totals`).
+    totals: Totals,
     /// Started at the first `open`; stopped with the last clone and session.
     running: Mutex<Option<Running>>,
     next_shard: AtomicUsize,
@@ -71,6 +74,7 @@ impl RtpRelay {
                 host,
                 pool,
                 sessions: AtomicUsize::new(0),
+                totals: Totals::default(),
                 running: Mutex::new(None),
                 next_shard: AtomicUsize::new(0),
             }),
@@ -108,6 +112,7 @@ impl RtpRelay {
         ));
         let membership = self.inner.join_shard(&shared)?;
         self.inner.sessions.fetch_add(1, Relaxed);
+        self.inner.totals.opened(&shared);
         tracing::debug!(call_id, a = %local[A], b = %local[B], "RTP relay opened");
         Ok(RelaySession {
             membership: Some(membership),
@@ -126,6 +131,19 @@ impl RtpRelay {
     /// How many sessions the pool holds when none is open.
     pub fn capacity(&self) -> usize {
         self.inner.pool.total() / 2
+    }
+
+    /// Packets relayed and dropped by every session so far, open or closed: read at each
+    /// metrics scrape, off the packet path (the relay threads only ever touch their own
+    /// session's atomics).
+    pub fn totals(&self) -> RelayStats {
+        self.inner.totals.sum()
+    }
+
+    /// UDP ports of the pool (RTP and RTCP): (in use, free).
+    pub fn ports(&self) -> (usize, usize) {
+        let free = self.inner.pool.free();
+        (2 * (self.inner.pool.total() - free), 2 * free)
     }
 
     /// How many more sessions could be opened now.
@@ -186,6 +204,8 @@ pub struct RelaySession {
 impl Drop for RelaySession {
     fn drop(&mut self) {
         self.membership.take();
+        // After the shard let go: no packet moves the session's counters any more.
+        self.relay.totals.closed(&self.shared);
         self.relay.sessions.fetch_sub(1, Relaxed);
     }
 }

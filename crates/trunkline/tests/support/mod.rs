@@ -1,6 +1,8 @@
 //! Runs the real `trunkline` binary, as a user would.
 #![allow(dead_code)]
 
+pub mod metrics;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;

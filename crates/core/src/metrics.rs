@@ -1,0 +1,144 @@
+//! The service layer's metrics: names, help texts and the one function per event that the
+//! call sites use, so each call site is one line and the label values stay bounded (statuses,
+//! classes and diagnoses from closed sets; never a call, number, trunk or tenant id).
+//!
+//! Recorded through the `metrics` facade: a no-op until the binary installs a recorder
+//! (`TRUNKLINE_METRICS_LISTEN`).
+
+use metrics::{
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+};
+use trunkline_domain::call::CallStatus;
+use trunkline_store::Store;
+
+pub const CALL_OUTCOMES: &str = "trunkline_call_outcomes_total";
+pub const DIAL_LAG: &str = "trunkline_dial_lag_seconds";
+pub const CALLS_OPEN: &str = "trunkline_calls";
+pub const WEBHOOK_DELIVERIES: &str = "trunkline_webhook_deliveries_total";
+pub const PROBE_RUNS: &str = "trunkline_probe_runs_total";
+pub const HEALTH_CHECKED_TRUNKS: &str = "trunkline_health_checked_trunks";
+pub const SCRAPE_ERRORS: &str = "trunkline_metrics_refresh_errors_total";
+
+/// Registers the help texts (once, when the recorder is installed).
+pub fn describe() {
+    describe_counter!(
+        CALL_OUTCOMES,
+        "Outbound calls that reached a final status, by status and SIP status class (1xx..6xx, or none when no SIP answer was seen)"
+    );
+    describe_histogram!(
+        DIAL_LAG,
+        Unit::Seconds,
+        "Time from when a queued call was due to when it was dialed (CPS pacing and concurrency waits included)"
+    );
+    describe_gauge!(
+        CALLS_OPEN,
+        "Outbound calls not yet ended, by status: queued and claimed are the queue, dialing, ringing and answered are in progress"
+    );
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "End-of-call webhook delivery attempts, by outcome: delivered, retry (will be tried again) or failed (given up)"
+    );
+    describe_counter!(
+        PROBE_RUNS,
+        "SIP trunk probes run, by source (test: the Test button; health_check) and diagnosis"
+    );
+    describe_gauge!(
+        HEALTH_CHECKED_TRUNKS,
+        "Trunks with health checks on, by state (up, down, unknown)"
+    );
+    describe_counter!(
+        SCRAPE_ERRORS,
+        "Scrapes whose state gauges could not be read from the database (the gauges keep their last values)"
+    );
+}
+
+/// `486` is `4xx`; no SIP answer is `none`.
+pub fn sip_class(code: Option<u16>) -> &'static str {
+    match code {
+        Some(100..=199) => "1xx",
+        Some(200..=299) => "2xx",
+        Some(300..=399) => "3xx",
+        Some(400..=499) => "4xx",
+        Some(500..=599) => "5xx",
+        Some(600..=699) => "6xx",
+        _ => "none",
+    }
+}
+
+/// A call reached its final status.
+pub fn call_ended(status: CallStatus, sip_status_code: Option<u16>) {
+    counter!(CALL_OUTCOMES, "status" => status.as_str(), "sip_class" => sip_class(sip_status_code))
+        .increment(1);
+}
+
+/// A call was dialed `lag_micros` after it was due.
+pub fn dialed(lag_micros: i64) {
+    histogram!(DIAL_LAG).record(lag_micros.max(0) as f64 / 1e6);
+}
+
+/// One webhook delivery attempt ended.
+pub fn webhook_delivery(delivered: bool, will_retry: bool) {
+    let outcome = match (delivered, will_retry) {
+        (true, _) => "delivered",
+        (false, true) => "retry",
+        (false, false) => "failed",
+    };
+    counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
+}
+
+/// One trunk probe ran; `diagnosis` is a `Diagnosis::code()`, or `not_probed`.
+pub fn probe_ran(source: &'static str, diagnosis: &'static str) {
+    counter!(PROBE_RUNS, "source" => source, "diagnosis" => diagnosis).increment(1);
+}
+
+const OPEN_STATUSES: [&str; 5] = ["queued", "claimed", "dialing", "ringing", "answered"];
+const HEALTH_STATES: [&str; 3] = ["up", "down", "unknown"];
+
+/// Sets the state gauges from the database: run before each scrape. Every status is set,
+/// zero included, so a series does not vanish when its last call ends.
+pub async fn refresh_from_store(store: &Store) {
+    match store.open_calls_by_status().await {
+        Ok(rows) => {
+            for status in OPEN_STATUSES {
+                let n = rows
+                    .iter()
+                    .find(|(s, _)| s == status)
+                    .map_or(0, |(_, n)| *n);
+                gauge!(CALLS_OPEN, "status" => status).set(n as f64);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot count the calls");
+            counter!(SCRAPE_ERRORS).increment(1);
+        }
+    }
+    match store.checked_trunks_by_state().await {
+        Ok(rows) => {
+            for state in HEALTH_STATES {
+                let n = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+                gauge!(HEALTH_CHECKED_TRUNKS, "state" => state).set(n as f64);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot count the health-checked trunks");
+            counter!(SCRAPE_ERRORS).increment(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sip_class;
+
+    #[test]
+    fn sip_classes() {
+        assert_eq!(sip_class(None), "none");
+        assert_eq!(sip_class(Some(180)), "1xx");
+        assert_eq!(sip_class(Some(200)), "2xx");
+        assert_eq!(sip_class(Some(486)), "4xx");
+        assert_eq!(sip_class(Some(503)), "5xx");
+        assert_eq!(sip_class(Some(603)), "6xx");
+        assert_eq!(sip_class(Some(0)), "none");
+        assert_eq!(sip_class(Some(700)), "none");
+    }
+}
