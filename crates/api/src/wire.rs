@@ -176,3 +176,13 @@ impl From<&HealthRow> for TrunkHealth {
         }
     }
 }
+
+/// `GET /sip/outbound-trunks`: one page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrunkPage {
+    pub trunks: Vec<TrunkListItem>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+pub use crate::envelope::Envelope;

@@ -149,6 +149,24 @@ async fn the_same_idempotency_key_dials_once() {
     assert_eq!(again.0, 202);
     assert_eq!(again.1["data"]["call_id"], id.as_str());
     assert_eq!(again.1["data"]["status"], "answered");
+    // A replay says the call was already placed rather than queued again.
+    assert_eq!(again.1["message"], "Call already placed; it is answered");
+    // Hanging up an answered call ends it (it was not cancelled), and a replay then says so.
+    let (st, ended) = f
+        .srv
+        .send("POST", &format!("/call/{id}/cancel"), Some(&f.key), None)
+        .await;
+    assert_eq!(st, 200, "{ended}");
+    assert_eq!(ended["message"], "Call ended", "{ended}");
+    let replay = send(body.clone()).await;
+    assert_eq!(replay.0, 202);
+    assert!(
+        replay.1["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Call already placed; it has ended"),
+        "{replay:?}"
+    );
     let other = send(
         json!({"assistant_id": f.assistant, "trunk_id": f.trunk, "to_number": "+14155550123"}),
     )

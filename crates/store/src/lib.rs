@@ -18,6 +18,7 @@ mod open;
 mod outbox;
 mod resource;
 mod status;
+mod trunk_id_fate;
 mod trunks;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
@@ -34,6 +35,7 @@ pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
 pub use resource::{Claims, Kind, Lifecycle, Resource, Resources, SecretsRecord, WithSecrets};
 pub use status::{Status, UnknownStatus};
+pub use trunk_id_fate::TrunkIdFate;
 pub use trunks::{TrunkRow, TrunkSummary};
 
 use sqlx::AnyPool;
