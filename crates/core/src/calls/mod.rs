@@ -5,6 +5,7 @@
 pub mod dialer;
 pub mod finish;
 pub mod outcome;
+pub mod public_dns;
 pub mod render;
 pub mod signing;
 pub mod tracking;
