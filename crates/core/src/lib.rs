@@ -11,6 +11,7 @@ pub mod health_checks;
 pub mod metrics;
 pub mod provisioning;
 pub mod records;
+pub mod rooms;
 pub mod sealing;
 pub mod tenants;
 pub mod timefmt;

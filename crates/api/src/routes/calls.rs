@@ -446,7 +446,10 @@ pub async fn cancel(
         );
         if in_livekit {
             // Deleting the room hangs up the SIP leg (CANCEL before answer, BYE after).
-            state.require_livekit()?.delete_room(&call.id).await?;
+            state
+                .require_livekit()?
+                .delete_room(&trunkline_core::calls::dialer::room_of(&call))
+                .await?;
         }
         let (to, reason) = if current == CallStatus::Answered {
             (CallStatus::Completed, "ended_by_api")
