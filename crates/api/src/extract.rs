@@ -88,6 +88,9 @@ fn describe(e: serde_path_to_error::Error<serde_json::Error>, prefix: &str) -> A
 #[derive(Debug, Clone)]
 pub struct Tenant {
     pub id: String,
+    /// The tenant's trunk-list generation, read after this request arrived, where several
+    /// instances share the database (`None` otherwise).
+    pub list_generation: Option<i64>,
 }
 
 impl FromRequestParts<AppState> for Tenant {
@@ -107,31 +110,16 @@ impl FromRequestParts<AppState> for Tenant {
         if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() || key.len() > 256 {
             return Err(ApiError::Unauthorized);
         }
-        let id = state
+        let (id, list_generation) = state
             .tenants
-            .tenant_for_key(&state.store, &hash_api_key(key))
+            .authenticate(&state.store, &hash_api_key(key))
             .await?
             .ok_or(ApiError::Unauthorized)?;
         tracing::Span::current().record("tenant", id.as_str());
-        Ok(Tenant { id })
-    }
-}
-
-/// The `{trunk_id}` of a path. A segment that does not even decode (`%FF`) names no trunk:
-/// 404 in the envelope, like any other unknown id.
-pub struct TrunkPath(pub String);
-
-impl<S: Send + Sync> FromRequestParts<S> for TrunkPath {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map(|p| {
-                tracing::Span::current().record("trunk_id", p.0.as_str());
-                TrunkPath(p.0)
-            })
-            .map_err(|_| ApiError::NotFound(crate::routes::trunks::NOT_FOUND))
+        Ok(Tenant {
+            id,
+            list_generation,
+        })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod trunk_path;
 pub mod wire;
 
 pub use state::AppState;
@@ -79,7 +80,7 @@ async fn access_log(req: Request, next: Next) -> Response {
         .map(|p| p.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     // Every line logged while serving the request carries its route, and the tenant and
-    // trunk once the extractors know them (`extract::Tenant`, `extract::TrunkPath`).
+    // trunk once the extractors know them (`extract::Tenant`, `trunk_path::TrunkPath`).
     let span = tracing::info_span!(
         "request",
         %method,

@@ -83,7 +83,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::call_limits::LimitsView,
         trunkline_core::calls::render::CallView,
         crate::routes::trunk_health::HealthCheckInput,
-        crate::routes::trunk_health::TrunkHealth,
+        crate::wire::TrunkHealth,
         crate::error::ErrorData,
         crate::error::FieldErrorBody,
     )),

@@ -56,7 +56,7 @@ const MAX_CACHED_LISTS: usize = 10_000;
 
 /// Serialized `GET /sip/list` bodies per tenant, reused while the store hands back the very
 /// same list (`Arc::ptr_eq`): the body is a pure function of that list, so it is exact, and a
-/// store without a list cache (PostgreSQL) simply never hits.
+/// store without a list cache simply never hits.
 #[derive(Default)]
 pub struct ListBodies {
     entries: Mutex<HashMap<String, RenderedList>>,
@@ -66,7 +66,7 @@ pub struct ListBodies {
 type RenderedList = (Arc<Vec<TrunkSummary>>, bytes::Bytes);
 
 impl ListBodies {
-    /// `store_caches` false (PostgreSQL) renders without keeping anything: the store returns
+    /// `store_caches` false renders without keeping anything: the store returns
     /// a new list each time, so a kept body could never be reused.
     pub fn get_or_render(
         &self,

@@ -2,6 +2,8 @@
 //! the domain crate; these types only carry what the client sent.
 
 use serde::{Deserialize, Serialize};
+use trunkline_core::timefmt::iso8601;
+use trunkline_store::HealthRow;
 use utoipa::ToSchema;
 
 /// `POST /sip/create-outbound-trunk`. `trunk_config` is read according to `trunk_type`.
@@ -121,7 +123,7 @@ pub struct TrunkDetails {
     pub provisioning: Provisioning,
     /// Periodic OPTIONS checks, when enabled (`PUT /sip/trunks/{trunk_id}/health-check`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub health: Option<crate::routes::trunk_health::TrunkHealth>,
+    pub health: Option<TrunkHealth>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -139,4 +141,38 @@ pub struct Readiness {
     pub database: String,
     /// `ok`, `not_configured`, or what failed.
     pub livekit: String,
+}
+
+/// Periodic OPTIONS checks of a trunk: settings and state.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrunkHealth {
+    pub enabled: bool,
+    pub interval_seconds: i64,
+    pub down_after: i64,
+    /// `unknown` (not checked enough yet), `up` or `down`.
+    pub state: String,
+    /// Failed checks in a row.
+    pub consecutive_failures: i64,
+    /// The last check's diagnosis (as `POST /sip/trunks/{id}/test` names them).
+    pub last_diagnosis: Option<String>,
+    pub last_rtt_ms: Option<f64>,
+    pub last_checked_at: Option<String>,
+    /// When `state` last changed.
+    pub state_since: Option<String>,
+}
+
+impl From<&HealthRow> for TrunkHealth {
+    fn from(h: &HealthRow) -> Self {
+        TrunkHealth {
+            enabled: h.enabled,
+            interval_seconds: h.interval_secs,
+            down_after: h.down_after,
+            state: h.state.clone(),
+            consecutive_failures: h.misses,
+            last_diagnosis: h.last_diagnosis.clone(),
+            last_rtt_ms: h.last_rtt_us.map(|us| us as f64 / 1000.0),
+            last_checked_at: h.last_checked_at.map(iso8601),
+            state_since: h.changed_at.map(iso8601),
+        }
+    }
 }

@@ -117,7 +117,13 @@ async fn livekit_invalid_argument_is_a_400_with_livekits_message_and_nothing_sto
     assert!(server.list_ids(&key).await.is_empty());
     assert!(lk.outbound_trunks().is_empty());
     assert!(
-        server.store.all_live_trunks().await.unwrap().is_empty(),
+        server
+            .store
+            .outbound_trunks()
+            .all_live()
+            .await
+            .unwrap()
+            .is_empty(),
         "no row left behind"
     );
     server.stop().await;
@@ -154,7 +160,13 @@ async fn livekit_unreachable_is_a_503_naming_it_and_nothing_stored() {
         "a refused connection is reported at once"
     );
     assert!(server.list_ids(&key).await.is_empty());
-    assert!(server.store.all_live_trunks().await.unwrap().is_empty());
+    assert!(server
+        .store
+        .outbound_trunks()
+        .all_live()
+        .await
+        .unwrap()
+        .is_empty());
     let (status, json) = server.send("GET", "/ready", None, None).await;
     assert_eq!(status, 503, "{json}");
     assert!(
@@ -227,7 +239,13 @@ async fn a_timed_out_create_leaves_no_trunk_behind_once_reconciled() {
         "{:?}",
         lk.outbound_trunks()
     );
-    assert!(server.store.all_live_trunks().await.unwrap().is_empty());
+    assert!(server
+        .store
+        .outbound_trunks()
+        .all_live()
+        .await
+        .unwrap()
+        .is_empty());
     server.stop().await;
 }
 
@@ -398,11 +416,17 @@ async fn an_interrupted_create_is_cleaned_up_by_the_reconciler() {
     let keep = server.create(&key, &seed_twilio()).await;
     // What a crash between LiveKit's create and our commit leaves: a pending row, and a
     // LiveKit trunk whose metadata names it.
-    let mut row = server.store.all_live_trunks().await.unwrap().remove(0);
+    let mut row = server
+        .store
+        .outbound_trunks()
+        .all_live()
+        .await
+        .unwrap()
+        .remove(0);
     row.id = trunkline_domain::TrunkId::generate().to_string();
-    row.status = "pending".into();
+    row.status = trunkline_store::Status::Pending;
     row.livekit_trunk_id = None;
-    server.store.insert_trunk(&row).await.unwrap();
+    server.store.outbound_trunks().insert(&row).await.unwrap();
     let orphan = lk.insert_out_of_band(proto::SipOutboundTrunkInfo {
         name: "orphan".into(),
         address: "example.pstn.twilio.com".into(),
@@ -419,7 +443,16 @@ async fn an_interrupted_create_is_cleaned_up_by_the_reconciler() {
     assert_eq!(report.outbound.abandoned, 1, "{report:?}");
     assert!(lk.outbound_trunk(&orphan).is_none());
     assert_eq!(lk.outbound_trunks().len(), 1);
-    assert_eq!(server.store.all_live_trunks().await.unwrap().len(), 1);
+    assert_eq!(
+        server
+            .store
+            .outbound_trunks()
+            .all_live()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     server.stop().await;
 }
 

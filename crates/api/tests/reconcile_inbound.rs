@@ -418,12 +418,13 @@ async fn interrupted_inbound_create(
 ) -> (String, String) {
     let mut row = server
         .store
-        .all_live_inbound_trunks()
+        .inbound_trunks()
+        .all_live()
         .await
         .unwrap()
         .remove(0);
     row.id = trunkline_domain::TrunkId::generate().to_string();
-    row.status = "pending".into();
+    row.status = trunkline_store::Status::Pending;
     row.livekit_trunk_id = None;
     let mut config: Value = serde_json::from_str(&row.config).unwrap();
     config["numbers"] = json!([number]);
@@ -479,7 +480,8 @@ async fn a_pending_inbound_trunk_past_its_grace_is_retired_and_its_number_freed(
     assert!(lk.inbound_trunk(&lk_keep).is_some());
     assert!(server
         .store
-        .live_inbound_trunk(&pending)
+        .inbound_trunks()
+        .live(&pending)
         .await
         .unwrap()
         .is_none());
@@ -510,7 +512,8 @@ async fn a_pending_rule_past_its_grace_is_retired_and_its_keys_freed() {
     // for the copy, as a crash mid-create would leave them.
     let mut row = server
         .store
-        .all_live_dispatch_rules()
+        .dispatch_rules()
+        .all_live()
         .await
         .unwrap()
         .remove(0);
@@ -524,7 +527,7 @@ async fn a_pending_rule_past_its_grace_is_retired_and_its_keys_freed() {
         .await;
     assert_eq!(status, 200);
     row.id = trunkline_domain::ids::DispatchRuleId::generate().to_string();
-    row.status = "pending".into();
+    row.status = trunkline_store::Status::Pending;
     row.livekit_rule_id = None;
     let config = dispatch::open(&row).unwrap();
     let keys = dispatch::keys(&config).unwrap();
@@ -593,7 +596,8 @@ async fn retiring_a_create_that_completed_meanwhile_keeps_its_claims() {
     let r = rule(&server, &key, body.clone()).await;
     let tenant = server
         .store
-        .live_inbound_trunk(&t)
+        .inbound_trunks()
+        .live(&t)
         .await
         .unwrap()
         .unwrap()
@@ -602,12 +606,14 @@ async fn retiring_a_create_that_completed_meanwhile_keeps_its_claims() {
     // confirmed does next: the retire finds nothing pending and must release nothing.
     assert!(!server
         .store
-        .abandon_pending_inbound(&tenant, &t)
+        .inbound_trunks()
+        .abandon_pending(&tenant, &t)
         .await
         .unwrap());
     assert!(!server
         .store
-        .abandon_pending_rule(&tenant, r["rule_id"].as_str().unwrap())
+        .dispatch_rules()
+        .abandon_pending(&tenant, r["rule_id"].as_str().unwrap())
         .await
         .unwrap());
     let (status, json) = server

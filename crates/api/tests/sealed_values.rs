@@ -99,7 +99,8 @@ async fn inbound_trunk_secrets_reseal_under_a_new_key() {
     let id = json["data"]["trunk_id"].as_str().unwrap();
     let record = server
         .store
-        .all_inbound_trunk_secrets()
+        .inbound_trunks()
+        .all_secrets()
         .await
         .unwrap()
         .into_iter()
@@ -109,19 +110,27 @@ async fn inbound_trunk_secrets_reseal_under_a_new_key() {
     let resealed = inbound::reseal(&next, id, &record.secrets).unwrap();
     assert!(server
         .store
-        .replace_inbound_trunk_secrets(id, &record.secrets, &resealed)
+        .inbound_trunks()
+        .replace_secrets(id, &record.secrets, &resealed)
         .await
         .unwrap());
     assert!(
         !server
             .store
-            .replace_inbound_trunk_secrets(id, &record.secrets, &resealed)
+            .inbound_trunks()
+            .replace_secrets(id, &record.secrets, &resealed)
             .await
             .unwrap(),
         "conditional on the value read"
     );
     let only_next = Keyring::new(MasterKey::from_base64(NEXT_KEY).unwrap(), vec![]);
-    let row = server.store.live_inbound_trunk(id).await.unwrap().unwrap();
+    let row = server
+        .store
+        .inbound_trunks()
+        .live(id)
+        .await
+        .unwrap()
+        .unwrap();
     let raw = inbound::current_raw(&only_next, &row).unwrap();
     assert_eq!(raw["auth_password"], "reseal-me-Pa55");
     assert!(

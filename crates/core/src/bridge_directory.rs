@@ -101,9 +101,9 @@ impl StoreDirectory {
     /// Replaces the map with the store's current Exotel trunks; returns how many are usable.
     pub async fn refresh(&self, store: &Store, keyring: &Keyring) -> Result<usize, StoreError> {
         let mut map = HashMap::new();
-        for row in store.all_live_trunks().await? {
+        for row in store.outbound_trunks().all_live().await? {
             if records::trunk_type(&row).ok() != Some(TrunkType::Exotel)
-                || row.status == trunkline_store::PENDING_STATUS
+                || row.status == trunkline_store::Status::Pending
             {
                 continue;
             }
@@ -170,8 +170,8 @@ async fn inbound_numbers(
     keyring: &Keyring,
 ) -> Result<HashMap<String, InboundTrunk>, StoreError> {
     let mut map = HashMap::new();
-    for row in store.all_live_inbound_trunks().await? {
-        if row.status == trunkline_store::PENDING_STATUS {
+    for row in store.inbound_trunks().all_live().await? {
+        if row.status == trunkline_store::Status::Pending {
             continue;
         }
         let config = match crate::provisioning::inbound::open(keyring, &row) {

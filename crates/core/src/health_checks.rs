@@ -50,7 +50,12 @@ pub async fn pass_at(state: &Services, now: i64) -> Result<usize, trunkline_stor
 }
 
 async fn check(state: &Services, h: HealthRow) -> Result<(), trunkline_store::StoreError> {
-    let Some(row) = state.store.get_trunk(&h.tenant_id, &h.trunk_id).await? else {
+    let Some(row) = state
+        .store
+        .outbound_trunks()
+        .get(&h.tenant_id, &h.trunk_id)
+        .await?
+    else {
         return Ok(()); // deleted since: nothing to check
     };
     let at = now_micros().max(h.next_check_at);

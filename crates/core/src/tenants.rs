@@ -8,7 +8,8 @@ use trunkline_store::{Store, StoreError};
 
 /// Remembers which tenant a valid API key hash belongs to, for `ttl`, so a burst of requests
 /// costs one database lookup. Only hits are cached (random bad keys cannot fill it), and a key
-/// revoked with `trunkline keys revoke` stops working within `ttl`.
+/// revoked with `trunkline keys revoke` stops working within `ttl`. Used with SQLite only:
+/// see [`KeyCache::authenticate`].
 pub struct KeyCache {
     ttl: Duration,
     entries: Mutex<HashMap<String, (String, Instant)>>,
@@ -22,6 +23,27 @@ impl KeyCache {
             ttl,
             entries: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The tenant of a valid key, and the tenant's trunk-list generation where the database
+    /// is shared with other instances. There, time-bounded caching would let a key revoked (or
+    /// a trunk created) through another instance be missed, so every request is checked
+    /// against the database, concurrent requests sharing one query ([`Store::check_key`]).
+    pub async fn authenticate(
+        &self,
+        store: &Store,
+        key_hash: &str,
+    ) -> Result<Option<(String, Option<i64>)>, StoreError> {
+        if store.shares_database() {
+            return Ok(store
+                .check_key(key_hash)
+                .await?
+                .map(|f| (f.tenant_id, Some(f.list_generation))));
+        }
+        Ok(self
+            .tenant_for_key(store, key_hash)
+            .await?
+            .map(|t| (t, None)))
     }
 
     pub async fn tenant_for_key(

@@ -101,7 +101,8 @@ pub async fn test_stored_trunk(
 ) -> ServiceResult<trunkline_sip::ProbeReport> {
     let row = services
         .store
-        .get_trunk(tenant_id, trunk_id)
+        .outbound_trunks()
+        .get(tenant_id, trunk_id)
         .await?
         .ok_or(ServiceError::NotFound(not_found))?;
     let config = crate::records::open(&services.keyring, &row)?;

@@ -13,6 +13,15 @@ use sqlx::Row;
 /// Statuses that hold a concurrency slot.
 pub const ACTIVE_STATUSES: &str = "('claimed', 'dialing', 'ringing', 'answered')";
 
+/// A trunk with due calls that its limits let a claim take from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DueTrunk {
+    pub trunk_id: String,
+    pub tenant_id: String,
+    /// The trunk's next free dial slot: the trunk served longest ago has the earliest.
+    pub next_slot_at: i64,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct CallRow {
     pub id: String,
@@ -344,22 +353,42 @@ impl Store {
         })
     }
 
-    /// Trunks with calls due now, each with its tenant.
-    pub async fn due_trunks(
+    /// Trunks with calls due now that a claim could take calls from: the trunk's next dial
+    /// slot falls before `slot_before`, the trunk is under its concurrency limit and its
+    /// tenant under `tenant_concurrency`. Trunks held back by their own limits are left out,
+    /// so they never take a dialer pass from anyone else. Each row is
+    /// `(trunk, tenant, next_slot_at)`; the dialer orders them (see `fair_order`).
+    pub async fn dialable_trunks(
         &self,
         now: i64,
-        limit: i64,
-    ) -> Result<Vec<(String, String)>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT DISTINCT trunk_id, tenant_id FROM calls WHERE status = 'queued' \
-             AND next_attempt_at <= $1 LIMIT $2",
-        )
+        slot_before: i64,
+        default_trunk_concurrency: i64,
+        tenant_concurrency: i64,
+    ) -> Result<Vec<DueTrunk>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT d.trunk_id, d.tenant_id, d.next_slot_at FROM trunk_dialing d \
+             WHERE d.next_slot_at < $2 \
+             AND EXISTS (SELECT 1 FROM calls q WHERE q.trunk_id = d.trunk_id \
+                 AND q.status = 'queued' AND q.next_attempt_at <= $1) \
+             AND (SELECT COUNT(*) FROM calls a WHERE a.trunk_id = d.trunk_id \
+                 AND a.status IN {ACTIVE_STATUSES}) < COALESCE(d.max_concurrent, $3) \
+             AND d.tenant_id NOT IN (SELECT t.tenant_id FROM calls t \
+                 WHERE t.status IN {ACTIVE_STATUSES} GROUP BY t.tenant_id HAVING COUNT(*) >= $4)"
+        ))
         .bind(now)
-        .bind(limit)
+        .bind(slot_before)
+        .bind(default_trunk_concurrency)
+        .bind(tenant_concurrency)
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("trunk_id")?, r.try_get("tenant_id")?)))
+            .map(|r| {
+                Ok(DueTrunk {
+                    trunk_id: r.try_get("trunk_id")?,
+                    tenant_id: r.try_get("tenant_id")?,
+                    next_slot_at: r.try_get("next_slot_at")?,
+                })
+            })
             .collect::<Result<_, sqlx::Error>>()
             .map_err(Into::into)
     }

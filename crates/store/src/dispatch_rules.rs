@@ -3,17 +3,18 @@
 //! `inbound_trunks.rs`).
 
 use crate::inbound_trunks::lock_tenant;
-use crate::{now_micros, Store, StoreError, PENDING_STATUS as PENDING};
-use sqlx::any::AnyRow;
+use crate::resource::{insert_row, lifecycle_of, AnyQuery, Claims, Kind, Resource};
+use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct DispatchRuleRow {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
     pub config: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub livekit_rule_id: Option<String>,
     pub desired_version: i64,
     pub synced_version: i64,
@@ -21,6 +22,36 @@ pub struct DispatchRuleRow {
     pub synced_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+impl Resource for DispatchRuleRow {
+    const KIND: Kind = Kind {
+        table: "dispatch_rules",
+        columns: "id, tenant_id, name, config, status, livekit_rule_id, desired_version, \
+                  synced_version, last_error, synced_at, created_at, updated_at",
+        remote_id: "livekit_rule_id",
+        what: "dispatch rule id",
+        claims: Claims::RuleKeys,
+        secrets: false,
+        status_forgets_sync: true,
+    };
+
+    lifecycle_of!(livekit_rule_id);
+
+    fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
+        q.bind(&self.id)
+            .bind(&self.tenant_id)
+            .bind(&self.name)
+            .bind(&self.config)
+            .bind(self.status.as_str())
+            .bind(&self.livekit_rule_id)
+            .bind(self.desired_version)
+            .bind(self.synced_version)
+            .bind(&self.last_error)
+            .bind(self.synced_at)
+            .bind(self.created_at)
+            .bind(self.updated_at)
+    }
 }
 
 /// The trunk id a key uses for a rule on every trunk of the account.
@@ -46,26 +77,6 @@ pub enum RuleConflict {
     },
     /// A named trunk is not an active inbound trunk of the account.
     NoSuchTrunk { trunk_id: String },
-}
-
-pub(crate) const COLUMNS: &str = "id, tenant_id, name, config, status, livekit_rule_id, \
-     desired_version, synced_version, last_error, synced_at, created_at, updated_at";
-
-pub(crate) fn row(r: &AnyRow) -> Result<DispatchRuleRow, sqlx::Error> {
-    Ok(DispatchRuleRow {
-        id: r.try_get("id")?,
-        tenant_id: r.try_get("tenant_id")?,
-        name: r.try_get("name")?,
-        config: r.try_get("config")?,
-        status: r.try_get("status")?,
-        livekit_rule_id: r.try_get("livekit_rule_id")?,
-        desired_version: r.try_get("desired_version")?,
-        synced_version: r.try_get("synced_version")?,
-        last_error: r.try_get("last_error")?,
-        synced_at: r.try_get("synced_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
 }
 
 async fn holder(
@@ -99,7 +110,8 @@ async fn reserve(
     for t in trunk_ids {
         let live: Option<String> = sqlx::query_scalar(&format!(
             "SELECT id FROM inbound_trunks WHERE id = $1 AND tenant_id = $2 \
-             AND deleted_at IS NULL AND status <> '{PENDING}'"
+             AND deleted_at IS NULL AND status <> '{}'",
+            Status::Pending.as_str()
         ))
         .bind(t)
         .bind(tenant_id)
@@ -164,7 +176,7 @@ async fn reserve(
     Ok(Ok(()))
 }
 
-async fn settle(
+pub(crate) async fn settle(
     tx: &mut Transaction<'static, Any>,
     rule_id: &str,
     keep: &[RuleKey],
@@ -210,26 +222,7 @@ impl Store {
     ) -> Result<Result<(), RuleConflict>, StoreError> {
         let mut tx = self.writer.begin().await?;
         lock_tenant(&mut tx, &r.tenant_id).await?;
-        sqlx::query(
-            "INSERT INTO dispatch_rules (id, tenant_id, name, config, status, livekit_rule_id, \
-             desired_version, synced_version, last_error, synced_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&r.id)
-        .bind(&r.tenant_id)
-        .bind(&r.name)
-        .bind(&r.config)
-        .bind(&r.status)
-        .bind(&r.livekit_rule_id)
-        .bind(r.desired_version)
-        .bind(r.synced_version)
-        .bind(&r.last_error)
-        .bind(r.synced_at)
-        .bind(r.created_at)
-        .bind(r.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::unique(e, "dispatch rule id"))?;
+        insert_row(&mut *tx, r).await?;
         if let Err(conflict) = reserve(&mut tx, &r.tenant_id, &r.id, trunk_ids, keys).await? {
             tx.rollback().await?;
             return Ok(Err(conflict));
@@ -270,188 +263,22 @@ impl Store {
         Ok(())
     }
 
-    pub async fn get_dispatch_rule(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Option<DispatchRuleRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM dispatch_rules WHERE id = $1 AND tenant_id = $2 \
-             AND deleted_at IS NULL AND status <> '{PENDING}'"
-        );
-        let r = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(r.as_ref().map(row).transpose()?)
-    }
-
-    pub async fn list_dispatch_rules(
-        &self,
-        tenant_id: &str,
-    ) -> Result<Vec<DispatchRuleRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM dispatch_rules WHERE tenant_id = $1 AND deleted_at IS NULL \
-             AND status <> '{PENDING}' ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(tenant_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
-    }
-
     /// The account's active rules that apply to every one of its trunks.
     pub async fn every_trunk_rules(
         &self,
         tenant_id: &str,
     ) -> Result<Vec<DispatchRuleRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM dispatch_rules WHERE tenant_id = $1 AND deleted_at IS NULL \
-             AND status <> '{PENDING}' AND id IN \
+            "SELECT {} FROM dispatch_rules WHERE tenant_id = $1 AND deleted_at IS NULL \
+             AND status <> '{}' AND id IN \
              (SELECT rule_id FROM dispatch_rule_keys WHERE tenant_id = $1 AND trunk_id = '*') \
-             ORDER BY created_at, id"
+             ORDER BY created_at, id",
+            DispatchRuleRow::KIND.columns,
+            Status::Pending.as_str()
         );
-        let rows = sqlx::query(&sql)
+        Ok(sqlx::query_as(&sql)
             .bind(tenant_id)
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
-    }
-
-    pub async fn update_rule_desired(
-        &self,
-        id: &str,
-        expected_version: i64,
-        name: &str,
-        config: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE dispatch_rules SET name = $1, config = $2, \
-             desired_version = desired_version + 1, updated_at = $3 \
-             WHERE id = $4 AND desired_version = $5 AND deleted_at IS NULL",
-        )
-        .bind(name)
-        .bind(config)
-        .bind(now_micros())
-        .bind(id)
-        .bind(expected_version)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn confirm_rule_created(
-        &self,
-        id: &str,
-        livekit_rule_id: Option<&str>,
-        status: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "UPDATE dispatch_rules SET status = $1, livekit_rule_id = $2, \
-             synced_version = CASE WHEN $2 IS NULL THEN 0 ELSE desired_version END, \
-             last_error = NULL, synced_at = $3 WHERE id = $4 AND status = '{PENDING}' AND deleted_at IS NULL"
-        ))
-        .bind(status)
-        .bind(livekit_rule_id)
-        .bind(now_micros())
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Records the LiveKit state of `version`: its rule id (None when LiveKit holds none)
-    /// and status. `false` when the row moved on meanwhile.
-    pub async fn mark_rule_synced(
-        &self,
-        id: &str,
-        version: i64,
-        livekit_rule_id: Option<&str>,
-        status: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE dispatch_rules SET livekit_rule_id = $1, synced_version = $2, status = $3, \
-             last_error = NULL, synced_at = $4 WHERE id = $5 AND desired_version = $2 AND deleted_at IS NULL",
-        )
-        .bind(livekit_rule_id)
-        .bind(version)
-        .bind(status)
-        .bind(now_micros())
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    pub async fn set_rule_status(
-        &self,
-        id: &str,
-        status: &str,
-        last_error: Option<&str>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE dispatch_rules SET status = $1, last_error = $2, synced_version = 0 \
-             WHERE id = $3 AND deleted_at IS NULL",
-        )
-        .bind(status)
-        .bind(last_error)
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn mark_rule_unsynced(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE dispatch_rules SET synced_version = 0 WHERE id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn abandon_pending_rule(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<bool, StoreError> {
-        let now = now_micros();
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, tenant_id).await?;
-        let done = sqlx::query(&format!(
-            "UPDATE dispatch_rules SET status = 'abandoned', deleted_at = $1, updated_at = $1 \
-             WHERE id = $2 AND status = '{PENDING}' AND deleted_at IS NULL"
-        ))
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let retired = done.rows_affected() == 1;
-        // A rule confirmed meanwhile is live: its keys stay.
-        if retired {
-            settle(&mut tx, id, &[]).await?;
-        }
-        tx.commit().await?;
-        Ok(retired)
-    }
-
-    /// Deletes an account's rule and its keys; `false` when it was not active.
-    pub async fn mark_rule_deleted(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
-        let now = now_micros();
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, tenant_id).await?;
-        let done = sqlx::query(
-            "UPDATE dispatch_rules SET deleted_at = $1, updated_at = $1, status = 'deleted' \
-             WHERE id = $2 AND tenant_id = $3 AND deleted_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(tenant_id)
-        .execute(&mut *tx)
-        .await?;
-        settle(&mut tx, id, &[]).await?;
-        tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+            .await?)
     }
 }

@@ -7,18 +7,21 @@
 //! of `inbound_number_owners` and `inbound_number_claims` decide: of two concurrent claims
 //! exactly one inserts, and the other sees its row once it commits.
 
-use crate::{now_micros, Store, StoreError, PENDING_STATUS as PENDING};
-use sqlx::any::AnyRow;
+use crate::resource::{
+    insert_row, lifecycle_of, tombstone, AnyQuery, Claims, Kind, Resource, WithSecrets,
+};
+use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct InboundTrunkRow {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
     pub config: String,
     pub secrets: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
     pub livekit_trunk_id: Option<String>,
     pub desired_version: i64,
     pub synced_version: i64,
@@ -27,6 +30,39 @@ pub struct InboundTrunkRow {
     pub created_at: i64,
     pub updated_at: i64,
 }
+
+impl Resource for InboundTrunkRow {
+    const KIND: Kind = Kind {
+        table: "inbound_trunks",
+        columns: "id, tenant_id, name, config, secrets, status, livekit_trunk_id, \
+                  desired_version, synced_version, last_error, synced_at, created_at, updated_at",
+        remote_id: "livekit_trunk_id",
+        what: "inbound trunk id",
+        claims: Claims::Numbers,
+        secrets: true,
+        status_forgets_sync: false,
+    };
+
+    lifecycle_of!(livekit_trunk_id);
+
+    fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
+        q.bind(&self.id)
+            .bind(&self.tenant_id)
+            .bind(&self.name)
+            .bind(&self.config)
+            .bind(&self.secrets)
+            .bind(self.status.as_str())
+            .bind(&self.livekit_trunk_id)
+            .bind(self.desired_version)
+            .bind(self.synced_version)
+            .bind(&self.last_error)
+            .bind(self.synced_at)
+            .bind(self.created_at)
+            .bind(self.updated_at)
+    }
+}
+
+impl WithSecrets for InboundTrunkRow {}
 
 /// One (dialed number, caller) pair a trunk answers for; `""` stands for "none listed".
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -53,27 +89,6 @@ pub enum ClaimConflict {
 pub struct RuleRef {
     pub rule_id: String,
     pub rule_name: String,
-}
-
-pub(crate) const COLUMNS: &str = "id, tenant_id, name, config, secrets, status, livekit_trunk_id, \
-     desired_version, synced_version, last_error, synced_at, created_at, updated_at";
-
-pub(crate) fn row(r: &AnyRow) -> Result<InboundTrunkRow, sqlx::Error> {
-    Ok(InboundTrunkRow {
-        id: r.try_get("id")?,
-        tenant_id: r.try_get("tenant_id")?,
-        name: r.try_get("name")?,
-        config: r.try_get("config")?,
-        secrets: r.try_get("secrets")?,
-        status: r.try_get("status")?,
-        livekit_trunk_id: r.try_get("livekit_trunk_id")?,
-        desired_version: r.try_get("desired_version")?,
-        synced_version: r.try_get("synced_version")?,
-        last_error: r.try_get("last_error")?,
-        synced_at: r.try_get("synced_at")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
 }
 
 /// Serializes an account's writes to inbound trunks and dispatch rules: PostgreSQL holds the
@@ -167,7 +182,7 @@ async fn reserve(
 }
 
 /// Drops the claims of `trunk_id` not in `keep`, and gives up numbers nobody claims any more.
-async fn settle(
+pub(crate) async fn settle(
     tx: &mut Transaction<'static, Any>,
     trunk_id: &str,
     keep: &[NumberClaim],
@@ -219,27 +234,7 @@ impl Store {
     ) -> Result<Result<(), ClaimConflict>, StoreError> {
         let mut tx = self.writer.begin().await?;
         lock_tenant(&mut tx, &t.tenant_id).await?;
-        sqlx::query(
-            "INSERT INTO inbound_trunks (id, tenant_id, name, config, secrets, status, \
-             livekit_trunk_id, desired_version, synced_version, last_error, synced_at, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&t.id)
-        .bind(&t.tenant_id)
-        .bind(&t.name)
-        .bind(&t.config)
-        .bind(&t.secrets)
-        .bind(&t.status)
-        .bind(&t.livekit_trunk_id)
-        .bind(t.desired_version)
-        .bind(t.synced_version)
-        .bind(&t.last_error)
-        .bind(t.synced_at)
-        .bind(t.created_at)
-        .bind(t.updated_at)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::unique(e, "inbound trunk id"))?;
+        insert_row(&mut *tx, t).await?;
         if let Err(conflict) = reserve(&mut tx, &t.tenant_id, &t.id, claims).await? {
             tx.rollback().await?;
             return Ok(Err(conflict));
@@ -280,144 +275,6 @@ impl Store {
         Ok(())
     }
 
-    /// An account's active inbound trunk (never another account's, a deleted or a pending one).
-    pub async fn get_inbound_trunk(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<Option<InboundTrunkRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM inbound_trunks WHERE id = $1 AND tenant_id = $2 \
-             AND deleted_at IS NULL AND status <> '{PENDING}'"
-        );
-        let r = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(r.as_ref().map(row).transpose()?)
-    }
-
-    /// An account's active inbound trunks in creation order.
-    pub async fn list_inbound_trunks(
-        &self,
-        tenant_id: &str,
-    ) -> Result<Vec<InboundTrunkRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM inbound_trunks WHERE tenant_id = $1 AND deleted_at IS NULL \
-             AND status <> '{PENDING}' ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(tenant_id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
-    }
-
-    /// Writes a new desired state if nobody changed the row since `expected_version`.
-    pub async fn update_inbound_desired(
-        &self,
-        id: &str,
-        expected_version: i64,
-        name: &str,
-        config: &str,
-        secrets: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE inbound_trunks SET name = $1, config = $2, secrets = $3, \
-             desired_version = desired_version + 1, updated_at = $4 \
-             WHERE id = $5 AND desired_version = $6 AND deleted_at IS NULL",
-        )
-        .bind(name)
-        .bind(config)
-        .bind(secrets)
-        .bind(now_micros())
-        .bind(id)
-        .bind(expected_version)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Completes a create; `false` when the row is no longer pending.
-    pub async fn confirm_inbound_created(
-        &self,
-        id: &str,
-        livekit_trunk_id: &str,
-        status: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(&format!(
-            "UPDATE inbound_trunks SET status = $1, livekit_trunk_id = $2, synced_version = desired_version, \
-             last_error = NULL, synced_at = $3 WHERE id = $4 AND status = '{PENDING}' AND deleted_at IS NULL"
-        ))
-        .bind(status)
-        .bind(livekit_trunk_id)
-        .bind(now_micros())
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Records that LiveKit holds `version`; `false` when the row moved on meanwhile.
-    pub async fn mark_inbound_synced(
-        &self,
-        id: &str,
-        version: i64,
-        livekit_trunk_id: &str,
-        status: &str,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE inbound_trunks SET livekit_trunk_id = $1, synced_version = $2, status = $3, \
-             last_error = NULL, synced_at = $4 WHERE id = $5 AND desired_version = $2 AND deleted_at IS NULL",
-        )
-        .bind(livekit_trunk_id)
-        .bind(version)
-        .bind(status)
-        .bind(now_micros())
-        .bind(id)
-        .execute(&self.writer)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Forgets what LiveKit was last told (after a LiveKit change the database then missed).
-    pub async fn mark_inbound_unsynced(&self, id: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE inbound_trunks SET synced_version = 0 WHERE id = $1")
-            .bind(id)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
-    }
-
-    /// Gives up on a create no client was told about: a tombstone (so a LiveKit trunk naming
-    /// it is still recognised as ours), its claims released. `false` when no longer pending.
-    pub async fn abandon_pending_inbound(
-        &self,
-        tenant_id: &str,
-        id: &str,
-    ) -> Result<bool, StoreError> {
-        let now = now_micros();
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, tenant_id).await?;
-        let done = sqlx::query(&format!(
-            "UPDATE inbound_trunks SET status = 'abandoned', deleted_at = $1, updated_at = $1 \
-             WHERE id = $2 AND status = '{PENDING}' AND deleted_at IS NULL"
-        ))
-        .bind(now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-        let retired = done.rows_affected() == 1;
-        // Only a row retired here gives up its claims: one confirmed meanwhile is a live
-        // trunk whose numbers must stay claimed.
-        if retired {
-            settle(&mut tx, id, &[]).await?;
-        }
-        tx.commit().await?;
-        Ok(retired)
-    }
-
     /// A dispatch rule of the account that names this trunk, if any.
     pub async fn rule_naming_trunk(&self, trunk_id: &str) -> Result<Option<RuleRef>, StoreError> {
         let r = sqlx::query(
@@ -444,7 +301,6 @@ impl Store {
         tenant_id: &str,
         id: &str,
     ) -> Result<Result<bool, RuleRef>, StoreError> {
-        let now = now_micros();
         let mut tx = self.writer.begin().await?;
         lock_tenant(&mut tx, tenant_id).await?;
         let used = sqlx::query(
@@ -461,50 +317,8 @@ impl Store {
                 rule_name: r.try_get("name")?,
             }));
         }
-        let done = sqlx::query(
-            "UPDATE inbound_trunks SET deleted_at = $1, updated_at = $1, status = 'deleted' \
-             WHERE id = $2 AND tenant_id = $3 AND deleted_at IS NULL",
-        )
-        .bind(now)
-        .bind(id)
-        .bind(tenant_id)
-        .execute(&mut *tx)
-        .await?;
-        settle(&mut tx, id, &[]).await?;
+        let done = tombstone::<InboundTrunkRow>(&mut tx, tenant_id, id).await?;
         tx.commit().await?;
-        Ok(Ok(done.rows_affected() == 1))
-    }
-
-    /// Sealed secrets of every inbound trunk, for re-sealing under a new master key.
-    pub async fn all_inbound_trunk_secrets(&self) -> Result<Vec<crate::SecretsRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, secrets FROM inbound_trunks ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(crate::SecretsRecord {
-                    id: r.try_get("id")?,
-                    secrets: r.try_get("secrets")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(Into::into)
-    }
-
-    /// Replaces one inbound trunk's sealed secrets if they still are `expected`.
-    pub async fn replace_inbound_trunk_secrets(
-        &self,
-        id: &str,
-        expected: &str,
-        secrets: &str,
-    ) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE inbound_trunks SET secrets = $1 WHERE id = $2 AND secrets = $3")
-                .bind(secrets)
-                .bind(id)
-                .bind(expected)
-                .execute(&self.writer)
-                .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(Ok(done))
     }
 }

@@ -7,6 +7,7 @@ mod calls;
 mod dispatch_rules;
 mod error;
 pub mod file_lock;
+mod fresh_reads;
 mod gauges;
 mod health;
 mod inbound_trunks;
@@ -15,19 +16,25 @@ mod leases;
 mod list_cache;
 mod open;
 mod outbox;
-mod reconcile;
+mod resource;
+mod status;
 mod trunks;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
-pub use calls::{Applied, CallFilter, CallRow, ClaimLimits, Claimed, OutboxEntry, Transition};
+pub use calls::{
+    Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
+};
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;
+pub use fresh_reads::KeyFacts;
 pub use health::{CheckResult, HealthRow};
 pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
-pub use trunks::{SecretsRecord, TrunkRow, TrunkSummary, PENDING as PENDING_STATUS};
+pub use resource::{Claims, Kind, Lifecycle, Resource, Resources, SecretsRecord, WithSecrets};
+pub use status::{Status, UnknownStatus};
+pub use trunks::{TrunkRow, TrunkSummary};
 
 use sqlx::AnyPool;
 
@@ -41,8 +48,12 @@ pub struct Store {
     /// With PostgreSQL, the same pool as reads.
     writer: AnyPool,
     backend: Backend,
-    /// Per-tenant trunk lists, only where this process is the sole writer (SQLite).
+    /// Per-tenant trunk lists. With SQLite this process is the sole writer and tags them with
+    /// an in-memory generation; with PostgreSQL they are tagged with the tenant's stored
+    /// generation, which every request's key check reads (see `fresh_reads`).
     list_cache: Option<std::sync::Arc<list_cache::ListCache>>,
+    /// Coalesced key checks, where several instances may share the database (PostgreSQL).
+    key_checks: Option<std::sync::Arc<fresh_reads::KeyChecks>>,
 }
 
 impl Store {
@@ -67,11 +78,18 @@ impl Store {
         self.list_cache.is_some()
     }
 
-    /// Called after every committed write to the trunks table.
-    fn trunks_changed(&self) {
+    /// Whether other instances may write the same database (PostgreSQL): then only answers
+    /// checked against the database are exact, never a time-bounded cache.
+    pub fn shares_database(&self) -> bool {
+        self.key_checks.is_some()
+    }
+
+    /// Called after every committed write to the trunks table, before it is acknowledged.
+    async fn trunks_changed(&self, trunk_id: &str) -> Result<(), StoreError> {
         if let Some(c) = &self.list_cache {
             c.invalidate();
         }
+        self.bump_list_generation(trunk_id).await
     }
 }
 

@@ -1,9 +1,15 @@
 //! Per-tenant trunk lists kept in memory. `GET /sip/list` is the hot read; rebuilding it means
-//! shipping every row across sqlx-sqlite's worker thread. Entries carry the write generation
-//! they were read at: any committed trunk write bumps the generation, so an entry read before
-//! a write can never be served after it.
+//! shipping every row across sqlx-sqlite's worker thread, or across the network from
+//! PostgreSQL. Entries carry the write generation they were read at, so an entry read before a
+//! write can never be served after it:
+//! - SQLite: this process is the only writer, and any committed trunk write bumps an in-memory
+//!   generation;
+//! - PostgreSQL: other instances write too, so the generation is the tenant's stored
+//!   `list_generation`, bumped after every committed trunk write and read by the key check
+//!   each request makes ([`Store::check_key`]) after the request arrived.
 
 use crate::trunks::TrunkSummary;
+use crate::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,9 +48,45 @@ impl ListCache {
         entries.insert(tenant_id.to_owned(), (generation, list));
     }
 
+    /// An entry read at the tenant's stored generation `generation` (shared databases).
+    fn get_at(&self, tenant_id: &str, generation: u64) -> Option<Arc<Vec<TrunkSummary>>> {
+        let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        entries
+            .get(tenant_id)
+            .filter(|(g, _)| *g == generation)
+            .map(|(_, list)| list.clone())
+    }
+
     /// After a write has committed.
     pub(crate) fn invalidate(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+impl Store {
+    /// A tenant's active trunks in creation order, given the tenant's list generation as read
+    /// after the request arrived (by [`Store::check_key`]); `None` where the store keeps its
+    /// own generation (SQLite). The answer includes every trunk write committed before the
+    /// generation was read, whichever instance made it.
+    pub async fn list_trunks_at(
+        &self,
+        tenant_id: &str,
+        list_generation: Option<i64>,
+    ) -> Result<Arc<Vec<TrunkSummary>>, StoreError> {
+        let (Some(generation), Some(cache), true) =
+            (list_generation, &self.list_cache, self.shares_database())
+        else {
+            return self.list_trunks(tenant_id).await;
+        };
+        let generation = generation as u64;
+        if let Some(hit) = cache.get_at(tenant_id, generation) {
+            return Ok(hit);
+        }
+        // Read after the generation: it holds at least every write counted in it. A later
+        // write may be in it too, which is only newer, and bumps the generation past this tag.
+        let list = Arc::new(self.query_trunk_list(tenant_id).await?);
+        cache.put(tenant_id, generation, list.clone());
+        Ok(list)
     }
 }
 

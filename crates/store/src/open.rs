@@ -94,14 +94,14 @@ impl Store {
                 (pool.clone(), pool)
             }
         };
-        // Another process could change PostgreSQL's trunks behind a cache's back; with SQLite
-        // this process is the only one that writes them (`trunkline keys` writes keys only).
-        let list_cache = (backend == Backend::Sqlite).then(Default::default);
+        // Another process can change PostgreSQL's trunks and keys: lists cached there are
+        // checked against the stored generation, and keys are checked on every request.
         Ok(Self {
             pool,
             writer,
             backend,
-            list_cache,
+            list_cache: Some(Default::default()),
+            key_checks: (backend == Backend::Postgres).then(Default::default),
         })
     }
 }

@@ -31,10 +31,10 @@ fn webhook_key_ids(w: &WebhookSecretRecord) -> Vec<String> {
 async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
     let e = |e: trunkline_store::StoreError| e.to_string();
     let mut ids = BTreeSet::new();
-    for r in store.all_trunk_secrets().await.map_err(e)? {
+    for r in store.outbound_trunks().all_secrets().await.map_err(e)? {
         ids.extend(records::sealed_key_ids(&r.secrets));
     }
-    for r in store.all_inbound_trunk_secrets().await.map_err(e)? {
+    for r in store.inbound_trunks().all_secrets().await.map_err(e)? {
         ids.extend(records::sealed_key_ids(&r.secrets));
     }
     for w in store.all_webhook_secrets().await.map_err(e)? {
@@ -92,12 +92,13 @@ async fn reseal_round(
     let e = |e: trunkline_store::StoreError| e.to_string();
     let stale = |ids: Vec<String>| ids.iter().any(|k| k != keyring.current_id());
     let mut found = false;
-    for r in store.all_trunk_secrets().await.map_err(e)? {
+    for r in store.outbound_trunks().all_secrets().await.map_err(e)? {
         if stale(records::sealed_key_ids(&r.secrets)) {
             found = true;
             let resealed = records::reseal(keyring, &r.id, &r.secrets)?;
             if store
-                .replace_trunk_secrets(&r.id, &r.secrets, &resealed)
+                .outbound_trunks()
+                .replace_secrets(&r.id, &r.secrets, &resealed)
                 .await
                 .map_err(e)?
             {
@@ -105,12 +106,13 @@ async fn reseal_round(
             }
         }
     }
-    for r in store.all_inbound_trunk_secrets().await.map_err(e)? {
+    for r in store.inbound_trunks().all_secrets().await.map_err(e)? {
         if stale(records::sealed_key_ids(&r.secrets)) {
             found = true;
             let resealed = inbound::reseal(keyring, &r.id, &r.secrets)?;
             if store
-                .replace_inbound_trunk_secrets(&r.id, &r.secrets, &resealed)
+                .inbound_trunks()
+                .replace_secrets(&r.id, &r.secrets, &resealed)
                 .await
                 .map_err(e)?
             {

@@ -48,10 +48,11 @@ pub async fn run(db: DbArgs, command: TrunksCommand) -> Result<bool, Failure> {
             let store = open_existing_store(&db).await?;
             let keyring = master_key::load_existing(&db)?;
             let row = store
-                .live_trunk(&trunk_id)
+                .outbound_trunks()
+                .live(&trunk_id)
                 .await
                 .map_err(|e| format!("cannot read the trunk: {e}"))?
-                .filter(|r| r.status != trunkline_store::PENDING_STATUS)
+                .filter(|r| r.status != trunkline_store::Status::Pending)
                 .ok_or_else(|| format!("no trunk {trunk_id} (check the full id, ST_…)"))?;
             let config = trunkline_core::records::open(&keyring, &row).map_err(|_| {
                 format!(

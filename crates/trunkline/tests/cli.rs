@@ -339,7 +339,12 @@ async fn rotate_master_reseals_inbound_trunk_and_webhook_secrets() {
     assert_eq!(keyring.open(&aad, &secrets[0].sealed).unwrap(), second);
     let previous = secrets[0].previous_sealed.as_deref().expect("kept");
     assert_eq!(keyring.open(&aad, previous).unwrap(), first);
-    let row = store.live_inbound_trunk(&inbound).await.unwrap().unwrap();
+    let row = store
+        .inbound_trunks()
+        .live(&inbound)
+        .await
+        .unwrap()
+        .unwrap();
     let raw = trunkline_core::provisioning::inbound::current_raw(&keyring, &row).unwrap();
     assert_eq!(raw["auth_password"], INBOUND_PASSWORD);
     store.close().await;

@@ -4,8 +4,8 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, PathId, Tenant};
-use crate::routes::trunks::owned_trunk;
 use crate::state::AppState;
+use crate::trunk_path::owned_trunk;
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};

@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use trunkline_core::calls::finish::{advance_from, Details};
 use trunkline_core::calls::render::{view, CallView};
 use trunkline_core::calls::DialPlan;
-use trunkline_core::provisioning::status;
+use trunkline_core::provisioning::status::Status;
 use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::assistant::{metadata_text, AssistantConfig, MAX_METADATA_BYTES};
@@ -168,7 +168,7 @@ pub async fn create(
             errors.push("trunk_id", "is required");
             None
         }
-        Some(id) => match state.store.get_trunk(&tenant.id, id).await? {
+        Some(id) => match state.store.outbound_trunks().get(&tenant.id, id).await? {
             Some(t) => Some(t),
             None => {
                 errors.push("trunk_id", "no outbound trunk with this id in this account");
@@ -178,9 +178,9 @@ pub async fn create(
     };
     let mut from = None;
     if let Some(t) = &trunk {
-        if t.trunk_type == "exotel" && t.status != status::PROVISIONED {
+        if t.trunk_type == "exotel" && t.status != Status::Provisioned {
             errors.push("trunk_id", "Exotel trunks carry calls through trunkline's SIP bridge, and this one is not provisioned through it (TRUNKLINE_BRIDGE_SIP_ADDRESS is not set): use a twilio, telnyx or sip trunk");
-        } else if t.status != status::PROVISIONED {
+        } else if t.status != Status::Provisioned {
             errors.push("trunk_id", format!("the trunk is {} in LiveKit, not provisioned: fix it (GET /sip/trunks/{}) before calling through it", t.status, t.id));
         }
         let numbers = match records::public_config(t)? {

@@ -18,7 +18,8 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trunkline_core::provisioning::{dispatch, status};
+use trunkline_core::provisioning::dispatch;
+use trunkline_core::provisioning::status::Status;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::dispatch::{DispatchRuleConfig, RawDispatchRule};
 use trunkline_domain::ids::DispatchRuleId;
@@ -181,9 +182,9 @@ fn details(state: &AppState, row: &DispatchRuleRow) -> Result<DispatchRuleDetail
         metadata: s.metadata,
         livekit_rule_id: row.livekit_rule_id.clone(),
         provisioning: Provisioning {
-            status: row.status.clone(),
-            detail: dispatch::describe(&row.status, state.livekit.is_some()).to_owned(),
-            in_sync: row.status == status::PROVISIONED && row.synced_version == row.desired_version,
+            status: row.status.to_string(),
+            detail: dispatch::describe(row.status, state.livekit.is_some()).to_owned(),
+            in_sync: row.status == Status::Provisioned && row.synced_version == row.desired_version,
             last_error: row.last_error.clone(),
             synced_at: row.synced_at.map(iso8601),
         },
@@ -224,7 +225,8 @@ async fn owned(state: &AppState, tenant: &Tenant, id: &str) -> Result<DispatchRu
     }
     state
         .store
-        .get_dispatch_rule(&tenant.id, id)
+        .dispatch_rules()
+        .get(&tenant.id, id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))
 }
@@ -268,7 +270,7 @@ pub async fn list_dispatch_rules(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<Response, ApiError> {
-    let rows = state.store.list_dispatch_rules(&tenant.id).await?;
+    let rows = state.store.dispatch_rules().list(&tenant.id).await?;
     let items = rows
         .iter()
         .map(|r| details(&state, r))

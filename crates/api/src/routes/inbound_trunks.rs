@@ -4,8 +4,9 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
+use crate::extract::{from_value, JsonBody, Tenant};
 use crate::state::AppState;
+use crate::trunk_path::TrunkPath;
 use crate::wire::Provisioning;
 use axum::extract::State;
 use axum::response::Response;
@@ -13,6 +14,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use trunkline_core::provisioning::status::Status;
 use trunkline_core::provisioning::{inbound, status};
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::inbound::{InboundTrunkConfig, RawInboundTrunk};
@@ -140,9 +142,9 @@ fn details(state: &AppState, row: &InboundTrunkRow) -> Result<InboundTrunkDetail
         media_encryption: s.media_encryption,
         livekit_trunk_id: row.livekit_trunk_id.clone(),
         provisioning: Provisioning {
-            status: row.status.clone(),
-            detail: status::describe(&row.status, state.livekit.is_some()).to_owned(),
-            in_sync: row.status == status::PROVISIONED && row.synced_version == row.desired_version,
+            status: row.status.to_string(),
+            detail: status::describe(row.status, state.livekit.is_some()).to_owned(),
+            in_sync: row.status == Status::Provisioned && row.synced_version == row.desired_version,
             last_error: row.last_error.clone(),
             synced_at: row.synced_at.map(iso8601),
         },
@@ -183,7 +185,8 @@ async fn owned(state: &AppState, tenant: &Tenant, id: &str) -> Result<InboundTru
     }
     state
         .store
-        .get_inbound_trunk(&tenant.id, id)
+        .inbound_trunks()
+        .get(&tenant.id, id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))
 }
@@ -227,7 +230,7 @@ pub async fn list_inbound_trunks(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<Response, ApiError> {
-    let rows = state.store.list_inbound_trunks(&tenant.id).await?;
+    let rows = state.store.inbound_trunks().list(&tenant.id).await?;
     let items = rows
         .iter()
         .map(|r| details(&state, r))

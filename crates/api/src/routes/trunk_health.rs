@@ -3,18 +3,18 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
-use crate::routes::trunks::owned_trunk;
+use crate::extract::{from_value, JsonBody, Tenant};
 use crate::state::AppState;
+use crate::trunk_path::{owned_trunk, TrunkPath};
+use crate::wire::TrunkHealth;
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
-use trunkline_core::timefmt::iso8601;
 use trunkline_domain::ValidationErrors;
-use trunkline_store::{now_micros, HealthRow};
+use trunkline_store::now_micros;
 use utoipa::ToSchema;
 
 pub fn routes() -> Router<AppState> {
@@ -32,37 +32,6 @@ pub struct HealthCheckInput {
     pub interval_seconds: Option<i64>,
     /// Failed checks in a row before the trunk is `down`, 1–10 (default 3).
     pub down_after: Option<i64>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TrunkHealth {
-    pub enabled: bool,
-    pub interval_seconds: i64,
-    pub down_after: i64,
-    /// `unknown` (not checked enough yet), `up` or `down`.
-    pub state: String,
-    /// Failed checks in a row.
-    pub consecutive_failures: i64,
-    /// The last check's diagnosis (as `POST /sip/trunks/{id}/test` names them).
-    pub last_diagnosis: Option<String>,
-    pub last_rtt_ms: Option<f64>,
-    pub last_checked_at: Option<String>,
-    /// When `state` last changed.
-    pub state_since: Option<String>,
-}
-
-pub fn view(h: &HealthRow) -> TrunkHealth {
-    TrunkHealth {
-        enabled: h.enabled,
-        interval_seconds: h.interval_secs,
-        down_after: h.down_after,
-        state: h.state.clone(),
-        consecutive_failures: h.misses,
-        last_diagnosis: h.last_diagnosis.clone(),
-        last_rtt_ms: h.last_rtt_us.map(|us| us as f64 / 1000.0),
-        last_checked_at: h.last_checked_at.map(iso8601),
-        state_since: h.changed_at.map(iso8601),
-    }
 }
 
 fn disabled() -> TrunkHealth {
@@ -94,7 +63,7 @@ pub async fn get_health(
     let h = state.store.trunk_health(&id).await?;
     Ok(ok(
         "Trunk health checks",
-        h.as_ref().map_or_else(disabled, view),
+        h.as_ref().map_or_else(disabled, TrunkHealth::from),
     ))
 }
 
@@ -149,6 +118,6 @@ pub async fn put_health(
     let h = state.store.trunk_health(&id).await?;
     Ok(ok(
         "Trunk health checks updated",
-        h.as_ref().map_or_else(disabled, view),
+        h.as_ref().map_or_else(disabled, TrunkHealth::from),
     ))
 }

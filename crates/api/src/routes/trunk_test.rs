@@ -4,8 +4,9 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{parse_json, Tenant, TrunkPath};
+use crate::extract::{parse_json, Tenant};
 use crate::state::AppState;
+use crate::trunk_path::TrunkPath;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -142,14 +143,14 @@ pub async fn test_trunk(
         None => None,
     };
     if TrunkId::parse(&trunk_id).is_none() {
-        return Err(ApiError::NotFound(crate::routes::trunks::NOT_FOUND));
+        return Err(ApiError::NotFound(crate::trunk_path::NOT_FOUND));
     }
     let report = trunkline_core::trunk_probe::test_stored_trunk(
         &state,
         &tenant.id,
         &trunk_id,
         test_number,
-        crate::routes::trunks::NOT_FOUND,
+        crate::trunk_path::NOT_FOUND,
     )
     .await?;
     let message = report.diagnosis.sentence();

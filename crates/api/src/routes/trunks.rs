@@ -2,20 +2,20 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant, TrunkPath};
+use crate::extract::{from_value, JsonBody, Tenant};
 use crate::state::AppState;
+use crate::trunk_path::{owned_trunk, TrunkPath, NOT_FOUND};
 use crate::wire::*;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use trunkline_core::provisioning::status;
+use trunkline_core::provisioning::status::Status;
 use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::text;
 use trunkline_domain::trunk::{RawExotelConfig, RawSipTrunkConfig};
-use trunkline_domain::{TrunkConfig, TrunkId, TrunkType, ValidationErrors};
+use trunkline_domain::{TrunkConfig, TrunkType, ValidationErrors};
 use trunkline_store::TrunkRow;
-
-pub const NOT_FOUND: &str = "Trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
 
 /// Reads `trunk_config` as the configuration of `kind`, naming paths under `trunk_config`.
 fn parse_config(kind: TrunkType, raw: serde_json::Value) -> Result<TrunkConfig, ApiError> {
@@ -119,12 +119,12 @@ pub async fn create_outbound_trunk(
         .provisioner
         .create(&tenant.id, &name, kind, &config)
         .await?;
-    tracing::info!(trunk_id = %created.id, trunk_type = %kind, status = created.status, "trunk created");
+    tracing::info!(trunk_id = %created.id, trunk_type = %kind, status = %created.status, "trunk created");
     Ok(ok(
         "Outbound trunk created successfully, Store the trunk id securely.",
         CreatedTrunk {
             trunk_id: created.id,
-            status: created.status.to_owned(),
+            status: created.status.to_string(),
             livekit_trunk_id: created.livekit_trunk_id,
         },
     ))
@@ -140,7 +140,10 @@ pub async fn list_trunks(
     State(state): State<AppState>,
     tenant: Tenant,
 ) -> Result<Response, ApiError> {
-    let list = state.store.list_trunks(&tenant.id).await?;
+    let list = state
+        .store
+        .list_trunks_at(&tenant.id, tenant.list_generation)
+        .await?;
     let body =
         state
             .list_bodies
@@ -172,23 +175,6 @@ pub async fn list_trunks(
         .into_response())
 }
 
-/// A tenant's trunk by a path id, or the trunk 404.
-pub(crate) async fn owned_trunk(
-    state: &AppState,
-    tenant: &Tenant,
-    trunk_id: &str,
-) -> Result<TrunkRow, ApiError> {
-    // A malformed id cannot exist: same answer as a missing one, without a database trip.
-    if TrunkId::parse(trunk_id).is_none() {
-        return Err(ApiError::NotFound(NOT_FOUND));
-    }
-    state
-        .store
-        .get_trunk(&tenant.id, trunk_id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))
-}
-
 fn details(state: &AppState, row: &TrunkRow) -> Result<TrunkDetails, ApiError> {
     let config = serde_json::to_value(records::public_config(row)?).map_err(ApiError::internal)?;
     Ok(TrunkDetails {
@@ -200,9 +186,9 @@ fn details(state: &AppState, row: &TrunkRow) -> Result<TrunkDetails, ApiError> {
         trunk_config: config,
         livekit_trunk_id: row.livekit_trunk_id.clone(),
         provisioning: Provisioning {
-            status: row.status.clone(),
-            detail: status::describe(&row.status, state.livekit.is_some()).to_owned(),
-            in_sync: row.status == status::PROVISIONED && row.synced_version == row.desired_version,
+            status: row.status.to_string(),
+            detail: status::describe(row.status, state.livekit.is_some()).to_owned(),
+            in_sync: row.status == Status::Provisioned && row.synced_version == row.desired_version,
             last_error: row.last_error.clone(),
             synced_at: row.synced_at.map(iso8601),
         },
@@ -231,7 +217,7 @@ pub async fn get_trunk(
         .await?
         .filter(|h| h.enabled || h.last_checked_at.is_some())
         .as_ref()
-        .map(crate::routes::trunk_health::view);
+        .map(TrunkHealth::from);
     Ok(ok("Trunk retrieved successfully", details))
 }
 

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Parser, Clone)]
 struct Args {
-    /// http://host:port/path
+    /// http://host:port/path; several, comma-separated, spread the connections over them
+    /// (connection i goes to URL i mod n), as a load balancer in front of instances would.
     #[arg(long)]
     url: String,
     #[arg(long, default_value = "GET")]
@@ -88,17 +89,12 @@ async fn send(sender: &mut http1::SendRequest<Full<Bytes>>, t: &Target, n: u64) 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
-    let rest = args.url.strip_prefix("http://").expect("http:// URL");
-    let (host, path) = rest
-        .split_once('/')
-        .map(|(h, p)| (h.to_owned(), format!("/{p}")))
-        .unwrap_or((rest.to_owned(), "/".into()));
     let body = args
         .body_file
         .as_ref()
         .map(|f| Bytes::from(std::fs::read(f).expect("body file")))
         .unwrap_or_default();
-    let keys = args
+    let keys: Vec<String> = args
         .keys_file
         .as_ref()
         .map(|f| {
@@ -110,13 +106,24 @@ async fn main() {
                 .collect()
         })
         .unwrap_or_default();
-    let target = Arc::new(Target {
-        host,
-        path,
-        method: args.method.parse().expect("method"),
-        body,
-        keys,
-    });
+    let targets: Vec<Arc<Target>> = args
+        .url
+        .split(',')
+        .map(|url| {
+            let rest = url.trim().strip_prefix("http://").expect("http:// URL");
+            let (host, path) = rest
+                .split_once('/')
+                .map(|(h, p)| (h.to_owned(), format!("/{p}")))
+                .unwrap_or((rest.to_owned(), "/".into()));
+            Arc::new(Target {
+                host,
+                path,
+                method: args.method.parse().expect("method"),
+                body: body.clone(),
+                keys: keys.clone(),
+            })
+        })
+        .collect();
     let counter = Arc::new(AtomicU64::new(0));
     let warmup = Duration::from_secs_f64(args.warmup);
     let duration = Duration::from_secs_f64(args.duration);
@@ -126,7 +133,8 @@ async fn main() {
 
     let mut tasks = Vec::new();
     for c in 0..args.connections {
-        let (t, counter, args) = (target.clone(), counter.clone(), args.clone());
+        let t = targets[c % targets.len()].clone();
+        let (counter, args) = (counter.clone(), args.clone());
         tasks.push(tokio::spawn(async move {
             let mut sender = connect(&t.host).await;
             let mut lat = Vec::new();

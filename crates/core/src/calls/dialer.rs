@@ -4,17 +4,18 @@
 //! A sweeper takes back claims of dead instances and settles calls whose dialer never
 //! reported.
 
+use super::fair::fair_order;
 use super::finish::{advance, Details};
 use super::outcome::{classify_dial_error, classify_prepare_error, DialOutcome};
 use super::tracking::noted_outcome;
 use super::{micros, CallSettings, DialPlan};
-use crate::provisioning::status;
 use crate::rooms;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use trunkline_domain::call::{retry_delay, CallStatus};
 use trunkline_livekit::{proto, seconds, LiveKitClient, LiveKitError};
+use trunkline_store::Status;
 use trunkline_store::{now_micros, CallRow, ClaimLimits, Claimed, Store, StoreError};
 
 /// Every claimed call is dialed by a task of its own; LiveKit's answer may take the whole
@@ -27,6 +28,9 @@ pub struct Dialer {
     pub settings: Arc<CallSettings>,
     pub wake: Arc<Notify>,
 }
+
+/// Trunks one pass claims from at most: a pass stays short, and tenants take turns.
+const TRUNKS_PER_PASS: usize = 200;
 
 /// Time between claiming a call and its earliest slot, for CreateRoom and CreateDispatch.
 const PREPARE_LEAD: Duration = Duration::from_millis(100);
@@ -75,24 +79,43 @@ impl Dialer {
         }
     }
 
-    /// One pass over the trunks with due calls; returns how many calls were claimed.
+    /// One pass over the trunks with due calls that their limits let a claim take from,
+    /// tenants taking turns (see `fair`); returns how many calls were claimed.
     pub async fn claim_pass(&self) -> Result<usize, StoreError> {
         let s = &self.settings;
         let now = now_micros();
-        let mut claimed = 0;
-        for (trunk, tenant) in self.store.due_trunks(now, 200).await? {
-            let limits = ClaimLimits {
+        let limits = |now| ClaimLimits {
+            now,
+            horizon: micros(s.horizon),
+            lead: micros(PREPARE_LEAD),
+            batch: 500,
+            default_cps_milli: s.default_cps_milli,
+            default_trunk_concurrency: s.default_trunk_concurrency,
+            tenant_concurrency: s.tenant_concurrency,
+        };
+        let due = self
+            .store
+            .dialable_trunks(
                 now,
-                horizon: micros(s.horizon),
-                lead: micros(PREPARE_LEAD),
-                batch: 500,
-                default_cps_milli: s.default_cps_milli,
-                default_trunk_concurrency: s.default_trunk_concurrency,
-                tenant_concurrency: s.tenant_concurrency,
-            };
+                now + micros(PREPARE_LEAD) + micros(s.horizon),
+                s.default_trunk_concurrency,
+                s.tenant_concurrency,
+            )
+            .await?;
+        // The clock in milliseconds rotates which tenant a pass serves first.
+        let pass = (now / 1000) as usize;
+        let mut claimed = 0;
+        for t in fair_order(due, pass, TRUNKS_PER_PASS) {
+            // The clock is read again per claim: slots start `PREPARE_LEAD` after the claim,
+            // not after the start of a pass that may have taken a while.
             let calls = self
                 .store
-                .claim_calls(&trunk, &tenant, &s.instance, &limits)
+                .claim_calls(
+                    &t.trunk_id,
+                    &t.tenant_id,
+                    &s.instance,
+                    &limits(now_micros()),
+                )
                 .await?;
             claimed += calls.len();
             for c in calls {
@@ -126,9 +149,9 @@ impl Dialer {
                 .fail(&call, "the call's stored plan is unreadable")
                 .await;
         };
-        let trunk = self.store.live_trunk(&call.trunk_id).await?;
+        let trunk = self.store.outbound_trunks().live(&call.trunk_id).await?;
         let lk_trunk = match trunk {
-            Some(t) if t.status == status::PROVISIONED => t.livekit_trunk_id,
+            Some(t) if t.status == Status::Provisioned => t.livekit_trunk_id,
             _ => None,
         };
         let Some(lk_trunk) = lk_trunk else {

@@ -3,6 +3,7 @@
 //! end-of-call webhooks.
 
 pub mod dialer;
+pub mod fair;
 pub mod finish;
 pub mod outcome;
 pub mod public_dns;

@@ -12,21 +12,20 @@ use trunkline_domain::dispatch::{DispatchRuleConfig, RawDispatchRule, RoomRule};
 use trunkline_domain::ids::DispatchRuleId;
 use trunkline_domain::ValidationErrors;
 use trunkline_livekit::{proto, ErrorKind};
+use trunkline_store::Status;
 use trunkline_store::{now_micros, DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
-
-/// A rule LiveKit cannot be given yet: it applies to every trunk of an account that has no
-/// provisioned inbound trunk, or names a trunk LiveKit does not hold.
-pub const AWAITING_TRUNK: &str = "awaiting_trunk";
 
 /// `last_error` of a rule that could not follow a change of the account's inbound trunks.
 /// Unlike a refusal by LiveKit, nothing is wrong with the rule itself, so the reconciler
 /// retries it.
 pub const FOLLOW_FAILED: &str = "LiveKit could not be updated with the account's current inbound trunks; trunkline retries on its next reconcile pass, or PATCH the rule to retry now";
 
-pub fn describe(status: &str, livekit_configured: bool) -> &'static str {
+/// A rule waits (`awaiting_trunk`) while it applies to every trunk of an account that has no
+/// provisioned inbound trunk, or names a trunk LiveKit does not hold.
+pub fn describe(status: Status, livekit_configured: bool) -> &'static str {
     match status {
-        AWAITING_TRUNK => "Stored; LiveKit gets this rule once the inbound trunks it applies to are provisioned (a rule without trunks would apply to every account's calls).",
-        status::ERROR => "LiveKit refused this rule, or could not be updated when the account's inbound trunks changed; see last_error, then PATCH the rule.",
+        Status::AwaitingTrunk => "Stored; LiveKit gets this rule once the inbound trunks it applies to are provisioned (a rule without trunks would apply to every account's calls).",
+        Status::Error => "LiveKit refused this rule, or could not be updated when the account's inbound trunks changed; see last_error, then PATCH the rule.",
         other => status::describe(other, livekit_configured),
     }
 }
@@ -252,7 +251,7 @@ impl Provisioner {
         tenant_id: &str,
         c: &DispatchRuleConfig,
     ) -> Result<Vec<String>, ServiceError> {
-        let trunks = self.store.list_inbound_trunks(tenant_id).await?;
+        let trunks = self.store.inbound_trunks().list(tenant_id).await?;
         let lk_of: HashMap<&str, Option<&str>> = trunks
             .iter()
             .map(|t| (t.id.as_str(), t.livekit_trunk_id.as_deref()))
@@ -260,7 +259,7 @@ impl Provisioner {
         if c.trunk_ids.is_empty() {
             return Ok(trunks
                 .iter()
-                .filter(|t| t.status == status::PROVISIONED)
+                .filter(|t| t.status == Status::Provisioned)
                 .filter_map(|t| t.livekit_trunk_id.clone())
                 .collect());
         }
@@ -340,9 +339,9 @@ impl Provisioner {
             name: name.to_owned(),
             config: public_json(config).to_string(),
             status: if self.livekit.is_some() {
-                status::PENDING
+                Status::Pending
             } else {
-                status::UNPROVISIONED
+                Status::Unprovisioned
             }
             .to_owned(),
             livekit_rule_id: None,
@@ -363,20 +362,25 @@ impl Provisioner {
         let target = match self.target(tenant_id, &id, name, config).await {
             Ok(t) => t,
             Err(e) => {
-                let _ = self.store.abandon_pending_rule(tenant_id, &id).await;
+                let _ = self
+                    .store
+                    .dispatch_rules()
+                    .abandon_pending(tenant_id, &id)
+                    .await;
                 return Err(e);
             }
         };
         match self.push_rule(None, target).await {
             Ok(lk_id) => {
                 let st = if lk_id.is_some() {
-                    status::PROVISIONED
+                    Status::Provisioned
                 } else {
-                    AWAITING_TRUNK
+                    Status::AwaitingTrunk
                 };
                 match self
                     .store
-                    .confirm_rule_created(&id, lk_id.as_deref(), st)
+                    .dispatch_rules()
+                    .confirm(&id, lk_id.as_deref(), st)
                     .await
                 {
                     Ok(true) => Ok(id),
@@ -384,7 +388,11 @@ impl Provisioner {
                         if let (Some(lk), Some(lk_id)) = (&self.livekit, &lk_id) {
                             let _ = lk.delete_dispatch_rule(lk_id).await;
                         }
-                        let _ = self.store.abandon_pending_rule(tenant_id, &id).await;
+                        let _ = self
+                            .store
+                            .dispatch_rules()
+                            .abandon_pending(tenant_id, &id)
+                            .await;
                         Err(match outcome {
                             Err(e) => e.into(),
                             Ok(_) => ServiceError::Unavailable(
@@ -405,7 +413,11 @@ impl Provisioner {
                         }
                     }
                 }
-                let _ = self.store.abandon_pending_rule(tenant_id, &id).await;
+                let _ = self
+                    .store
+                    .dispatch_rules()
+                    .abandon_pending(tenant_id, &id)
+                    .await;
                 Err(livekit_refusal(e))
             }
         }
@@ -448,10 +460,11 @@ impl Provisioner {
         let public = public_json(config).to_string();
         let saved = self
             .store
-            .update_rule_desired(&row.id, row.desired_version, name, &public)
+            .dispatch_rules()
+            .update_desired(&row.id, row.desired_version, name, &public, None)
             .await;
         if pushed.is_some() && !matches!(saved, Ok(true)) {
-            let _ = self.store.mark_rule_unsynced(&row.id).await;
+            let _ = self.store.dispatch_rules().mark_unsynced(&row.id).await;
         }
         if !saved? {
             return Err(ServiceError::Conflict(
@@ -463,12 +476,13 @@ impl Provisioner {
             .await?;
         if let Some(lk_id) = pushed {
             let st = if lk_id.is_some() {
-                status::PROVISIONED
+                Status::Provisioned
             } else {
-                AWAITING_TRUNK
+                Status::AwaitingTrunk
             };
             self.store
-                .mark_rule_synced(&row.id, row.desired_version + 1, lk_id.as_deref(), st)
+                .dispatch_rules()
+                .mark_synced(&row.id, row.desired_version + 1, lk_id.as_deref(), st)
                 .await?;
         }
         Ok(())
@@ -491,7 +505,8 @@ impl Provisioner {
         }
         Ok(self
             .store
-            .mark_rule_deleted(&row.tenant_id, &row.id)
+            .dispatch_rules()
+            .mark_deleted(&row.tenant_id, &row.id)
             .await?)
     }
 
@@ -517,12 +532,13 @@ impl Provisioner {
                     .push_rule(row.livekit_rule_id.as_deref(), target)
                     .await?;
                 let st = if lk_id.is_some() {
-                    status::PROVISIONED
+                    Status::Provisioned
                 } else {
-                    AWAITING_TRUNK
+                    Status::AwaitingTrunk
                 };
                 self.store
-                    .mark_rule_synced(&row.id, row.desired_version, lk_id.as_deref(), st)
+                    .dispatch_rules()
+                    .mark_synced(&row.id, row.desired_version, lk_id.as_deref(), st)
                     .await?;
                 Ok::<_, ServiceError>(())
             }
@@ -531,7 +547,8 @@ impl Provisioner {
                 tracing::warn!(rule_id = %row.id, error = %e, "dispatch rule did not follow the account's trunks");
                 let _ = self
                     .store
-                    .set_rule_status(&row.id, status::ERROR, Some(FOLLOW_FAILED))
+                    .dispatch_rules()
+                    .set_status(&row.id, None, Status::Error, Some(FOLLOW_FAILED))
                     .await;
             }
         }

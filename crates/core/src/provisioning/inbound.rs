@@ -2,7 +2,7 @@
 //! password sealed), provisioned the same way (row first as `pending`, then LiveKit, then
 //! confirm), with LiveKit's number-conflict rule checked in the database first.
 
-use super::{status, Provisioner};
+use super::Provisioner;
 use crate::sealing::Keyring;
 use crate::ServiceError;
 use serde_json::{json, Map, Value};
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use trunkline_domain::inbound::{InboundTrunkConfig, RawInboundTrunk};
 use trunkline_domain::{MediaEncryption, TrunkId, ValidationErrors};
 use trunkline_livekit::{proto, ErrorKind};
+use trunkline_store::Status;
 use trunkline_store::{now_micros, ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 
 fn aad(trunk_id: &str, field: &str) -> String {
@@ -267,9 +268,9 @@ impl Provisioner {
         let (public, secrets) = seal(&self.keyring, &id, config);
         let now = now_micros();
         let initial = if self.livekit.is_some() {
-            status::PENDING
+            Status::Pending
         } else {
-            status::UNPROVISIONED
+            Status::Unprovisioned
         };
         let row = InboundTrunkRow {
             id: id.clone(),
@@ -299,7 +300,8 @@ impl Provisioner {
         {
             Ok(info) => match self
                 .store
-                .confirm_inbound_created(&id, &info.sip_trunk_id, status::PROVISIONED)
+                .inbound_trunks()
+                .confirm(&id, Some(&info.sip_trunk_id), Status::Provisioned)
                 .await
             {
                 Ok(true) => {
@@ -308,7 +310,11 @@ impl Provisioner {
                 }
                 outcome => {
                     let _ = lk.delete_trunk(&info.sip_trunk_id).await;
-                    let _ = self.store.abandon_pending_inbound(tenant_id, &id).await;
+                    let _ = self
+                        .store
+                        .inbound_trunks()
+                        .abandon_pending(tenant_id, &id)
+                        .await;
                     Err(match outcome {
                         Err(e) => e.into(),
                         Ok(_) => too_slow(),
@@ -325,7 +331,12 @@ impl Provisioner {
                         }
                     }
                 }
-                if let Err(err) = self.store.abandon_pending_inbound(tenant_id, &id).await {
+                if let Err(err) = self
+                    .store
+                    .inbound_trunks()
+                    .abandon_pending(tenant_id, &id)
+                    .await
+                {
                     tracing::warn!(trunk_id = %id, error = %err, "could not retire a failed inbound trunk create");
                 }
                 Err(e.into())
@@ -376,10 +387,11 @@ impl Provisioner {
         };
         let saved = self
             .store
-            .update_inbound_desired(&row.id, row.desired_version, name, &public, &secrets)
+            .inbound_trunks()
+            .update_desired(&row.id, row.desired_version, name, &public, Some(&secrets))
             .await;
         if pushed.is_some() && !matches!(saved, Ok(true)) {
-            let _ = self.store.mark_inbound_unsynced(&row.id).await;
+            let _ = self.store.inbound_trunks().mark_unsynced(&row.id).await;
         }
         if !saved? {
             return Err(ServiceError::Conflict(
@@ -391,11 +403,12 @@ impl Provisioner {
             .await?;
         if let Some(lk_id) = pushed {
             self.store
-                .mark_inbound_synced(
+                .inbound_trunks()
+                .mark_synced(
                     &row.id,
                     row.desired_version + 1,
-                    &lk_id,
-                    status::PROVISIONED,
+                    Some(&lk_id),
+                    Status::Provisioned,
                 )
                 .await?;
             if row.livekit_trunk_id.as_deref() != Some(lk_id.as_str()) {
@@ -440,7 +453,7 @@ impl Provisioner {
             Err(r) => {
                 // A rule naming the trunk landed between the check and the delete: LiveKit's
                 // copy is gone, so say so on the row and refuse.
-                let _ = self.store.mark_inbound_unsynced(&row.id).await;
+                let _ = self.store.inbound_trunks().mark_unsynced(&row.id).await;
                 Err(in_use(r))
             }
         }

@@ -3,12 +3,13 @@
 //! out-of-band change left behind.
 
 pub mod dispatch;
+mod engine;
 pub mod inbound;
+mod kinds;
 pub mod livekit_info;
 mod ownership;
 mod reconcile;
-mod reconcile_inbound;
-mod reconcile_rules;
+mod remote;
 pub mod status;
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
@@ -19,6 +20,7 @@ use crate::ServiceError;
 use std::sync::Arc;
 use trunkline_domain::{TrunkConfig, TrunkId, TrunkType};
 use trunkline_livekit::{ErrorKind, LiveKitClient};
+use trunkline_store::Status;
 use trunkline_store::{now_micros, Store, TrunkRow};
 
 #[derive(Clone)]
@@ -35,7 +37,7 @@ pub struct Provisioner {
 /// A trunk as a create left it.
 pub struct Created {
     pub id: String,
-    pub status: &'static str,
+    pub status: Status,
     pub livekit_trunk_id: Option<String>,
 }
 
@@ -121,9 +123,9 @@ impl Provisioner {
         let now = now_micros();
         let livekit = self.livekit.as_ref().filter(|_| self.provisionable(kind));
         let initial = match (self.provisionable(kind), livekit.is_some()) {
-            (false, _) => status::AWAITING_BRIDGE,
-            (true, false) => status::UNPROVISIONED,
-            (true, true) => status::PENDING,
+            (false, _) => Status::AwaitingBridge,
+            (true, false) => Status::Unprovisioned,
+            (true, true) => Status::Pending,
         };
         let row = TrunkRow {
             id: id.clone(),
@@ -141,7 +143,7 @@ impl Provisioner {
             created_at: now,
             updated_at: now,
         };
-        self.store.insert_trunk(&row).await?;
+        self.store.outbound_trunks().insert(&row).await?;
         let wanted = match livekit {
             Some(_) => self.wanted(&id, name, config, &row.secrets)?,
             None => None,
@@ -156,12 +158,13 @@ impl Provisioner {
         match lk.create_outbound_trunk(wanted).await {
             Ok(info) => match self
                 .store
-                .confirm_created(&id, &info.sip_trunk_id, status::PROVISIONED)
+                .outbound_trunks()
+                .confirm(&id, Some(&info.sip_trunk_id), Status::Provisioned)
                 .await
             {
                 Ok(true) => Ok(Created {
                     id,
-                    status: status::PROVISIONED,
+                    status: Status::Provisioned,
                     livekit_trunk_id: Some(info.sip_trunk_id),
                 }),
                 outcome => {
@@ -169,7 +172,11 @@ impl Provisioner {
                     // failed): undo the LiveKit trunk rather than acknowledge or orphan it. If
                     // this delete fails too, the reconciler removes the trunk by its metadata.
                     let _ = lk.delete_trunk(&info.sip_trunk_id).await;
-                    let _ = self.store.abandon_pending_trunk(&id).await;
+                    let _ = self
+                        .store
+                        .outbound_trunks()
+                        .abandon_pending(tenant_id, &id)
+                        .await;
                     Err(match outcome {
                         Err(e) => e.into(),
                         Ok(_) => ServiceError::Unavailable("LiveKit took too long to create the trunk and the create was abandoned; try again".into()),
@@ -181,7 +188,12 @@ impl Provisioner {
                 // the reconciler retires it, and removes any LiveKit trunk naming it, after the
                 // grace period. Otherwise nothing exists on LiveKit's side: retire it now.
                 if !e.outcome_unknown() {
-                    if let Err(err) = self.store.abandon_pending_trunk(&id).await {
+                    if let Err(err) = self
+                        .store
+                        .outbound_trunks()
+                        .abandon_pending(tenant_id, &id)
+                        .await
+                    {
                         tracing::warn!(trunk_id = %id, error = %err, "could not retire a failed create; the reconciler will");
                     }
                 }
@@ -226,12 +238,13 @@ impl Provisioner {
         };
         let saved = self
             .store
-            .update_trunk_desired(&row.id, row.desired_version, name, &public, &secrets)
+            .outbound_trunks()
+            .update_desired(&row.id, row.desired_version, name, &public, Some(&secrets))
             .await;
         if pushed.is_some() && !matches!(saved, Ok(true)) {
             // LiveKit took a configuration the database did not: make the next reconciler
             // pass push the stored one back.
-            let _ = self.store.mark_unsynced(&row.id).await;
+            let _ = self.store.outbound_trunks().mark_unsynced(&row.id).await;
         }
         if !saved? {
             return Err(ServiceError::Conflict(
@@ -242,11 +255,12 @@ impl Provisioner {
         if let Some(lk_id) = pushed {
             // `false` only if yet another change landed meanwhile; that one records its own sync.
             self.store
+                .outbound_trunks()
                 .mark_synced(
                     &row.id,
                     row.desired_version + 1,
-                    &lk_id,
-                    status::PROVISIONED,
+                    Some(&lk_id),
+                    Status::Provisioned,
                 )
                 .await?;
         }
@@ -271,6 +285,10 @@ impl Provisioner {
                 ),
             }
         }
-        Ok(self.store.mark_trunk_deleted(tenant_id, &row.id).await?)
+        Ok(self
+            .store
+            .outbound_trunks()
+            .mark_deleted(tenant_id, &row.id)
+            .await?)
     }
 }

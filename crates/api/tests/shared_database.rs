@@ -1,0 +1,136 @@
+//! Two instances of the API on one PostgreSQL database, as deployments with several instances
+//! run it: what one instance acknowledged, the other shows on the very next request, however
+//! the reads are cached. Needs `TRUNKLINE_TEST_POSTGRES` (SQLite serves a single instance).
+
+mod support;
+use serde_json::json;
+use std::time::Duration;
+use support::*;
+use trunkline_core::tenants::KeyCache;
+
+/// A long auth cache on both instances: exactness must not depend on it being off.
+async fn instance(db: &TestDb) -> TestServer {
+    TestServer::start_custom(db, LiveKit::None, None, |state| {
+        state.tenants = std::sync::Arc::new(KeyCache::new(Duration::from_secs(600)));
+    })
+    .await
+}
+
+fn postgres() -> Option<()> {
+    let set = std::env::var("TRUNKLINE_TEST_POSTGRES").is_ok_and(|v| !v.is_empty());
+    if !set {
+        eprintln!("skipped: set TRUNKLINE_TEST_POSTGRES to run the two-instance tests");
+    }
+    set.then_some(())
+}
+
+#[tokio::test]
+async fn trunk_writes_acknowledged_by_one_instance_are_listed_by_the_other_at_once() {
+    let Some(()) = postgres() else { return };
+    let db = TestDb::fresh().await;
+    let (a, b) = (instance(&db).await, instance(&db).await);
+    let key = a.tenant("t@example.com").await;
+    let other = a.tenant("other@example.com").await;
+    let first = a.create(&key, &seed_twilio()).await;
+    for _ in 0..3 {
+        // Several reads, so B surely holds the list in memory.
+        assert_eq!(b.list_ids(&key).await, vec![first.clone()]);
+    }
+    for round in 0..20 {
+        let id = a.create(&key, &seed_twilio()).await;
+        let ids = b.list_ids(&key).await;
+        assert_eq!(ids.last(), Some(&id), "round {round}: B misses A's create");
+        assert_eq!(ids.len(), round + 2);
+    }
+    // A rename and a delete through A, read through B.
+    let (status, json) = a
+        .send(
+            "PATCH",
+            &format!("/sip/trunks/{first}"),
+            Some(&key),
+            Some(&json!({"trunk_name": "Renamed"}).to_string()),
+        )
+        .await;
+    assert_eq!(status, 200, "{json}");
+    let (_, listed) = b.get("/sip/list", &key).await;
+    assert_eq!(listed["data"][0]["trunk_name"], "Renamed");
+    let (status, _) = a
+        .send("DELETE", &format!("/sip/trunks/{first}"), Some(&key), None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(!b.list_ids(&key).await.contains(&first));
+    // Tenants still see only their own, on either instance.
+    assert!(b.list_ids(&other).await.is_empty());
+    assert!(a.list_ids(&other).await.is_empty());
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn a_revoked_key_is_refused_by_every_instance_on_the_next_request() {
+    let Some(()) = postgres() else { return };
+    let db = TestDb::fresh().await;
+    let (a, b) = (instance(&db).await, instance(&db).await);
+    let key = a.tenant("t@example.com").await;
+    for server in [&a, &b] {
+        let (status, _) = server.get("/sip/list", &key).await;
+        assert_eq!(status, 200);
+    }
+    let keys = a.store.list_api_keys().await.unwrap();
+    assert!(a.store.revoke_api_key(&keys[0].id).await.unwrap());
+    for server in [&b, &a] {
+        let (status, json) = server.get("/sip/list", &key).await;
+        assert_eq!(status, 401, "{json}");
+    }
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn concurrent_requests_share_key_checks_and_each_gets_its_own_answer() {
+    let Some(()) = postgres() else { return };
+    let db = TestDb::fresh().await;
+    let (a, b) = (instance(&db).await, instance(&db).await);
+    let mut keys = Vec::new();
+    for i in 0..8 {
+        let key = a.tenant(&format!("t{i}@example.com")).await;
+        let id = a.create(&key, &seed_twilio()).await;
+        keys.push((key, id));
+    }
+    // Many requests at once on B, from every tenant: batched checks must not mix tenants up.
+    let mut tasks = Vec::new();
+    for round in 0..10 {
+        for (key, id) in &keys {
+            let (b_url, http) = (b.url.clone(), b.http.clone());
+            let (key, id) = (key.clone(), id.clone());
+            tasks.push(tokio::spawn(async move {
+                let key = if round % 3 == 0 {
+                    "tlk_not_a_key".to_owned()
+                } else {
+                    key
+                };
+                let resp = http
+                    .get(format!("{b_url}/sip/list"))
+                    .bearer_auth(&key)
+                    .send()
+                    .await
+                    .unwrap();
+                let status = resp.status().as_u16();
+                let body: serde_json::Value = resp.json().await.unwrap();
+                if key == "tlk_not_a_key" {
+                    assert_eq!(status, 401);
+                } else {
+                    assert_eq!(status, 200, "{body}");
+                    let data = body["data"].as_array().unwrap();
+                    assert_eq!(data.len(), 1);
+                    assert_eq!(data[0]["trunk_id"], id.as_str());
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    a.stop().await;
+    b.stop().await;
+}

@@ -1,0 +1,514 @@
+//! One lifecycle for every provisioned resource (outbound trunks, inbound trunks, dispatch
+//! rules): a row holds the desired state, `desired_version` grows on every change and
+//! `synced_version` records what the remote side last acknowledged. A kind only describes its
+//! table; every read and transition below serves all kinds.
+//!
+//! A create inserts a `pending` row no read shows, then `confirm`s it once the remote object
+//! exists (or `abandon_pending` gives up on it, leaving a tombstone so a late remote object
+//! naming it is still recognised as ours). Writes after that are conditional on the version
+//! they concern, so a stale writer never overwrites a newer change.
+
+use crate::status::Status;
+use crate::{dispatch_rules, inbound_trunks, now_micros, Store, StoreError};
+use sqlx::any::{AnyArguments, AnyRow};
+use sqlx::{Any, FromRow, Row, Transaction};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
+
+/// The rows of a kind claim things other rows may not hold at the same time; the claims go
+/// when a row is deleted or abandoned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claims {
+    None,
+    /// Phone numbers and (number, caller) pairs (`inbound_number_owners`/`_claims`).
+    Numbers,
+    /// (trunk, caller, dialed number, PIN) combinations (`dispatch_rule_keys`).
+    RuleKeys,
+}
+
+/// How a kind is stored. Names here are constants, never input.
+#[derive(Debug)]
+pub struct Kind {
+    pub table: &'static str,
+    /// Every column but `deleted_at`, in the order `Resource::bind_columns` binds them.
+    pub columns: &'static str,
+    /// The column naming the remote object.
+    pub remote_id: &'static str,
+    /// Named in the conflict error when an id is taken.
+    pub what: &'static str,
+    pub claims: Claims,
+    /// Whether the rows carry sealed secrets (a `secrets` column).
+    pub secrets: bool,
+    /// Whether setting a status also forgets what the remote side was told, so the next pass
+    /// pushes the row again (rules: their status follows the account's trunks, and a rule
+    /// that waited or failed must be sent whole once it can be).
+    pub status_forgets_sync: bool,
+}
+
+/// A kind's row type.
+pub trait Resource: for<'r> FromRow<'r, AnyRow> + Send + Sync + Unpin + 'static {
+    const KIND: Kind;
+    /// Binds the values of `Kind::columns`, in that order.
+    fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q>;
+    /// The fields every kind's lifecycle reads.
+    fn lifecycle(&self) -> Lifecycle<'_>;
+}
+
+/// The lifecycle fields of a row, whatever its kind.
+#[derive(Debug, Clone, Copy)]
+pub struct Lifecycle<'r> {
+    pub id: &'r str,
+    pub tenant_id: &'r str,
+    pub status: Status,
+    /// The remote object the row records, if any.
+    pub remote_id: Option<&'r str>,
+    pub desired_version: i64,
+    pub synced_version: i64,
+    pub last_error: Option<&'r str>,
+    pub created_at: i64,
+}
+
+/// `Resource::lifecycle` for a row type with the common columns and `$remote` naming the
+/// remote object.
+macro_rules! lifecycle_of {
+    ($remote:ident) => {
+        fn lifecycle(&self) -> $crate::resource::Lifecycle<'_> {
+            $crate::resource::Lifecycle {
+                id: &self.id,
+                tenant_id: &self.tenant_id,
+                status: self.status,
+                remote_id: self.$remote.as_deref(),
+                desired_version: self.desired_version,
+                synced_version: self.synced_version,
+                last_error: self.last_error.as_deref(),
+                created_at: self.created_at,
+            }
+        }
+    };
+}
+pub(crate) use lifecycle_of;
+
+/// A kind whose rows carry sealed secrets.
+pub trait WithSecrets: Resource {}
+
+/// The sealed secrets of one row, for re-sealing under a new master key.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SecretsRecord {
+    pub id: String,
+    pub secrets: String,
+}
+
+/// The lifecycle operations on one kind's rows: `store.outbound_trunks()`,
+/// `store.inbound_trunks()`, `store.dispatch_rules()`.
+pub struct Resources<'s, R> {
+    store: &'s Store,
+    kind: PhantomData<R>,
+}
+
+impl Store {
+    pub fn resources<R: Resource>(&self) -> Resources<'_, R> {
+        Resources {
+            store: self,
+            kind: PhantomData,
+        }
+    }
+
+    pub fn outbound_trunks(&self) -> Resources<'_, crate::TrunkRow> {
+        self.resources()
+    }
+
+    pub fn inbound_trunks(&self) -> Resources<'_, crate::InboundTrunkRow> {
+        self.resources()
+    }
+
+    pub fn dispatch_rules(&self) -> Resources<'_, crate::DispatchRuleRow> {
+        self.resources()
+    }
+}
+
+/// Inserts `row` (inside the caller's transaction when claims go with it).
+pub(crate) async fn insert_row<'e, R: Resource>(
+    e: impl sqlx::Executor<'e, Database = Any>,
+    row: &R,
+) -> Result<(), StoreError> {
+    let k = &R::KIND;
+    let n = k.columns.split(',').count();
+    let placeholders: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({})",
+        k.table,
+        k.columns,
+        placeholders.join(", ")
+    );
+    row.bind_columns(sqlx::query(&sql))
+        .execute(e)
+        .await
+        .map_err(|e| StoreError::unique(e, k.what))?;
+    Ok(())
+}
+
+/// Tombstones a row of `tenant_id` (`deleted`) and gives up its claims; `false` when it was
+/// not live.
+pub(crate) async fn tombstone<R: Resource>(
+    tx: &mut Transaction<'static, Any>,
+    tenant_id: &str,
+    id: &str,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "UPDATE {} SET deleted_at = $1, updated_at = $1, status = '{}' \
+         WHERE id = $2 AND tenant_id = $3 AND deleted_at IS NULL",
+        R::KIND.table,
+        Status::Deleted.as_str()
+    );
+    let done = sqlx::query(&sql)
+        .bind(now_micros())
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&mut **tx)
+        .await?;
+    release_claims(R::KIND.claims, tx, id).await?;
+    Ok(done.rows_affected() == 1)
+}
+
+async fn release_claims(
+    claims: Claims,
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+) -> Result<(), sqlx::Error> {
+    match claims {
+        Claims::None => Ok(()),
+        Claims::Numbers => inbound_trunks::settle(tx, id, &[]).await,
+        Claims::RuleKeys => dispatch_rules::settle(tx, id, &[]).await,
+    }
+}
+
+impl<R: Resource> Resources<'_, R> {
+    /// After a committed write to row `id`, before it is acknowledged.
+    async fn changed(&self, id: &str) -> Result<(), StoreError> {
+        if R::KIND.table == "trunks" {
+            self.store.trunks_changed(id).await?;
+        }
+        Ok(())
+    }
+
+    async fn fetch_all(&self, sql: &str, binds: &[&str]) -> Result<Vec<R>, StoreError> {
+        let mut q = sqlx::query(sql);
+        for b in binds {
+            q = q.bind(*b);
+        }
+        let rows = q.fetch_all(&self.store.pool).await?;
+        Ok(rows.iter().map(R::from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn fetch_one(&self, sql: &str, binds: &[&str]) -> Result<Option<R>, StoreError> {
+        Ok(self.fetch_all(sql, binds).await?.into_iter().next())
+    }
+
+    async fn write(&self, id: &str, q: AnyQuery<'_>) -> Result<bool, StoreError> {
+        let done = q.execute(&self.store.writer).await?;
+        self.changed(id).await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Stores a new row (with no claims: kinds with claims insert through their own call,
+    /// which reserves them in the same transaction).
+    pub async fn insert(&self, row: &R) -> Result<(), StoreError> {
+        insert_row(&self.store.writer, row).await?;
+        self.changed(row.lifecycle().id).await?;
+        Ok(())
+    }
+
+    /// A tenant's active row: never another tenant's, a deleted or a pending one.
+    pub async fn get(&self, tenant_id: &str, id: &str) -> Result<Option<R>, StoreError> {
+        let k = &R::KIND;
+        let sql = format!(
+            "SELECT {} FROM {} WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL \
+             AND status <> '{}'",
+            k.columns,
+            k.table,
+            Status::Pending.as_str()
+        );
+        self.fetch_one(&sql, &[id, tenant_id]).await
+    }
+
+    /// A tenant's active rows in creation order.
+    pub async fn list(&self, tenant_id: &str) -> Result<Vec<R>, StoreError> {
+        let k = &R::KIND;
+        let sql = format!(
+            "SELECT {} FROM {} WHERE tenant_id = $1 AND deleted_at IS NULL AND status <> '{}' \
+             ORDER BY created_at, id",
+            k.columns,
+            k.table,
+            Status::Pending.as_str()
+        );
+        self.fetch_all(&sql, &[tenant_id]).await
+    }
+
+    /// A live (not deleted) row by id, whatever its tenant or status: for the provisioner,
+    /// which re-reads rows before acting on them.
+    pub async fn live(&self, id: &str) -> Result<Option<R>, StoreError> {
+        let k = &R::KIND;
+        let sql = format!(
+            "SELECT {} FROM {} WHERE id = $1 AND deleted_at IS NULL",
+            k.columns, k.table
+        );
+        self.fetch_one(&sql, &[id]).await
+    }
+
+    /// Every live row (pending ones included) in creation order, for the reconciler.
+    pub async fn all_live(&self) -> Result<Vec<R>, StoreError> {
+        let k = &R::KIND;
+        let sql = format!(
+            "SELECT {} FROM {} WHERE deleted_at IS NULL ORDER BY created_at, id",
+            k.columns, k.table
+        );
+        self.fetch_all(&sql, &[]).await
+    }
+
+    /// For each of `ids` this database holds (deleted rows included), whether it is still
+    /// live. The reconciler asks only about the ids the remote objects name, so the cost
+    /// follows the remote side's count, not the ever-growing number of tombstones.
+    pub async fn liveness(&self, ids: &[String]) -> Result<HashMap<String, bool>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        // Bounded batches keep every statement under both databases' parameter limits.
+        for chunk in ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id, deleted_at FROM {} WHERE id IN ({})",
+                R::KIND.table,
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for r in query.fetch_all(&self.store.pool).await? {
+                out.insert(
+                    r.try_get::<String, _>("id")?,
+                    r.try_get::<Option<i64>, _>("deleted_at")?.is_none(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes a new desired state if nobody changed the row since `expected_version` was
+    /// read. `secrets` is written only by kinds that have them. `false` on a lost race (the
+    /// caller re-reads and retries or reports a conflict).
+    pub async fn update_desired(
+        &self,
+        id: &str,
+        expected_version: i64,
+        name: &str,
+        config: &str,
+        secrets: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let k = &R::KIND;
+        let secrets = secrets.filter(|_| k.secrets);
+        let set_secrets = if secrets.is_some() {
+            ", secrets = $6"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE {} SET name = $1, config = $2, desired_version = desired_version + 1, \
+             updated_at = $3{set_secrets} WHERE id = $4 AND desired_version = $5 AND deleted_at IS NULL",
+            k.table
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(name)
+            .bind(config)
+            .bind(now_micros())
+            .bind(id)
+            .bind(expected_version);
+        if let Some(s) = secrets {
+            q = q.bind(s);
+        }
+        self.write(id, q).await
+    }
+
+    /// Completes a create: the pending row takes `status` and the remote object's id (None
+    /// when the remote side holds nothing yet, so the next pass pushes it). `false` when the
+    /// row is no longer pending (the reconciler gave up on it): the caller must undo its
+    /// remote object and must not acknowledge the create.
+    pub async fn confirm(
+        &self,
+        id: &str,
+        remote_id: Option<&str>,
+        status: Status,
+    ) -> Result<bool, StoreError> {
+        let k = &R::KIND;
+        let sql = format!(
+            "UPDATE {} SET status = $1, {} = $2, \
+             synced_version = CASE WHEN $2 IS NULL THEN 0 ELSE desired_version END, \
+             last_error = NULL, synced_at = $3 WHERE id = $4 AND status = '{}' AND deleted_at IS NULL",
+            k.table,
+            k.remote_id,
+            Status::Pending.as_str()
+        );
+        self.write(
+            id,
+            sqlx::query(&sql)
+                .bind(status.as_str())
+                .bind(remote_id)
+                .bind(now_micros())
+                .bind(id),
+        )
+        .await
+    }
+
+    /// Records that the remote side holds `version` of this row under `remote_id` (None: it
+    /// holds none, as intended). `false` when the row moved on meanwhile (deleted, or a newer
+    /// version saved).
+    pub async fn mark_synced(
+        &self,
+        id: &str,
+        version: i64,
+        remote_id: Option<&str>,
+        status: Status,
+    ) -> Result<bool, StoreError> {
+        let k = &R::KIND;
+        let sql = format!(
+            "UPDATE {} SET {} = $1, synced_version = $2, status = $3, last_error = NULL, \
+             synced_at = $4 WHERE id = $5 AND desired_version = $2 AND deleted_at IS NULL",
+            k.table, k.remote_id
+        );
+        self.write(
+            id,
+            sqlx::query(&sql)
+                .bind(remote_id)
+                .bind(version)
+                .bind(status.as_str())
+                .bind(now_micros())
+                .bind(id),
+        )
+        .await
+    }
+
+    /// Forgets what the remote side was last told, so the next reconciler pass pushes the
+    /// whole stored configuration (after a remote change whose database write failed).
+    pub async fn mark_unsynced(&self, id: &str) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE {} SET synced_version = 0 WHERE id = $1",
+            R::KIND.table
+        );
+        self.write(id, sqlx::query(&sql).bind(id)).await?;
+        Ok(())
+    }
+
+    /// Sets the status and last error of `version` of a row (of whatever version is current
+    /// when `version` is None). `false` when the row moved on meanwhile.
+    pub async fn set_status(
+        &self,
+        id: &str,
+        version: Option<i64>,
+        status: Status,
+        last_error: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let k = &R::KIND;
+        let forget = if k.status_forgets_sync {
+            ", synced_version = 0"
+        } else {
+            ""
+        };
+        let at_version = if version.is_some() {
+            " AND desired_version = $4"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "UPDATE {} SET status = $1, last_error = $2{forget} \
+             WHERE id = $3{at_version} AND deleted_at IS NULL",
+            k.table
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(last_error)
+            .bind(id);
+        if let Some(v) = version {
+            q = q.bind(v);
+        }
+        self.write(id, q).await
+    }
+
+    /// Gives up on a create no client was told about: the row stays as a tombstone
+    /// (`abandoned`, deleted) so a remote object that names it and turns up later is still
+    /// recognised as ours and removed; its claims are released. `false` when the row is no
+    /// longer pending.
+    pub async fn abandon_pending(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+        let k = &R::KIND;
+        let mut tx = self.store.writer.begin().await?;
+        if k.claims != Claims::None {
+            inbound_trunks::lock_tenant(&mut tx, tenant_id).await?;
+        }
+        let sql = format!(
+            "UPDATE {} SET status = '{}', deleted_at = $1, updated_at = $1 \
+             WHERE id = $2 AND status = '{}' AND deleted_at IS NULL",
+            k.table,
+            Status::Abandoned.as_str(),
+            Status::Pending.as_str()
+        );
+        let done = sqlx::query(&sql)
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let retired = done.rows_affected() == 1;
+        // Only a row retired here gives up its claims: one confirmed meanwhile is live and
+        // its claims must stay.
+        if retired {
+            release_claims(k.claims, &mut tx, id).await?;
+        }
+        tx.commit().await?;
+        self.changed(id).await?;
+        Ok(retired)
+    }
+
+    /// Deletes a tenant's row (a tombstone) and releases its claims; `false` when it was not
+    /// active.
+    pub async fn mark_deleted(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.store.writer.begin().await?;
+        if R::KIND.claims != Claims::None {
+            inbound_trunks::lock_tenant(&mut tx, tenant_id).await?;
+        }
+        let done = tombstone::<R>(&mut tx, tenant_id, id).await?;
+        tx.commit().await?;
+        self.changed(id).await?;
+        Ok(done)
+    }
+}
+
+impl<R: WithSecrets> Resources<'_, R> {
+    /// Every row's sealed secrets, tombstones included.
+    pub async fn all_secrets(&self) -> Result<Vec<SecretsRecord>, StoreError> {
+        let sql = format!("SELECT id, secrets FROM {} ORDER BY id", R::KIND.table);
+        let rows = sqlx::query(&sql).fetch_all(&self.store.pool).await?;
+        Ok(rows
+            .iter()
+            .map(SecretsRecord::from_row)
+            .collect::<Result<_, _>>()?)
+    }
+
+    /// Replaces one row's sealed secrets if they still are `expected` (for master-key
+    /// rotation: a change saved meanwhile is not overwritten). `false` on a miss.
+    pub async fn replace_secrets(
+        &self,
+        id: &str,
+        expected: &str,
+        secrets: &str,
+    ) -> Result<bool, StoreError> {
+        let sql = format!(
+            "UPDATE {} SET secrets = $1 WHERE id = $2 AND secrets = $3",
+            R::KIND.table
+        );
+        let done = sqlx::query(&sql)
+            .bind(secrets)
+            .bind(id)
+            .bind(expected)
+            .execute(&self.store.writer)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
