@@ -55,6 +55,7 @@ fn routes(state: AppState) -> Router {
             delete(trunks::deactivate_trunk),
         )
         .merge(routes::outbound_trunks::routes())
+        .merge(routes::tenant_self::routes())
         .merge(routes::inbound_trunks::routes())
         .merge(routes::dispatch_rules::routes())
         .merge(routes::assistants::routes())

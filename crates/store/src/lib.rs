@@ -18,6 +18,7 @@ mod open;
 mod outbox;
 mod resource;
 mod status;
+mod tenant_profile;
 mod trunk_id_fate;
 mod trunks;
 
@@ -35,6 +36,7 @@ pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
 pub use resource::{Claims, Kind, Lifecycle, Resource, Resources, SecretsRecord, WithSecrets};
 pub use status::{Status, UnknownStatus};
+pub use tenant_profile::{KeyRevocation, TenantKey, TenantProfile};
 pub use trunk_id_fate::TrunkIdFate;
 pub use trunks::{TrunkRow, TrunkSummary};
 
