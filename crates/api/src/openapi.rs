@@ -41,6 +41,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::assistants::update,
         crate::routes::assistants::remove,
         crate::routes::assistants::rotate_secret,
+        crate::routes::assistants::retire_previous_secret,
         crate::routes::calls::create,
         crate::routes::calls::list,
         crate::routes::calls::show,

@@ -266,3 +266,38 @@ async fn a_webhook_for_another_tenants_room_does_not_touch_the_call() {
     assert_eq!(post_webhook(&f.srv, auth, &own).await, 200);
     f.wait_status(&id, "completed").await;
 }
+
+/// Applied LiveKit event ids are remembered against replays for a day, then pruned: a recent
+/// id survives a pass, an old one goes.
+#[tokio::test]
+async fn applied_event_ids_are_kept_for_a_day_then_pruned() {
+    let f = fixture().await;
+    let id = f.call("+14155550135").await;
+    f.wait_status(&id, "answered").await;
+    let tenant = f
+        .srv
+        .store
+        .tenant_for_key_hash(&trunkline_core::sealing::hash_api_key(&f.key))
+        .await
+        .unwrap()
+        .unwrap();
+    let body = json!({"event": "room_finished", "id": "EV_prune1", "createdAt": "1700000000",
+                      "room": {"name": trunkline_core::rooms::call_room(&tenant, &id)}})
+    .to_string()
+    .into_bytes();
+    let auth = Some(lk_token(LK_SECRET, LK_KEY, &body));
+    assert_eq!(post_webhook(&f.srv, auth, &body).await, 200);
+    f.wait_status(&id, "completed").await;
+
+    let now = trunkline_store::now_micros();
+    let day = trunkline_core::calls::dialer::EVENT_MEMORY.as_micros() as i64;
+    let store = &f.srv.store;
+    assert_eq!(
+        store.prune_livekit_events(now - day).await.unwrap(),
+        0,
+        "an event received just now was forgotten"
+    );
+    // A day later, the same pass forgets it.
+    assert!(store.prune_livekit_events(now + day).await.unwrap() >= 1);
+    assert_eq!(store.prune_livekit_events(now + day).await.unwrap(), 0);
+}

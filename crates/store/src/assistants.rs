@@ -164,6 +164,23 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
+    /// Forgets the previous secret at once, so deliveries are signed with the current one
+    /// only (after a leak, waiting out the overlap is not an option). `false` when there was
+    /// no previous secret.
+    pub async fn retire_previous_webhook_secret(
+        &self,
+        tenant_id: &str,
+    ) -> Result<bool, StoreError> {
+        let r = sqlx::query(
+            "UPDATE webhook_secrets SET previous_sealed = NULL \
+             WHERE tenant_id = $1 AND previous_sealed IS NOT NULL",
+        )
+        .bind(tenant_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
     /// Makes `sealed` the secret and keeps the one it replaces as `previous`.
     pub async fn rotate_webhook_secret(
         &self,

@@ -28,7 +28,9 @@ async fn status_of(http: &reqwest::Client, url: &str, key: &str, id: &str) -> St
 fn dials_per_room(lk: &LiveKitDouble) -> HashMap<String, usize> {
     let mut m = HashMap::new();
     for c in lk.calls() {
-        *m.entry(c.room_name).or_default() += 1;
+        // Call rooms are namespaced per tenant in LiveKit: count by the call's own name.
+        let (_, own) = trunkline_core::rooms::split(&c.room_name).expect("a tenant's room");
+        *m.entry(own.to_owned()).or_default() += 1;
     }
     m
 }

@@ -7,7 +7,7 @@ use crate::extract::{from_value, JsonBody, PathId, Tenant};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +27,7 @@ pub fn routes() -> Router<AppState> {
         .route("/assistants", post(create).get(list))
         .route("/assistants/{id}", get(show).patch(update).delete(remove))
         .route("/webhooks/secret", post(rotate_secret))
+        .route("/webhooks/secret/previous", delete(retire_previous_secret))
 }
 
 /// An assistant as sent: POST needs `name` and `agent_name`; PATCH takes any subset (`null`
@@ -293,5 +294,33 @@ pub async fn rotate_secret(
             webhook_secret: secret,
             previous_secret_valid_until: iso8601(until),
         },
+    ))
+}
+
+/// Stops signing with the previous secret now, instead of at the end of the overlap: after a
+/// leak of the old secret, deliveries must stop carrying a signature made with it at once.
+#[utoipa::path(delete, path = "/webhooks/secret/previous", tag = "calls",
+    summary = "Retire the previous webhook signing secret now",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deliveries are signed with the current secret only", body = Envelope<serde_json::Value>),
+        (status = 401, description = "Invalid or missing API key", body = Envelope<serde_json::Value>),
+        (status = 404, description = "There is no previous secret to retire", body = Envelope<serde_json::Value>)))]
+pub async fn retire_previous_secret(
+    State(state): State<AppState>,
+    tenant: Tenant,
+) -> Result<Response, ApiError> {
+    if !state
+        .store
+        .retire_previous_webhook_secret(&tenant.id)
+        .await?
+    {
+        return Err(ApiError::NotFound(
+            "No previous webhook secret to retire: it was retired already, or the secret was never rotated (POST /webhooks/secret rotates it)",
+        ));
+    }
+    Ok(ok(
+        "Previous webhook secret retired: deliveries are signed with the current secret only.",
+        serde_json::json!({}),
     ))
 }

@@ -38,11 +38,21 @@ const PREPARE_LEAD: Duration = Duration::from_millis(100);
 /// Extra time given to LiveKit beyond the ringing timeout before we stop waiting.
 const ANSWER_MARGIN: Duration = Duration::from_secs(15);
 
+/// How long applied LiveKit event ids are remembered against replays. LiveKit's webhook
+/// tokens expire within minutes, and an expired token is refused before its event is read,
+/// so a day is far beyond what a replay could use.
+pub const EVENT_MEMORY: Duration = Duration::from_secs(24 * 3600);
+
+/// How often the remembered event ids are pruned.
+const EVENT_PRUNE_EVERY: Duration = Duration::from_secs(600);
+
 impl Dialer {
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
         tokio::pin!(stop);
         let mut last_sweep = tokio::time::Instant::now();
         let mut last_room_check = tokio::time::Instant::now();
+        // The first pass prunes what a stopped process left.
+        let mut last_prune: Option<tokio::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = &mut stop => break,
@@ -51,6 +61,17 @@ impl Dialer {
             }
             if let Err(e) = self.claim_pass().await {
                 tracing::warn!(error = %e, "dialer: claim pass failed");
+            }
+            if last_prune.is_none_or(|t| t.elapsed() >= EVENT_PRUNE_EVERY) {
+                last_prune = Some(tokio::time::Instant::now());
+                let before = now_micros() - micros(EVENT_MEMORY);
+                match self.store.prune_livekit_events(before).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(pruned = n, "dialer: forgot old LiveKit event ids"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dialer: pruning LiveKit event ids failed")
+                    }
+                }
             }
             if last_sweep.elapsed() >= Duration::from_secs(1) {
                 last_sweep = tokio::time::Instant::now();

@@ -93,6 +93,16 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets the ids of LiveKit events received before `before` (µs). Safe once their
+    /// tokens have expired: a replay of such an event is refused at its signature check.
+    pub async fn prune_livekit_events(&self, before: i64) -> Result<u64, StoreError> {
+        let r = sqlx::query("DELETE FROM livekit_events WHERE received_at < $1")
+            .bind(before)
+            .execute(&self.writer)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     /// Applies `t` if the call is still in one of `t.from`, with its webhook and event id in
     /// the same transaction.
     pub async fn transition(&self, id: &str, t: &Transition<'_>) -> Result<Applied, StoreError> {
