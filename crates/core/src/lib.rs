@@ -10,6 +10,7 @@ pub mod error;
 pub mod health_checks;
 pub mod metrics;
 pub mod provisioning;
+pub mod quotas;
 pub mod records;
 pub mod sealing;
 pub mod tenants;
@@ -40,6 +41,8 @@ pub struct Services {
     pub allow_private_targets: bool,
     /// Limits and timings of outbound calls.
     pub calls: Arc<calls::CallSettings>,
+    /// How many objects of each kind a tenant may have.
+    pub quotas: quotas::QuotaLimits,
     /// Wakes the dialer when a call is queued.
     pub dialer_wake: Arc<tokio::sync::Notify>,
     /// Wakes the webhook deliverer when a delivery is queued.
@@ -63,6 +66,7 @@ impl Services {
             tenants: Arc::new(KeyCache::new(auth_cache_ttl)),
             allow_private_targets: false,
             calls: Arc::default(),
+            quotas: quotas::QuotaLimits::default(),
             dialer_wake: Arc::default(),
             outbox_wake: Arc::default(),
         }

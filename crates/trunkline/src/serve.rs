@@ -42,6 +42,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     );
     services.allow_private_targets = args.allow_private_targets;
     services.calls = std::sync::Arc::new(calls);
+    services.quotas = args.quota_limits();
     services.provisioner = services.provisioner.clone().with_bridge(bridge);
     let state = AppState::from(services);
     let metrics = metrics.map(|(mut exporter, listener)| {

@@ -17,6 +17,7 @@ use trunkline_core::calls::finish::{advance_from, Details};
 use trunkline_core::calls::render::{view, CallView};
 use trunkline_core::calls::DialPlan;
 use trunkline_core::provisioning::status::Status;
+use trunkline_core::quotas::Quota;
 use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::assistant::{metadata_text, AssistantConfig, MAX_METADATA_BYTES};
@@ -131,6 +132,7 @@ pub async fn create(
             return replay(&existing, &request_hash);
         }
     }
+    state.check_quota(&tenant.id, Quota::QueuedCalls).await?;
     state.require_livekit()?;
     let req: OutboundCall = from_value(body, "")?;
     let mut errors = ValidationErrors::default();

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trunkline_core::provisioning::dispatch;
 use trunkline_core::provisioning::status::Status;
+use trunkline_core::quotas::Quota;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::dispatch::{DispatchRuleConfig, RawDispatchRule};
 use trunkline_domain::ids::DispatchRuleId;
@@ -247,6 +248,7 @@ pub async fn create_dispatch_rule(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    state.check_quota(&tenant.id, Quota::DispatchRules).await?;
     let (name, config) = parse_create(body)?;
     let id = state
         .provisioner

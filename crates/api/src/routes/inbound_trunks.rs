@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trunkline_core::provisioning::status::Status;
 use trunkline_core::provisioning::{inbound, status};
+use trunkline_core::quotas::Quota;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::inbound::{InboundTrunkConfig, RawInboundTrunk};
 use trunkline_domain::lk_json::LkInboundTrunkFile;
@@ -207,6 +208,7 @@ pub async fn create_inbound_trunk(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    state.check_quota(&tenant.id, Quota::InboundTrunks).await?;
     let (name, config) = parse_create(body)?;
     let created = state
         .provisioner

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use trunkline_core::provisioning::status;
 use trunkline_core::provisioning::status::Status;
+use trunkline_core::quotas::Quota;
 use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::text;
@@ -76,6 +77,7 @@ pub async fn create_outbound_trunk(
     tenant: Tenant,
     JsonBody(req): JsonBody<CreateOutboundTrunk>,
 ) -> Result<Response, ApiError> {
+    state.check_quota(&tenant.id, Quota::OutboundTrunks).await?;
     let mut errors = ValidationErrors::default();
     let name = text::required_name(&mut errors, "trunk_name", req.trunk_name.as_deref(), 100);
     let kind = match &req.trunk_type {
