@@ -20,9 +20,14 @@ pub enum ApiError {
         message: String,
         errors: Vec<FieldError>,
     },
-    Unauthorized,
+    Unauthorized(AuthFailure),
     NotFound(&'static str),
-    MethodNotAllowed,
+    /// A 404 whose message depends on what the id turned out to be (deleted, another kind).
+    NotFoundBecause(String),
+    /// The path exists but not with this method; `allow` lists the methods it takes.
+    MethodNotAllowed {
+        allow: String,
+    },
     Conflict(String),
     PayloadTooLarge,
     /// LiveKit (or another upstream) failed: 502 when it answered wrongly, 503 when it could
@@ -42,6 +47,30 @@ pub enum ApiError {
     Internal {
         context: String,
     },
+}
+
+/// Why a request was not authenticated. Each says what to do, and none tells anything about
+/// another tenant: an unknown key and a key of another account read alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthFailure {
+    MissingHeader,
+    MalformedHeader,
+    UnknownKey,
+    RevokedKey,
+    /// `POST /livekit/webhook`: LiveKit's signature, not an API key, is checked there.
+    LiveKitSignature,
+}
+
+impl AuthFailure {
+    pub fn message(self) -> &'static str {
+        match self {
+            Self::MissingHeader => "Missing API key: send the header Authorization: Bearer <api_key>",
+            Self::MalformedHeader => "Malformed Authorization header: send Authorization: Bearer <api_key> (the word Bearer, one space, then the key)",
+            Self::UnknownKey => "Unknown API key: check that the whole key was copied; a new one is made with `trunkline keys create` or POST /keys",
+            Self::RevokedKey => "This API key was revoked: use another key of the account, or make a new one with `trunkline keys create`",
+            Self::LiveKitSignature => "LiveKit webhook signature rejected: the Authorization header must be a JWT that LiveKit signed with the API key and secret trunkline is configured with (LIVEKIT_API_KEY, LIVEKIT_API_SECRET), whose sha256 claim matches the body",
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -77,9 +106,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::NotFound(_) | Self::NotFoundBecause(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Upstream { status, .. } => *status,
@@ -144,6 +173,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
         let mut retry_after_secs = None;
+        let allow = match &self {
+            Self::MethodNotAllowed { allow } if !allow.is_empty() => Some(allow.clone()),
+            _ => None,
+        };
         let (message, data) = match self {
             Self::BadRequest { message, errors } => {
                 let data = (!errors.is_empty()).then(|| ErrorData {
@@ -157,14 +190,16 @@ impl IntoResponse for ApiError {
                 });
                 (message, serde_json::to_value(data).unwrap_or_default())
             }
-            Self::Unauthorized => (
-                "Invalid or missing API key: send Authorization: Bearer <api_key>".to_owned(),
-                serde_json::Value::Null,
-            ),
+            Self::Unauthorized(why) => (why.message().to_owned(), serde_json::Value::Null),
             Self::NotFound(what) => (what.to_owned(), serde_json::Value::Null),
-            Self::MethodNotAllowed => (
+            Self::NotFoundBecause(why) => (why, serde_json::Value::Null),
+            Self::MethodNotAllowed { allow } if allow.is_empty() => (
                 "Method not allowed on this path".to_owned(),
                 serde_json::Value::Null,
+            ),
+            Self::MethodNotAllowed { allow } => (
+                format!("Method not allowed on this path: it accepts {allow}"),
+                serde_json::json!({ "allowed_methods": allow.split(", ").collect::<Vec<_>>() }),
             ),
             Self::Conflict(m) => (m, serde_json::Value::Null),
             Self::PayloadTooLarge => (
@@ -188,7 +223,7 @@ impl IntoResponse for ApiError {
                 ("Internal server error: trunkline could not complete the request; the details are in its log".to_owned(), serde_json::Value::Null)
             }
         };
-        let mut response = (
+        let mut resp = (
             status,
             Json(Envelope {
                 success: false,
@@ -197,12 +232,14 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let Some(v) = allow.and_then(|a| axum::http::HeaderValue::from_str(&a).ok()) {
+            resp.headers_mut().insert(axum::http::header::ALLOW, v);
+        }
         if let Some(secs) = retry_after_secs {
-            response
-                .headers_mut()
+            resp.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
-        response
+        resp
     }
 }
 
@@ -224,9 +261,15 @@ mod tests {
     fn status_table() {
         let cases: Vec<(ApiError, u16)> = vec![
             (ApiError::bad_request("x"), 400),
-            (ApiError::Unauthorized, 401),
+            (ApiError::Unauthorized(AuthFailure::UnknownKey), 401),
+            (ApiError::NotFoundBecause("x".into()), 404),
             (ApiError::NotFound("Trunk not found"), 404),
-            (ApiError::MethodNotAllowed, 405),
+            (
+                ApiError::MethodNotAllowed {
+                    allow: "GET".into(),
+                },
+                405,
+            ),
             (ApiError::Conflict("x".into()), 409),
             (ApiError::PayloadTooLarge, 413),
             (

@@ -1,7 +1,7 @@
 //! Request extractors whose rejections speak the envelope: a JSON body whose errors name the
 //! field, and the tenant behind a bearer API key.
 
-use crate::error::ApiError;
+use crate::error::{ApiError, AuthFailure};
 use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
@@ -24,8 +24,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
             let essence = ct.split(';').next().unwrap_or_default().trim();
             if essence != "application/json" && !essence.ends_with("+json") {
-                return Err(ApiError::bad_request(
-                    "Content-Type must be application/json",
+                return Err(ApiError::field(
+                    "Content-Type",
+                    format!("must be application/json, not {essence:?}: send the body as JSON"),
                 ));
             }
         }
@@ -33,7 +34,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                 ApiError::PayloadTooLarge
             } else {
-                ApiError::bad_request("could not read the request body")
+                ApiError::field("body", "could not be read: send the whole JSON body")
             }
         })?;
         parse_json(&bytes).map(JsonBody)
@@ -43,9 +44,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 /// Parses JSON into `T`, describing any failure by the JSON path where it happened.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request(
-            "request body is empty: send a JSON object",
-        ));
+        return Err(ApiError::field("body", "is empty: send a JSON object"));
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(de).map_err(|e| describe(e, ""))?;
@@ -67,7 +66,7 @@ fn describe(e: serde_path_to_error::Error<serde_json::Error>, prefix: &str) -> A
         inner.classify(),
         Category::Syntax | Category::Eof | Category::Io
     ) {
-        return ApiError::bad_request(format!("request body is not valid JSON: {inner}"));
+        return ApiError::field("body", format!("is not valid JSON: {inner}"));
     }
     let path = e.path().to_string();
     let field = match (prefix.is_empty(), path == ".") {
@@ -81,7 +80,47 @@ fn describe(e: serde_path_to_error::Error<serde_json::Error>, prefix: &str) -> A
     if let Some(at) = msg.rfind(" at line ") {
         msg.truncate(at);
     }
-    ApiError::field(field, msg)
+    ApiError::field(field, plain_words(&msg))
+}
+
+/// serde names the Rust type it expected (`expected struct PatchTrunk`, `expected u16`);
+/// a client knows JSON types, so those are said in JSON's words.
+pub fn plain_words(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut rest = msg;
+    while let Some(at) = rest.find("expected ") {
+        out.push_str(&rest[..at + "expected ".len()]);
+        rest = &rest[at + "expected ".len()..];
+        let word_end = |s: &str| {
+            s.find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(s.len())
+        };
+        let first = &rest[..word_end(rest)];
+        let (replacement, consumed) = match first {
+            "struct" | "enum" => {
+                let after = rest[first.len()..].trim_start_matches(' ');
+                let skipped = rest.len() - after.len();
+                let kind = if first == "struct" {
+                    "a JSON object"
+                } else {
+                    "one of the documented values"
+                };
+                (kind, skipped + word_end(after))
+            }
+            "u8" | "u16" | "u32" | "u64" | "usize" | "i8" | "i16" | "i32" | "i64" | "isize" => {
+                ("an integer", first.len())
+            }
+            "f32" | "f64" => ("a number", first.len()),
+            "a" if rest.starts_with("a sequence") => ("a JSON array", "a sequence".len()),
+            "a" if rest.starts_with("a map") => ("a JSON object", "a map".len()),
+            "unit" => ("null", first.len()),
+            _ => ("", 0),
+        };
+        out.push_str(replacement);
+        rest = &rest[consumed..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The tenant a request acts for, from `Authorization: Bearer <api_key>`.
@@ -100,26 +139,39 @@ impl FromRequestParts<AppState> for Tenant {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let refuse = |why| ApiError::Unauthorized(why);
         let header = parts
             .headers
             .get(AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized)?;
-        let value = header.to_str().map_err(|_| ApiError::Unauthorized)?;
-        let (scheme, key) = value.split_once(' ').ok_or(ApiError::Unauthorized)?;
+            .ok_or(refuse(AuthFailure::MissingHeader))?;
+        let value = header
+            .to_str()
+            .map_err(|_| refuse(AuthFailure::MalformedHeader))?;
+        let (scheme, key) = value
+            .split_once(' ')
+            .ok_or(refuse(AuthFailure::MalformedHeader))?;
         let key = key.trim();
-        if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() || key.len() > 256 {
-            return Err(ApiError::Unauthorized);
+        if !scheme.eq_ignore_ascii_case("bearer") || key.is_empty() {
+            return Err(refuse(AuthFailure::MalformedHeader));
         }
-        let (id, list_generation) = state
-            .tenants
-            .authenticate(&state.store, &hash_api_key(key))
-            .await?
-            .ok_or(ApiError::Unauthorized)?;
-        tracing::Span::current().record("tenant", id.as_str());
-        Ok(Tenant {
-            id,
-            list_generation,
-        })
+        if key.len() > 256 {
+            return Err(refuse(AuthFailure::UnknownKey));
+        }
+        let hash = hash_api_key(key);
+        match state.tenants.authenticate(&state.store, &hash).await? {
+            Some((id, list_generation)) => {
+                tracing::Span::current().record("tenant", id.as_str());
+                Ok(Tenant {
+                    id,
+                    list_generation,
+                })
+            }
+            // Only the holder of the key learns it was revoked; nothing names its tenant.
+            None if state.store.api_key_revoked(&hash).await? => {
+                Err(refuse(AuthFailure::RevokedKey))
+            }
+            None => Err(refuse(AuthFailure::UnknownKey)),
+        }
     }
 }
 
@@ -135,5 +187,31 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
             .await
             .map(|p| PathId(p.0))
             .map_err(|_| ApiError::NotFound("No such resource in this account"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::plain_words;
+
+    #[test]
+    fn serde_type_names_become_json_words() {
+        assert_eq!(
+            plain_words("invalid type: string \"x\", expected struct PatchTrunk"),
+            "invalid type: string \"x\", expected a JSON object"
+        );
+        assert_eq!(
+            plain_words("invalid type: string \"x\", expected u16"),
+            "invalid type: string \"x\", expected an integer"
+        );
+        assert_eq!(
+            plain_words("invalid type: map, expected a sequence"),
+            "invalid type: map, expected a JSON array"
+        );
+        assert_eq!(
+            plain_words("invalid type: integer `5`, expected a string"),
+            "invalid type: integer `5`, expected a string"
+        );
+        assert_eq!(plain_words("unknown field `x`"), "unknown field `x`");
     }
 }

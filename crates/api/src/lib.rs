@@ -7,6 +7,8 @@ pub mod extract;
 pub mod http_server;
 pub mod metrics;
 pub mod openapi;
+pub mod pagination;
+pub mod query_guard;
 pub mod routes;
 pub mod state;
 pub mod trunk_path;
@@ -28,6 +30,14 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 
 pub fn router(state: AppState) -> Router {
+    // The 405 rewrite wraps the whole router: `Allow` is set by the method router after its
+    // fallback and layers have run.
+    Router::new()
+        .fallback_service(routes(state))
+        .layer(middleware::from_fn(name_allowed_methods))
+}
+
+fn routes(state: AppState) -> Router {
     Router::new()
         .route(
             "/sip/create-outbound-trunk",
@@ -44,6 +54,8 @@ pub fn router(state: AppState) -> Router {
             "/sip/deactivate/{trunk_id}",
             delete(trunks::deactivate_trunk),
         )
+        .merge(routes::outbound_trunks::routes())
+        .merge(routes::tenant_self::routes())
         .merge(routes::inbound_trunks::routes())
         .merge(routes::dispatch_rules::routes())
         .merge(routes::assistants::routes())
@@ -55,7 +67,12 @@ pub fn router(state: AppState) -> Router {
         .route("/ready", get(health::ready))
         .route("/openapi.json", get(openapi::openapi_json))
         .fallback(|| async { ApiError::NotFound("No such endpoint: see GET /openapi.json") })
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed {
+                allow: String::new(),
+            }
+        })
+        .layer(middleware::from_fn(query_guard::refuse_unknown_parameters))
         .layer(DefaultBodyLimit::max(extract::BODY_LIMIT))
         .layer(middleware::from_fn(access_log))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
@@ -65,6 +82,26 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(middleware::from_fn(metrics::record))
         .with_state(state)
+}
+
+/// A 405 names the methods the path takes, in its body as in `Allow` (which the router sets
+/// on the fallback's answer, after the fallback ran).
+async fn name_allowed_methods(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    if resp.status() != StatusCode::METHOD_NOT_ALLOWED {
+        return resp;
+    }
+    let allow = resp
+        .headers()
+        .get(axum::http::header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ");
+    ApiError::MethodNotAllowed { allow }.into_response()
 }
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -12,6 +12,9 @@ use trunkline_store::{Store, TrunkSummary};
 pub struct AppState {
     pub services: Services,
     pub list_bodies: Arc<ListBodies>,
+    /// LiveKit's last readiness answer: `/ready` is polled by load balancers and
+    /// orchestrators, and must not turn each poll into a LiveKit request.
+    pub livekit_readiness: Arc<crate::routes::health::ReadinessCache>,
 }
 
 impl AppState {
@@ -30,6 +33,7 @@ impl From<Services> for AppState {
         Self {
             services,
             list_bodies: Arc::default(),
+            livekit_readiness: Arc::default(),
         }
     }
 }

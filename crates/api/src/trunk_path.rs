@@ -9,6 +9,8 @@ use axum::http::request::Parts;
 use trunkline_domain::TrunkId;
 use trunkline_store::TrunkRow;
 
+pub const INBOUND_NOT_FOUND: &str = "Inbound trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
+
 pub const NOT_FOUND: &str = "Trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
 
 /// The `{trunk_id}` of a path. A segment that does not even decode (`%FF`) names no trunk:
@@ -35,14 +37,68 @@ pub async fn owned_trunk(
     tenant: &Tenant,
     trunk_id: &str,
 ) -> Result<TrunkRow, ApiError> {
-    // A malformed id cannot exist: same answer as a missing one, without a database trip.
+    // A malformed id cannot exist: no database trip, but a LiveKit id is named as such.
     if TrunkId::parse(trunk_id).is_none() {
-        return Err(ApiError::NotFound(NOT_FOUND));
+        return Err(malformed_trunk_id(trunk_id, NOT_FOUND));
     }
-    state
+    match state
         .store
         .outbound_trunks()
         .get(&tenant.id, trunk_id)
         .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))
+    {
+        Some(row) => Ok(row),
+        None => Err(missing_trunk(state, tenant, trunk_id, TrunkDirection::Outbound).await?),
+    }
+}
+
+/// Which kind of trunk a route expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrunkDirection {
+    Outbound,
+    Inbound,
+}
+
+/// `ST_` and something other than trunkline's 32 hex digits: most likely LiveKit's own id of
+/// the trunk (`ST_` and 12 letters or digits), which the client copied from `livekit_trunk_id`.
+pub fn malformed_trunk_id(id: &str, otherwise: &'static str) -> ApiError {
+    let rest = id.strip_prefix("ST_").unwrap_or_default();
+    if !rest.is_empty() && rest.len() < 32 && rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return ApiError::NotFoundBecause(format!(
+            "{id} looks like a LiveKit trunk id (livekit_trunk_id); this path takes trunkline's trunk_id: ST_ and 32 hex digits, as GET /sip/list or GET /sip/inbound-trunks shows"
+        ));
+    }
+    ApiError::NotFound(otherwise)
+}
+
+/// The 404 for a well-formed trunk id that names no live trunk of `expected` in this tenant:
+/// it says whether the id was deleted or belongs to the other direction. Other tenants' ids
+/// read as unknown.
+pub async fn missing_trunk(
+    state: &AppState,
+    tenant: &Tenant,
+    id: &str,
+    expected: TrunkDirection,
+) -> Result<ApiError, ApiError> {
+    use trunkline_store::TrunkIdFate as Fate;
+    let fate = state.store.trunk_id_fate(&tenant.id, id).await?;
+    let message = match (expected, fate) {
+        (TrunkDirection::Outbound, Fate::DeletedOutbound)
+        | (TrunkDirection::Inbound, Fate::DeletedInbound) => {
+            format!("Trunk {id} was deleted; its id is not reused. GET /sip/list and GET /sip/inbound-trunks show this account's trunks")
+        }
+        (TrunkDirection::Outbound, Fate::Inbound | Fate::DeletedInbound) => format!(
+            "{id} is an inbound trunk: inbound trunks are under /sip/inbound-trunks/{id}; this path takes an outbound trunk's id"
+        ),
+        (TrunkDirection::Inbound, Fate::Outbound | Fate::DeletedOutbound) => format!(
+            "{id} is an outbound trunk: outbound trunks are under /sip/trunks/{id}; this path takes an inbound trunk's id"
+        ),
+        _ => {
+            return Ok(ApiError::NotFound(match expected {
+                TrunkDirection::Outbound => NOT_FOUND,
+                TrunkDirection::Inbound => INBOUND_NOT_FOUND,
+            }))
+        }
+    };
+    Ok(ApiError::NotFoundBecause(message))
 }

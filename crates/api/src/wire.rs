@@ -139,7 +139,7 @@ pub struct Health {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
     pub database: String,
-    /// `ok`, `not_configured`, or what failed.
+    /// `ok`, `not_configured`, `demo` (`serve --demo`'s embedded stand-in), or what failed.
     pub livekit: String,
 }
 
@@ -176,3 +176,13 @@ impl From<&HealthRow> for TrunkHealth {
         }
     }
 }
+
+/// `GET /sip/outbound-trunks`: one page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrunkPage {
+    pub trunks: Vec<TrunkListItem>,
+    /// Pass as `cursor` for the next page; absent on the last one.
+    pub next_cursor: Option<String>,
+}
+
+pub use crate::envelope::Envelope;

@@ -33,9 +33,19 @@ async fn an_answered_call_completes_and_the_end_of_call_webhook_is_signed() {
     let dispatch =
         f.lk.dispatches()
             .into_iter()
-            .find(|d| d.room == id)
+            .find(|d| own_room(&d.room) == id)
             .expect("agent dispatched");
-    assert_eq!(dispatch.agent_name, "outbound-caller");
+    assert_eq!(own_room(&dispatch.agent_name), "outbound-caller");
+    // The assistant tells the tenant the name its worker registers with in LiveKit.
+    let (_, assistant) = f
+        .srv
+        .get(&format!("/assistants/{}", f.assistant), &f.key)
+        .await;
+    assert_eq!(assistant["data"]["agent_name"], "outbound-caller");
+    assert_eq!(
+        assistant["data"]["livekit_agent_name"],
+        dispatch.agent_name.as_str()
+    );
     let meta: Value = serde_json::from_str(&dispatch.metadata).unwrap();
     assert_eq!(meta["to_number"], "+14155550100");
     assert_eq!(meta["assistant_metadata"]["lang"], "en");
@@ -117,7 +127,13 @@ async fn a_503_from_the_trunk_is_retried_and_a_486_never_is() {
     assert_eq!(c["attempts"], 2, "{c}");
     assert_eq!(f.dialed(&id).len(), 2);
     // One agent in the room, even though the call was dialed twice.
-    assert_eq!(f.lk.dispatches().iter().filter(|d| d.room == id).count(), 1);
+    assert_eq!(
+        f.lk.dispatches()
+            .iter()
+            .filter(|d| own_room(&d.room) == id)
+            .count(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -149,6 +165,24 @@ async fn the_same_idempotency_key_dials_once() {
     assert_eq!(again.0, 202);
     assert_eq!(again.1["data"]["call_id"], id.as_str());
     assert_eq!(again.1["data"]["status"], "answered");
+    // A replay says the call was already placed rather than queued again.
+    assert_eq!(again.1["message"], "Call already placed; it is answered");
+    // Hanging up an answered call ends it (it was not cancelled), and a replay then says so.
+    let (st, ended) = f
+        .srv
+        .send("POST", &format!("/call/{id}/cancel"), Some(&f.key), None)
+        .await;
+    assert_eq!(st, 200, "{ended}");
+    assert_eq!(ended["message"], "Call ended", "{ended}");
+    let replay = send(body.clone()).await;
+    assert_eq!(replay.0, 202);
+    assert!(
+        replay.1["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Call already placed; it has ended"),
+        "{replay:?}"
+    );
     let other = send(
         json!({"assistant_id": f.assistant, "trunk_id": f.trunk, "to_number": "+14155550123"}),
     )
@@ -258,7 +292,7 @@ async fn cancelling_a_queued_call_means_it_is_never_dialed() {
         .await;
     assert_eq!(st, 200, "{c}");
     assert_eq!(c["data"]["status"], "completed");
-    assert!(f.lk.rooms().iter().all(|r| r.name != first));
+    assert!(f.lk.rooms().iter().all(|r| own_room(&r.name) != first));
 }
 
 #[tokio::test]
@@ -360,7 +394,7 @@ async fn an_answered_call_is_transferred_with_the_grants_livekit_requires() {
     let t = f.lk.transfers();
     assert_eq!(t.len(), 1);
     assert_eq!(t[0].transfer_to, "tel:+15550100001");
-    assert_eq!(t[0].room_name, id);
+    assert_eq!(own_room(&t[0].room_name), id);
     let req =
         f.lk.requests()
             .into_iter()
@@ -369,7 +403,7 @@ async fn an_answered_call_is_transferred_with_the_grants_livekit_requires() {
     let grants = req.grants.expect("verified token");
     assert!(grants.sip_call());
     assert_eq!(grants.claims["video"]["roomAdmin"], true);
-    assert_eq!(grants.claims["video"]["room"], id.as_str());
+    assert_eq!(grants.claims["video"]["room"], t[0].room_name.as_str());
     // After the REFER the callee's leg leaves the room: the call is complete.
     f.wait_status(&id, "completed").await;
 }

@@ -60,12 +60,14 @@ async fn forged_altered_and_replayed_webhooks_change_nothing() {
     assert!(f.lk.hangup(&sip_call_id));
     f.wait_status(&id, "completed").await;
     assert!(f.lk.flush_webhooks(Duration::from_secs(5)).await);
-    let left = f
-        .lk
-        .webhook_events()
-        .into_iter()
-        .find(|e| e.event == "participant_left" && e.room.as_ref().is_some_and(|r| r.name == id))
-        .expect("LiveKit reported the hangup");
+    let left =
+        f.lk.webhook_events()
+            .into_iter()
+            .find(|e| {
+                e.event == "participant_left"
+                    && e.room.as_ref().is_some_and(|r| own_room(&r.name) == id)
+            })
+            .expect("LiveKit reported the hangup");
     let body = serde_json::to_vec(&left).unwrap();
     assert_eq!(
         post_webhook(&f.srv, Some(lk_token(LK_SECRET, LK_KEY, &body)), &body).await,
@@ -222,4 +224,45 @@ async fn an_answered_call_whose_webhooks_never_arrive_is_completed_by_asking_liv
             .find(|r| r.method == "ListRooms")
             .expect("asked LiveKit");
     assert_eq!(req.grants.unwrap().claims["video"]["roomList"], true);
+}
+
+/// A room another tenant can name (its own namespace, then this call's id) is not this
+/// call's room: LiveKit's events about it leave the call alone. The same event about the
+/// call's real room applies.
+#[tokio::test]
+async fn a_webhook_for_another_tenants_room_does_not_touch_the_call() {
+    let f = fixture().await;
+    let id = f.call("+14155550134").await;
+    f.wait_status(&id, "answered").await;
+    let tenant_of = |key: String| {
+        let store = f.srv.store.clone();
+        async move {
+            store
+                .tenant_for_key_hash(&trunkline_core::sealing::hash_api_key(&key))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let mine = tenant_of(f.key.clone()).await;
+    let theirs = tenant_of(f.srv.tenant("b@example.com").await).await;
+    let finished = |room: String, event_id: &str| {
+        json!({"event": "room_finished", "id": event_id, "createdAt": "1700000000",
+               "room": {"name": room}})
+        .to_string()
+        .into_bytes()
+    };
+    let foreign = finished(trunkline_core::rooms::call_room(&theirs, &id), "EV_b1");
+    let auth = Some(lk_token(LK_SECRET, LK_KEY, &foreign));
+    assert_eq!(post_webhook(&f.srv, auth, &foreign).await, 200);
+    assert_eq!(
+        f.get(&id).await["status"],
+        "answered",
+        "B's room ended A's call"
+    );
+
+    let own = finished(trunkline_core::rooms::call_room(&mine, &id), "EV_a1");
+    let auth = Some(lk_token(LK_SECRET, LK_KEY, &own));
+    assert_eq!(post_webhook(&f.srv, auth, &own).await, 200);
+    f.wait_status(&id, "completed").await;
 }

@@ -76,6 +76,14 @@ async fn created(server: &TestServer, key: &str, body: &Value) -> Value {
     json["data"].clone()
 }
 
+/// A LiveKit name (room, room prefix, agent) as its tenant knows it: without the tenant's
+/// namespace prefix, which every such name must carry.
+fn own(livekit_name: &str) -> &str {
+    trunkline_core::rooms::split(livekit_name)
+        .map(|(_, own)| own)
+        .unwrap_or_else(|| panic!("{livekit_name:?} is outside every tenant namespace"))
+}
+
 fn lk_rule(lk: &LiveKitDouble, d: &Value) -> proto::SipDispatchRuleInfo {
     lk.dispatch_rule(d["livekit_rule_id"].as_str().expect("a LiveKit rule id"))
         .expect("LiveKit holds the rule")
@@ -131,7 +139,7 @@ async fn snake_case_create_translates_trunk_ids_and_number_filters() {
     );
     match r.rule.and_then(|r| r.rule) {
         Some(Rule::DispatchRuleCallee(c)) => {
-            assert_eq!(c.room_prefix, "support-");
+            assert_eq!(own(&c.room_prefix), "support-");
             assert_eq!(c.pin, "12345");
             assert!(c.randomize);
         }
@@ -139,7 +147,7 @@ async fn snake_case_create_translates_trunk_ids_and_number_filters() {
     }
     let agents = r.room_config.unwrap().agents;
     assert_eq!(agents.len(), 1);
-    assert_eq!(agents[0].agent_name, "support-agent");
+    assert_eq!(own(&agents[0].agent_name), "support-agent");
     assert_eq!(agents[0].metadata, "{\"tier\":1}");
 
     // The direct kind.
@@ -152,10 +160,7 @@ async fn snake_case_create_translates_trunk_ids_and_number_filters() {
     .await;
     match lk_rule(&lk, &d).rule.and_then(|r| r.rule) {
         Some(Rule::DispatchRuleDirect(r)) => {
-            assert_eq!(
-                (r.room_name.as_str(), r.pin.as_str()),
-                ("conference", "9999")
-            )
+            assert_eq!((own(&r.room_name), r.pin.as_str()), ("conference", "9999"))
         }
         other => panic!("{other:?}"),
     }
@@ -211,13 +216,13 @@ async fn seed_002_dispatch_json_verbatim_applies_to_the_accounts_trunks_only() {
     assert!(!r.trunk_ids.contains(&their_lk));
     match r.rule.and_then(|r| r.rule) {
         Some(Rule::DispatchRuleIndividual(i)) => {
-            assert_eq!(i.room_prefix, "call-");
+            assert_eq!(own(&i.room_prefix), "call-");
             assert!(!i.no_randomness);
         }
         other => panic!("{other:?}"),
     }
     let agents = r.room_config.unwrap().agents;
-    assert_eq!(agents[0].agent_name, "voice-agent");
+    assert_eq!(own(&agents[0].agent_name), "voice-agent");
     assert_eq!(agents[0].metadata, "Twilio inbound call handler");
 
     // A second trunk joins the rule; deleting it leaves it again.
@@ -450,9 +455,9 @@ async fn patch_and_delete_round_trip_through_livekit() {
     assert_eq!(r.name, "R2");
     assert_eq!(r.trunk_ids, [lk2]);
     assert!(
-        matches!(r.rule.and_then(|r| r.rule), Some(Rule::DispatchRuleDirect(d)) if d.room_name == "lobby" && d.pin == "2468")
+        matches!(r.rule.and_then(|r| r.rule), Some(Rule::DispatchRuleDirect(d)) if own(&d.room_name) == "lobby" && d.pin == "2468")
     );
-    assert_eq!(r.room_config.unwrap().agents[0].agent_name, "a2");
+    assert_eq!(own(&r.room_config.unwrap().agents[0].agent_name), "a2");
     // t1 is free now.
     let (status, _) = server
         .send(
@@ -631,4 +636,61 @@ async fn the_openapi_document_lists_the_new_paths() {
         .get("DispatchRuleDetails")
         .is_some());
     server.stop().await;
+}
+
+/// All tenants share one LiveKit project: the same room and agent names given by two
+/// tenants must be different rooms and agents there, while each tenant sees its own names.
+#[tokio::test]
+async fn two_tenants_same_room_and_agent_names_are_different_in_livekit() {
+    let Env {
+        lk,
+        server,
+        key,
+        _db,
+    } = env().await;
+    let other = server.tenant("b@example.com").await;
+    let body = json!({"name": "Support", "rule": {"type": "direct", "room_name": "support"},
+                      "room_config": {"agents": [{"agent_name": "helper"}]}});
+    let mut lk_rooms = vec![];
+    let mut lk_agents = vec![];
+    for (k, number) in [(&key, "+15550100000"), (&other, "+15550100001")] {
+        trunk(&server, k, number).await;
+        let d = created(&server, k, &body).await;
+        let (status, json) = server
+            .get(
+                &format!("/sip/dispatch-rules/{}", d["rule_id"].as_str().unwrap()),
+                k,
+            )
+            .await;
+        assert_eq!(status, 200, "{json}");
+        assert_eq!(json["data"]["rule"]["room_name"], "support", "{json}");
+        assert_eq!(
+            json["data"]["room_config"]["agents"][0]["agent_name"],
+            "helper"
+        );
+        let r = lk_rule(&lk, &d);
+        match r.rule.and_then(|r| r.rule) {
+            Some(Rule::DispatchRuleDirect(d)) => lk_rooms.push(d.room_name),
+            other => panic!("{other:?}"),
+        }
+        lk_agents.push(r.room_config.unwrap().agents[0].agent_name.clone());
+    }
+    assert_ne!(lk_rooms[0], lk_rooms[1], "one room for both tenants");
+    assert_ne!(lk_agents[0], lk_agents[1], "one agent for both tenants");
+    for name in lk_rooms.iter() {
+        assert_eq!(own(name), "support");
+    }
+
+    // Naming trunkline's call rooms is refused, by field.
+    let (status, json) = create(
+        &server,
+        &key,
+        &json!({"name": "Sneak", "rule": {"type": "direct", "room_name": "CL_0123456789abcdef0123456789abcdef"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{json}");
+    assert_eq!(
+        json["data"]["errors"][0]["field"], "rule.room_name",
+        "{json}"
+    );
 }

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod provisioning;
 pub mod quotas;
 pub mod records;
+pub mod rooms;
 pub mod sealing;
 pub mod tenants;
 pub mod timefmt;
@@ -39,6 +40,9 @@ pub struct Services {
     /// Whether tenants may point trunks at loopback, private or link-local targets
     /// (`TRUNKLINE_ALLOW_PRIVATE_TARGETS`; for labs and tests, never for a shared service).
     pub allow_private_targets: bool,
+    /// Whether `livekit` is `serve --demo`'s embedded stand-in rather than a real LiveKit
+    /// (shown by `GET /ready`).
+    pub livekit_demo: bool,
     /// Limits and timings of outbound calls.
     pub calls: Arc<calls::CallSettings>,
     /// How many objects of each kind a tenant may have.
@@ -65,6 +69,7 @@ impl Services {
             provisioner,
             tenants: Arc::new(KeyCache::new(auth_cache_ttl)),
             allow_private_targets: false,
+            livekit_demo: false,
             calls: Arc::default(),
             quotas: quotas::QuotaLimits::default(),
             dialer_wake: Arc::default(),

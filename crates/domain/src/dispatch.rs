@@ -93,9 +93,7 @@ fn room_part(errors: &mut ValidationErrors, field: &str, raw: &str, min: usize) 
         && raw
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
-    if ok {
-        Some(raw.to_owned())
-    } else {
+    if !ok {
         errors.push(
             field,
             format!(
@@ -103,8 +101,29 @@ fn room_part(errors: &mut ValidationErrors, field: &str, raw: &str, min: usize) 
                 quote(raw)
             ),
         );
-        None
+        return None;
     }
+    if reserved_for_calls(raw) {
+        errors.push(
+            field,
+            format!(
+                "must not start with \"{CALL_ROOM_PREFIX}\" (nor be \"CL\", which LiveKit joins to the caller with '_'): trunkline names its outbound call rooms so; got {}",
+                quote(raw)
+            ),
+        );
+        return None;
+    }
+    Some(raw.to_owned())
+}
+
+/// The prefix of trunkline's outbound call rooms (the call id).
+pub const CALL_ROOM_PREFIX: &str = "CL_";
+
+/// Whether a room name or prefix could produce a room named like an outbound call's. An
+/// individual rule's rooms are `prefix_…`, so the bare prefix `CL` is reserved too.
+fn reserved_for_calls(raw: &str) -> bool {
+    let upper = raw.to_ascii_uppercase();
+    upper.starts_with(CALL_ROOM_PREFIX) || upper == "CL"
 }
 
 fn agent_name(errors: &mut ValidationErrors, field: &str, raw: &str) -> Option<String> {

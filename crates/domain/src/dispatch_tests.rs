@@ -146,6 +146,40 @@ fn rule_kinds_table() {
 }
 
 #[test]
+fn call_room_prefix_is_reserved_in_every_room_field() {
+    for (rule, field) in [
+        (
+            serde_json::json!({"type": "direct", "room_name": "CL_0123456789abcdef"}),
+            "rule.room_name",
+        ),
+        (
+            serde_json::json!({"type": "direct", "room_name": "cl_x"}),
+            "rule.room_name",
+        ),
+        (
+            serde_json::json!({"type": "individual", "room_prefix": "CL"}),
+            "rule.room_prefix",
+        ),
+        (
+            serde_json::json!({"type": "callee", "room_prefix": "CL_"}),
+            "rule.room_prefix",
+        ),
+    ] {
+        let e = raw(serde_json::json!({"name": "n", "rule": rule.clone()}))
+            .validate()
+            .unwrap_err();
+        assert_eq!(fields(&e), vec![field], "{rule}");
+        assert!(e.to_string().contains("CL_"), "{e}");
+    }
+    for fine in ["CLUB", "call", "xCL_"] {
+        let rule = serde_json::json!({"type": "direct", "room_name": fine});
+        assert!(raw(serde_json::json!({"name": "n", "rule": rule}))
+            .validate()
+            .is_ok());
+    }
+}
+
+#[test]
 fn other_rules_table() {
     let base =
         || serde_json::json!({"name": "n", "rule": {"type": "individual", "room_prefix": "call-"}});

@@ -109,6 +109,11 @@ pub(crate) struct State {
     pub(crate) calls: Vec<DialedCall>,
     pub(crate) call_outcome: CallOutcome,
     pub(crate) call_outcomes: VecDeque<CallOutcome>,
+    /// Outcomes by the callee number's ending, longest ending first (see
+    /// [`LiveKitDouble::set_outcome_for_suffix`]).
+    pub(crate) suffix_outcomes: Vec<(String, CallOutcome)>,
+    /// How long an answered call lasts before the callee hangs up; `None`: until ended.
+    pub(crate) answered_call_length: Option<Duration>,
     /// `None`: transfers succeed; `Some(status)`: the transfer target answers `status`.
     pub(crate) transfer_failure: Option<u16>,
     pub(crate) transfers: Vec<TransferSipParticipantRequest>,
@@ -345,6 +350,25 @@ impl LiveKitDouble {
     /// [`set_call_outcome`]: LiveKitDouble::set_call_outcome
     pub fn push_call_outcome(&self, outcome: CallOutcome) {
         self.shared.lock().call_outcomes.push_back(outcome);
+    }
+
+    /// Calls to a number ending in `suffix` play out as `outcome` (after any one-shot
+    /// outcome, ahead of [`set_call_outcome`]); the longest matching ending wins. Lets a
+    /// scripted scenario keep one number busy and another unanswered.
+    ///
+    /// [`set_call_outcome`]: LiveKitDouble::set_call_outcome
+    pub fn set_outcome_for_suffix(&self, suffix: &str, outcome: CallOutcome) {
+        let mut s = self.shared.lock();
+        s.suffix_outcomes.retain(|(known, _)| known != suffix);
+        s.suffix_outcomes.push((suffix.to_owned(), outcome));
+        s.suffix_outcomes
+            .sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+    }
+
+    /// Answered calls end with the callee hanging up after `length` (`None`, the default:
+    /// they last until ended by the caller, a hangup or their max duration).
+    pub fn set_answered_call_length(&self, length: Option<Duration>) {
+        self.shared.lock().answered_call_length = length;
     }
 
     /// Every `CreateSIPParticipant` that passed validation and dialed, oldest first, with

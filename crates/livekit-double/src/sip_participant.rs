@@ -298,10 +298,12 @@ fn start(
         sip_call_id: call_id.clone(),
     };
     s.join(&req.room_name, p);
-    let outcome = s
-        .call_outcomes
-        .pop_front()
-        .unwrap_or_else(|| s.call_outcome.clone());
+    let outcome = s.call_outcomes.pop_front().unwrap_or_else(|| {
+        s.suffix_outcomes
+            .iter()
+            .find(|(suffix, _)| req.sip_call_to.ends_with(suffix.as_str()))
+            .map_or_else(|| s.call_outcome.clone(), |(_, o)| o.clone())
+    });
     s.calls.push(DialedCall {
         ringing_timeout: duration(req.ringing_timeout.as_ref().map(|d| (d.seconds, d.nanos))),
         max_call_duration: duration(req.max_call_duration.as_ref().map(|d| (d.seconds, d.nanos))),
@@ -375,6 +377,13 @@ fn answer(shared: &Arc<Shared>, s: &mut State, call_id: &str) -> Result<(), Twir
         return Err(cancelled());
     };
     set_status(s, call_id, CallState::Active, "active");
+    if let Some(length) = s.answered_call_length {
+        let (shared, id) = (shared.clone(), call_id.to_owned());
+        tokio::spawn(async move {
+            tokio::time::sleep(length).await;
+            end(&mut shared.lock(), &id, CallState::Ended);
+        });
+    }
     if let Some(max) = s.calls[i].max_call_duration {
         let left = max.saturating_sub(s.calls[i].started.elapsed());
         let (shared, id) = (shared.clone(), call_id.to_owned());

@@ -298,6 +298,47 @@ async fn outcome_queue_and_no_wait() {
 }
 
 #[tokio::test]
+async fn outcomes_by_number_ending() {
+    let lk = start().await;
+    let trunk = trunk_id(&lk).await;
+    lk.set_outcome_for_suffix("0486", CallOutcome::Busy);
+    lk.set_outcome_for_suffix("0480", CallOutcome::NoAnswer);
+    // The longer ending wins over the shorter one, whatever the order they were set in.
+    lk.set_outcome_for_suffix("86", CallOutcome::Reject);
+    let to = |n: &str, room: &str| CreateSipParticipantRequest {
+        sip_call_to: n.into(),
+        ..dial(&trunk, room, true)
+    };
+    let busy = place(&lk, &to("+15550100486", "a")).await.unwrap_err();
+    assert_eq!(busy.code, "resource_exhausted");
+    let unanswered = place(&lk, &to("+15550100480", "b")).await.unwrap_err();
+    assert_eq!(unanswered.code, "deadline_exceeded");
+    let rejected = place(&lk, &to("+15550100186", "c")).await.unwrap_err();
+    assert_eq!(rejected.code, "permission_denied");
+    place(&lk, &to("+15550100123", "d")).await.unwrap();
+    // A one-shot outcome still goes first.
+    lk.push_call_outcome(CallOutcome::Answer);
+    place(&lk, &to("+15550100486", "e")).await.unwrap();
+    let states: Vec<CallState> = lk.calls().iter().map(|c| c.state).collect();
+    use CallState::*;
+    assert_eq!(states, [Failed, Failed, Failed, Active, Active]);
+}
+
+#[tokio::test]
+async fn answered_calls_can_hang_up_on_their_own() {
+    let lk = start().await;
+    let trunk = trunk_id(&lk).await;
+    lk.set_answered_call_length(Some(Duration::from_millis(200)));
+    place(&lk, &dial(&trunk, "a", true)).await.unwrap();
+    assert_eq!(lk.calls()[0].state, CallState::Active);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let c = &lk.calls()[0];
+    assert_eq!(c.state, CallState::Ended);
+    assert_eq!(c.disconnect_reason, Some(DisconnectReason::ClientInitiated));
+    assert!(lk.rooms().is_empty());
+}
+
+#[tokio::test]
 async fn delayed_answers() {
     let lk = start().await;
     let trunk = trunk_id(&lk).await;

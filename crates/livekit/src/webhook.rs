@@ -21,6 +21,8 @@ pub enum WebhookError {
     BadBody(String),
 }
 
+const NBF_AND_EXP_LEEWAY_SECS: u64 = 60;
+
 #[derive(Deserialize)]
 struct WebhookClaims {
     iss: String,
@@ -44,7 +46,10 @@ pub fn verify_webhook(
     let token = token.strip_prefix("Bearer ").unwrap_or(token);
     let mut v = Validation::new(Algorithm::HS256);
     v.set_required_spec_claims(&["exp", "iss"]);
-    v.leeway = 60;
+    // A token not valid yet is refused like an expired one; the leeway covers clock skew
+    // between LiveKit and this host (LiveKit's own verifier allows a minute too).
+    v.validate_nbf = true;
+    v.leeway = NBF_AND_EXP_LEEWAY_SECS;
     let data = decode::<WebhookClaims>(token, &DecodingKey::from_secret(api_secret.as_bytes()), &v)
         .map_err(|e| WebhookError::BadToken(e.to_string()))?;
     if data.claims.iss != api_key {
@@ -92,6 +97,34 @@ mod tests {
         assert_eq!(ev.event, "room_finished");
         assert_eq!(ev.room.unwrap().name, "CL_x");
         assert_eq!(ev.id, "EV_1");
+    }
+
+    #[test]
+    fn a_token_not_valid_yet_is_refused_beyond_the_leeway() {
+        let body = br#"{"event":"room_finished","room":{"name":"CL_x"}}"#;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let with_nbf = |nbf: i64| {
+            let claims = serde_json::json!({
+                "iss": "key", "nbf": nbf, "exp": now + 600,
+                "sha256": base64::engine::general_purpose::STANDARD.encode(Sha256::digest(body)),
+            });
+            encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(b"secret"),
+            )
+            .unwrap()
+        };
+        let future = with_nbf(now + 300);
+        assert!(matches!(
+            verify_webhook("key", "secret", Some(&future), body),
+            Err(WebhookError::BadToken(_))
+        ));
+        let skewed = with_nbf(now + 20);
+        assert!(verify_webhook("key", "secret", Some(&skewed), body).is_ok());
     }
 
     #[test]

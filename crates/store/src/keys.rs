@@ -61,6 +61,16 @@ impl Store {
         Ok(tenant_id)
     }
 
+    /// Whether a key with this hash exists and was revoked (to tell its holder so).
+    pub async fn api_key_revoked(&self, key_hash: &str) -> Result<bool, StoreError> {
+        let r =
+            sqlx::query("SELECT 1 FROM api_keys WHERE key_hash = $1 AND revoked_at IS NOT NULL")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(r.is_some())
+    }
+
     /// The tenant owning an unrevoked key with this hash.
     pub async fn tenant_for_key_hash(&self, key_hash: &str) -> Result<Option<String>, StoreError> {
         Ok(sqlx::query_scalar(

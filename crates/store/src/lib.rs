@@ -19,6 +19,8 @@ mod outbox;
 mod quota_counts;
 mod resource;
 mod status;
+mod tenant_profile;
+mod trunk_id_fate;
 mod trunks;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
@@ -36,6 +38,8 @@ pub use outbox::{DeliveryResult, OutboxRow};
 pub use quota_counts::Counted;
 pub use resource::{Claims, Kind, Lifecycle, Resource, Resources, SecretsRecord, WithSecrets};
 pub use status::{Status, UnknownStatus};
+pub use tenant_profile::{KeyRevocation, TenantKey, TenantProfile};
+pub use trunk_id_fate::TrunkIdFate;
 pub use trunks::{TrunkRow, TrunkSummary};
 
 use sqlx::AnyPool;

@@ -7,6 +7,7 @@
 mod bridge;
 mod client;
 mod database;
+mod demo;
 mod failure;
 mod keys;
 mod master_key;

@@ -11,6 +11,9 @@ use trunkline_api::{AppState, ServeOptions};
 use trunkline_core::Services;
 
 pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
+    if args.demo {
+        crate::demo::refuse_real_livekit(&args.livekit_settings_given()).map_err(Failure::Usage)?;
+    }
     let livekit = args.livekit().map_err(Failure::Usage)?;
     let bridge = args.bridge().map_err(Failure::Usage)?;
     let calls = args.call_settings();
@@ -23,6 +26,24 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // Kept alive until the server stops: dropping the handle does not stop the stand-in,
+    // but it is shut down explicitly below.
+    let mut demo = None;
+    let livekit = if args.demo {
+        let d = crate::demo::start(Duration::from_secs(args.livekit_timeout)).await?;
+        d.double
+            .set_webhook_url(Some(crate::demo::webhook_url(addr)));
+        eprintln!("{}", crate::demo::banner(&d.double.url()));
+        tracing::warn!(
+            livekit = d.double.url(),
+            "DEMO MODE: LiveKit is an embedded stand-in on loopback; no real calls are placed"
+        );
+        let client = d.client.clone();
+        demo = Some(d);
+        Some(client)
+    } else {
+        livekit
+    };
     let metrics = metrics::start("TRUNKLINE_METRICS_LISTEN", args.metrics_listen, || {
         trunkline_api::metrics::describe();
         trunkline_livekit::metrics::describe();
@@ -30,6 +51,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     })
     .await?;
     match &livekit {
+        Some(_) if demo.is_some() => {}
         Some(lk) => tracing::info!(livekit = lk.url(), "LiveKit configured"),
         None => tracing::warn!("LiveKit is not configured: trunks are stored as unprovisioned until LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET are set"),
     }
@@ -41,6 +63,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         Duration::from_millis(args.auth_cache_ms),
     );
     services.allow_private_targets = args.allow_private_targets;
+    services.livekit_demo = demo.is_some();
     services.calls = std::sync::Arc::new(calls);
     services.quotas = args.quota_limits();
     services.provisioner = services.provisioner.clone().with_bridge(bridge);
@@ -60,6 +83,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     trunkline_api::serve(listener, state, options, shutdown)
         .await
         .map_err(|e| format!("server error: {e}"))?;
+    if let Some(d) = demo {
+        d.double.shutdown().await;
+    }
     if let Some(metrics) = metrics {
         metrics.abort();
     }

@@ -50,6 +50,11 @@ pub struct ServeArgs {
     pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub db: DbArgs,
+    /// Run an embedded LiveKit stand-in on a loopback port instead of a real LiveKit, so the
+    /// README's walk-through works offline. No real calls: numbers ending in 0486 are busy,
+    /// 0480 go unanswered, 0603 decline, others answer. Refused with any LIVEKIT_* setting.
+    #[arg(long, env = "TRUNKLINE_DEMO")]
+    pub demo: bool,
     /// LiveKit server URL (https://, wss://, http:// or ws://).
     #[arg(long, env = "LIVEKIT_URL")]
     pub livekit_url: Option<String>,
@@ -195,6 +200,16 @@ impl ServeArgs {
             max_connections: self.max_connections,
             ..Default::default()
         }
+    }
+
+    /// Which of the real LiveKit settings are given (non-empty), by their variable's name.
+    pub fn livekit_settings_given(&self) -> [(&'static str, bool); 3] {
+        let given = |v: &Option<String>| v.as_deref().is_some_and(|s| !s.trim().is_empty());
+        [
+            ("LIVEKIT_URL", given(&self.livekit_url)),
+            ("LIVEKIT_API_KEY", given(&self.livekit_api_key)),
+            ("LIVEKIT_API_SECRET", given(&self.livekit_api_secret)),
+        ]
     }
 
     /// The LiveKit client, when all three LiveKit settings are given.

@@ -55,6 +55,10 @@ pub struct AssistantView {
     pub assistant_id: String,
     pub name: String,
     pub agent_name: String,
+    /// The name the agent's worker must register with in LiveKit (`agent_name` in
+    /// WorkerOptions): `agent_name` in this account's namespace, which keeps accounts
+    /// sharing one LiveKit project from dispatching each other's agents.
+    pub livekit_agent_name: String,
     pub metadata: Option<Value>,
     pub end_call_webhook_url: Option<String>,
     pub max_call_duration: Option<u64>,
@@ -69,6 +73,7 @@ fn view(row: &AssistantRow) -> Result<AssistantView, ApiError> {
     Ok(AssistantView {
         assistant_id: row.id.clone(),
         name: row.name.clone(),
+        livekit_agent_name: trunkline_core::rooms::livekit_agent(&row.tenant_id, &c.agent_name),
         agent_name: c.agent_name,
         metadata: c.metadata,
         end_call_webhook_url: c.end_call_webhook_url,

@@ -10,7 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trunkline_core::calls::dialer::participant_identity;
+use trunkline_core::calls::dialer::{participant_identity, room_of};
 use trunkline_core::calls::render::{view, CallView};
 use trunkline_domain::call::CallStatus;
 use trunkline_domain::E164;
@@ -97,7 +97,12 @@ pub async fn transfer(
         .clone()
         .unwrap_or_else(|| participant_identity(&call));
     match lk
-        .transfer_sip_participant(&call.id, &identity, &to, std::time::Duration::from_secs(40))
+        .transfer_sip_participant(
+            &room_of(&call),
+            &identity,
+            &to,
+            std::time::Duration::from_secs(40),
+        )
         .await
     {
         Ok(()) => {}

@@ -79,11 +79,19 @@ pub struct Queued {
 
 fn accepted(call: &CallRow) -> Response {
     let status = trunkline_core::calls::render::public_status(call);
+    // A replay (same Idempotency-Key) of a call already under way or over says so.
+    let message = match status {
+        "queued" => "Call queued".to_owned(),
+        s if CallStatus::parse(&call.status).is_some_and(|c| c.is_final()) => {
+            format!("Call already placed; it has ended ({s})")
+        }
+        s => format!("Call already placed; it is {s}"),
+    };
     (
         StatusCode::ACCEPTED,
         Json(Envelope {
             success: true,
-            message: "Call queued".to_owned(),
+            message,
             data: Queued {
                 call_id: call.id.clone(),
                 status,
@@ -440,7 +448,10 @@ pub async fn cancel(
         );
         if in_livekit {
             // Deleting the room hangs up the SIP leg (CANCEL before answer, BYE after).
-            state.require_livekit()?.delete_room(&call.id).await?;
+            state
+                .require_livekit()?
+                .delete_room(&trunkline_core::calls::dialer::room_of(&call))
+                .await?;
         }
         let (to, reason) = if current == CallStatus::Answered {
             (CallStatus::Completed, "ended_by_api")
@@ -464,7 +475,13 @@ pub async fn cancel(
         .get_call(&tenant.id, &id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(ok("Call cancelled", view(&call)))
+    // Hanging up an answered call ends it; only a call not yet answered is cancelled.
+    let message = if call.status == CallStatus::Completed.as_str() {
+        "Call ended"
+    } else {
+        "Call cancelled"
+    };
+    Ok(ok(message, view(&call)))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -38,7 +38,7 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-pub const NOT_FOUND: &str = "Inbound trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
+pub use crate::trunk_path::INBOUND_NOT_FOUND as NOT_FOUND;
 
 /// `POST /sip/inbound-trunks` in trunkline's snake_case (LiveKit's `SIPInboundTrunkInfo`).
 /// The `{"trunk": {…}}` file of `lk sip inbound create` is accepted as well.
@@ -182,14 +182,18 @@ fn parse_create(body: Value) -> Result<(String, InboundTrunkConfig), ApiError> {
 
 async fn owned(state: &AppState, tenant: &Tenant, id: &str) -> Result<InboundTrunkRow, ApiError> {
     if TrunkId::parse(id).is_none() {
-        return Err(ApiError::NotFound(NOT_FOUND));
+        return Err(crate::trunk_path::malformed_trunk_id(id, NOT_FOUND));
     }
-    state
-        .store
-        .inbound_trunks()
-        .get(&tenant.id, id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))
+    match state.store.inbound_trunks().get(&tenant.id, id).await? {
+        Some(row) => Ok(row),
+        None => Err(crate::trunk_path::missing_trunk(
+            state,
+            tenant,
+            id,
+            crate::trunk_path::TrunkDirection::Inbound,
+        )
+        .await?),
+    }
 }
 
 /// Create an inbound trunk and provision it in LiveKit.

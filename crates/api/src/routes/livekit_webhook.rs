@@ -3,7 +3,7 @@
 //! such a request is 401 and changes nothing.
 
 use crate::envelope::ok;
-use crate::error::ApiError;
+use crate::error::{ApiError, AuthFailure};
 use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -36,7 +36,7 @@ pub async fn receive(
         }
         Err(e) => {
             tracing::warn!(error = %e, "LiveKit webhook refused");
-            return Err(ApiError::Unauthorized);
+            return Err(ApiError::Unauthorized(AuthFailure::LiveKitSignature));
         }
     };
     let effect = tracking::apply(&state.store, &event).await?;

@@ -6,6 +6,8 @@ pub mod dispatch_rules;
 pub mod health;
 pub mod inbound_trunks;
 pub mod livekit_webhook;
+pub mod outbound_trunks;
+pub mod tenant_self;
 pub mod trunk_health;
 pub mod trunk_test;
 pub mod trunks;

@@ -154,9 +154,16 @@ impl Fixture {
         self.lk
             .calls()
             .into_iter()
-            .filter(|c| c.room_name == room)
+            .filter(|c| own_room(&c.room_name) == room)
             .collect()
     }
+}
+
+/// A LiveKit room's name as its tenant knows it (without the tenant's namespace prefix).
+pub fn own_room(livekit_room: &str) -> &str {
+    trunkline_core::rooms::split(livekit_room)
+        .map(|(_, own)| own)
+        .unwrap_or(livekit_room)
 }
 
 pub fn lk_token(secret: &str, key: &str, body: &[u8]) -> String {

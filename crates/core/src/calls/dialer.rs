@@ -9,6 +9,7 @@ use super::finish::{advance, Details};
 use super::outcome::{classify_dial_error, classify_prepare_error, DialOutcome};
 use super::tracking::noted_outcome;
 use super::{micros, CallSettings, DialPlan};
+use crate::rooms;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -174,7 +175,7 @@ impl Dialer {
             .await?
         {
             // Cancelled (or taken back) after the room was made: do not leave it behind.
-            let _ = self.livekit.delete_room(&call.id).await;
+            let _ = self.livekit.delete_room(&room_of(&call)).await;
             return Ok(());
         }
         crate::metrics::dialed(now - call.next_attempt_at);
@@ -182,7 +183,7 @@ impl Dialer {
             sip_trunk_id: lk_trunk,
             sip_call_to: call.to_number.clone(),
             sip_number: call.from_number.clone(),
-            room_name: call.id.clone(),
+            room_name: room_of(&call),
             participant_identity: participant_identity(&call),
             participant_name: call.to_number.clone(),
             participant_metadata: plan.participant_metadata.clone(),
@@ -216,17 +217,17 @@ impl Dialer {
     /// is created once by name, and a retry first looks for the dispatch it may have made.
     async fn prepare_room(&self, call: &CallRow, plan: &DialPlan) -> Result<(), LiveKitError> {
         let empty_timeout = (plan.ringing_timeout + 30).min(u64::from(u32::MAX)) as u32;
-        self.livekit
-            .create_room(&call.id, empty_timeout, "")
-            .await?;
+        let room = room_of(call);
+        let agent = rooms::livekit_agent(&call.tenant_id, &plan.agent_name);
+        self.livekit.create_room(&room, empty_timeout, "").await?;
         if call.attempts > 1 {
-            let existing = self.livekit.list_agent_dispatches(&call.id).await?;
-            if existing.iter().any(|d| d.agent_name == plan.agent_name) {
+            let existing = self.livekit.list_agent_dispatches(&room).await?;
+            if existing.iter().any(|d| d.agent_name == agent) {
                 return Ok(());
             }
         }
         self.livekit
-            .create_agent_dispatch(&call.id, &plan.agent_name, &plan.agent_metadata)
+            .create_agent_dispatch(&room, &agent, &plan.agent_metadata)
             .await?;
         Ok(())
     }
@@ -385,7 +386,12 @@ impl Dialer {
         if calls.is_empty() {
             return Ok(0);
         }
-        let names: Vec<String> = calls.iter().map(|c| c.id.clone()).collect();
+        // Calls answered before rooms were namespaced by tenant are in a room named after
+        // the call alone.
+        let names: Vec<String> = calls
+            .iter()
+            .flat_map(|c| [room_of(c), c.id.clone()])
+            .collect();
         let open = match self.livekit.open_rooms(&names).await {
             Ok(open) => open,
             Err(e) => {
@@ -395,7 +401,7 @@ impl Dialer {
         };
         let mut ended = 0;
         for call in &calls {
-            if open.contains(&call.id) {
+            if open.contains(&room_of(call)) || open.contains(&call.id) {
                 self.store.touch_call(&call.id, now).await?;
                 continue;
             }
@@ -418,6 +424,11 @@ impl Dialer {
         }
         Ok(ended)
     }
+}
+
+/// The call's LiveKit room: its id, in its tenant's namespace.
+pub fn room_of(call: &CallRow) -> String {
+    rooms::call_room(&call.tenant_id, &call.id)
 }
 
 /// The SIP participant's identity in the room: stable per call, so webhooks about it are

@@ -6,6 +6,7 @@ pub mod dialer;
 pub mod fair;
 pub mod finish;
 pub mod outcome;
+pub mod public_dns;
 pub mod render;
 pub mod signing;
 pub mod tracking;

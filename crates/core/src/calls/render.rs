@@ -16,7 +16,8 @@ pub struct CallView {
     pub trunk_id: String,
     pub to_number: String,
     pub from_number: String,
-    /// The LiveKit room of the call (its name is the call id).
+    /// The call's room as the tenant names it: the call id (LiveKit holds it under the
+    /// tenant's namespace prefix, see `rooms`).
     pub room_name: String,
     /// The final SIP status the provider answered, when there was one (486 busy, …).
     pub sip_status_code: Option<i64>,

@@ -1,9 +1,10 @@
-//! Call status from LiveKit's webhooks. The room is named after the call, so an event names
-//! its call; events about rooms trunkline did not make are acknowledged and ignored.
+//! Call status from LiveKit's webhooks. The room is named after the call (in its tenant's
+//! namespace), so an event names its call; events about rooms trunkline did not make are acknowledged and ignored.
 //! Transitions only move forward and an event id is applied once, so late, reordered and
 //! replayed events change nothing they should not.
 
 use super::finish::{advance, Details};
+use crate::rooms;
 use trunkline_domain::call::{unanswered_left_status, CallStatus};
 use trunkline_domain::CallId;
 use trunkline_livekit::proto;
@@ -36,10 +37,7 @@ pub async fn apply(store: &Store, ev: &proto::WebhookEvent) -> Result<Effect, St
     let Some(room) = ev.room.as_ref() else {
         return Ok(Effect::Ignored);
     };
-    let Some(call_id) = CallId::parse(&room.name) else {
-        return Ok(Effect::Ignored);
-    };
-    let Some(call) = store.call_by_id(call_id.as_str()).await? else {
+    let Some(call) = owning_call(store, &room.name).await? else {
         return Ok(Effect::Ignored);
     };
     // Receipt time: the event's own `createdAt` has whole seconds only, too coarse for the
@@ -154,6 +152,32 @@ pub async fn apply(store: &Store, ev: &proto::WebhookEvent) -> Result<Effect, St
         Applied::Duplicate => Effect::Duplicate,
         Applied::NotApplicable => Effect::Ignored,
     })
+}
+
+/// The call whose room this is, only if the room is in the namespace of the call's own
+/// tenant: a room another tenant could name (its namespace, a call id of someone else's)
+/// never touches that call. A room named after the call alone is one made before rooms
+/// were namespaced; tenants cannot make such a room (their rooms always carry their
+/// prefix, and `CL_` is refused in their names).
+async fn owning_call(
+    store: &Store,
+    room: &str,
+) -> Result<Option<trunkline_store::CallRow>, StoreError> {
+    let (namespace, own) = match rooms::split(room) {
+        Some((ns, own)) => (Some(ns), own),
+        None => (None, room),
+    };
+    let Some(call_id) = CallId::parse(own) else {
+        return Ok(None);
+    };
+    let Some(call) = store.call_by_id(call_id.as_str()).await? else {
+        return Ok(None);
+    };
+    let owned = match namespace {
+        Some(ns) => ns == rooms::namespace(&call.tenant_id),
+        None => true,
+    };
+    Ok(owned.then_some(call))
 }
 
 /// A dialer in some trunkline is still awaiting LiveKit's answer for this call: it will

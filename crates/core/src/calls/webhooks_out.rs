@@ -3,14 +3,16 @@
 //! backoff, at-least-once. A receiver deduplicates by `webhook-id`, which stays the same on
 //! every retry.
 
+use super::public_dns::{refusal, PublicResolver, Refused};
 use super::render::end_of_call_payload;
 use super::signing::signature_header;
 use super::{micros, CallSettings};
 use crate::sealing::Keyring;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
-use trunkline_domain::sip_address::HostName;
+use trunkline_domain::internal::ip_is_internal;
 use trunkline_store::{now_micros, DeliveryResult, OutboxRow, Store, StoreError};
 
 /// How long a receiver gets to answer.
@@ -42,14 +44,7 @@ impl Deliverer {
         wake: Arc<Notify>,
         allow_private_targets: bool,
     ) -> Self {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
-            .timeout(SEND_TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            // A redirect would send the signed body somewhere the tenant never named.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("static HTTP client configuration");
+        let http = webhook_client(PublicResolver::system(allow_private_targets));
         Self {
             store,
             keyring,
@@ -146,7 +141,7 @@ impl Deliverer {
             .ok_or_else(|| Attempt::GiveUp("the call no longer exists".into()))?;
         let secrets = self.secrets(&row.tenant_id).await?;
         if !self.allow_private_targets {
-            self.check_public(&row.url).await?;
+            check_literal(&row.url)?;
         }
         let body = end_of_call_payload(&call);
         let ts = now_micros() / 1_000_000;
@@ -161,7 +156,11 @@ impl Deliverer {
             .body(body)
             .send()
             .await
-            .map_err(|e| Attempt::Retry(describe(&e)))?;
+            .map_err(|e| match refusal(&e) {
+                Some(r @ Refused::Internal(_)) => Attempt::GiveUp(r.to_string()),
+                Some(r) => Attempt::Retry(r.to_string()),
+                None => Attempt::Retry(describe(&e)),
+            })?;
         Ok(resp.status().as_u16())
     }
 
@@ -189,29 +188,37 @@ impl Deliverer {
         }
         Ok(out)
     }
+}
 
-    /// Refuses a host that resolves into the operator's network (a public name can point
-    /// anywhere; the URL check at creation only sees the name).
-    async fn check_public(&self, url: &str) -> Result<(), Attempt> {
-        let parsed = url::Url::parse(url).map_err(|_| Attempt::GiveUp("invalid URL".into()))?;
-        let host = parsed.host_str().unwrap_or_default().to_owned();
-        let port = parsed.port_or_known_default().unwrap_or(443);
-        let addrs = tokio::net::lookup_host((host.trim_matches(|c| c == '[' || c == ']'), port))
-            .await
-            .map_err(|e| Attempt::Retry(format!("cannot resolve {host}: {e}")))?;
-        for a in addrs {
-            let h = match a.ip() {
-                std::net::IpAddr::V4(v4) => HostName::Ipv4(v4),
-                std::net::IpAddr::V6(v6) => HostName::Ipv6(v6),
-            };
-            if h.is_internal() {
-                return Err(Attempt::GiveUp(format!(
-                    "{host} resolves to an internal address; webhooks go to public hosts only"
-                )));
-            }
-        }
-        Ok(())
+/// The client deliveries use. Names resolve once, through `resolver`, and the connection
+/// goes to what it answered. No proxy: a proxy would resolve the receiver's name itself.
+pub fn webhook_client(resolver: PublicResolver) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(SEND_TIMEOUT)
+        .connect_timeout(Duration::from_secs(5))
+        // A redirect would send the signed body somewhere the tenant never named.
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .dns_resolver(resolver)
+        .build()
+        .expect("static HTTP client configuration")
+}
+
+/// A receiver given as an IP address is never resolved, so the resolver cannot judge it.
+fn check_literal(url: &str) -> Result<(), Attempt> {
+    let parsed = url::Url::parse(url).map_err(|_| Attempt::GiveUp("invalid URL".into()))?;
+    let ip = match parsed.host() {
+        Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+        Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+        _ => return Ok(()),
+    };
+    if ip_is_internal(ip) {
+        return Err(Attempt::GiveUp(format!(
+            "{ip} is an internal address; webhooks go to public hosts only"
+        )));
     }
+    Ok(())
 }
 
 enum Attempt {

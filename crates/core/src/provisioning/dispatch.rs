@@ -284,7 +284,12 @@ impl Provisioner {
         Ok(if lk_trunks.is_empty() {
             Target::Nothing
         } else {
-            Target::Rule(Box::new(livekit_rule(rule_id, name, c, lk_trunks)))
+            Target::Rule(Box::new(livekit_rule(
+                rule_id,
+                name,
+                &crate::rooms::rule_for_livekit(tenant_id, c),
+                lk_trunks,
+            )))
         })
     }
 
