@@ -12,6 +12,7 @@ pub mod query_guard;
 pub mod routes;
 pub mod state;
 pub mod trunk_path;
+pub mod trunk_test_limit;
 pub mod wire;
 
 pub use state::AppState;

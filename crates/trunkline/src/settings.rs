@@ -142,6 +142,11 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUNKLINE_QUOTA_QUEUED_CALLS", default_value_t = 1000,
           value_parser = number("TRUNKLINE_QUOTA_QUEUED_CALLS", "a whole number", 0i64, 10_000_000, "1000"))]
     pub quota_queued_calls: i64,
+    /// Trunk tests (`POST /sip/trunks/{id}/test`) each tenant may run a minute; more get 429
+    /// with Retry-After.
+    #[arg(long, env = "TRUNKLINE_TRUNK_TESTS_PER_MINUTE", default_value_t = 10,
+          value_parser = number("TRUNKLINE_TRUNK_TESTS_PER_MINUTE", "a whole number", 1u32, 100_000, "10"))]
+    pub trunk_tests_per_minute: u32,
 }
 
 impl ServeArgs {

@@ -158,6 +158,11 @@ fn setting_errors_name_the_variable_with_an_example() {
             "TRUNKLINE_QUOTA_QUEUED_CALLS (--quota-queued-calls) must be a whole number from 0 to 10000000, e.g. 1000; got \"lots\"",
         ),
         (
+            "TRUNKLINE_TRUNK_TESTS_PER_MINUTE",
+            "0",
+            "TRUNKLINE_TRUNK_TESTS_PER_MINUTE (--trunk-tests-per-minute) must be a whole number from 1 to 100000, e.g. 10; got \"0\"",
+        ),
+        (
             "TRUNKLINE_QUOTA_TRUNKS",
             "-1",
             "TRUNKLINE_QUOTA_TRUNKS (--quota-trunks) must be a whole number from 0 to 10000000, e.g. 100; got \"-1\"",

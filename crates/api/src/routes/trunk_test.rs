@@ -124,6 +124,7 @@ pub async fn test_trunk(
     TrunkPath(trunk_id): TrunkPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    state.trunk_tests.check(&tenant.id)?;
     let body = body.map_err(|e| match e.status() {
         axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::bad_request("the request body could not be read"),
