@@ -116,7 +116,8 @@ struct Created {
     responses(
         (status = 200, description = "Assistant created", body = Envelope<AssistantView>),
         (status = 400, description = "Invalid input", body = Envelope<ErrorData>),
-        (status = 401, description = "Invalid or missing API key")))]
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>)))]
 pub async fn create(
     State(state): State<AppState>,
     tenant: Tenant,

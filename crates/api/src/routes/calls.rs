@@ -125,6 +125,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         (status = 202, description = "Call queued", body = Envelope<Queued>),
         (status = 400, description = "Invalid input", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>),
         (status = 409, description = "Idempotency-Key reused for a different request"),
         (status = 503, description = "LiveKit is not configured")))]
 pub async fn create(

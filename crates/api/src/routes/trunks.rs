@@ -70,6 +70,7 @@ fn check_target(state: &AppState, config: &TrunkConfig) -> Result<(), ApiError> 
         (status = 200, description = "Trunk created", body = Envelope<CreatedTrunk>),
         (status = 400, description = "Invalid input, or LiveKit refused it", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>),
         (status = 502, description = "LiveKit refused trunkline's credentials or failed"),
         (status = 503, description = "LiveKit unreachable")))]
 pub async fn create_outbound_trunk(
