@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod pagination;
 pub mod query_guard;
+pub mod readiness_cache;
 pub mod routes;
 pub mod state;
 pub mod trunk_path;

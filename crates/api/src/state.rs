@@ -14,7 +14,7 @@ pub struct AppState {
     pub list_bodies: Arc<ListBodies>,
     /// LiveKit's last readiness answer: `/ready` is polled by load balancers and
     /// orchestrators, and must not turn each poll into a LiveKit request.
-    pub livekit_readiness: Arc<crate::routes::health::ReadinessCache>,
+    pub livekit_readiness: Arc<crate::readiness_cache::ReadinessCache>,
     /// How often each tenant may test its trunks.
     pub trunk_tests: Arc<crate::trunk_test_limit::TrunkTestLimit>,
 }
