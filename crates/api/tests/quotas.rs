@@ -44,6 +44,9 @@ async fn each_object_quota_refuses_the_create_past_it_and_creates_nothing() {
         .post("/sip/create-outbound-trunk", &key, &seed_twilio())
         .await;
     assert_quota_hit(status, &body, "outbound_trunks", 2);
+    // The REST create counts against the same quota.
+    let (status, body) = srv.post("/sip/outbound-trunks", &key, &seed_twilio()).await;
+    assert_quota_hit(status, &body, "outbound_trunks", 2);
     assert_eq!(srv.list_ids(&key).await.len(), 2);
     // Another tenant's trunks are its own count.
     srv.create(&other, &seed_twilio()).await;
