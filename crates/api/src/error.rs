@@ -36,6 +36,13 @@ pub enum ApiError {
         status: StatusCode,
         message: String,
     },
+    /// A quota or a rate limit: `data` says which and its figures; `retry_after` (seconds)
+    /// becomes the `Retry-After` header when waiting helps.
+    TooManyRequests {
+        message: String,
+        data: serde_json::Value,
+        retry_after: Option<u64>,
+    },
     /// Our own fault. `context` is logged; the client sees a stable message.
     Internal {
         context: String,
@@ -105,6 +112,7 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Upstream { status, .. } => *status,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -135,6 +143,15 @@ impl From<ServiceError> for ApiError {
                 status: StatusCode::BAD_GATEWAY,
                 message,
             },
+            ServiceError::QuotaExceeded(q) => Self::TooManyRequests {
+                message: q.to_string(),
+                data: serde_json::json!({
+                    "quota": q.quota.name(),
+                    "limit": q.limit,
+                    "current": q.current,
+                }),
+                retry_after: None,
+            },
             ServiceError::Internal { context } => Self::Internal { context },
         }
     }
@@ -155,6 +172,7 @@ impl From<LiveKitError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let mut retry_after_secs = None;
         let allow = match &self {
             Self::MethodNotAllowed { allow } if !allow.is_empty() => Some(allow.clone()),
             _ => None,
@@ -192,6 +210,14 @@ impl IntoResponse for ApiError {
                 tracing::warn!(%status, %message, "upstream failure");
                 (message, serde_json::Value::Null)
             }
+            Self::TooManyRequests {
+                message,
+                data,
+                retry_after,
+            } => {
+                retry_after_secs = retry_after;
+                (message, data)
+            }
             Self::Internal { context } => {
                 tracing::error!(%context, "internal error");
                 ("Internal server error: trunkline could not complete the request; the details are in its log".to_owned(), serde_json::Value::Null)
@@ -208,6 +234,10 @@ impl IntoResponse for ApiError {
             .into_response();
         if let Some(v) = allow.and_then(|a| axum::http::HeaderValue::from_str(&a).ok()) {
             resp.headers_mut().insert(axum::http::header::ALLOW, v);
+        }
+        if let Some(secs) = retry_after_secs {
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
         }
         resp
     }
@@ -242,6 +272,15 @@ mod tests {
             ),
             (ApiError::Conflict("x".into()), 409),
             (ApiError::PayloadTooLarge, 413),
+            (
+                ServiceError::QuotaExceeded(trunkline_core::quotas::QuotaExceeded {
+                    quota: trunkline_core::quotas::Quota::Assistants,
+                    limit: 1,
+                    current: 1,
+                })
+                .into(),
+                429,
+            ),
             (ApiError::internal("x"), 500),
             (twirp("invalid_argument").into(), 400),
             (twirp("unauthenticated").into(), 502),

@@ -13,6 +13,7 @@ pub mod readiness_cache;
 pub mod routes;
 pub mod state;
 pub mod trunk_path;
+pub mod trunk_test_limit;
 pub mod wire;
 
 pub use state::AppState;

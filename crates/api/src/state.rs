@@ -15,6 +15,8 @@ pub struct AppState {
     /// LiveKit's last readiness answer: `/ready` is polled by load balancers and
     /// orchestrators, and must not turn each poll into a LiveKit request.
     pub livekit_readiness: Arc<crate::readiness_cache::ReadinessCache>,
+    /// How often each tenant may test its trunks.
+    pub trunk_tests: Arc<crate::trunk_test_limit::TrunkTestLimit>,
 }
 
 impl AppState {
@@ -34,6 +36,7 @@ impl From<Services> for AppState {
             services,
             list_bodies: Arc::default(),
             livekit_readiness: Arc::default(),
+            trunk_tests: Arc::default(),
         }
     }
 }

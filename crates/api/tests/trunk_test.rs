@@ -262,3 +262,61 @@ async fn the_endpoint_is_in_the_openapi_document() {
     assert!(doc["components"]["schemas"]["TrunkTestResult"].is_object());
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn trunk_tests_past_the_tenants_rate_get_429_with_retry_after() {
+    let db = TestDb::fresh().await;
+    let srv = TestServer::start_custom(&db, LiveKit::None, None, |s| {
+        s.allow_private_targets = true;
+        s.trunk_tests =
+            std::sync::Arc::new(trunkline_api::trunk_test_limit::TrunkTestLimit::per_minute(
+                std::num::NonZeroU32::new(2).unwrap(),
+            ));
+    })
+    .await;
+    let trunk = sip_trunk(&format!("127.0.0.1:{}", closed_port()), "tcp");
+    let key = srv.tenant("rate@example.com").await;
+    let id = srv.create(&key, &trunk).await;
+    let test = |key: String, id: String| {
+        let http = srv.http.clone();
+        let url = format!("{}/sip/trunks/{id}/test", srv.url);
+        async move {
+            let resp = http
+                .post(url)
+                .header("Authorization", format!("Bearer {key}"))
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let retry_after = resp
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body: Value = resp.json().await.unwrap();
+            (status, retry_after, body)
+        }
+    };
+    for _ in 0..2 {
+        let (status, retry_after, body) = test(key.clone(), id.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(retry_after, None);
+    }
+    let (status, retry_after, body) = test(key.clone(), id.clone()).await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["data"]["per_minute"], 2, "{body}");
+    let secs: u64 = retry_after.expect("Retry-After").parse().unwrap();
+    // Two a minute: a token comes back every 30 s.
+    assert!((1..=30).contains(&secs), "Retry-After {secs}");
+    assert!(
+        body["message"].as_str().unwrap().contains("2 a minute"),
+        "{body}"
+    );
+
+    // Another tenant has its own bucket.
+    let other = srv.tenant("other-rate@example.com").await;
+    let other_id = srv.create(&other, &trunk).await;
+    let (status, _, body) = test(other, other_id).await;
+    assert_eq!(status, 200, "{body}");
+    srv.stop().await;
+}

@@ -28,6 +28,9 @@ pub enum ServiceError {
     /// An upstream answered, but wrongly (refused trunkline's credentials, failed itself).
     #[error("{0}")]
     BadGateway(String),
+    /// The tenant is at one of its quotas: nothing was created.
+    #[error("{0}")]
+    QuotaExceeded(crate::quotas::QuotaExceeded),
     /// Our own fault. The context is for the log only.
     #[error("internal error: {context}")]
     Internal { context: String },

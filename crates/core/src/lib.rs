@@ -10,6 +10,7 @@ pub mod error;
 pub mod health_checks;
 pub mod metrics;
 pub mod provisioning;
+pub mod quotas;
 pub mod records;
 pub mod rooms;
 pub mod sealing;
@@ -44,6 +45,8 @@ pub struct Services {
     pub livekit_demo: bool,
     /// Limits and timings of outbound calls.
     pub calls: Arc<calls::CallSettings>,
+    /// How many objects of each kind a tenant may have.
+    pub quotas: quotas::QuotaLimits,
     /// Wakes the dialer when a call is queued.
     pub dialer_wake: Arc<tokio::sync::Notify>,
     /// Wakes the webhook deliverer when a delivery is queued.
@@ -68,6 +71,7 @@ impl Services {
             allow_private_targets: false,
             livekit_demo: false,
             calls: Arc::default(),
+            quotas: quotas::QuotaLimits::default(),
             dialer_wake: Arc::default(),
             outbox_wake: Arc::default(),
         }

@@ -65,8 +65,14 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     services.allow_private_targets = args.allow_private_targets;
     services.livekit_demo = demo.is_some();
     services.calls = std::sync::Arc::new(calls);
+    services.quotas = args.quota_limits();
     services.provisioner = services.provisioner.clone().with_bridge(bridge);
-    let state = AppState::from(services);
+    let mut state = AppState::from(services);
+    state.trunk_tests =
+        std::sync::Arc::new(trunkline_api::trunk_test_limit::TrunkTestLimit::per_minute(
+            std::num::NonZeroU32::new(args.trunk_tests_per_minute)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        ));
     let metrics = metrics.map(|(mut exporter, listener)| {
         let store = store.clone();
         exporter.on_scrape(std::sync::Arc::new(move || {

@@ -122,6 +122,31 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUNKLINE_MAX_CONNECTIONS", default_value_t = 512,
           value_parser = number("TRUNKLINE_MAX_CONNECTIONS", "a whole number", 1usize, 1_000_000, "512"))]
     pub max_connections: usize,
+    /// Outbound trunks each tenant may keep. A create beyond it gets 429.
+    #[arg(long, env = "TRUNKLINE_QUOTA_TRUNKS", default_value_t = 100,
+          value_parser = number("TRUNKLINE_QUOTA_TRUNKS", "a whole number", 0i64, 10_000_000, "100"))]
+    pub quota_trunks: i64,
+    /// Inbound trunks each tenant may keep. A create beyond it gets 429.
+    #[arg(long, env = "TRUNKLINE_QUOTA_INBOUND_TRUNKS", default_value_t = 100,
+          value_parser = number("TRUNKLINE_QUOTA_INBOUND_TRUNKS", "a whole number", 0i64, 10_000_000, "100"))]
+    pub quota_inbound_trunks: i64,
+    /// Dispatch rules each tenant may keep. A create beyond it gets 429.
+    #[arg(long, env = "TRUNKLINE_QUOTA_DISPATCH_RULES", default_value_t = 100,
+          value_parser = number("TRUNKLINE_QUOTA_DISPATCH_RULES", "a whole number", 0i64, 10_000_000, "100"))]
+    pub quota_dispatch_rules: i64,
+    /// Assistants each tenant may keep. A create beyond it gets 429.
+    #[arg(long, env = "TRUNKLINE_QUOTA_ASSISTANTS", default_value_t = 100,
+          value_parser = number("TRUNKLINE_QUOTA_ASSISTANTS", "a whole number", 0i64, 10_000_000, "100"))]
+    pub quota_assistants: i64,
+    /// Calls each tenant may have waiting to be dialed (status queued). A create beyond it gets 429.
+    #[arg(long, env = "TRUNKLINE_QUOTA_QUEUED_CALLS", default_value_t = 1000,
+          value_parser = number("TRUNKLINE_QUOTA_QUEUED_CALLS", "a whole number", 0i64, 10_000_000, "1000"))]
+    pub quota_queued_calls: i64,
+    /// Trunk tests (`POST /sip/trunks/{id}/test`) each tenant may run a minute; more get 429
+    /// with Retry-After.
+    #[arg(long, env = "TRUNKLINE_TRUNK_TESTS_PER_MINUTE", default_value_t = 10,
+          value_parser = number("TRUNKLINE_TRUNK_TESTS_PER_MINUTE", "a whole number", 1u32, 100_000, "10"))]
+    pub trunk_tests_per_minute: u32,
 }
 
 impl ServeArgs {
@@ -160,6 +185,16 @@ impl ServeArgs {
             max_attempts: self.call_max_attempts,
             claim_timeout: Duration::from_secs_f64(self.claim_timeout),
             ..Default::default()
+        }
+    }
+
+    pub fn quota_limits(&self) -> trunkline_core::quotas::QuotaLimits {
+        trunkline_core::quotas::QuotaLimits {
+            outbound_trunks: self.quota_trunks,
+            inbound_trunks: self.quota_inbound_trunks,
+            dispatch_rules: self.quota_dispatch_rules,
+            assistants: self.quota_assistants,
+            queued_calls: self.quota_queued_calls,
         }
     }
 

@@ -153,6 +153,21 @@ fn setting_errors_name_the_variable_with_an_example() {
             "TRUNKLINE_TRUNK_CPS (--trunk-cps) must be calls per second from 0.01 to 1000, e.g. 3.33; got \"5000\"",
         ),
         (
+            "TRUNKLINE_QUOTA_QUEUED_CALLS",
+            "lots",
+            "TRUNKLINE_QUOTA_QUEUED_CALLS (--quota-queued-calls) must be a whole number from 0 to 10000000, e.g. 1000; got \"lots\"",
+        ),
+        (
+            "TRUNKLINE_TRUNK_TESTS_PER_MINUTE",
+            "0",
+            "TRUNKLINE_TRUNK_TESTS_PER_MINUTE (--trunk-tests-per-minute) must be a whole number from 1 to 100000, e.g. 10; got \"0\"",
+        ),
+        (
+            "TRUNKLINE_QUOTA_TRUNKS",
+            "-1",
+            "TRUNKLINE_QUOTA_TRUNKS (--quota-trunks) must be a whole number from 0 to 10000000, e.g. 100; got \"-1\"",
+        ),
+        (
             "TRUNKLINE_MAX_CONNECTIONS",
             "0",
             "TRUNKLINE_MAX_CONNECTIONS (--max-connections) must be a whole number from 1 to 1000000, e.g. 512; got \"0\"",

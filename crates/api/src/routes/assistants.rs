@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 use trunkline_core::calls::signing::generate_secret;
 use trunkline_core::calls::webhooks_out::{secret_aad, ROTATION_OVERLAP};
+use trunkline_core::quotas::Quota;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::assistant::{AssistantConfig, RawAssistant, TargetPolicy};
 use trunkline_domain::AssistantId;
@@ -116,12 +117,14 @@ struct Created {
     responses(
         (status = 200, description = "Assistant created", body = Envelope<AssistantView>),
         (status = 400, description = "Invalid input", body = Envelope<ErrorData>),
-        (status = 401, description = "Invalid or missing API key")))]
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>)))]
 pub async fn create(
     State(state): State<AppState>,
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    state.check_quota(&tenant.id, Quota::Assistants).await?;
     let raw: RawAssistant = from_value(Value::Object(object(body)?), "")?;
     let (name, config) = raw.validate(policy(&state))?;
     let now = now_micros();

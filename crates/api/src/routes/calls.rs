@@ -17,6 +17,7 @@ use trunkline_core::calls::finish::{advance_from, Details};
 use trunkline_core::calls::render::{view, CallView};
 use trunkline_core::calls::DialPlan;
 use trunkline_core::provisioning::status::Status;
+use trunkline_core::quotas::Quota;
 use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::assistant::{metadata_text, AssistantConfig, MAX_METADATA_BYTES};
@@ -124,6 +125,7 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
         (status = 202, description = "Call queued", body = Envelope<Queued>),
         (status = 400, description = "Invalid input", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>),
         (status = 409, description = "Idempotency-Key reused for a different request"),
         (status = 503, description = "LiveKit is not configured")))]
 pub async fn create(
@@ -139,6 +141,7 @@ pub async fn create(
             return replay(&existing, &request_hash);
         }
     }
+    state.check_quota(&tenant.id, Quota::QueuedCalls).await?;
     state.require_livekit()?;
     let req: OutboundCall = from_value(body, "")?;
     let mut errors = ValidationErrors::default();

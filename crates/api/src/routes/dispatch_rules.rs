@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trunkline_core::provisioning::dispatch;
 use trunkline_core::provisioning::status::Status;
+use trunkline_core::quotas::Quota;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::dispatch::{DispatchRuleConfig, RawDispatchRule};
 use trunkline_domain::ids::DispatchRuleId;
@@ -239,6 +240,7 @@ async fn owned(state: &AppState, tenant: &Tenant, id: &str) -> Result<DispatchRu
         (status = 200, description = "Dispatch rule created", body = Envelope<DispatchRuleDetails>),
         (status = 400, description = "Invalid input (including trunk_ids that are not this account's inbound trunks), or LiveKit refused it", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>),
         (status = 409, description = "Another rule of the account covers the same trunk, numbers and pin"),
         (status = 502, description = "LiveKit refused trunkline's credentials or failed"),
         (status = 503, description = "LiveKit unreachable")))]
@@ -247,6 +249,7 @@ pub async fn create_dispatch_rule(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    state.check_quota(&tenant.id, Quota::DispatchRules).await?;
     let (name, config) = parse_create(body)?;
     let id = state
         .provisioner

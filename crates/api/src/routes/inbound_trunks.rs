@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trunkline_core::provisioning::status::Status;
 use trunkline_core::provisioning::{inbound, status};
+use trunkline_core::quotas::Quota;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::inbound::{InboundTrunkConfig, RawInboundTrunk};
 use trunkline_domain::lk_json::LkInboundTrunkFile;
@@ -203,6 +204,7 @@ async fn owned(state: &AppState, tenant: &Tenant, id: &str) -> Result<InboundTru
         (status = 200, description = "Inbound trunk created", body = Envelope<InboundTrunkDetails>),
         (status = 400, description = "Invalid input, or LiveKit refused it", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>),
         (status = 409, description = "A number is already served by another trunk (yours: named; another account's: not)"),
         (status = 502, description = "LiveKit refused trunkline's credentials or failed"),
         (status = 503, description = "LiveKit unreachable")))]
@@ -211,6 +213,7 @@ pub async fn create_inbound_trunk(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    state.check_quota(&tenant.id, Quota::InboundTrunks).await?;
     let (name, config) = parse_create(body)?;
     let created = state
         .provisioner

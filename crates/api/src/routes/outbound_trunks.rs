@@ -43,6 +43,7 @@ pub fn routes() -> Router<AppState> {
         (status = 400, description = "Invalid input, or LiveKit refused it", body = Envelope<ErrorData>),
         (status = 401, description = "Missing, unknown or revoked API key", body = Envelope<Option<String>>),
         (status = 413, description = "Body over 64 KiB", body = Envelope<Option<String>>),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>),
         (status = 502, description = "LiveKit refused trunkline's credentials or failed", body = Envelope<Option<String>>),
         (status = 503, description = "LiveKit unreachable", body = Envelope<Option<String>>)))]
 pub async fn create(

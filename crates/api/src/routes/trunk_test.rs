@@ -117,6 +117,7 @@ pub fn result(trunk_id: String, r: ProbeReport) -> TrunkTestResult {
         (status = 200, description = "The probe ran; `data.diagnosis` says what it found", body = Envelope<TrunkTestResult>),
         (status = 400, description = "Invalid test number, or a trunk that cannot be probed (Exotel without sip_host, internal address)", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "Too many trunk tests for this account: see Retry-After", body = Envelope<serde_json::Value>),
         (status = 404, description = "No such trunk for this account")))]
 pub async fn test_trunk(
     State(state): State<AppState>,
@@ -124,6 +125,7 @@ pub async fn test_trunk(
     TrunkPath(trunk_id): TrunkPath,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
+    state.trunk_tests.check(&tenant.id)?;
     let body = body.map_err(|e| match e.status() {
         axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::bad_request("the request body could not be read"),

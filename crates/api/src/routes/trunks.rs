@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use trunkline_core::provisioning::status;
 use trunkline_core::provisioning::status::Status;
+use trunkline_core::quotas::Quota;
 use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::text;
@@ -69,6 +70,7 @@ fn check_target(state: &AppState, config: &TrunkConfig) -> Result<(), ApiError> 
         (status = 200, description = "Trunk created", body = Envelope<CreatedTrunk>),
         (status = 400, description = "Invalid input, or LiveKit refused it", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
+        (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>),
         (status = 502, description = "LiveKit refused trunkline's credentials or failed"),
         (status = 503, description = "LiveKit unreachable")))]
 pub async fn create_outbound_trunk(
@@ -76,6 +78,7 @@ pub async fn create_outbound_trunk(
     tenant: Tenant,
     JsonBody(req): JsonBody<CreateOutboundTrunk>,
 ) -> Result<Response, ApiError> {
+    state.check_quota(&tenant.id, Quota::OutboundTrunks).await?;
     let mut errors = ValidationErrors::default();
     let name = text::required_name(&mut errors, "trunk_name", req.trunk_name.as_deref(), 100);
     let kind = match &req.trunk_type {
