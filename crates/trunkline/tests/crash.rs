@@ -18,6 +18,8 @@ async fn kill_9_during_a_burst_of_creates_loses_no_acknowledged_trunk() {
         ("LIVEKIT_URL", lk.url()),
         ("LIVEKIT_API_KEY", LK_KEY.to_owned()),
         ("LIVEKIT_API_SECRET", LK_SECRET.to_owned()),
+        // Hundreds of creates from one tenant: this test is about durability, not quotas.
+        ("TRUNKLINE_QUOTA_TRUNKS", "100000".to_owned()),
     ];
     let server = serve(dir.path(), &envs);
     let key = create_key(dir.path(), "burst@acme.test", &envs);
