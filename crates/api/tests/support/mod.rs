@@ -11,6 +11,7 @@ use trunkline_core::sealing::{generate_api_key, hash_api_key, Keyring, MasterKey
 use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 
 pub mod call_fixture;
+pub mod inbound_fixture;
 use trunkline_store::{NewApiKey, Store};
 
 pub const LK_KEY: &str = "APItestkey";
