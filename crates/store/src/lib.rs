@@ -6,6 +6,7 @@ mod assistants;
 mod calls;
 mod dispatch_rules;
 mod error;
+mod fair_claim;
 pub mod file_lock;
 mod fresh_reads;
 mod gauges;
@@ -29,6 +30,7 @@ pub use calls::{
 };
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;
+pub use fair_claim::FairClaim;
 pub use fresh_reads::KeyFacts;
 pub use health::{CheckResult, HealthRow};
 pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
