@@ -26,6 +26,7 @@ pub fn describe(status: Status, livekit_configured: bool) -> &'static str {
     match status {
         Status::AwaitingTrunk => "Stored; LiveKit gets this rule once the inbound trunks it applies to are provisioned (a rule without trunks would apply to every account's calls).",
         Status::Error => "LiveKit refused this rule, or could not be updated when the account's inbound trunks changed; see last_error, then PATCH the rule.",
+        Status::Provisioned => "LiveKit holds this rule as configured.",
         other => status::describe(other, livekit_configured),
     }
 }
