@@ -93,7 +93,7 @@ pub(super) trait RequestKind: ConvergeKind {
         name: &str,
         config: &Self::Config,
         remote: bool,
-    ) -> Result<Self::Row, ServiceError>;
+    ) -> impl Future<Output = Result<Self::Row, ServiceError>> + Send;
     /// `row` as a change leaves it: the new name and configuration (sealed), all else as is.
     fn changed_row(
         &self,
@@ -207,7 +207,9 @@ impl Provisioner {
         R: Remote<K::Object>,
         R::Error: Into<ServiceError>,
     {
-        let row = kind.new_row(self, tenant_id, name, config, remote.is_some())?;
+        let row = kind
+            .new_row(self, tenant_id, name, config, remote.is_some())
+            .await?;
         kind.claims(self, &row)?.insert(self, &row).await?;
         let l = row.lifecycle();
         let id = l.id.to_owned();

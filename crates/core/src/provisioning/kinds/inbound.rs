@@ -35,6 +35,13 @@ impl ConvergeKind for InboundTrunks {
         row: &InboundTrunkRow,
     ) -> Result<Wanted<Self::Object>, ServiceError> {
         let config = stored::open(&p.keyring, row)?;
+        if !p
+            .unapproved_numbers(&row.tenant_id, &config)
+            .await?
+            .is_empty()
+        {
+            return Ok(Wanted::Wait(Status::AwaitingApproval));
+        }
         Ok(Wanted::Object(stored::livekit_trunk(
             &row.id, &row.name, &config,
         )))
@@ -50,7 +57,7 @@ impl RequestKind for InboundTrunks {
     /// A trunk LiveKit may hold would keep its numbers claimed there by a trunk nobody knows.
     const UNCERTAIN: Uncertain = Uncertain::SweepNow;
 
-    fn new_row(
+    async fn new_row(
         &self,
         p: &Provisioner,
         tenant_id: &str,
@@ -61,6 +68,12 @@ impl RequestKind for InboundTrunks {
         stored::check_size(config)?;
         let id = TrunkId::generate().to_string();
         let (public, secrets) = stored::seal(&p.keyring, &id, config);
+        // A number the operator has not approved for the tenant keeps the trunk out of LiveKit.
+        let status = if p.unapproved_numbers(tenant_id, config).await?.is_empty() {
+            super::initial_status(remote)
+        } else {
+            Status::AwaitingApproval
+        };
         let now = now_micros();
         Ok(InboundTrunkRow {
             id,
@@ -68,7 +81,7 @@ impl RequestKind for InboundTrunks {
             name: name.to_owned(),
             config: public,
             secrets,
-            status: super::initial_status(remote),
+            status,
             livekit_trunk_id: None,
             desired_version: 1,
             synced_version: 0,

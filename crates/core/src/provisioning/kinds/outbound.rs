@@ -65,7 +65,7 @@ impl RequestKind for OutboundTrunks {
     type Config = (TrunkType, TrunkConfig);
     type Claims = NoClaims;
 
-    fn new_row(
+    async fn new_row(
         &self,
         p: &Provisioner,
         tenant_id: &str,

@@ -69,7 +69,7 @@ impl RequestKind for DispatchRules {
     /// A rule LiveKit may hold would route calls for a rule nobody knows.
     const UNCERTAIN: Uncertain = Uncertain::SweepNow;
 
-    fn new_row(
+    async fn new_row(
         &self,
         _: &Provisioner,
         tenant_id: &str,
