@@ -1,5 +1,6 @@
 //! The trunk a path names: the `{trunk_id}` extractor and the lookup of that trunk within the
-//! caller's account, shared by every `/sip/trunks/{trunk_id}/…` route.
+//! caller's account, shared by every `/sip/trunks/{trunk_id}/…` and
+//! `/sip/inbound-trunks/{trunk_id}` route.
 
 use crate::error::ApiError;
 use crate::extract::Tenant;
@@ -7,7 +8,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use trunkline_domain::TrunkId;
-use trunkline_store::TrunkRow;
+use trunkline_store::{InboundTrunkRow, Resource, TrunkRow};
 
 pub const INBOUND_NOT_FOUND: &str = "Inbound trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
 
@@ -31,37 +32,64 @@ impl<S: Send + Sync> FromRequestParts<S> for TrunkPath {
     }
 }
 
-/// A tenant's trunk by a path id, or the trunk 404.
+/// A tenant's outbound trunk by a path id, or the trunk 404.
 pub async fn owned_trunk(
     state: &AppState,
     tenant: &Tenant,
     trunk_id: &str,
 ) -> Result<TrunkRow, ApiError> {
+    owned(state, tenant, trunk_id, TrunkDirection::Outbound).await
+}
+
+/// A tenant's inbound trunk by a path id, or the inbound trunk 404.
+pub async fn owned_inbound_trunk(
+    state: &AppState,
+    tenant: &Tenant,
+    trunk_id: &str,
+) -> Result<InboundTrunkRow, ApiError> {
+    owned(state, tenant, trunk_id, TrunkDirection::Inbound).await
+}
+
+async fn owned<R: Resource>(
+    state: &AppState,
+    tenant: &Tenant,
+    trunk_id: &str,
+    direction: TrunkDirection,
+) -> Result<R, ApiError> {
     // A malformed id cannot exist: no database trip, but a LiveKit id is named as such.
     if TrunkId::parse(trunk_id).is_none() {
-        return Err(malformed_trunk_id(trunk_id, NOT_FOUND));
+        return Err(malformed_trunk_id(trunk_id, direction.not_found()));
     }
     match state
         .store
-        .outbound_trunks()
+        .resources::<R>()
         .get(&tenant.id, trunk_id)
         .await?
     {
         Some(row) => Ok(row),
-        None => Err(missing_trunk(state, tenant, trunk_id, TrunkDirection::Outbound).await?),
+        None => Err(missing_trunk(state, tenant, trunk_id, direction).await?),
     }
 }
 
 /// Which kind of trunk a route expects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrunkDirection {
+enum TrunkDirection {
     Outbound,
     Inbound,
 }
 
+impl TrunkDirection {
+    fn not_found(self) -> &'static str {
+        match self {
+            Self::Outbound => NOT_FOUND,
+            Self::Inbound => INBOUND_NOT_FOUND,
+        }
+    }
+}
+
 /// `ST_` and something other than trunkline's 32 hex digits: most likely LiveKit's own id of
 /// the trunk (`ST_` and 12 letters or digits), which the client copied from `livekit_trunk_id`.
-pub fn malformed_trunk_id(id: &str, otherwise: &'static str) -> ApiError {
+fn malformed_trunk_id(id: &str, otherwise: &'static str) -> ApiError {
     let rest = id.strip_prefix("ST_").unwrap_or_default();
     if !rest.is_empty() && rest.len() < 32 && rest.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return ApiError::NotFoundBecause(format!(
@@ -74,7 +102,7 @@ pub fn malformed_trunk_id(id: &str, otherwise: &'static str) -> ApiError {
 /// The 404 for a well-formed trunk id that names no live trunk of `expected` in this tenant:
 /// it says whether the id was deleted or belongs to the other direction. Other tenants' ids
 /// read as unknown.
-pub async fn missing_trunk(
+async fn missing_trunk(
     state: &AppState,
     tenant: &Tenant,
     id: &str,
@@ -93,12 +121,7 @@ pub async fn missing_trunk(
         (TrunkDirection::Inbound, Fate::Outbound | Fate::DeletedOutbound) => format!(
             "{id} is an outbound trunk: outbound trunks are under /sip/trunks/{id}; this path takes an inbound trunk's id"
         ),
-        _ => {
-            return Ok(ApiError::NotFound(match expected {
-                TrunkDirection::Outbound => NOT_FOUND,
-                TrunkDirection::Inbound => INBOUND_NOT_FOUND,
-            }))
-        }
+        _ => return Ok(ApiError::NotFound(expected.not_found())),
     };
     Ok(ApiError::NotFoundBecause(message))
 }

@@ -112,6 +112,22 @@ pub struct Provisioning {
     pub synced_at: Option<String>,
 }
 
+impl Provisioning {
+    /// The provisioning view of any provisioned row; `detail` is the kind's sentence for
+    /// its status.
+    pub fn of(row: &impl trunkline_store::Resource, detail: &str) -> Self {
+        let l = row.lifecycle();
+        Self {
+            status: l.status.to_string(),
+            detail: detail.to_owned(),
+            in_sync: l.status == trunkline_store::Status::Provisioned
+                && l.synced_version == l.desired_version,
+            last_error: l.last_error.map(str::to_owned),
+            synced_at: l.synced_at.map(iso8601),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TrunkDetails {
     pub trunk_id: String,

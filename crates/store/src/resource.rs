@@ -67,13 +67,22 @@ pub struct Lifecycle<'r> {
     pub desired_version: i64,
     pub synced_version: i64,
     pub last_error: Option<&'r str>,
+    /// When the remote side last acknowledged the row.
+    pub synced_at: Option<i64>,
     pub created_at: i64,
+    /// The desired state: name, stored (public) configuration, sealed secrets (kinds that
+    /// have them).
+    pub name: &'r str,
+    pub config: &'r str,
+    pub secrets: Option<&'r str>,
 }
 
-/// `Resource::lifecycle` for a row type with the common columns and `$remote` naming the
-/// remote object.
+/// `Resource::lifecycle` for a row type with the common columns, `$remote` naming the remote
+/// object, and `secrets` when the kind has sealed secrets.
 macro_rules! lifecycle_of {
-    ($remote:ident) => {
+    (@some) => { None };
+    (@some $e:expr) => { Some($e) };
+    ($remote:ident $(, $secrets:ident)?) => {
         fn lifecycle(&self) -> $crate::resource::Lifecycle<'_> {
             $crate::resource::Lifecycle {
                 id: &self.id,
@@ -83,7 +92,11 @@ macro_rules! lifecycle_of {
                 desired_version: self.desired_version,
                 synced_version: self.synced_version,
                 last_error: self.last_error.as_deref(),
+                synced_at: self.synced_at,
                 created_at: self.created_at,
+                name: &self.name,
+                config: &self.config,
+                secrets: $crate::resource::lifecycle_of!(@some $(self.$secrets.as_str())?),
             }
         }
     };

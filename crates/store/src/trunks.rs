@@ -45,7 +45,7 @@ impl Resource for TrunkRow {
         status_forgets_sync: false,
     };
 
-    lifecycle_of!(livekit_trunk_id);
+    lifecycle_of!(livekit_trunk_id, secrets);
 
     fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
         q.bind(&self.id)

@@ -21,7 +21,6 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trunkline_core::provisioning::dispatch;
-use trunkline_core::provisioning::status::Status;
 use trunkline_core::quotas::Quota;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::dispatch::{DispatchRuleConfig, RawDispatchRule};
@@ -192,13 +191,10 @@ fn details(state: &AppState, row: &DispatchRuleRow) -> Result<DispatchRuleDetail
         room_config: s.room_config,
         metadata: s.metadata,
         livekit_rule_id: row.livekit_rule_id.clone(),
-        provisioning: Provisioning {
-            status: row.status.to_string(),
-            detail: dispatch::describe(row.status, state.livekit.is_some()).to_owned(),
-            in_sync: row.status == Status::Provisioned && row.synced_version == row.desired_version,
-            last_error: row.last_error.clone(),
-            synced_at: row.synced_at.map(iso8601),
-        },
+        provisioning: Provisioning::of(
+            row,
+            dispatch::describe(row.status, state.livekit.is_some()),
+        ),
         created_at: iso8601(row.created_at),
         updated_at: iso8601(row.updated_at),
     })
@@ -261,11 +257,11 @@ pub async fn create_dispatch_rule(
 ) -> Result<Response, ApiError> {
     state.check_quota(&tenant.id, Quota::DispatchRules).await?;
     let (name, config) = parse_create(body)?;
-    let id = state
+    let created = state
         .provisioner
         .create_rule(&tenant.id, &name, &config)
         .await?;
-    let row = owned(&state, &tenant, &id).await?;
+    let row = owned(&state, &tenant, &created.id).await?;
     tracing::info!(rule_id = %row.id, status = %row.status, "dispatch rule created");
     Ok(ok(
         "Dispatch rule created successfully",

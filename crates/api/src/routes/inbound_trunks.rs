@@ -7,7 +7,7 @@ use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, Tenant};
 use crate::pagination::{page, page_request};
 use crate::state::AppState;
-use crate::trunk_path::TrunkPath;
+use crate::trunk_path::{owned_inbound_trunk, TrunkPath};
 use crate::wire::Provisioning;
 use axum::extract::State;
 use axum::http::Uri;
@@ -16,13 +16,12 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trunkline_core::provisioning::status::Status;
 use trunkline_core::provisioning::{inbound, status};
 use trunkline_core::quotas::Quota;
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::inbound::{InboundTrunkConfig, RawInboundTrunk};
 use trunkline_domain::lk_json::LkInboundTrunkFile;
-use trunkline_domain::{FieldError, TrunkId, ValidationErrors};
+use trunkline_domain::{FieldError, ValidationErrors};
 use trunkline_store::InboundTrunkRow;
 use utoipa::ToSchema;
 
@@ -152,13 +151,7 @@ fn details(state: &AppState, row: &InboundTrunkRow) -> Result<InboundTrunkDetail
         max_call_duration: s.max_call_duration,
         media_encryption: s.media_encryption,
         livekit_trunk_id: row.livekit_trunk_id.clone(),
-        provisioning: Provisioning {
-            status: row.status.to_string(),
-            detail: status::describe(row.status, state.livekit.is_some()).to_owned(),
-            in_sync: row.status == Status::Provisioned && row.synced_version == row.desired_version,
-            last_error: row.last_error.clone(),
-            synced_at: row.synced_at.map(iso8601),
-        },
+        provisioning: Provisioning::of(row, status::describe(row.status, state.livekit.is_some())),
         created_at: iso8601(row.created_at),
         updated_at: iso8601(row.updated_at),
     })
@@ -190,22 +183,6 @@ fn parse_create(body: Value) -> Result<(String, InboundTrunkConfig), ApiError> {
     Ok(raw.validate()?)
 }
 
-async fn owned(state: &AppState, tenant: &Tenant, id: &str) -> Result<InboundTrunkRow, ApiError> {
-    if TrunkId::parse(id).is_none() {
-        return Err(crate::trunk_path::malformed_trunk_id(id, NOT_FOUND));
-    }
-    match state.store.inbound_trunks().get(&tenant.id, id).await? {
-        Some(row) => Ok(row),
-        None => Err(crate::trunk_path::missing_trunk(
-            state,
-            tenant,
-            id,
-            crate::trunk_path::TrunkDirection::Inbound,
-        )
-        .await?),
-    }
-}
-
 /// Create an inbound trunk and provision it in LiveKit.
 #[utoipa::path(post, path = "/sip/inbound-trunks", tag = "inbound",
     request_body = crate::openapi::livekit_inputs::InboundTrunkCreateBody,
@@ -229,7 +206,7 @@ pub async fn create_inbound_trunk(
         .provisioner
         .create_inbound(&tenant.id, &name, &config)
         .await?;
-    let row = owned(&state, &tenant, &created.id).await?;
+    let row = owned_inbound_trunk(&state, &tenant, &created.id).await?;
     tracing::info!(trunk_id = %row.id, status = %row.status, "inbound trunk created");
     Ok(ok(
         "Inbound trunk created successfully",
@@ -283,7 +260,7 @@ pub async fn get_inbound_trunk(
     tenant: Tenant,
     TrunkPath(id): TrunkPath,
 ) -> Result<Response, ApiError> {
-    let row = owned(&state, &tenant, &id).await?;
+    let row = owned_inbound_trunk(&state, &tenant, &id).await?;
     Ok(ok(
         "Inbound trunk retrieved successfully",
         details(&state, &row)?,
@@ -309,7 +286,7 @@ pub async fn patch_inbound_trunk(
     TrunkPath(id): TrunkPath,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let row = owned(&state, &tenant, &id).await?;
+    let row = owned_inbound_trunk(&state, &tenant, &id).await?;
     let Value::Object(patch) = body else {
         return Err(ApiError::field("body", "must be a JSON object"));
     };
@@ -327,7 +304,7 @@ pub async fn patch_inbound_trunk(
         .provisioner
         .update_inbound(&row, &name, &config)
         .await?;
-    let row = owned(&state, &tenant, &id).await?;
+    let row = owned_inbound_trunk(&state, &tenant, &id).await?;
     tracing::info!(trunk_id = %row.id, "inbound trunk updated");
     Ok(ok(
         "Inbound trunk updated successfully",
@@ -351,7 +328,7 @@ pub async fn delete_inbound_trunk(
     tenant: Tenant,
     TrunkPath(id): TrunkPath,
 ) -> Result<Response, ApiError> {
-    let row = owned(&state, &tenant, &id).await?;
+    let row = owned_inbound_trunk(&state, &tenant, &id).await?;
     if !state.provisioner.delete_inbound(&row).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }

@@ -9,7 +9,6 @@ use crate::wire::*;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use trunkline_core::provisioning::status;
-use trunkline_core::provisioning::status::Status;
 use trunkline_core::quotas::Quota;
 use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
@@ -128,7 +127,7 @@ pub async fn create_outbound_trunk(
         CreatedTrunk {
             trunk_id: created.id,
             status: created.status.to_string(),
-            livekit_trunk_id: created.livekit_trunk_id,
+            livekit_trunk_id: created.remote_id,
         },
     ))
 }
@@ -188,13 +187,7 @@ fn details(state: &AppState, row: &TrunkRow) -> Result<TrunkDetails, ApiError> {
         trunk_updated_at: iso8601(row.updated_at),
         trunk_config: config,
         livekit_trunk_id: row.livekit_trunk_id.clone(),
-        provisioning: Provisioning {
-            status: row.status.to_string(),
-            detail: status::describe(row.status, state.livekit.is_some()).to_owned(),
-            in_sync: row.status == Status::Provisioned && row.synced_version == row.desired_version,
-            last_error: row.last_error.clone(),
-            synced_at: row.synced_at.map(iso8601),
-        },
+        provisioning: Provisioning::of(row, status::describe(row.status, state.livekit.is_some())),
         health: None,
     })
 }
@@ -320,7 +313,7 @@ pub async fn delete_trunk(
     TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
-    if !state.provisioner.delete(&tenant.id, &row).await? {
+    if !state.provisioner.delete(&row).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }
     tracing::info!(trunk_id = %row.id, "trunk deleted");

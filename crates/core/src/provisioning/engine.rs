@@ -10,8 +10,9 @@
 //! row first and every write is conditional on the version it acted on: a PATCH or DELETE
 //! landing mid-pass wins.
 
-use super::remote::Remote;
+use super::remote::{Failure, Remote};
 use super::{ownership, Counts, Provisioner};
+use crate::ServiceError;
 use std::future::Future;
 use trunkline_store::{Resource, Resources, Status};
 
@@ -30,7 +31,7 @@ pub(super) enum Wanted<O> {
 /// What a kind of provisioned resource plugs into the engine.
 pub(super) trait ConvergeKind: Sync {
     type Row: Resource;
-    type Object: Send + Sync;
+    type Object: Clone + Send + Sync;
     /// How logs name a row of this kind.
     const NOUN: &'static str;
     /// How the `last_error` of a refused row names the object ("… rejected the {OBJECT}: …").
@@ -47,7 +48,7 @@ pub(super) trait ConvergeKind: Sync {
         &self,
         p: &Provisioner,
         row: &Self::Row,
-    ) -> impl Future<Output = Result<Wanted<Self::Object>, String>> + Send;
+    ) -> impl Future<Output = Result<Wanted<Self::Object>, ServiceError>> + Send;
     /// Whether the remote copy differs from the wanted one in the fields we own.
     fn drifted(actual: &Self::Object, wanted: &Self::Object) -> bool;
 }
@@ -178,11 +179,13 @@ struct Step<'a, K: ConvergeKind, R> {
 impl<K: ConvergeKind, R: Remote<K::Object>> Step<'_, K, R> {
     async fn converge(&self, p: &Provisioner, kind: &K, report: &mut Counts) -> Result<(), String> {
         let l = self.row.lifecycle();
-        let wanted = match kind.wanted(p, self.row).await? {
-            Wanted::Object(o) => o,
-            Wanted::Later => return Ok(()),
-            Wanted::Wait(status) => return self.wait(status, report).await,
-        };
+        let wanted = kind.wanted(p, self.row).await;
+        let wanted =
+            match wanted.map_err(|e| format!("cannot derive the {} object: {e:?}", R::NAME))? {
+                Wanted::Object(o) => o,
+                Wanted::Later => return Ok(()),
+                Wanted::Wait(status) => return self.wait(status, report).await,
+            };
         let in_sync = l.synced_version == l.desired_version && l.status == Status::Provisioned;
         let (result, created) = match self.adopted {
             Some(o) if in_sync && self.pointer_valid && !K::drifted(o, &wanted) => return Ok(()),
@@ -220,8 +223,8 @@ impl<K: ConvergeKind, R: Remote<K::Object>> Step<'_, K, R> {
                 }
                 Ok(())
             }
-            Err(e) => match R::refusal(&e) {
-                Some(words) => {
+            Err(e) => match R::failure(&e) {
+                Failure::Refused(words) => {
                     let msg = format!("{} rejected the {}: {words}", R::NAME, K::OBJECT);
                     let _ = self
                         .rows
@@ -229,7 +232,7 @@ impl<K: ConvergeKind, R: Remote<K::Object>> Step<'_, K, R> {
                         .await;
                     Err(msg)
                 }
-                None => Err(e.to_string()),
+                _ => Err(e.to_string()),
             },
         }
     }

@@ -1,7 +1,7 @@
 //! The remote side the converge engine keeps in step with the store: a service holding a copy
 //! of each row as one object (LiveKit's SIP trunks and dispatch rules today; a telephony
 //! provider's trunks next). The engine needs four operations per object type and one way to
-//! tell a refused configuration from a failure.
+//! classify a failure ([`Failure`]).
 
 use std::fmt::Display;
 use std::future::Future;
@@ -17,14 +17,32 @@ pub trait Remote<O>: Sync {
     fn create(&self, wanted: O) -> impl Future<Output = Result<O, Self::Error>> + Send;
     fn replace(&self, id: &str, wanted: O) -> impl Future<Output = Result<O, Self::Error>> + Send;
     fn delete(&self, id: &str) -> impl Future<Output = Result<(), Self::Error>> + Send;
-    /// The remote side's own words when it refused the configuration itself (retrying the
-    /// same one is pointless); `None` for any other failure.
-    fn refusal(e: &Self::Error) -> Option<String>;
+    /// What a failure means for the object.
+    fn failure(e: &Self::Error) -> Failure;
 }
 
-fn livekit_refusal(e: &LiveKitError) -> Option<String> {
-    (e.kind() == ErrorKind::InvalidArgument)
-        .then(|| e.livekit_message().unwrap_or_default().to_owned())
+/// How a call to the remote side failed, as far as provisioning cares.
+pub enum Failure {
+    /// The remote side refused the configuration itself, in these words: retrying the same
+    /// one is pointless.
+    Refused(String),
+    /// The object is not there (deleted out of band, or never made).
+    Gone,
+    /// The remote side may have acted before the failure (a timeout, a reset, a 5xx).
+    Unknown,
+    /// It did not act (unreachable before the request was sent, credentials refused).
+    Failed,
+}
+
+fn livekit_failure(e: &LiveKitError) -> Failure {
+    match e.kind() {
+        ErrorKind::InvalidArgument => {
+            Failure::Refused(e.livekit_message().unwrap_or_default().to_owned())
+        }
+        ErrorKind::NotFound => Failure::Gone,
+        _ if e.outcome_unknown() => Failure::Unknown,
+        _ => Failure::Failed,
+    }
 }
 
 impl Remote<proto::SipOutboundTrunkInfo> for LiveKitClient {
@@ -50,8 +68,8 @@ impl Remote<proto::SipOutboundTrunkInfo> for LiveKitClient {
     async fn delete(&self, id: &str) -> Result<(), LiveKitError> {
         self.delete_trunk(id).await
     }
-    fn refusal(e: &LiveKitError) -> Option<String> {
-        livekit_refusal(e)
+    fn failure(e: &LiveKitError) -> Failure {
+        livekit_failure(e)
     }
 }
 
@@ -78,8 +96,8 @@ impl Remote<proto::SipInboundTrunkInfo> for LiveKitClient {
     async fn delete(&self, id: &str) -> Result<(), LiveKitError> {
         self.delete_trunk(id).await
     }
-    fn refusal(e: &LiveKitError) -> Option<String> {
-        livekit_refusal(e)
+    fn failure(e: &LiveKitError) -> Failure {
+        livekit_failure(e)
     }
 }
 
@@ -110,7 +128,7 @@ impl Remote<proto::SipDispatchRuleInfo> for LiveKitClient {
             _ => Ok(()),
         }
     }
-    fn refusal(e: &LiveKitError) -> Option<String> {
-        livekit_refusal(e)
+    fn failure(e: &LiveKitError) -> Failure {
+        livekit_failure(e)
     }
 }
