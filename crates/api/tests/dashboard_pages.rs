@@ -454,3 +454,104 @@ async fn another_tenants_pages_are_404_pages() {
     assert_eq!(json["success"], true);
     srv.stop().await;
 }
+
+/// Seed 002's two files, verbatim.
+const SEED_TRUNK_JSON: &str = r#"{
+  "trunk": {
+    "name": "Twilio Inbound SIP Trunk",
+    "numbers": [
+      "+13074606119"
+    ],
+    "krispEnabled": true
+  }
+}"#;
+const SEED_DISPATCH_JSON: &str = r#"{
+  "dispatch_rule": {
+    "rule": {
+      "dispatchRuleIndividual": {
+        "roomPrefix": "call-"
+      }
+    },
+    "name": "Twilio Individual Room Dispatch",
+    "roomConfig": {
+      "agents": [{
+        "agentName": "voice-agent",
+        "metadata": "Twilio inbound call handler"
+      }]
+    }
+  }
+}"#;
+
+#[tokio::test]
+async fn the_import_box_takes_seed_002s_files_as_they_are() {
+    let db = TestDb::fresh().await;
+    let srv = TestServer::start(&db, LiveKit::None).await;
+    let key = srv.tenant("dash@example.com").await;
+    let other = srv.tenant("other@example.com").await;
+    let mut b = Browser::new(&srv.url);
+    assert_eq!(b.sign_in(&key).await.0, 303);
+    let (status, page, _) = b.get("/ui/inbound").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(r#"<label for="lk_json">lk JSON</label>"#),
+        "{page}"
+    );
+    let csrf = Browser::csrf_of(&page);
+
+    // Not JSON, or JSON of neither kind: said so, and the text stays in the box.
+    let (status, page, _) = b
+        .post(
+            "/ui/inbound",
+            &[("csrf", &csrf), ("lk_json", "{\"trunk\": ")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("This is not valid JSON"), "{page}");
+    assert!(page.contains("{&quot;trunk&quot;: </textarea>"), "{page}");
+    let (status, page, _) = b
+        .post(
+            "/ui/inbound",
+            &[("csrf", &csrf), ("lk_json", "{\"name\": \"x\"}")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("Paste the file of lk sip inbound create"),
+        "{page}"
+    );
+    // A field the rules refuse is named.
+    let bad = SEED_TRUNK_JSON.replace("+13074606119", "3074606119");
+    let (status, page, _) = b
+        .post("/ui/inbound", &[("csrf", &csrf), ("lk_json", &bad)], None)
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("trunk.numbers[0]"), "{page}");
+
+    for (file, done) in [(SEED_TRUNK_JSON, "trunk"), (SEED_DISPATCH_JSON, "rule")] {
+        let (status, page, headers) = b
+            .post("/ui/inbound", &[("csrf", &csrf), ("lk_json", file)], None)
+            .await;
+        assert_eq!(status, 303, "{page}");
+        assert_eq!(
+            headers[LOCATION],
+            format!("/ui/inbound?done={done}").as_str()
+        );
+    }
+    let (_, page, _) = b.get("/ui/inbound").await;
+    assert!(page.contains("Twilio Inbound SIP Trunk"));
+    assert!(page.contains("+13074606119"));
+    assert!(page.contains("Twilio Individual Room Dispatch"));
+    assert!(page.contains("voice-agent"));
+    // The API sees the same objects; the other tenant sees none of them.
+    let (_, json) = srv.get("/sip/inbound-trunks", &key).await;
+    assert_eq!(json["data"].as_array().unwrap().len(), 1);
+    let (_, json) = srv.get("/sip/dispatch-rules", &key).await;
+    assert_eq!(json["data"].as_array().unwrap().len(), 1);
+    let mut o = Browser::new(&srv.url);
+    assert_eq!(o.sign_in(&other).await.0, 303);
+    let (_, page, _) = o.get("/ui/inbound").await;
+    assert!(!page.contains("Twilio Inbound SIP Trunk"));
+    srv.stop().await;
+}

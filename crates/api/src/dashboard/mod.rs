@@ -7,7 +7,9 @@
 //! changes something carries the session's CSRF token.
 
 mod assets;
+mod assistants;
 mod calls;
+mod inbound;
 mod layout;
 mod overview;
 mod problem;
@@ -42,6 +44,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/trunks/{id}/edit", get(trunks::edit_form))
         .route("/ui/trunks/{id}/delete", post(trunks::delete))
         .route("/ui/trunks/{id}/test", post(trunks::test))
+        .route("/ui/inbound", get(inbound::show).post(inbound::import))
+        .route("/ui/assistants", get(assistants::list))
         .route("/ui/calls", get(calls::list).post(calls::place))
         .route("/ui/calls/new", get(calls::new_form))
         .route("/ui/calls/{id}", get(calls::show))
