@@ -195,6 +195,33 @@ impl Chrome {
     }
 }
 
+/// Seed 002's two files, verbatim.
+const SEED_TRUNK_JSON: &str = r#"{
+  "trunk": {
+    "name": "Twilio Inbound SIP Trunk",
+    "numbers": [
+      "+13074606119"
+    ],
+    "krispEnabled": true
+  }
+}"#;
+const SEED_DISPATCH_JSON: &str = r#"{
+  "dispatch_rule": {
+    "rule": {
+      "dispatchRuleIndividual": {
+        "roomPrefix": "call-"
+      }
+    },
+    "name": "Twilio Individual Room Dispatch",
+    "roomConfig": {
+      "agents": [{
+        "agentName": "voice-agent",
+        "metadata": "Twilio inbound call handler"
+      }]
+    }
+  }
+}"#;
+
 /// SIPp answering OPTIONS with a digest challenge for alice / s3cret-pw, on TCP `port`.
 fn sipp_responder(port: u16) -> Child {
     let scenario = concat!(
@@ -378,6 +405,31 @@ async fn a_tenants_day_in_the_browser() {
     let ladder_headers = c.text_of("table.ladder thead").await;
     assert!(ladder_headers.contains("Round trip"), "{ladder_headers}");
     c.shot("trunk-test").await;
+
+    // 4. Paste seed 002's files into the import box: an inbound trunk, then a dispatch rule.
+    c.press("Inbound").await;
+    c.wait_text("h1", "Inbound trunks and dispatch rules", 5)
+        .await;
+    c.fill("lk JSON", SEED_TRUNK_JSON).await;
+    c.press("Import").await;
+    c.wait_text("main", "Inbound trunk imported.", 10).await;
+    c.fill("lk JSON", SEED_DISPATCH_JSON).await;
+    c.press("Import").await;
+    c.wait_text("main", "Dispatch rule imported.", 10).await;
+    let inbound = c.text_of("main").await;
+    for want in [
+        "Twilio Inbound SIP Trunk",
+        "+13074606119",
+        "Twilio Individual Room Dispatch",
+        "voice-agent",
+    ] {
+        assert!(inbound.contains(want), "{want}: {inbound}");
+    }
+    c.shot("inbound").await;
+    c.press("Assistants").await;
+    c.wait_text("h1", "Assistants", 5).await;
+    assert!(c.text_of("main").await.contains("outbound-caller"));
+    c.shot("assistants").await;
 
     // 5. Place a call against the LiveKit double: it is answered, then completed, on the
     //    call page, without a reload.

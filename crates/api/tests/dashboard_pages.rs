@@ -2,120 +2,13 @@
 //! revoked key), CSRF and Origin checks, the CSP, tenant isolation as 404 pages, and the
 //! trunk form's field errors. The browser flows are in `dashboard_browser.rs`.
 
+mod dashboard_client;
 mod support;
 
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
-use reqwest::redirect::Policy;
+use dashboard_client::Browser;
+use reqwest::header::{LOCATION, SET_COOKIE};
 use support::*;
 use trunkline_core::sealing::hash_api_key;
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .redirect(Policy::none())
-        .build()
-        .unwrap()
-}
-
-/// A browser's view: its cookies, kept by hand (reqwest's cookie store is not enabled here).
-struct Browser {
-    base: String,
-    http: reqwest::Client,
-    cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    fn new(base: &str) -> Self {
-        Self {
-            base: base.to_owned(),
-            http: client(),
-            cookies: vec![],
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
-    }
-
-    fn keep(&mut self, resp: &reqwest::Response) -> Vec<String> {
-        let mut raw = vec![];
-        for v in resp.headers().get_all(SET_COOKIE) {
-            let s = v.to_str().unwrap().to_owned();
-            let (pair, _) = s.split_once(';').unwrap_or((&s, ""));
-            let (k, val) = pair.split_once('=').unwrap();
-            self.cookies.retain(|(n, _)| n != k);
-            if !val.is_empty() {
-                self.cookies.push((k.to_owned(), val.to_owned()));
-            }
-            raw.push(s);
-        }
-        raw
-    }
-
-    async fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
-        let resp = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
-        self.keep(&resp);
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        (status, resp.text().await.unwrap(), headers)
-    }
-
-    async fn post(
-        &mut self,
-        path: &str,
-        form: &[(&str, &str)],
-        origin: Option<&str>,
-    ) -> (u16, String, reqwest::header::HeaderMap) {
-        let mut req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .body(
-                form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(form)
-                    .finish(),
-            );
-        if let Some(o) = origin {
-            req = req.header("Origin", o);
-        }
-        let resp = req.send().await.unwrap();
-        self.keep(&resp);
-        let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        (status, resp.text().await.unwrap(), headers)
-    }
-
-    /// The value of the first hidden `csrf` field in a page.
-    fn csrf_of(page: &str) -> String {
-        let at = page.find("name=\"csrf\" value=\"").expect("a csrf field") + 19;
-        page[at..at + page[at..].find('"').unwrap()].to_owned()
-    }
-
-    async fn sign_in(&mut self, key: &str) -> (u16, String, reqwest::header::HeaderMap) {
-        let (status, page, _) = self.get("/ui/sign-in").await;
-        assert_eq!(status, 200);
-        let csrf = Self::csrf_of(&page);
-        self.post("/ui/sign-in", &[("csrf", &csrf), ("api_key", key)], None)
-            .await
-    }
-
-    async fn csrf(&mut self) -> String {
-        let (status, page, _) = self.get("/ui/trunks/new").await;
-        assert_eq!(status, 200, "{page}");
-        Self::csrf_of(&page)
-    }
-}
 
 #[tokio::test]
 async fn signing_in_makes_a_server_side_session_that_sign_out_and_revocation_end() {
@@ -453,4 +346,216 @@ async fn another_tenants_pages_are_404_pages() {
     assert_eq!(status, 200);
     assert_eq!(json["success"], true);
     srv.stop().await;
+}
+
+/// Seed 002's two files, verbatim.
+const SEED_TRUNK_JSON: &str = r#"{
+  "trunk": {
+    "name": "Twilio Inbound SIP Trunk",
+    "numbers": [
+      "+13074606119"
+    ],
+    "krispEnabled": true
+  }
+}"#;
+const SEED_DISPATCH_JSON: &str = r#"{
+  "dispatch_rule": {
+    "rule": {
+      "dispatchRuleIndividual": {
+        "roomPrefix": "call-"
+      }
+    },
+    "name": "Twilio Individual Room Dispatch",
+    "roomConfig": {
+      "agents": [{
+        "agentName": "voice-agent",
+        "metadata": "Twilio inbound call handler"
+      }]
+    }
+  }
+}"#;
+
+#[tokio::test]
+async fn the_import_box_takes_seed_002s_files_as_they_are() {
+    let db = TestDb::fresh().await;
+    let srv = TestServer::start(&db, LiveKit::None).await;
+    let key = srv.tenant("dash@example.com").await;
+    let other = srv.tenant("other@example.com").await;
+    let mut b = Browser::new(&srv.url);
+    assert_eq!(b.sign_in(&key).await.0, 303);
+    let (status, page, _) = b.get("/ui/inbound").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(r#"<label for="lk_json">lk JSON</label>"#),
+        "{page}"
+    );
+    let csrf = Browser::csrf_of(&page);
+
+    // Not JSON, or JSON of neither kind: said so, and the text stays in the box.
+    let (status, page, _) = b
+        .post(
+            "/ui/inbound",
+            &[("csrf", &csrf), ("lk_json", "{\"trunk\": ")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("This is not valid JSON"), "{page}");
+    assert!(page.contains("{&quot;trunk&quot;: </textarea>"), "{page}");
+    let (status, page, _) = b
+        .post(
+            "/ui/inbound",
+            &[("csrf", &csrf), ("lk_json", "{\"name\": \"x\"}")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        page.contains("Paste the file of lk sip inbound create"),
+        "{page}"
+    );
+    // A field the rules refuse is named.
+    let bad = SEED_TRUNK_JSON.replace("+13074606119", "3074606119");
+    let (status, page, _) = b
+        .post("/ui/inbound", &[("csrf", &csrf), ("lk_json", &bad)], None)
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("trunk.numbers[0]"), "{page}");
+
+    for (file, done) in [(SEED_TRUNK_JSON, "trunk"), (SEED_DISPATCH_JSON, "rule")] {
+        let (status, page, headers) = b
+            .post("/ui/inbound", &[("csrf", &csrf), ("lk_json", file)], None)
+            .await;
+        assert_eq!(status, 303, "{page}");
+        assert_eq!(
+            headers[LOCATION],
+            format!("/ui/inbound?done={done}").as_str()
+        );
+    }
+    let (_, page, _) = b.get("/ui/inbound").await;
+    assert!(page.contains("Twilio Inbound SIP Trunk"));
+    assert!(page.contains("+13074606119"));
+    assert!(page.contains("Twilio Individual Room Dispatch"));
+    assert!(page.contains("voice-agent"));
+    // The API sees the same objects; the other tenant sees none of them.
+    let (_, json) = srv.get("/sip/inbound-trunks", &key).await;
+    assert_eq!(json["data"].as_array().unwrap().len(), 1);
+    let (_, json) = srv.get("/sip/dispatch-rules", &key).await;
+    assert_eq!(json["data"].as_array().unwrap().len(), 1);
+    let mut o = Browser::new(&srv.url);
+    assert_eq!(o.sign_in(&other).await.0, 303);
+    let (_, page, _) = o.get("/ui/inbound").await;
+    assert!(!page.contains("Twilio Inbound SIP Trunk"));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn the_trunk_pages_settings_save_and_refuse_out_of_range_values() {
+    let db = TestDb::fresh().await;
+    let srv = TestServer::start(&db, LiveKit::None).await;
+    let key = srv.tenant("dash@example.com").await;
+    let trunk = srv.create(&key, &seed_twilio()).await;
+    let mut b = Browser::new(&srv.url);
+    assert_eq!(b.sign_in(&key).await.0, 303);
+    let csrf = b.csrf().await;
+    let (status, page, _) = b
+        .post(
+            &format!("/ui/trunks/{trunk}/call-limits"),
+            &[
+                ("csrf", &csrf),
+                ("calls_per_second", "0"),
+                ("max_concurrent_calls", "5"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains(r#"id="calls_per_second-error""#), "{page}");
+    assert!(page.contains(r#"value="0""#) || page.contains("from 0.01 to 1000"));
+    let (status, _, _) = b
+        .post(
+            &format!("/ui/trunks/{trunk}/call-limits"),
+            &[
+                ("csrf", &csrf),
+                ("calls_per_second", "3.33"),
+                ("max_concurrent_calls", "5"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, json) = srv
+        .get(&format!("/sip/trunks/{trunk}/call-limits"), &key)
+        .await;
+    assert_eq!(json["data"]["calls_per_second"], 3.33);
+    assert_eq!(json["data"]["max_concurrent_calls"], 5);
+
+    let (status, page, _) = b
+        .post(
+            &format!("/ui/trunks/{trunk}/health-check"),
+            &[
+                ("csrf", &csrf),
+                ("enabled", "on"),
+                ("interval_seconds", "5"),
+                ("down_after", "3"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains(r#"id="interval_seconds-error""#), "{page}");
+    let (status, _, _) = b
+        .post(
+            &format!("/ui/trunks/{trunk}/health-check"),
+            &[
+                ("csrf", &csrf),
+                ("enabled", "on"),
+                ("interval_seconds", "120"),
+                ("down_after", "2"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, json) = srv
+        .get(&format!("/sip/trunks/{trunk}/health-check"), &key)
+        .await;
+    assert_eq!(json["data"]["enabled"], true, "{json}");
+    assert_eq!(json["data"]["interval_seconds"], 120);
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn an_answered_call_is_transferred_from_its_page() {
+    let f = support::call_fixture::fixture().await;
+    let mut b = Browser::new(&f.srv.url);
+    assert_eq!(b.sign_in(&f.key).await.0, 303);
+    let id = f.call("+14155550100").await;
+    f.wait_status(&id, "answered").await;
+    let (status, page, _) = b.get(&format!("/ui/calls/{id}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(">Transfer to</label>") && page.contains(">Transfer call</button>"));
+    let csrf = Browser::csrf_of(&page);
+    let (status, page, _) = b
+        .post(
+            &format!("/ui/calls/{id}/transfer"),
+            &[("csrf", &csrf), ("to", "555")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("The call was not transferred"), "{page}");
+    let (status, _, headers) = b
+        .post(
+            &format!("/ui/calls/{id}/transfer"),
+            &[("csrf", &csrf), ("to", "+15550100001")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        headers[LOCATION],
+        format!("/ui/calls/{id}?done=transferred").as_str()
+    );
+    assert_eq!(f.get(&id).await["transferred_to"], "tel:+15550100001");
 }

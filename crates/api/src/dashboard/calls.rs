@@ -330,6 +330,7 @@ pub async fn show(
         Some("placed") => Some("Call queued."),
         Some("cancelled") => Some("Call cancelled."),
         Some("ended") => Some("Call ended."),
+        Some("transferred") => Some("Call transferred."),
         _ => None,
     };
     let names = names(&state, &session.tenant_id).await?;
@@ -412,6 +413,14 @@ fn call_live(session: &Session, call: &CallRow, names: &Names) -> Markup {
                     }
                 }
             }
+            @if call.status == CallStatus::Answered.as_str() {
+                form.stack method="post" action={ "/ui/calls/" (call.id) "/transfer" } {
+                    (csrf_field(session))
+                    (Field { name: "to", label: "Transfer to", hint: Some("An E.164 number (+15550100001) or a sip: URI. The call leaves the agent (cold transfer)."), error: None }
+                        .input("text", "", InputExtra { autocomplete: Some("off"), preserve: true, ..Default::default() }))
+                    div.actions { button type="submit" { "Transfer call" } }
+                }
+            }
             @if !is_final {
                 form method="post" action={ "/ui/calls/" (call.id) "/cancel" } {
                     (csrf_field(session))
@@ -440,4 +449,59 @@ pub async fn cancel(
         "cancelled"
     };
     Ok(layout::see_other(&format!("/ui/calls/{id}?done={done}")))
+}
+
+pub async fn transfer(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let post = session.form(&headers, &body)?;
+    let call = owned_call(&state, &session, &id).await?;
+    let outcome = async {
+        let to = trunkline_core::calls::transfer::transfer_target(post.get("to"))?;
+        trunkline_core::calls::transfer::transfer_call(
+            &state,
+            &session.tenant_id,
+            &call.id,
+            &to,
+            "no such call",
+        )
+        .await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Ok(layout::see_other(&format!(
+            "/ui/calls/{id}?done=transferred"
+        ))),
+        Err(ServiceError::NotFound(_)) => Err(PageError::NotFound),
+        Err(e) => {
+            let message = match &e {
+                ServiceError::Invalid(v) => {
+                    v.0.iter()
+                        .map(|f| format!("Transfer to {}", f.message))
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                }
+                other => sentence(other),
+            };
+            let names = names(&state, &session.tenant_id).await?;
+            let body = html! {
+                h1 { "Call " code { (call.id) } }
+                div.notice.error role="alert" { "The call was not transferred: " (message) }
+                (call_live(&session, &call, &names))
+            };
+            Ok(layout::respond(
+                StatusCode::BAD_REQUEST,
+                layout::page(
+                    &format!("Call {}", call.id),
+                    Some(&session),
+                    Nav::Calls,
+                    body,
+                ),
+            ))
+        }
+    }
 }

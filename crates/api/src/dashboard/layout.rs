@@ -12,6 +12,8 @@ use maud::{html, Markup, DOCTYPE};
 pub enum Nav {
     Overview,
     Trunks,
+    Inbound,
+    Assistants,
     Calls,
     None,
 }
@@ -19,6 +21,8 @@ pub enum Nav {
 const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Overview, "/", "Overview"),
     (Nav::Trunks, "/ui/trunks", "Outbound trunks"),
+    (Nav::Inbound, "/ui/inbound", "Inbound"),
+    (Nav::Assistants, "/ui/assistants", "Assistants"),
     (Nav::Calls, "/ui/calls", "Calls"),
 ];
 

@@ -7,12 +7,15 @@
 //! changes something carries the session's CSRF token.
 
 mod assets;
+mod assistants;
 mod calls;
+mod inbound;
 mod layout;
 mod overview;
 mod problem;
 mod session;
 mod trunk_form;
+mod trunk_settings;
 mod trunks;
 
 use crate::state::AppState;
@@ -42,10 +45,21 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/trunks/{id}/edit", get(trunks::edit_form))
         .route("/ui/trunks/{id}/delete", post(trunks::delete))
         .route("/ui/trunks/{id}/test", post(trunks::test))
+        .route(
+            "/ui/trunks/{id}/health-check",
+            post(trunk_settings::save_health),
+        )
+        .route(
+            "/ui/trunks/{id}/call-limits",
+            post(trunk_settings::save_limits),
+        )
+        .route("/ui/inbound", get(inbound::show).post(inbound::import))
+        .route("/ui/assistants", get(assistants::list))
         .route("/ui/calls", get(calls::list).post(calls::place))
         .route("/ui/calls/new", get(calls::new_form))
         .route("/ui/calls/{id}", get(calls::show))
         .route("/ui/calls/{id}/cancel", post(calls::cancel))
+        .route("/ui/calls/{id}/transfer", post(calls::transfer))
         .route("/ui/assets/{name}", get(assets::serve))
         .route("/ui", get(problem::not_found_page))
         .route("/ui/{*rest}", get(problem::not_found_page))

@@ -5,6 +5,7 @@ use super::layout::{self, csrf_field, notice, status_badge, Field, InputExtra, N
 use super::problem::{sentence, PageError};
 use super::session::Session;
 use super::trunk_form::{by_field, render, FieldErrors, Mode, TrunkForm};
+use super::trunk_settings::{health_section, limits_section, SettingErrors};
 use crate::routes::trunk_test::{result, TrunkTestResult};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -31,7 +32,7 @@ fn provider_name(kind: &str) -> &str {
 }
 
 /// A trunk of this tenant, or the 404 page (another tenant's trunk reads the same).
-async fn owned(state: &AppState, session: &Session, id: &str) -> Result<TrunkRow, PageError> {
+pub async fn owned(state: &AppState, session: &Session, id: &str) -> Result<TrunkRow, PageError> {
     if TrunkId::parse(id).is_none() {
         return Err(PageError::NotFound);
     }
@@ -313,13 +314,26 @@ pub async fn show(
     let flash = match done.as_deref() {
         Some("created") => Some("Trunk created."),
         Some("saved") => Some("Trunk saved."),
+        Some("health") => Some("Health checks saved."),
+        Some("limits") => Some("Call limits saved."),
         _ => None,
     };
-    let page = trunk_page(&state, &session, &row, flash, TestOutcome::None, "").await?;
+    let page = trunk_page(
+        &state,
+        &session,
+        &row,
+        Extra {
+            flash,
+            ..Extra::default()
+        },
+    )
+    .await?;
     Ok(layout::ok(page))
 }
 
+#[derive(Default)]
 enum TestOutcome {
+    #[default]
     None,
     Ran(TrunkTestResult),
     Refused {
@@ -328,21 +342,30 @@ enum TestOutcome {
     },
 }
 
+/// What the trunk page shows beyond the trunk: a notice, a test's outcome, refused settings.
+#[derive(Default)]
+struct Extra<'a> {
+    flash: Option<&'a str>,
+    test: TestOutcome,
+    test_number: &'a str,
+    health_errors: SettingErrors,
+    limit_errors: SettingErrors,
+}
+
 async fn trunk_page(
     state: &AppState,
     session: &Session,
     row: &TrunkRow,
-    flash: Option<&str>,
-    test: TestOutcome,
-    test_number: &str,
+    extra: Extra<'_>,
 ) -> Result<Markup, PageError> {
+    let (flash, test, test_number) = (extra.flash, &extra.test, extra.test_number);
     let config = records::public_config(row)?;
     let health = state.store.trunk_health(&row.id).await?;
     let (cps, conc) = state.store.trunk_limits(&row.id).await?;
     let cps = cps.unwrap_or(state.calls.default_cps_milli) as f64 / 1000.0;
     let conc = conc.unwrap_or(state.calls.default_trunk_concurrency);
     let in_sync = row.status == Status::Provisioned && row.synced_version == row.desired_version;
-    let field_error = match &test {
+    let field_error = match test {
         TestOutcome::Refused {
             field: Some(_),
             message,
@@ -392,26 +415,9 @@ async fn trunk_page(
                 .input("tel", test_number, InputExtra { autocomplete: Some("off"), ..Default::default() }))
             div.actions { button type="submit" { "Test trunk" } }
         }
-        (test_result(&test))
-        h2 { "Health checks" }
-        @match &health {
-            Some(h) if h.enabled || h.last_checked_at.is_some() => {
-                dl.facts {
-                    dt { "Checks" } dd { (if h.enabled { format!("every {} s; down after {} failures in a row", h.interval_secs, h.down_after) } else { "off".to_owned() }) }
-                    dt { "State" } dd { (status_badge(&h.state)) }
-                    dt { "Failures in a row" } dd { (h.misses) }
-                    dt { "Last check" } dd { (layout::opt_time(h.last_checked_at)) }
-                    dt { "Last diagnosis" } dd { (h.last_diagnosis.as_deref().unwrap_or("—")) }
-                    dt { "Last round trip" } dd { (h.last_rtt_us.map(|us| format!("{:.1} ms", us as f64 / 1000.0)).unwrap_or_else(|| "—".into())) }
-                }
-            }
-            _ => p { "Health checks are off for this trunk (turn them on with PUT /sip/trunks/" (row.id) "/health-check)." }
-        }
-        h2 { "Call limits" }
-        dl.facts {
-            dt { "Calls per second" } dd { (cps) }
-            dt { "Concurrent calls" } dd { (conc) }
-        }
+        (test_result(test))
+        (health_section(session, &row.id, health.as_ref(), &extra.health_errors))
+        (limits_section(session, &row.id, cps, conc, &extra.limit_errors))
     };
     Ok(layout::page(&row.name, Some(session), Nav::Trunks, body))
 }
@@ -513,6 +519,38 @@ pub async fn test(
             }
         }
     };
-    let page = trunk_page(&state, &session, &row, None, outcome, &typed).await?;
+    let page = trunk_page(
+        &state,
+        &session,
+        &row,
+        Extra {
+            test: outcome,
+            test_number: &typed,
+            ..Extra::default()
+        },
+    )
+    .await?;
     Ok(layout::ok(page))
+}
+
+/// The trunk page again, with a settings form's errors beside its fields.
+pub async fn settings_refused(
+    state: &AppState,
+    session: &Session,
+    row: &TrunkRow,
+    health_errors: SettingErrors,
+    limit_errors: SettingErrors,
+) -> Result<Response, PageError> {
+    let page = trunk_page(
+        state,
+        session,
+        row,
+        Extra {
+            health_errors,
+            limit_errors,
+            ..Extra::default()
+        },
+    )
+    .await?;
+    Ok(layout::respond(StatusCode::BAD_REQUEST, page))
 }

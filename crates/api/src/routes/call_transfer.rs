@@ -6,14 +6,11 @@ use crate::extract::{from_value, JsonBody, PathId, Tenant};
 use crate::routes::calls::NOT_FOUND;
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trunkline_core::calls::dialer::{participant_identity, room_of};
 use trunkline_core::calls::render::{view, CallView};
-use trunkline_domain::call::CallStatus;
-use trunkline_domain::E164;
+use trunkline_core::calls::transfer::{transfer_call, transfer_target};
 use utoipa::ToSchema;
 
 /// `POST /call/{id}/transfer`.
@@ -33,32 +30,6 @@ struct TransferBody {
 
 /// `to` as LiveKit's TransferSIPParticipant wants it: an E.164 number becomes `tel:+…`; a
 /// `sip:`/`sips:`/`tel:` URI passes if it has no spaces or control characters.
-fn transfer_target(raw: &str) -> Result<String, ApiError> {
-    let rule = "must be an E.164 number (+15550100000) or a sip:, sips: or tel: URI";
-    if raw.starts_with('+') {
-        return E164::parse("to", raw)
-            .map(|n| format!("tel:{n}"))
-            .map_err(|e| ApiError::field("to", e.message));
-    }
-    let lower = raw.to_ascii_lowercase();
-    let body = ["sip:", "sips:", "tel:"]
-        .iter()
-        .find_map(|p| lower.strip_prefix(p));
-    match body {
-        Some(rest)
-            if !rest.is_empty()
-                && raw.len() <= 256
-                && !raw
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>') =>
-        {
-            Ok(raw.to_owned())
-        }
-        _ => Err(ApiError::field("to", rule)),
-    }
-}
-
-/// Cold transfer (SIP REFER) of the answered callee to another number or URI.
 #[utoipa::path(post, path = "/call/{id}/transfer", tag = "calls", request_body = TransferInput,
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
@@ -80,48 +51,7 @@ pub async fn transfer(
             .as_deref()
             .ok_or_else(|| ApiError::field("to", "is required"))?,
     )?;
-    let call = state
-        .store
-        .get_call(&tenant.id, &id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    if call.status != CallStatus::Answered.as_str() {
-        return Err(ApiError::Conflict(format!(
-            "only an answered call can be transferred; this one is {}",
-            trunkline_core::calls::render::public_status(&call)
-        )));
-    }
-    let lk = state.require_livekit()?;
-    let identity = call
-        .participant_identity
-        .clone()
-        .unwrap_or_else(|| participant_identity(&call));
-    match lk
-        .transfer_sip_participant(
-            &room_of(&call),
-            &identity,
-            &to,
-            std::time::Duration::from_secs(40),
-        )
-        .await
-    {
-        Ok(()) => {}
-        Err(e) => {
-            if let Some(code) = trunkline_core::calls::outcome::sip_status(&e) {
-                return Err(ApiError::Upstream {
-                    status: StatusCode::BAD_GATEWAY,
-                    message: format!("the transfer target refused the transfer (SIP {code})"),
-                });
-            }
-            return Err(e.into());
-        }
-    }
-    state.store.set_transferred(&call.id, &to).await?;
-    let call = state
-        .store
-        .get_call(&tenant.id, &id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let call = transfer_call(&state, &tenant.id, &id, &to, NOT_FOUND).await?;
     Ok(ok("Call transferred successfully", view(&call)))
 }
 

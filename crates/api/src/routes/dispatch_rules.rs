@@ -200,7 +200,7 @@ fn details(state: &AppState, row: &DispatchRuleRow) -> Result<DispatchRuleDetail
     })
 }
 
-fn parse_create(body: Value) -> Result<(String, DispatchRuleConfig), ApiError> {
+pub(crate) fn parse_create(body: Value) -> Result<(String, DispatchRuleConfig), ApiError> {
     let Value::Object(map) = &body else {
         return Err(ApiError::field("body", "must be a JSON object"));
     };

@@ -167,7 +167,7 @@ fn under(prefix: &str, e: ValidationErrors) -> ApiError {
     .into()
 }
 
-fn parse_create(body: Value) -> Result<(String, InboundTrunkConfig), ApiError> {
+pub(crate) fn parse_create(body: Value) -> Result<(String, InboundTrunkConfig), ApiError> {
     let Value::Object(map) = &body else {
         return Err(ApiError::field("body", "must be a JSON object"));
     };

@@ -12,6 +12,7 @@ pub mod public_dns;
 pub mod render;
 pub mod signing;
 pub mod tracking;
+pub mod transfer;
 pub mod webhooks_out;
 
 use serde::{Deserialize, Serialize};
