@@ -58,6 +58,17 @@ async fn a_closed_port_is_diagnosed_in_the_envelope_at_once() {
     assert_eq!(body["data"]["diagnosis"], "port_closed");
     assert_eq!(body["data"]["reachable"], false);
     assert_eq!(body["data"]["transport"], "tcp");
+    // A JSON `null` body is no body (the document allows it), not a 400.
+    let (status, body) = srv
+        .send(
+            "POST",
+            &format!("/sip/trunks/{id}/test"),
+            Some(&key),
+            Some("null"),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["diagnosis"], "port_closed");
 
     // A TLS trunk is probed over TLS: the same refusal, reported for TLS.
     let tls = srv

@@ -2,8 +2,9 @@
 //! installed by `.ci/run`) reads `/openapi.json` from a real `trunkline serve --demo`, sends
 //! generated requests — valid ones and invalid ones — with a real API key, and checks every
 //! answer: no 5xx, a status the document lists for the operation, the documented content type
-//! and a body that matches the documented schema, and a 405 naming the allowed methods for a
-//! method the document does not list. Any finding fails the test with schemathesis's report.
+//! and a body that matches the documented schema, a 405 naming the allowed methods for a
+//! method the document does not list, and a 4xx for every request the document calls invalid.
+//! Any finding fails the test with schemathesis's report.
 
 mod support;
 
@@ -15,7 +16,8 @@ use support::*;
 /// The checks run on every answer (`st run --checks`).
 const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
 response_schema_conformance,response_headers_conformance,unsupported_method,\
-missing_required_header,use_after_free,ensure_resource_availability,ignored_auth";
+missing_required_header,use_after_free,ensure_resource_availability,ignored_auth,\
+negative_data_rejection";
 
 /// Per operation and phase; enough to reach every documented status of most operations while
 /// keeping the run within about two minutes on a 2-core machine.

@@ -38,7 +38,8 @@ struct TransferBody {
         (status = 400, description = "Invalid target", body = Envelope<ErrorData>),
         (status = 404, description = "No such call in this account"),
         (status = 409, description = "The call is not answered"),
-        (status = 502, description = "The transfer target refused, or LiveKit failed")))]
+        (status = 502, description = "The transfer target refused, or LiveKit failed"),
+        (status = 503, description = "LiveKit is not configured, or unreachable")))]
 pub async fn transfer(
     State(state): State<AppState>,
     tenant: Tenant,

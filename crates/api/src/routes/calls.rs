@@ -215,7 +215,7 @@ pub struct CallPage {
         ("trunk_id" = Option<String>, Query, description = "ST_…"),
         ("assistant_id" = Option<String>, Query, description = "AS_…"),
         ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = r"^[+-]?[0-9]+_CL_[0-9a-f]{32}$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of calls, newest first", body = Envelope<CallPage>),

@@ -273,7 +273,7 @@ pub async fn create_dispatch_rule(
 #[utoipa::path(get, path = "/sip/dispatch-rules", tag = "inbound",
     params(
         ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = r"^[+-]?[0-9]+_[A-Za-z0-9_]+$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of dispatch rules", body = Envelope<DispatchRulePage>),

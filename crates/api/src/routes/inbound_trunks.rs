@@ -62,8 +62,10 @@ pub struct CreateInboundTrunk {
     auth_password: Option<String>,
     krisp_enabled: Option<bool>,
     /// Seconds (1–600).
+    #[schema(minimum = 1, maximum = 600)]
     ringing_timeout: Option<u64>,
     /// Seconds (1–86400).
+    #[schema(minimum = 1, maximum = 86400)]
     max_call_duration: Option<u64>,
     /// `disabled` (default), `allowed` or `required`.
     media_encryption: Option<String>,
@@ -81,7 +83,9 @@ pub struct PatchInboundTrunk {
     auth_username: Option<String>,
     auth_password: Option<String>,
     krisp_enabled: Option<bool>,
+    #[schema(minimum = 1, maximum = 600)]
     ringing_timeout: Option<u64>,
+    #[schema(minimum = 1, maximum = 86400)]
     max_call_duration: Option<u64>,
     media_encryption: Option<String>,
 }
@@ -218,7 +222,7 @@ pub async fn create_inbound_trunk(
 #[utoipa::path(get, path = "/sip/inbound-trunks", tag = "inbound",
     params(
         ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = r"^[+-]?[0-9]+_[A-Za-z0-9_]+$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of inbound trunks", body = Envelope<InboundTrunkPage>),

@@ -20,7 +20,8 @@ use trunkline_livekit::{verify_webhook, WebhookError};
     params(("Authorization" = String, Header, description = "LiveKit's JWT (HS256, sha256 claim = body hash)")),
     responses(
         (status = 200, description = "Applied, or not about a trunkline call"),
-        (status = 401, description = "Unsigned, altered, expired or signed for another key: nothing changed")))]
+        (status = 401, description = "Unsigned, altered, expired or signed for another key: nothing changed"),
+        (status = 503, description = "LiveKit is not configured on this server")))]
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -118,7 +118,7 @@ pub async fn remove(
     summary = "List outbound trunks, a page at a time",
     params(
         ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page", pattern = r"^[+-]?[0-9]+_[A-Za-z0-9_]+$")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of trunks", body = Envelope<TrunkPage>),

@@ -129,11 +129,13 @@ pub async fn test_trunk(
         axum::http::StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge,
         _ => ApiError::bad_request("the request body could not be read"),
     })?;
-    let input: TrunkTestInput = if body.iter().all(u8::is_ascii_whitespace) {
-        TrunkTestInput::default()
-    } else {
-        parse_json(&body)?
-    };
+    // No body, or JSON `null`, is a test without a number.
+    let input: TrunkTestInput =
+        if body.iter().all(u8::is_ascii_whitespace) || body.trim_ascii() == b"null" {
+            TrunkTestInput::default()
+        } else {
+            parse_json(&body)?
+        };
     let test_number = match input.test_number {
         Some(raw) => Some(
             E164::parse("test_number", &raw)
