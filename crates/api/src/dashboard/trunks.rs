@@ -292,7 +292,7 @@ pub async fn delete(
 ) -> Result<Response, PageError> {
     session.form(&headers, &body)?;
     let row = owned(&state, &session, &id).await?;
-    if !state.provisioner.delete(&session.tenant_id, &row).await? {
+    if !state.provisioner.delete(&row).await? {
         return Err(PageError::NotFound);
     }
     Ok(layout::see_other("/ui/trunks?done=deleted"))
