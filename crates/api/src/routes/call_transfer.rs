@@ -33,7 +33,7 @@ struct TransferBody {
 
 /// `to` as LiveKit's TransferSIPParticipant wants it: an E.164 number becomes `tel:+…`; a
 /// `sip:`/`sips:`/`tel:` URI passes if it has no spaces or control characters.
-fn transfer_target(raw: &str) -> Result<String, ApiError> {
+pub(crate) fn transfer_target(raw: &str) -> Result<String, ApiError> {
     let rule = "must be an E.164 number (+15550100000) or a sip:, sips: or tel: URI";
     if raw.starts_with('+') {
         return E164::parse("to", raw)

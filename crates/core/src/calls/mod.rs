@@ -10,6 +10,7 @@ pub mod public_dns;
 pub mod render;
 pub mod signing;
 pub mod tracking;
+pub mod warm_transfer;
 pub mod webhooks_out;
 
 use serde::{Deserialize, Serialize};
