@@ -159,8 +159,14 @@ async fn an_answered_target_is_moved_to_the_caller_and_the_agent_leaves() {
     assert_eq!(video["roomAdmin"], true);
     assert_eq!(video["room"], consult_room.as_str());
     assert_eq!(video["destinationRoom"], caller_room.as_str());
-    // The call goes on.
+    // The call goes on, the target's leg now part of it: the target hanging up leaves the
+    // caller's leg, and the call, up; the caller hanging up ends it.
     assert_eq!(f.get(&id).await["status"], "answered");
+    assert!(f.lk.hangup(&leg.sip_call_id));
+    assert!(f.lk.flush_webhooks(Duration::from_secs(5)).await);
+    assert_eq!(f.get(&id).await["status"], "answered");
+    assert!(f.lk.hangup(&f.dialed(&id)[0].sip_call_id));
+    f.wait_status(&id, "completed").await;
     // The transfer is over: completing again is refused.
     let (st, body) = f
         .srv
