@@ -66,6 +66,7 @@ fn routes(state: AppState) -> Router {
         .merge(routes::dispatch_rules::routes())
         .merge(routes::assistants::routes())
         .merge(routes::calls::routes())
+        .merge(routes::warm_transfer::routes())
         .merge(routes::trunk_test::routes())
         .merge(routes::trunk_health::routes())
         .route("/livekit/webhook", post(routes::livekit_webhook::receive))

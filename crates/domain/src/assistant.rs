@@ -113,7 +113,7 @@ pub fn metadata_text(m: &serde_json::Value) -> String {
 
 /// A LiveKit agent name: what `agent_name` in the agent's WorkerOptions says. Spaces or
 /// control characters there are always a paste mistake.
-fn agent_name(field: &str, raw: &str) -> Result<String, FieldError> {
+pub fn agent_name(field: &str, raw: &str) -> Result<String, FieldError> {
     let ok = !raw.is_empty()
         && raw.len() <= 128
         && raw

@@ -6,7 +6,7 @@
 //!
 //! Implemented: SIP trunks, dispatch rules, `CreateSIPParticipant` with scripted call
 //! outcomes ([`CallOutcome`]), `TransferSIPParticipant`; `RoomService` (create, list, delete
-//! rooms; list, get, remove participants); `AgentDispatchService`; and the webhooks a call's
+//! rooms; list, get, remove, move participants; room metadata); `AgentDispatchService`; and the webhooks a call's
 //! life emits, signed like LiveKit's (`webhook.rs`). Other methods of these services (and the
 //! legacy `ListSIPTrunk`) are routed and decoded like the real server, then answer
 //! `unimplemented`.
@@ -27,6 +27,7 @@ mod agent_dispatch;
 mod auth;
 mod conflicts;
 mod room;
+mod room_move;
 mod server;
 mod sip;
 mod sip_dispatch;
@@ -407,6 +408,13 @@ impl LiveKitDouble {
             .get(room)
             .map(|r| r.participants.clone())
             .unwrap_or_default()
+    }
+
+    /// A participant joins `room` (created if missing), as an agent worker taking a dispatch
+    /// or a client with a token would: `participant_joined`. The double runs no agents, so
+    /// tests bring theirs in with this.
+    pub fn join_participant(&self, room: &str, participant: ParticipantInfo) {
+        self.shared.lock().join(room, participant);
     }
 
     /// Agent dispatches of every live room.

@@ -34,12 +34,12 @@ fn video_flag(g: &Grants, name: &str) -> bool {
         == Some(true)
 }
 
-fn video(g: &Grants) -> Option<&Value> {
+pub(crate) fn video(g: &Grants) -> Option<&Value> {
     field(&g.claims, "video").filter(|v| v.is_object())
 }
 
 /// Go's case-insensitive JSON field match (exact match first).
-fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
+pub(crate) fn field<'a>(v: &'a Value, name: &str) -> Option<&'a Value> {
     let m = v.as_object()?;
     m.get(name)
         .or_else(|| {

@@ -5,7 +5,9 @@
 
 use crate::auth::{self, Grants};
 use crate::twirp::{go_quote, Codec, TwirpError};
-use crate::{agent_dispatch, room, sip, sip_dispatch, sip_inbound, sip_participant, sip_transfer};
+use crate::{
+    agent_dispatch, room, room_move, sip, sip_dispatch, sip_inbound, sip_participant, sip_transfer,
+};
 use crate::{Outcome, RecordedRequest, Shared, State as DoubleState};
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -408,13 +410,15 @@ fn room_dispatch(
             unimplemented::<UpdateSubscriptionsRequest>(shared, codec, body, method)
         }
         "SendData" => unimplemented::<SendDataRequest>(shared, codec, body, method),
-        "UpdateRoomMetadata" => {
-            unimplemented::<UpdateRoomMetadataRequest>(shared, codec, body, method)
-        }
+        "UpdateRoomMetadata" => rpc(shared, codec, body, |s, r| {
+            room_move::update_metadata(s, g, r)
+        }),
         "ForwardParticipant" => {
             unimplemented::<ForwardParticipantRequest>(shared, codec, body, method)
         }
-        "MoveParticipant" => unimplemented::<MoveParticipantRequest>(shared, codec, body, method),
+        "MoveParticipant" => rpc(shared, codec, body, |s, r| {
+            room_move::move_participant(s, g, r)
+        }),
         _ => unimplemented::<PerformRpcRequest>(shared, codec, body, method),
     }
 }

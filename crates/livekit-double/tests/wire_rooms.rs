@@ -162,15 +162,10 @@ async fn room_grants_are_checked() {
     .unwrap_err();
     assert_eq!(e.parts(), denied());
     // Unimplemented methods are still routed.
-    let e = twirp::<_, Room>(
-        &lk,
-        ROOMS,
-        "UpdateRoomMetadata",
-        &other,
-        &UpdateRoomMetadataRequest::default(),
-    )
-    .await
-    .unwrap_err();
+    let e =
+        twirp::<_, SendDataResponse>(&lk, ROOMS, "SendData", &other, &SendDataRequest::default())
+            .await
+            .unwrap_err();
     assert_eq!(e.code, "unimplemented");
 }
 

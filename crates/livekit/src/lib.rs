@@ -9,6 +9,7 @@ mod calls;
 mod client;
 mod error;
 pub mod metrics;
+mod room_admin;
 mod sip_inbound;
 mod token;
 mod webhook;

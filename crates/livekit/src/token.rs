@@ -25,6 +25,9 @@ pub struct VideoGrant {
     pub room_admin: bool,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub room: String,
+    /// The room `MoveParticipant` may move into (`destinationRoom`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub destination_room: String,
 }
 
 /// What one request's token grants.

@@ -26,6 +26,7 @@ mod status;
 mod tenant_profile;
 mod trunk_id_fate;
 mod trunks;
+mod warm_transfers;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
 pub use calls::{
@@ -48,6 +49,7 @@ pub use status::{Status, UnknownStatus};
 pub use tenant_profile::{KeyRevocation, TenantKey, TenantProfile};
 pub use trunk_id_fate::TrunkIdFate;
 pub use trunks::{TrunkRow, TrunkSummary};
+pub use warm_transfers::{WarmTransferEnd, WarmTransferRow};
 
 use sqlx::AnyPool;
 

@@ -11,3 +11,4 @@ pub mod tenant_self;
 pub mod trunk_health;
 pub mod trunk_test;
 pub mod trunks;
+pub mod warm_transfer;

@@ -13,6 +13,7 @@ pub mod render;
 pub mod signing;
 pub mod tracking;
 pub mod transfer;
+pub mod warm_transfer;
 pub mod webhooks_out;
 
 use serde::{Deserialize, Serialize};

@@ -74,6 +74,17 @@ pub async fn apply(store: &Store, ev: &proto::WebhookEvent) -> Result<Effect, St
         {
             return Ok(Effect::Ignored)
         }
+        // Another SIP participant in the call's room (a warm transfer's target, moved in):
+        // its leaving does not end the callee's leg.
+        ("participant_left", Some(p))
+            if p.identity
+                != call
+                    .participant_identity
+                    .clone()
+                    .unwrap_or_else(|| super::dialer::participant_identity(&call)) =>
+        {
+            return Ok(Effect::Ignored)
+        }
         ("participant_left", Some(p)) => {
             let reason = proto::DisconnectReason::try_from(p.disconnect_reason)
                 .map(|r| r.as_str_name().to_owned())

@@ -1,0 +1,334 @@
+//! Warm transfer of an answered call (`/call/{id}/warm-transfer…`): the agent consults the
+//! target in a room of its own, then `complete` hands the caller over, or `cancel` hangs up
+//! the consultation. How it runs: `trunkline_core::calls::warm_transfer`.
+
+use crate::envelope::{ok, Envelope};
+use crate::error::{ApiError, ErrorData};
+use crate::extract::{from_value, JsonBody, PathId, Tenant};
+use trunkline_core::calls::transfer::transfer_target;
+use crate::routes::calls::NOT_FOUND;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use trunkline_core::calls::render::public_status;
+use trunkline_core::calls::warm_transfer::{self as wt, CompleteError, Request};
+use trunkline_core::timefmt::iso8601;
+use trunkline_domain::assistant::{agent_name, MAX_METADATA_BYTES};
+use trunkline_domain::call::CallStatus;
+use trunkline_store::{CallRow, Status, WarmTransferRow};
+use utoipa::ToSchema;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/call/{id}/warm-transfer", post(start))
+        .route("/call/{id}/warm-transfer/complete", post(complete))
+        .route("/call/{id}/warm-transfer/cancel", post(cancel))
+        .route("/call/{id}/warm-transfers", get(list))
+}
+
+/// `POST /call/{id}/warm-transfer`.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documents the schema; parsing uses WarmBody
+pub struct WarmTransferInput {
+    /// E.164, a `tel:` URI, or a `sip:` URI whose user part is dialed over the call's
+    /// outbound trunk (an extension of the trunk's PBX).
+    #[schema(example = "+15550100001")]
+    to: String,
+    /// The agent that consults the target (default: the call's own agent).
+    agent_name: Option<String>,
+    /// Any JSON (at most 16 KiB), passed to the agent in its job metadata.
+    metadata: Option<Value>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WarmBody {
+    to: Option<String>,
+    agent_name: Option<String>,
+    metadata: Option<Value>,
+}
+
+/// One warm transfer of a call.
+#[derive(Serialize, ToSchema)]
+pub struct WarmTransferView {
+    /// WT_…
+    pub transfer_id: String,
+    pub call_id: String,
+    pub to: String,
+    pub agent_name: String,
+    /// The consultation room as the tenant names it.
+    pub room_name: String,
+    /// dialing, consulting, completed or ended.
+    pub status: String,
+    /// Once over: accepted, declined, busy, no_answer, failed or cancelled.
+    pub outcome: Option<String>,
+    pub sip_status_code: Option<i64>,
+    pub error: Option<String>,
+    pub created_at: String,
+    pub answered_at: Option<String>,
+    pub ended_at: Option<String>,
+}
+
+fn view(t: &WarmTransferRow) -> WarmTransferView {
+    WarmTransferView {
+        transfer_id: t.id.clone(),
+        call_id: t.call_id.clone(),
+        to: t.target.clone(),
+        agent_name: t.agent_name.clone(),
+        room_name: trunkline_core::rooms::tenant_room(&t.tenant_id, &t.room)
+            .unwrap_or(&t.room)
+            .to_owned(),
+        status: t.status.clone(),
+        outcome: t.outcome.clone(),
+        sip_status_code: t.sip_status_code,
+        error: t.error.clone(),
+        created_at: iso8601(t.created_at),
+        answered_at: t.answered_at.map(iso8601),
+        ended_at: t.ended_at.map(iso8601),
+    }
+}
+
+/// What CreateSIPParticipant dials for a validated target: the number, or the SIP user.
+fn dial_string(target: &str) -> Result<String, ApiError> {
+    let lower = target.to_ascii_lowercase();
+    let rest = ["tel:", "sips:", "sip:"]
+        .iter()
+        .find_map(|p| lower.strip_prefix(p).map(|_| &target[p.len()..]))
+        .unwrap_or(target);
+    let user = rest.split(['@', ';', '?']).next().unwrap_or_default();
+    if user.is_empty() {
+        return Err(ApiError::field(
+            "to",
+            "a SIP URI must name a user (sip:USER@HOST): the user is dialed over the call's outbound trunk",
+        ));
+    }
+    Ok(user.to_owned())
+}
+
+async fn call_of(state: &AppState, tenant: &str, id: &str) -> Result<CallRow, ApiError> {
+    state
+        .store
+        .get_call(tenant, id)
+        .await?
+        .ok_or(ApiError::NotFound(NOT_FOUND))
+}
+
+/// Starts a warm transfer: a consultation room, the agent dispatched into it, the target
+/// dialed into it. Answers at once; the transfer's progress shows in
+/// `GET /call/{id}/warm-transfers`.
+#[utoipa::path(post, path = "/call/{id}/warm-transfer", tag = "calls", request_body = WarmTransferInput,
+    summary = "Start a warm transfer of an answered call",
+    params(("id" = String, Path, description = "CL_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 202, description = "Dialing the target in the background", body = Envelope<WarmTransferView>),
+        (status = 400, description = "Invalid field", body = Envelope<ErrorData>),
+        (status = 404, description = "No such call in this account", body = Envelope<ErrorData>),
+        (status = 409, description = "The call is not answered, or a transfer is already in progress", body = Envelope<ErrorData>),
+        (status = 503, description = "LiveKit is not configured", body = Envelope<ErrorData>)))]
+pub async fn start(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let body: WarmBody = from_value(body, "")?;
+    let target = transfer_target(
+        body.to
+            .as_deref()
+            .ok_or_else(|| ApiError::field("to", "is required"))?,
+    )?;
+    let dial = dial_string(&target)?;
+    let agent = match body.agent_name.as_deref() {
+        Some(a) => Some(
+            agent_name("agent_name", a).map_err(|e| ApiError::field("agent_name", e.message))?,
+        ),
+        None => None,
+    };
+    if let Some(m) = &body.metadata {
+        if m.to_string().len() > MAX_METADATA_BYTES {
+            return Err(ApiError::field(
+                "metadata",
+                format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
+            ));
+        }
+    }
+    let call = call_of(&state, &tenant.id, &id).await?;
+    if call.status != CallStatus::Answered.as_str() {
+        return Err(ApiError::Conflict(format!(
+            "only an answered call can be warm-transferred; this one is {}",
+            public_status(&call)
+        )));
+    }
+    let lk = state.require_livekit()?;
+    if let Some(open) = wt::open(&state.store, lk, &call).await? {
+        return Err(ApiError::Conflict(format!(
+            "the call already has a warm transfer in progress ({}, {}): complete or cancel it first",
+            open.id, open.status
+        )));
+    }
+    let Some(agent) = agent.or_else(|| wt::default_agent(&call)) else {
+        return Err(ApiError::field(
+            "agent_name",
+            "is required: the call's own agent is unknown",
+        ));
+    };
+    let trunk = state.store.outbound_trunks().live(&call.trunk_id).await?;
+    let Some(lk_trunk) = trunk
+        .filter(|t| t.status == Status::Provisioned)
+        .and_then(|t| t.livekit_trunk_id)
+    else {
+        return Err(ApiError::Conflict(
+            "the call's outbound trunk is deleted or not provisioned in LiveKit: the target cannot be dialed over it".into(),
+        ));
+    };
+    let req = Request {
+        target,
+        dial,
+        agent_name: agent,
+        metadata: body.metadata,
+    };
+    let Some(t) = wt::start(&state.store, lk, &call, lk_trunk, req).await? else {
+        return Err(ApiError::Conflict(
+            "the call already has a warm transfer in progress: complete or cancel it first".into(),
+        ));
+    };
+    Ok((
+        StatusCode::ACCEPTED,
+        ok("Warm transfer started: dialing the target", view(&t)),
+    )
+        .into_response())
+}
+
+/// Hands the caller over: the target moves into the caller's room, the agent leaves it, and
+/// the consultation room closes.
+#[utoipa::path(post, path = "/call/{id}/warm-transfer/complete", tag = "calls",
+    summary = "Complete the warm transfer: connect the target with the caller",
+    params(("id" = String, Path, description = "CL_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Transferred", body = Envelope<WarmTransferView>),
+        (status = 404, description = "No such call in this account", body = Envelope<ErrorData>),
+        (status = 409, description = "No transfer is consulting (none open, still dialing, or the target left), or the call is not answered", body = Envelope<ErrorData>),
+        (status = 502, description = "LiveKit failed; the transfer is still consulting and can be completed again", body = Envelope<ErrorData>)))]
+pub async fn complete(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let call = call_of(&state, &tenant.id, &id).await?;
+    let lk = state.require_livekit()?;
+    let Some(t) = wt::open(&state.store, lk, &call).await? else {
+        return Err(ApiError::Conflict(
+            "the call has no warm transfer in progress: start one with POST /call/{id}/warm-transfer".into(),
+        ));
+    };
+    if t.status != wt::CONSULTING {
+        return Err(ApiError::Conflict(format!(
+            "the transfer target has not answered yet ({} is {}): wait for status consulting, or cancel",
+            t.id, t.status
+        )));
+    }
+    if call.status != CallStatus::Answered.as_str() {
+        return Err(ApiError::Conflict(format!(
+            "the caller is no longer on the call ({}): cancel the transfer",
+            public_status(&call)
+        )));
+    }
+    match wt::complete(&state.store, lk, &call, &t).await {
+        Ok(()) => {}
+        Err(CompleteError::TargetGone) => {
+            return Err(ApiError::Conflict(
+                "the transfer target left the consultation before the transfer completed".into(),
+            ))
+        }
+        Err(CompleteError::LiveKit(e)) => return Err(e.into()),
+        Err(CompleteError::Store(e)) => return Err(e.into()),
+    }
+    let done = latest(&state, &call.id, &t.id).await?;
+    Ok(ok("Warm transfer completed", view(&done)).into_response())
+}
+
+/// Hangs up the consultation: the target's leg and the consultation room end; the caller
+/// stays with the agent.
+#[utoipa::path(post, path = "/call/{id}/warm-transfer/cancel", tag = "calls",
+    summary = "Cancel the warm transfer in progress",
+    params(("id" = String, Path, description = "CL_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled", body = Envelope<WarmTransferView>),
+        (status = 404, description = "No such call in this account", body = Envelope<ErrorData>),
+        (status = 409, description = "No warm transfer in progress", body = Envelope<ErrorData>)))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let call = call_of(&state, &tenant.id, &id).await?;
+    let lk = state.require_livekit()?;
+    let open = wt::open(&state.store, lk, &call).await?;
+    let ended = match &open {
+        Some(t) => wt::cancel(&state.store, lk, t).await?,
+        None => false,
+    };
+    let Some(t) = open.filter(|_| ended) else {
+        return Err(ApiError::Conflict(
+            "the call has no warm transfer in progress to cancel".into(),
+        ));
+    };
+    let done = latest(&state, &call.id, &t.id).await?;
+    Ok(ok("Warm transfer cancelled", view(&done)).into_response())
+}
+
+/// The call's warm transfers, oldest first, each with its status, timestamps and outcome.
+#[utoipa::path(get, path = "/call/{id}/warm-transfers", tag = "calls",
+    summary = "List a call's warm transfers",
+    params(("id" = String, Path, description = "CL_…")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The call's warm transfers", body = Envelope<Vec<WarmTransferView>>),
+        (status = 404, description = "No such call in this account", body = Envelope<ErrorData>)))]
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    PathId(id): PathId,
+) -> Result<Response, ApiError> {
+    let call = call_of(&state, &tenant.id, &id).await?;
+    if let Some(lk) = state.livekit.as_ref() {
+        wt::open(&state.store, lk, &call).await?;
+    }
+    let all = state.store.warm_transfers(&call.id).await?;
+    let views: Vec<WarmTransferView> = all.iter().map(view).collect();
+    Ok(ok("Warm transfers", views).into_response())
+}
+
+async fn latest(state: &AppState, call_id: &str, id: &str) -> Result<WarmTransferRow, ApiError> {
+    state
+        .store
+        .warm_transfers(call_id)
+        .await?
+        .into_iter()
+        .find(|t| t.id == id)
+        .ok_or(ApiError::NotFound(NOT_FOUND))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_dialed() {
+        assert_eq!(dial_string("tel:+15550100000").unwrap(), "+15550100000");
+        assert_eq!(dial_string("sip:2001@pbx.example.com").unwrap(), "2001");
+        assert_eq!(
+            dial_string("SIPS:alice@pbx.example.com;transport=tls").unwrap(),
+            "alice"
+        );
+        assert!(dial_string("sip:@pbx.example.com").is_err());
+    }
+}
