@@ -439,9 +439,13 @@ async fn the_import_box_takes_seed_002s_files_as_they_are() {
     assert!(page.contains("voice-agent"));
     // The API sees the same objects; the other tenant sees none of them.
     let (_, json) = srv.get("/sip/inbound-trunks", &key).await;
-    assert_eq!(json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        json["data"]["trunks"].as_array().unwrap().len(),
+        1,
+        "{json}"
+    );
     let (_, json) = srv.get("/sip/dispatch-rules", &key).await;
-    assert_eq!(json["data"].as_array().unwrap().len(), 1);
+    assert_eq!(json["data"]["rules"].as_array().unwrap().len(), 1, "{json}");
     let mut o = Browser::new(&srv.url);
     assert_eq!(o.sign_in(&other).await.0, 303);
     let (_, page, _) = o.get("/ui/inbound").await;

@@ -113,7 +113,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// Queue an outbound call: 202 with the call id; the dialer dials it under the trunk's
 /// limits. The same `Idempotency-Key` again returns the same call and dials nothing more.
-#[utoipa::path(post, path = "/call/outbound", tag = "calls", request_body = OutboundCallInput,
+#[utoipa::path(post, path = "/call/outbound", tag = "calls", operation_id = "create_call",
+    summary = "Queue an outbound call", request_body = OutboundCallInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "The same key again returns the same call and dials nothing more")),
     security(("bearer" = [])),
     responses(
@@ -168,7 +169,8 @@ fn replay(existing: &CallRow, request_hash: &str) -> Result<Response, ApiError> 
     Ok(accepted(existing))
 }
 
-#[utoipa::path(get, path = "/call/{id}", tag = "calls",
+#[utoipa::path(get, path = "/call/{id}", tag = "calls", operation_id = "get_call",
+    summary = "Show a call",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
     responses(
@@ -184,7 +186,7 @@ pub async fn show(
         .get_call(&tenant.id, &id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(ok("Call", view(&call)))
+    Ok(ok("Call retrieved successfully", view(&call)))
 }
 
 #[derive(Deserialize)]
@@ -206,12 +208,13 @@ pub struct CallPage {
 }
 
 /// Newest first, `limit` (1–200, default 50) per page.
-#[utoipa::path(get, path = "/calls", tag = "calls",
+#[utoipa::path(get, path = "/calls", tag = "calls", operation_id = "list_calls",
+    summary = "List calls, a page at a time, newest first",
     params(
         ("status" = Option<String>, Query, description = "Comma-separated statuses"),
         ("trunk_id" = Option<String>, Query, description = "ST_…"),
         ("assistant_id" = Option<String>, Query, description = "AS_…"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     security(("bearer" = [])),
     responses(
@@ -282,7 +285,7 @@ pub async fn list(
         .then(|| page.last().map(|c| format!("{}_{}", c.created_at, c.id)))
         .flatten();
     Ok(ok(
-        "Calls",
+        "Calls retrieved successfully",
         CallPage {
             calls: page.into_iter().map(view).collect(),
             next_cursor,
@@ -298,6 +301,7 @@ fn decode_cursor(c: &str) -> Option<(i64, String)> {
 
 /// Cancel: a queued call is never dialed; a ringing one is hung up; an answered one is ended.
 #[utoipa::path(post, path = "/call/{id}/cancel", tag = "calls",
+    summary = "Cancel a call (or end it, once answered)",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
     responses(
@@ -336,6 +340,7 @@ pub struct DeliveryView {
 }
 
 #[utoipa::path(get, path = "/call/{id}/webhooks", tag = "calls",
+    summary = "List a call's end-of-call webhook deliveries",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
     responses(
@@ -365,7 +370,10 @@ pub async fn deliveries(
             delivered_at: r.delivered_at.map(iso8601),
         })
         .collect();
-    Ok(ok("End-of-call webhook deliveries", views))
+    Ok(ok(
+        "End-of-call webhook deliveries retrieved successfully",
+        views,
+    ))
 }
 
 #[cfg(test)]

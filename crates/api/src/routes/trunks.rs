@@ -227,6 +227,7 @@ pub async fn get_trunk(
 /// Change a trunk's name or configuration; LiveKit is updated to match before the change is
 /// saved.
 #[utoipa::path(patch, path = "/sip/trunks/{trunk_id}", tag = "trunks",
+    summary = "Change an outbound trunk (seed-000 path)",
     params(("trunk_id" = String, Path, description = "The trunk id (ST_…)")),
     request_body = PatchTrunk,
     security(("bearer" = [])),
