@@ -439,7 +439,11 @@ async fn the_import_box_takes_seed_002s_files_as_they_are() {
     assert!(page.contains("voice-agent"));
     // The API sees the same objects; the other tenant sees none of them.
     let (_, json) = srv.get("/sip/inbound-trunks", &key).await;
-    assert_eq!(json["data"]["trunks"].as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(
+        json["data"]["trunks"].as_array().unwrap().len(),
+        1,
+        "{json}"
+    );
     let (_, json) = srv.get("/sip/dispatch-rules", &key).await;
     assert_eq!(json["data"]["rules"].as_array().unwrap().len(), 1, "{json}");
     let mut o = Browser::new(&srv.url);
@@ -558,4 +562,22 @@ async fn an_answered_call_is_transferred_from_its_page() {
         format!("/ui/calls/{id}?done=transferred").as_str()
     );
     assert_eq!(f.get(&id).await["transferred_to"], "tel:+15550100001");
+}
+
+#[tokio::test]
+async fn the_overview_shows_the_most_urgent_trunks_and_links_to_all() {
+    let db = TestDb::fresh().await;
+    let srv = TestServer::start(&db, LiveKit::None).await;
+    let key = srv.tenant("dash@example.com").await;
+    for _ in 0..21 {
+        srv.create(&key, &seed_twilio()).await;
+    }
+    let mut b = Browser::new(&srv.url);
+    assert_eq!(b.sign_in(&key).await.0, 303);
+    let (status, page, _) = b.get("/").await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Failing trunks first (20 of 21)"), "{page}");
+    assert!(page.contains("All 21 outbound trunks"));
+    assert_eq!(page.matches(">Twilio Production</a>").count(), 20);
+    srv.stop().await;
 }

@@ -13,6 +13,8 @@ use trunkline_core::calls::render::public_status;
 use trunkline_store::{now_micros, CallFilter, Status};
 
 const DAY_MICROS: i64 = 86_400_000_000;
+/// The overview shows this many trunks, the most urgent first; the trunk list has them all.
+const TRUNKS_SHOWN: usize = 20;
 
 /// Lower sorts first: what needs attention on top.
 fn urgency(status: Status, health: Option<&str>) -> u8 {
@@ -52,6 +54,8 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Result<Res
             None => outcomes.push((public, n)),
         }
     }
+    let trunk_count = trunks.len();
+    trunks.truncate(TRUNKS_SHOWN);
     let total: i64 = outcomes.iter().map(|(_, n)| n).sum();
     let max = outcomes.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
     let live = state
@@ -78,7 +82,7 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Result<Res
                     p { "No trunks yet. " a href="/ui/trunks/new" { "Create trunk" } }
                 } @else {
                     div.table-wrap { table {
-                        caption { "Failing trunks first" }
+                        caption { "Failing trunks first" @if trunk_count > TRUNKS_SHOWN { " (" (TRUNKS_SHOWN) " of " (trunk_count) ")" } }
                         thead { tr { th scope="col" { "Trunk" } th scope="col" { "Provisioning" } th scope="col" { "Health" } } }
                         tbody { @for t in &trunks { tr {
                             td { a href={ "/ui/trunks/" (t.id) } { (t.name) } }
@@ -86,6 +90,7 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Result<Res
                             td { @match health.get(&t.id) { Some(h) => (status_badge(h)), None => span.muted { "not checked" } } }
                         } } }
                     } }
+                    @if trunk_count > TRUNKS_SHOWN { p { a href="/ui/trunks" { "All " (trunk_count) " outbound trunks" } } }
                 }
             }
             section.card aria-labelledby="today-heading" {

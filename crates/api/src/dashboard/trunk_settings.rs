@@ -49,7 +49,7 @@ pub fn health_section(
         }
         form.stack method="post" action={ "/ui/trunks/" (trunk_id) "/health-check" } {
             (csrf_field(session))
-            div.field {
+            div.field.check {
                 input type="checkbox" id="health_enabled" name="enabled" value="on" checked[enabled];
                 " "
                 label for="health_enabled" { "Check this trunk periodically (SIP OPTIONS)" }

@@ -6,8 +6,9 @@ use trunkline_domain::call::CallStatus;
 use trunkline_domain::E164;
 use trunkline_store::CallRow;
 
-/// Where a call may be transferred: an E.164 number (sent as `tel:`) or a `sip:`, `sips:` or
-/// `tel:` URI; errors name the field `to`.
+/// `to` as LiveKit's TransferSIPParticipant wants it: an E.164 number becomes `tel:+…`; a
+/// `sip:`/`sips:`/`tel:` URI passes if it has no spaces or control characters. Errors name
+/// the field `to`.
 pub fn transfer_target(raw: &str) -> ServiceResult<String> {
     let rule = "must be an E.164 number (+15550100000) or a sip:, sips: or tel: URI";
     if raw.starts_with('+') {
@@ -80,4 +81,33 @@ pub async fn transfer_call(
         .get_call(tenant_id, id)
         .await?
         .ok_or(ServiceError::NotFound(not_found))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transfer_targets() {
+        assert_eq!(transfer_target("+15550100000").unwrap(), "tel:+15550100000");
+        assert_eq!(
+            transfer_target("sip:agent@pbx.example.com").unwrap(),
+            "sip:agent@pbx.example.com"
+        );
+        assert_eq!(
+            transfer_target("tel:+15550100000").unwrap(),
+            "tel:+15550100000"
+        );
+        for bad in [
+            "",
+            "15550100000",
+            "+0123",
+            "sip:",
+            "http://x",
+            "sip:a b@c",
+            "sip:a\r\nX: y",
+        ] {
+            assert!(transfer_target(bad).is_err(), "{bad:?}");
+        }
+    }
 }
