@@ -45,7 +45,7 @@ fn parse_config(kind: TrunkType, raw: serde_json::Value) -> Result<TrunkConfig, 
 }
 
 /// Refuses targets inside the operator's network unless the operator allows them.
-fn check_target(state: &AppState, config: &TrunkConfig) -> Result<(), ApiError> {
+pub(crate) fn check_target(state: &AppState, config: &TrunkConfig) -> Result<(), ApiError> {
     if state.allow_private_targets {
         return Ok(());
     }
