@@ -4,48 +4,9 @@
 mod support;
 
 use serde_json::json;
+use support::sip_peers::answer_options;
 use support::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-
-/// A provider that answers every OPTIONS on a TCP connection with 200, echoing the headers
-/// RFC 3261 §8.2.6.2 says a response copies.
-async fn answer_options(listener: TcpListener) {
-    loop {
-        let Ok((mut sock, _)) = listener.accept().await else {
-            return;
-        };
-        tokio::spawn(async move {
-            let mut buf = Vec::new();
-            let mut chunk = [0u8; 4096];
-            loop {
-                let Ok(n) = sock.read(&mut chunk).await else {
-                    return;
-                };
-                if n == 0 {
-                    return;
-                }
-                buf.extend_from_slice(&chunk[..n]);
-                while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
-                    buf.drain(..end + 4);
-                    let mut resp = String::from("SIP/2.0 200 OK\r\n");
-                    for line in head.lines().skip(1) {
-                        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
-                        if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
-                            resp.push_str(line);
-                            resp.push_str("\r\n");
-                        }
-                    }
-                    resp.push_str("Content-Length: 0\r\n\r\n");
-                    if sock.write_all(resp.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-    }
-}
 
 #[tokio::test]
 async fn a_trunk_goes_down_after_missed_checks_and_comes_back_up_on_its_own() {

@@ -3,50 +3,97 @@
 //! number, on each trunk's own interval. A trunk is `down` after `down_after` failed checks in
 //! a row and `up` again at the first success, on its own.
 
+use crate::fair_work::{self, FairWork, Limits};
 use crate::records;
 use crate::trunk_probe::probe_request;
 use crate::Services;
 use std::time::Duration;
 use trunkline_sip::ProbeOptions;
-use trunkline_store::{now_micros, CheckResult, HealthRow};
+use trunkline_store::{now_micros, CheckResult, FairClaim, HealthRow, StoreError};
 
-/// Checks due at once are probed concurrently, at most this many per pass.
-const BATCH: i64 = 32;
+/// Checks run at once, all tenants together and per tenant; a check (DNS, connect, one
+/// OPTIONS transaction, each bounded by the quick probe's timers) is stopped past `per_item`.
+pub const LIMITS: Limits = Limits {
+    total: 64,
+    per_tenant: 16,
+    per_item: Duration::from_secs(15),
+    idle: Duration::from_secs(1),
+};
 
+/// Checks due trunks until `stop`, fairly across tenants (see [`crate::fair_work`]).
 pub async fn run(state: Services, stop: impl std::future::Future<Output = ()>) {
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            _ = &mut stop => break,
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-        }
-        match pass(&state).await {
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "health checks: pass failed"),
-        }
-    }
+    fair_work::run(Checks { state, now: None }, LIMITS, None, stop).await
 }
 
 /// Runs every due check once; returns how many ran.
 pub async fn pass(state: &Services) -> Result<usize, trunkline_store::StoreError> {
-    pass_at(state, now_micros()).await
+    fair_work::pass(
+        &Checks {
+            state: state.clone(),
+            now: None,
+        },
+        &LIMITS,
+    )
+    .await
 }
 
 /// [`pass`] as if the clock read `now` (µs): what is due then runs (tests step time with it).
 pub async fn pass_at(state: &Services, now: i64) -> Result<usize, trunkline_store::StoreError> {
-    let due = state.store.claim_health_checks(now, BATCH).await?;
-    let n = due.len();
-    let mut set = tokio::task::JoinSet::new();
-    for h in due {
-        let state = state.clone();
-        set.spawn(async move { check(&state, h).await });
+    fair_work::pass(
+        &Checks {
+            state: state.clone(),
+            now: Some(now),
+        },
+        &LIMITS,
+    )
+    .await
+}
+
+/// Health checks as [`FairWork`]: claimed at `now` (the clock unless a test sets it).
+#[derive(Clone)]
+struct Checks {
+    state: Services,
+    now: Option<i64>,
+}
+
+impl FairWork for Checks {
+    type Item = HealthRow;
+
+    fn tenant(item: &HealthRow) -> &str {
+        &item.tenant_id
     }
-    while let Some(done) = set.join_next().await {
-        if let Ok(Err(e)) = done {
-            tracing::warn!(error = %e, "health checks: could not record a check");
+
+    async fn claim(&self, claim: FairClaim) -> Result<Vec<HealthRow>, StoreError> {
+        let now = self.now.unwrap_or_else(now_micros);
+        self.state.store.claim_health_checks(now, &claim).await
+    }
+
+    async fn work(&self, h: HealthRow) {
+        let trunk = h.trunk_id.clone();
+        if let Err(e) = check(&self.state, h).await {
+            tracing::warn!(trunk_id = %trunk, error = %e, "health checks: could not record a check");
         }
     }
-    Ok(n)
+
+    async fn overdue(&self, h: HealthRow) {
+        let result = CheckResult {
+            healthy: false,
+            diagnosis: format!(
+                "the check took longer than {} s and was stopped",
+                LIMITS.per_item.as_secs()
+            ),
+            rtt_us: None,
+            at: now_micros().max(h.next_check_at),
+        };
+        if let Err(e) = self
+            .state
+            .store
+            .record_health_check(&h.trunk_id, &result)
+            .await
+        {
+            tracing::warn!(trunk_id = %h.trunk_id, error = %e, "health checks: could not record a check");
+        }
+    }
 }
 
 async fn check(state: &Services, h: HealthRow) -> Result<(), trunkline_store::StoreError> {

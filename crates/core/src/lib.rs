@@ -7,6 +7,7 @@
 pub mod bridge_directory;
 pub mod calls;
 pub mod error;
+pub mod fair_work;
 pub mod health_checks;
 pub mod metrics;
 pub mod provider_accounts;

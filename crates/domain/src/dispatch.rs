@@ -88,7 +88,13 @@ const MAX_METADATA: usize = 16 * 1024;
 
 /// Room names and prefixes: LiveKit accepts most strings, but a room name travels in URLs,
 /// tokens and logs; letters, digits, `-`, `_` and `.` keep it safe everywhere.
-fn room_part(errors: &mut ValidationErrors, field: &str, raw: &str, min: usize) -> Option<String> {
+fn room_part(
+    errors: &mut ValidationErrors,
+    field: &str,
+    raw: &str,
+    min: usize,
+    rooms: CallRooms,
+) -> Option<String> {
     let ok = (min..=64).contains(&raw.len())
         && raw
             .bytes()
@@ -103,7 +109,7 @@ fn room_part(errors: &mut ValidationErrors, field: &str, raw: &str, min: usize) 
         );
         return None;
     }
-    if reserved_for_calls(raw) {
+    if rooms == CallRooms::Reserved && reserved_for_calls(raw) {
         errors.push(
             field,
             format!(
@@ -139,8 +145,32 @@ fn agent_name(errors: &mut ValidationErrors, field: &str, raw: &str) -> Option<S
     }
 }
 
+/// Whether room names that trunkline's call rooms use (`CL_…`) are refused.
+#[derive(Clone, Copy, PartialEq)]
+enum CallRooms {
+    Reserved,
+    /// A rule stored before the reservation existed keeps its room: re-reading it must not
+    /// fail, and a change that does not touch its room must not either.
+    Grandfathered,
+}
+
 impl RawDispatchRule {
+    /// Checks a rule a client sends.
     pub fn validate(&self) -> Result<(String, DispatchRuleConfig), ValidationErrors> {
+        self.validate_as(CallRooms::Reserved)
+    }
+
+    /// Checks a stored rule, or a change that keeps a stored rule's room: every rule of
+    /// [`RawDispatchRule::validate`] except the `CL_` reservation, which came after some
+    /// rules were stored.
+    pub fn validate_stored(&self) -> Result<(String, DispatchRuleConfig), ValidationErrors> {
+        self.validate_as(CallRooms::Grandfathered)
+    }
+
+    fn validate_as(
+        &self,
+        rooms: CallRooms,
+    ) -> Result<(String, DispatchRuleConfig), ValidationErrors> {
         let mut errors = ValidationErrors::default();
         let name = text::required_name(&mut errors, "name", self.name.as_deref(), 100);
         let rule = match &self.rule {
@@ -148,7 +178,7 @@ impl RawDispatchRule {
                 errors.push("rule", "is required: {\"type\": \"individual\", \"room_prefix\": \"call-\"}, {\"type\": \"direct\", \"room_name\": …} or {\"type\": \"callee\", \"room_prefix\": …}");
                 None
             }
-            Some(r) => validate_rule(&mut errors, r),
+            Some(r) => validate_rule(&mut errors, r, rooms),
         };
         let pin = match &self.pin {
             None => None,
@@ -240,7 +270,7 @@ impl RawDispatchRule {
     }
 }
 
-fn validate_rule(errors: &mut ValidationErrors, r: &RawRule) -> Option<RoomRule> {
+fn validate_rule(errors: &mut ValidationErrors, r: &RawRule, rooms: CallRooms) -> Option<RoomRule> {
     match r.kind.as_deref() {
         Some("individual") | Some("callee") => {
             if r.room_name.is_some() {
@@ -254,6 +284,7 @@ fn validate_rule(errors: &mut ValidationErrors, r: &RawRule) -> Option<RoomRule>
                 "rule.room_prefix",
                 r.room_prefix.as_deref().unwrap_or(""),
                 0,
+                rooms,
             )?;
             Some(if r.kind.as_deref() == Some("individual") {
                 RoomRule::Individual {
@@ -272,7 +303,7 @@ fn validate_rule(errors: &mut ValidationErrors, r: &RawRule) -> Option<RoomRule>
                 errors.push("rule", "a \"direct\" rule takes room_name only");
             }
             match &r.room_name {
-                Some(n) => room_part(errors, "rule.room_name", n, 1)
+                Some(n) => room_part(errors, "rule.room_name", n, 1, rooms)
                     .map(|room_name| RoomRule::Direct { room_name }),
                 None => {
                     errors.push("rule.room_name", "is required for a \"direct\" rule");

@@ -1,6 +1,6 @@
 //! Per-trunk health-check settings and state (migration 0004).
 
-use crate::{Store, StoreError};
+use crate::{FairClaim, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -89,20 +89,21 @@ impl Store {
         Ok(())
     }
 
-    /// Claims up to `limit` due checks: each one's next check moves to `now + interval`, only
-    /// if no other instance moved it first.
+    /// Claims due checks, fairly across tenants (see [`FairClaim`]): each one's next check
+    /// moves to `now + interval`, only if no other instance moved it first.
     pub async fn claim_health_checks(
         &self,
         now: i64,
-        limit: i64,
+        claim: &FairClaim,
     ) -> Result<Vec<HealthRow>, StoreError> {
+        const DUE: &str = "enabled = 1 AND next_check_at <= $1";
+        let keys = claim.select_keys("trunk_health", "trunk_id", DUE, "next_check_at", 2);
         let sql = format!(
-            "SELECT {COLUMNS} FROM trunk_health WHERE enabled = 1 AND next_check_at <= $1 \
-             ORDER BY next_check_at LIMIT $2"
+            "SELECT {COLUMNS} FROM trunk_health WHERE {DUE} AND trunk_id IN ({keys}) \
+             ORDER BY next_check_at"
         );
-        let due = sqlx::query(&sql)
-            .bind(now)
-            .bind(limit)
+        let due = claim
+            .bind(sqlx::query(&sql).bind(now))
             .fetch_all(&self.pool)
             .await?;
         let mut claimed = Vec::new();

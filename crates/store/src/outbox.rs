@@ -1,8 +1,8 @@
 //! The outbox of end-of-call webhooks: rows written with a call's final status, leased by a
-//! deliverer (`FOR UPDATE SKIP LOCKED` on PostgreSQL), retried with backoff until delivered
+//! deliverer (fairly across tenants; a conditional update, so two instances never lease one row), retried with backoff until delivered
 //! or given up.
 
-use crate::{Backend, Store, StoreError};
+use crate::{FairClaim, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -53,29 +53,22 @@ pub struct DeliveryResult {
 }
 
 impl Store {
-    /// Leases up to `limit` due deliveries until `lease_until`, so no other deliverer takes
-    /// them meanwhile; a deliverer that dies lets its lease lapse.
+    /// Leases due deliveries until `lease_until`, fairly across tenants (see [`FairClaim`]), so
+    /// no other deliverer takes them meanwhile; a deliverer that dies lets its lease lapse.
     pub async fn lease_deliveries(
         &self,
         now: i64,
         lease_until: i64,
-        limit: i64,
+        claim: &FairClaim,
     ) -> Result<Vec<OutboxRow>, StoreError> {
-        let skip = match self.backend {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        const DUE: &str = "status = 'pending' AND next_attempt_at <= $2 AND lease_until <= $2";
+        let keys = claim.select_keys("webhook_outbox", "id", DUE, "next_attempt_at", 3);
         let sql = format!(
-            "UPDATE webhook_outbox SET lease_until = $1 WHERE id IN (SELECT id FROM webhook_outbox \
-             WHERE status = 'pending' AND next_attempt_at <= $2 AND lease_until <= $2 \
-             ORDER BY next_attempt_at LIMIT $3{skip}) RETURNING {COLUMNS}"
+            "UPDATE webhook_outbox SET lease_until = $1 WHERE {DUE} AND id IN ({keys}) \
+             RETURNING {COLUMNS}"
         );
-        let rows = sqlx::query(&sql)
-            .bind(lease_until)
-            .bind(now)
-            .bind(limit)
-            .fetch_all(&self.writer)
-            .await?;
+        let q = sqlx::query(&sql).bind(lease_until).bind(now);
+        let rows = claim.bind(q).fetch_all(&self.writer).await?;
         Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
     }
 

@@ -19,6 +19,9 @@ pub enum Status {
     AwaitingBridge,
     /// A dispatch rule whose inbound trunks LiveKit does not hold yet.
     AwaitingTrunk,
+    /// An inbound trunk serving numbers the operator has not approved for its account yet
+    /// (where the operator requires approval).
+    AwaitingApproval,
     /// Deleted by its account (a tombstone).
     Deleted,
     /// A create given up before any client was told about it (a tombstone).
@@ -26,13 +29,14 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 8] = [
+    pub const ALL: [Status; 9] = [
         Status::Pending,
         Status::Provisioned,
         Status::Unprovisioned,
         Status::Error,
         Status::AwaitingBridge,
         Status::AwaitingTrunk,
+        Status::AwaitingApproval,
         Status::Deleted,
         Status::Abandoned,
     ];
@@ -45,6 +49,7 @@ impl Status {
             Status::Error => "error",
             Status::AwaitingBridge => "awaiting_bridge",
             Status::AwaitingTrunk => "awaiting_trunk",
+            Status::AwaitingApproval => "awaiting_approval",
             Status::Deleted => "deleted",
             Status::Abandoned => "abandoned",
         }

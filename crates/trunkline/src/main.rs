@@ -4,6 +4,7 @@
 //! through a running server's API (`client`).
 //! Thin on purpose: settings are parsed in `settings`, everything else lives in the crates.
 
+mod approvals;
 mod bridge;
 mod client;
 mod database;
@@ -54,6 +55,11 @@ enum Command {
     },
     /// Run the Exotel SIP bridge (a B2BUA with RTP relay) on the host Exotel whitelisted.
     Bridge(bridge::BridgeArgs),
+    /// Approve the numbers accounts' inbound trunks claim (with TRUNKLINE_NUMBER_APPROVAL=required).
+    Approvals {
+        #[command(subcommand)]
+        command: approvals::ApprovalsCommand,
+    },
     /// Operator commands on stored trunks (e.g. `trunks test ST_…`).
     Trunks {
         #[command(subcommand)]
@@ -100,7 +106,11 @@ fn main() -> ExitCode {
     // something else must not stop `trunkline sip …` on a developer's machine.
     let on_database = matches!(
         cli.command,
-        Command::Serve(_) | Command::Keys { .. } | Command::Trunks { .. } | Command::Bridge(_)
+        Command::Serve(_)
+            | Command::Keys { .. }
+            | Command::Approvals { .. }
+            | Command::Trunks { .. }
+            | Command::Bridge(_)
     );
     if on_database {
         if let Err(why) = parse::database_url(&db.database_url) {
@@ -111,6 +121,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::serve(args).await.map(|()| true),
             Command::Keys { command } => keys::run(db, command).await.map(|()| true),
+            Command::Approvals { command } => approvals::run(db, command).await.map(|()| true),
             Command::Trunks { command } => trunks::run(db, command).await,
             Command::Bridge(args) => bridge::run(args).await.map(|()| true),
             Command::Sip { out, command } => client::sip(&api, out, command).await.map(|()| true),

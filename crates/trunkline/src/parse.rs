@@ -84,6 +84,20 @@ pub fn boolean(
     }
 }
 
+/// `TRUNKLINE_NUMBER_APPROVAL`: `required` (true) or `off` (false).
+pub fn number_approval(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "required" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(invalid(
+            "TRUNKLINE_NUMBER_APPROVAL",
+            "required or off",
+            "required",
+            raw,
+        )),
+    }
+}
+
 /// `sqlite://PATH` or `postgres://…`.
 pub fn database_url(raw: &str) -> Result<String, String> {
     let url = raw.trim();

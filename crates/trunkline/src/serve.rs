@@ -67,7 +67,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     services.calls = std::sync::Arc::new(calls);
     services.quotas = args.quota_limits();
     services.providers = std::sync::Arc::new(args.providers.settings());
-    services.provisioner = services.provisioner.clone().with_bridge(bridge);
+    services.provisioner = services
+        .provisioner
+        .clone()
+        .with_bridge(bridge)
+        .with_number_approval(args.number_approval);
+    warn_about_number_approval(&store, args.number_approval).await;
     let mut state = AppState::from(services);
     state.trunk_tests =
         std::sync::Arc::new(trunkline_api::trunk_test_limit::TrunkTestLimit::per_minute(
@@ -104,4 +109,26 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     store.close().await;
     tracing::info!("trunkline stopped");
     Ok(())
+}
+
+/// Says at start how numbers are approved, and warns an operator serving several accounts
+/// without approval that the first account to claim a number receives its calls.
+async fn warn_about_number_approval(store: &trunkline_store::Store, required: bool) {
+    if required {
+        match store.pending_number_approvals().await {
+            Ok(p) if !p.is_empty() => tracing::warn!(
+                numbers = p.len(),
+                "number approval required: {} claimed number(s) await approval (`trunkline approvals list`)",
+                p.len()
+            ),
+            Ok(_) => tracing::info!("number approval required: inbound trunks reach LiveKit only with approved numbers"),
+            Err(e) => tracing::warn!(error = %e, "could not count the numbers awaiting approval"),
+        }
+        return;
+    }
+    if let Ok(tenants) = store.tenant_count().await {
+        if tenants > 1 {
+            tracing::warn!(tenants, "TRUNKLINE_NUMBER_APPROVAL is off and this service has several accounts: the first account to claim a number receives its calls; set TRUNKLINE_NUMBER_APPROVAL=required unless every account is your own");
+        }
+    }
 }

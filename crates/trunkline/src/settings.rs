@@ -77,6 +77,13 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = boolean("TRUNKLINE_ALLOW_PRIVATE_TARGETS"))]
     pub allow_private_targets: bool,
+    /// `required`: an inbound trunk reaches LiveKit only with numbers the operator approved
+    /// for its account (`trunkline approvals`). `off` (default): the first account to claim a
+    /// number receives its calls — fine when every tenant is your own team; a service open to
+    /// outside accounts should require approval.
+    #[arg(long, env = "TRUNKLINE_NUMBER_APPROVAL", default_value = "off",
+          value_parser = crate::parse::number_approval)]
+    pub number_approval: bool,
     /// Milliseconds an API key lookup is cached; a revoked key stops working within this.
     #[arg(long, env = "TRUNKLINE_AUTH_CACHE_MS", default_value_t = 1000,
           value_parser = number("TRUNKLINE_AUTH_CACHE_MS", "milliseconds", 0u64, 3_600_000, "1000"))]

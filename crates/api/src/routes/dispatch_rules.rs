@@ -323,6 +323,9 @@ pub async fn patch_dispatch_rule(
     let Value::Object(patch) = body else {
         return Err(ApiError::field("body", "must be a JSON object"));
     };
+    // A change that leaves the room alone keeps a room name stored before `CL_` was
+    // reserved; a new room is checked as on create.
+    let keeps_room = !patch.contains_key("rule");
     let mut merged = dispatch::current_raw(&row)?;
     for (k, v) in patch {
         if v.is_null() {
@@ -332,7 +335,11 @@ pub async fn patch_dispatch_rule(
         }
     }
     let raw: RawDispatchRule = from_value(Value::Object(merged), "")?;
-    let (name, config) = raw.validate()?;
+    let (name, config) = if keeps_room {
+        raw.validate_stored()?
+    } else {
+        raw.validate()?
+    };
     state.provisioner.update_rule(&row, &name, &config).await?;
     let row = owned(&state, &tenant, &id).await?;
     tracing::info!(rule_id = %row.id, "dispatch rule updated");

@@ -7,18 +7,28 @@ use super::public_dns::{refusal, PublicResolver, Refused};
 use super::render::end_of_call_payload;
 use super::signing::signature_header;
 use super::{micros, CallSettings};
+use crate::fair_work::{self, FairWork, Limits};
 use crate::sealing::Keyring;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use trunkline_domain::internal::ip_is_internal;
-use trunkline_store::{now_micros, DeliveryResult, OutboxRow, Store, StoreError};
+use trunkline_store::{now_micros, DeliveryResult, FairClaim, OutboxRow, Store, StoreError};
 
 /// How long a receiver gets to answer.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// A lease outlives any one attempt.
 const LEASE: Duration = Duration::from_secs(60);
+/// Deliveries in flight, all tenants together and per tenant. An attempt (a DNS answer
+/// within 3 s, then the request within [`SEND_TIMEOUT`]) is stopped past `per_item`, well
+/// inside its [`LEASE`].
+pub const LIMITS: Limits = Limits {
+    total: 50,
+    per_tenant: 10,
+    per_item: Duration::from_secs(30),
+    idle: Duration::from_millis(500),
+};
 /// A previous secret is still signed with for this long after a rotation.
 pub const ROTATION_OVERLAP: Duration = Duration::from_secs(24 * 3600);
 
@@ -55,45 +65,31 @@ impl Deliverer {
         }
     }
 
+    /// Delivers due webhooks until `stop`, fairly across tenants (see [`crate::fair_work`]):
+    /// one tenant's slow or silent receivers hold at most its own share of the slots.
     pub async fn run(self, stop: impl std::future::Future<Output = ()>) {
-        tokio::pin!(stop);
-        loop {
-            tokio::select! {
-                _ = &mut stop => break,
-                _ = self.wake.notified() => {}
-                _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-            }
-            if let Err(e) = self.pass().await {
-                tracing::warn!(error = %e, "webhooks: delivery pass failed");
-            }
-        }
+        let wake = self.wake.clone();
+        fair_work::run(self, LIMITS, Some(wake), stop).await
     }
 
     /// Sends every due delivery once; returns how many were attempted.
     pub async fn pass(&self) -> Result<usize, StoreError> {
-        let now = now_micros();
-        let rows = self
-            .store
-            .lease_deliveries(now, now + micros(LEASE), 50)
-            .await?;
-        let n = rows.len();
-        let mut tasks = tokio::task::JoinSet::new();
-        for row in rows {
-            let me = self.clone();
-            tasks.spawn(async move { me.deliver(row).await });
-        }
-        while let Some(done) = tasks.join_next().await {
-            if let Ok(Err(e)) = done {
-                tracing::warn!(error = %e, "webhooks: could not record a delivery");
-            }
-        }
-        Ok(n)
+        fair_work::pass(self, &LIMITS).await
     }
 
     #[tracing::instrument(name = "webhook", skip_all,
         fields(call_id = %row.call_id, tenant = %row.tenant_id))]
     async fn deliver(&self, row: OutboxRow) -> Result<(), StoreError> {
         let attempt = self.attempt(&row).await;
+        self.record(&row, attempt).await
+    }
+
+    /// Folds one attempt into the row: delivered, retried later with backoff, or given up.
+    async fn record(
+        &self,
+        row: &OutboxRow,
+        attempt: Result<u16, Attempt>,
+    ) -> Result<(), StoreError> {
         let now = now_micros();
         let (delivered, http_status, error, give_up) = match attempt {
             Ok(status) if (200..300).contains(&status) => (true, Some(status), None, false),
@@ -187,6 +183,37 @@ impl Deliverer {
             }
         }
         Ok(out)
+    }
+}
+
+impl FairWork for Deliverer {
+    type Item = OutboxRow;
+
+    fn tenant(row: &OutboxRow) -> &str {
+        &row.tenant_id
+    }
+
+    async fn claim(&self, claim: FairClaim) -> Result<Vec<OutboxRow>, StoreError> {
+        let now = now_micros();
+        self.store
+            .lease_deliveries(now, now + micros(LEASE), &claim)
+            .await
+    }
+
+    async fn work(&self, row: OutboxRow) {
+        if let Err(e) = self.deliver(row).await {
+            tracing::warn!(error = %e, "webhooks: could not record a delivery");
+        }
+    }
+
+    async fn overdue(&self, row: OutboxRow) {
+        let error = format!(
+            "the delivery took longer than {} s and was stopped",
+            LIMITS.per_item.as_secs()
+        );
+        if let Err(e) = self.record(&row, Err(Attempt::Retry(error))).await {
+            tracing::warn!(error = %e, "webhooks: could not record a delivery");
+        }
     }
 }
 

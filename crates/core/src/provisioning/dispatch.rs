@@ -78,7 +78,7 @@ pub fn current_raw(row: &DispatchRuleRow) -> Result<Map<String, Value>, ServiceE
 pub fn open(row: &DispatchRuleRow) -> Result<DispatchRuleConfig, ServiceError> {
     let raw: RawDispatchRule = serde_json::from_value(Value::Object(current_raw(row)?))
         .map_err(|e| ServiceError::internal(format!("dispatch rule {}: {e}", row.id)))?;
-    raw.validate().map(|(_, c)| c).map_err(|e| {
+    raw.validate_stored().map(|(_, c)| c).map_err(|e| {
         ServiceError::internal(format!(
             "dispatch rule {} stored config invalid: {e}",
             row.id

@@ -267,7 +267,10 @@ impl Provisioner {
         let id = TrunkId::generate().to_string();
         let (public, secrets) = seal(&self.keyring, &id, config);
         let now = now_micros();
-        let initial = if self.livekit.is_some() {
+        let awaiting_approval = !self.unapproved_numbers(tenant_id, config).await?.is_empty();
+        let initial = if awaiting_approval {
+            Status::AwaitingApproval
+        } else if self.livekit.is_some() {
             Status::Pending
         } else {
             Status::Unprovisioned
@@ -291,7 +294,7 @@ impl Provisioner {
             .insert_inbound_trunk(&row, &claims(config))
             .await?
             .map_err(conflict)?;
-        let Some(lk) = &self.livekit else {
+        let Some(lk) = self.livekit.as_ref().filter(|_| !awaiting_approval) else {
             return Ok(CreatedInbound { id });
         };
         match lk
@@ -361,6 +364,15 @@ impl Provisioner {
             .await?
             .map_err(conflict)?;
         let (public, secrets) = seal(&self.keyring, &row.id, config);
+        if !self
+            .unapproved_numbers(&row.tenant_id, config)
+            .await?
+            .is_empty()
+        {
+            return self
+                .update_awaiting_approval(row, name, &public, &secrets, &new_claims)
+                .await;
+        }
         let pushed = match &self.livekit {
             Some(lk) => {
                 let info = livekit_trunk(&row.id, name, config);
@@ -413,6 +425,58 @@ impl Provisioner {
                 .await?;
             if row.livekit_trunk_id.as_deref() != Some(lk_id.as_str()) {
                 // Recreated under a new LiveKit id: rules listing the old one must follow.
+                self.resync_every_trunk_rules(&row.tenant_id).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a configuration serving a number not approved for the tenant: it waits, and
+    /// LiveKit must hold nothing for it meanwhile (its copy, if any, is removed now; if that
+    /// fails the reconciler removes it on its next pass).
+    async fn update_awaiting_approval(
+        &self,
+        row: &InboundTrunkRow,
+        name: &str,
+        public: &str,
+        secrets: &str,
+        new_claims: &[NumberClaim],
+    ) -> Result<(), ServiceError> {
+        let saved = self
+            .store
+            .inbound_trunks()
+            .update_desired(&row.id, row.desired_version, name, public, Some(secrets))
+            .await?;
+        if !saved {
+            return Err(ServiceError::Conflict(
+                "the inbound trunk was changed by another request at the same time; fetch it and try again".into(),
+            ));
+        }
+        self.store
+            .settle_inbound_claims(&row.tenant_id, &row.id, new_claims)
+            .await?;
+        let removed = match (&self.livekit, &row.livekit_trunk_id) {
+            (Some(lk), Some(lk_id)) => match lk.delete_trunk(lk_id).await {
+                Ok(()) => true,
+                Err(e) if e.kind() == ErrorKind::NotFound => true,
+                Err(e) => {
+                    tracing::warn!(trunk_id = %row.id, error = %e, "could not remove the LiveKit copy of an inbound trunk awaiting approval; the reconciler will");
+                    false
+                }
+            },
+            _ => true,
+        };
+        if removed {
+            self.store
+                .inbound_trunks()
+                .mark_synced(
+                    &row.id,
+                    row.desired_version + 1,
+                    None,
+                    Status::AwaitingApproval,
+                )
+                .await?;
+            if row.livekit_trunk_id.is_some() {
                 self.resync_every_trunk_rules(&row.tenant_id).await;
             }
         }

@@ -89,6 +89,13 @@ impl ConvergeKind for InboundTrunks {
     ) -> Result<Wanted<Self::Object>, String> {
         let config = inbound::open(&p.keyring, row)
             .map_err(|e| format!("cannot read the stored inbound trunk: {e:?}"))?;
+        let unapproved = p
+            .unapproved_numbers(&row.tenant_id, &config)
+            .await
+            .map_err(|e| format!("cannot read the number approvals: {e:?}"))?;
+        if !unapproved.is_empty() {
+            return Ok(Wanted::Wait(Status::AwaitingApproval));
+        }
         Ok(Wanted::Object(inbound::livekit_trunk(
             &row.id, &row.name, &config,
         )))

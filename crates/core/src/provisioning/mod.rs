@@ -2,6 +2,7 @@
 //! client hears LiveKit's verdict), and a reconciler repairs whatever a crash, an outage or an
 //! out-of-band change left behind.
 
+mod approval;
 pub mod dispatch;
 mod engine;
 pub mod inbound;
@@ -11,6 +12,7 @@ mod ownership;
 mod reconcile;
 mod remote;
 pub mod status;
+pub use approval::describe_numbers;
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
 
@@ -32,6 +34,8 @@ pub struct Provisioner {
     /// Where LiveKit reaches trunkline's SIP bridge; Exotel trunks have a LiveKit side only
     /// when this is set.
     bridge: Option<livekit_info::BridgeTarget>,
+    /// Inbound trunks reach LiveKit only with numbers the operator approved (`approval.rs`).
+    number_approval: bool,
 }
 
 /// A trunk as a create left it.
@@ -49,6 +53,7 @@ impl Provisioner {
             livekit,
             pending_grace: reconcile::PENDING_GRACE,
             bridge: None,
+            number_approval: false,
         }
     }
 
