@@ -15,7 +15,10 @@ const PARAMETERS: &[(&str, &[&str])] = &[
         &["status", "trunk_id", "assistant_id", "limit", "cursor"],
     ),
     ("/sip/outbound-trunks", &["limit", "cursor"]),
-    ("/provider-accounts/{id}/events", &["limit", "cursor"]),
+    (
+        "/provider-accounts/{id}/events",
+        &["limit", "cursor", "call_sid"],
+    ),
     // Redirected to /sip/outbound-trunks with its query.
     ("/sip/trunks", &["limit", "cursor"]),
 ];

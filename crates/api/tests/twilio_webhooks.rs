@@ -16,7 +16,8 @@ use trunkline_api::routes::twilio_webhooks::WebhookLimit;
 
 /// Signs each request with the SDK and sends it. A request is `{path, params}` (a form
 /// POST), or `{path, json}` (a JSON body: `bodySHA256` added to the URL, the URL signed);
-/// `sent` replaces the parameters after signing, `signature` the signature ("" sends none),
+/// `sent` (`sent_json`) replaces the parameters (the JSON body) after signing, `signature`
+/// the signature ("" sends none),
 /// `sign_url` the URL signed (default: the public URL and the path).
 const SDK_CLIENT: &str = r#"
 import json, sys, urllib.request, urllib.parse, urllib.error
@@ -39,6 +40,8 @@ for r in cfg["requests"]:
         sig = v.compute_signature(r.get("sign_url", cfg["public"] + path), params)
         data = urllib.parse.urlencode(r.get("sent", r["params"])).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
+    if "sent_json" in r:
+        data = json.dumps(r["sent_json"]).encode()
     if "signature" in r:
         sig = r["signature"]
     if sig:
@@ -156,6 +159,18 @@ async fn requests_signed_by_the_official_sdk_are_accepted_and_recorded() {
     assert_eq!(rest["events"].as_array().unwrap().len(), 1);
     assert_eq!(rest["events"][0]["kind"], "sms-fallback");
     assert!(rest.get("next_cursor").is_none(), "{rest}");
+
+    // One call's events: its status callback and its recording.
+    let one = events(&e, &id, "?call_sid=CA11111111111111111111111111111111").await;
+    let kinds: Vec<&str> = one["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|ev| ev["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["status", "recording"]);
+    let none = events(&e, &id, "?call_sid=CA00000000000000000000000000000000").await;
+    assert_eq!(none["events"], json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -173,7 +188,9 @@ async fn a_forged_or_missing_signature_gets_403_and_nothing_is_recorded() {
             {"path": path, "params": call(&[]), "signature": ""},
             // Signed over the server's own address rather than the public URL.
             {"path": path, "params": call(&[]), "sign_url": format!("{}{path}", e.server.url)},
-            // A JSON body changed after signing its hash.
+            // A JSON body changed after its hash was signed.
+            {"path": path, "json": {"a": 1}, "sent_json": {"a": 2}},
+            // A JSON body with a made-up signature.
             {"path": path, "json": {"a": 1}, "signature": "AAAAAAAAAAAAAAAAAAAAAAAAAAA="},
         ]),
     )

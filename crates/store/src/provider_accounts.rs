@@ -190,23 +190,27 @@ impl Store {
     }
 
     /// Up to `limit` events of the account in `(received_at, id)` order, strictly after
-    /// `after` when given.
+    /// `after` when given, and only those of one call when `call_sid` is given.
     pub async fn list_provider_events(
         &self,
         account_id: &str,
+        call_sid: Option<&str>,
         after: Option<(i64, &str)>,
         limit: i64,
     ) -> Result<Vec<ProviderEventRow>, StoreError> {
         let (at, id) = after.unwrap_or((i64::MIN, ""));
+        // '' never is a stored call_sid (absent ones are NULL): it stands for "any call".
         let rows = sqlx::query(
             "SELECT id, account_id, kind, call_sid, params, received_at FROM provider_events \
              WHERE account_id = $1 AND (received_at > $2 OR (received_at = $2 AND id > $3)) \
+             AND ($5 = '' OR call_sid = $5) \
              ORDER BY received_at, id LIMIT $4",
         )
         .bind(account_id)
         .bind(at)
         .bind(id)
         .bind(limit)
+        .bind(call_sid.unwrap_or_default())
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(event).collect::<Result<_, _>>()?)

@@ -156,10 +156,13 @@ pub struct EventPage {
 }
 
 /// Webhook events the provider sent about this account (verified ones only), oldest first.
+/// `call_sid` keeps the events of one call: its voice request, status callbacks and
+/// recordings.
 #[utoipa::path(get, path = "/provider-accounts/{id}/events", tag = "providers",
     params(("id" = String, Path, description = "PA_…"),
         ("limit" = Option<usize>, Query, description = "1–200, default 50"),
-        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
+        ("call_sid" = Option<String>, Query, description = "Only the events of this Twilio call")),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of events", body = Envelope<EventPage>),
@@ -172,11 +175,28 @@ pub async fn events(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let request = page_request(query.as_deref())?;
+    let call_sid = form_urlencoded::parse(query.as_deref().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == "call_sid")
+        .map(|(_, v)| v.into_owned());
+    if call_sid
+        .as_deref()
+        .is_some_and(|c| c.is_empty() || c.len() > 64)
+    {
+        return Err(ApiError::field(
+            "call_sid",
+            "must be a Twilio CallSid (CA followed by 32 hex digits)",
+        ));
+    }
     let row = state.provider_account(&tenant.id, &id).await?;
     let after = request.after.as_ref().map(|(at, id)| (*at, id.as_str()));
     let mut rows = state
         .store
-        .list_provider_events(&row.id, after, request.limit as i64 + 1)
+        .list_provider_events(
+            &row.id,
+            call_sid.as_deref(),
+            after,
+            request.limit as i64 + 1,
+        )
         .await?;
     let more = rows.len() > request.limit;
     rows.truncate(request.limit);
