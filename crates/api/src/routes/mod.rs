@@ -8,6 +8,7 @@ pub mod inbound_trunks;
 pub mod livekit_webhook;
 pub mod outbound_trunks;
 pub mod provider_accounts;
+pub mod provider_trunks;
 pub mod tenant_self;
 pub mod trunk_health;
 pub mod trunk_test;

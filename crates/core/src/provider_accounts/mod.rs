@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod input;
+pub mod twilio_trunks;
 pub mod twilio_webhooks;
 
 pub use connect::{service_error, AccountClient, ProviderSettings};
@@ -145,8 +146,16 @@ impl Services {
         Ok(out)
     }
 
-    /// Forgets the account. Nothing at the provider changes.
+    /// Forgets the account. Nothing at the provider changes. Refused (409) while a trunk
+    /// made from it exists.
     pub async fn delete_provider_account(&self, tenant_id: &str, id: &str) -> ServiceResult<()> {
+        let account = self.provider_account(tenant_id, id).await?;
+        if let Some(user) = self.store.provider_account_user(&account.id).await? {
+            return Err(ServiceError::Conflict(format!(
+                "Provider account {id} is used by trunk {}: delete the trunk first (DELETE /sip/trunks/{{id}})",
+                user.trunk_id.unwrap_or_else(|| "being created".into())
+            )));
+        }
         if self.store.delete_provider_account(tenant_id, id).await? {
             Ok(())
         } else {
