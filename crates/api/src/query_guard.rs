@@ -19,6 +19,9 @@ const PARAMETERS: &[(&str, &[&str])] = &[
         "/provider-accounts/{id}/events",
         &["limit", "cursor", "call_sid"],
     ),
+    ("/sip/inbound-trunks", &["limit", "cursor"]),
+    ("/sip/dispatch-rules", &["limit", "cursor"]),
+    ("/assistants", &["limit", "cursor"]),
     // Redirected to /sip/outbound-trunks with its query.
     ("/sip/trunks", &["limit", "cursor"]),
 ];

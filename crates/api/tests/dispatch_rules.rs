@@ -166,7 +166,7 @@ async fn snake_case_create_translates_trunk_ids_and_number_filters() {
     }
     let (status, json) = server.get("/sip/dispatch-rules", &key).await;
     assert_eq!(status, 200);
-    assert_eq!(json["data"].as_array().unwrap().len(), 2);
+    assert_eq!(json["data"]["rules"].as_array().unwrap().len(), 2);
     server.stop().await;
 }
 
@@ -332,7 +332,7 @@ async fn every_rule_is_a_400_naming_the_field_and_nothing_is_stored() {
         assert!(fields.contains(&field), "{body}: want {field}, got {json}");
     }
     let (_, json) = server.get("/sip/dispatch-rules", &key).await;
-    assert_eq!(json["data"], json!([]));
+    assert_eq!(json["data"]["rules"], json!([]));
     assert!(lk.dispatch_rules().is_empty());
     server.stop().await;
 }
@@ -517,7 +517,7 @@ async fn another_accounts_rule_is_a_404() {
         assert!(!json.to_string().contains("Theirs"));
     }
     let (_, json) = server.get("/sip/dispatch-rules", &key).await;
-    assert_eq!(json["data"], json!([]));
+    assert_eq!(json["data"]["rules"], json!([]));
     let (_, json) = server.get(&path, &other).await;
     assert_eq!(json["data"]["name"], "Theirs");
     server.stop().await;

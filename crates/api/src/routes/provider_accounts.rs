@@ -47,7 +47,8 @@ pub struct ProviderAccountInput {
 /// Add an account. Its credentials are checked with the provider first (one authenticated
 /// read); a refusal is a 400 naming the provider, its error code and message, and nothing
 /// is stored. Credentials are sealed and never returned.
-#[utoipa::path(post, path = "/provider-accounts", tag = "providers", request_body = ProviderAccountInput,
+#[utoipa::path(post, path = "/provider-accounts", tag = "providers",
+    summary = "Add a provider account", operation_id = "create_provider_account", request_body = ProviderAccountInput,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Account added", body = Envelope<AccountView>),
@@ -68,6 +69,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/provider-accounts", tag = "providers",
+    summary = "List provider accounts", operation_id = "list_provider_accounts",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The account's provider accounts", body = Envelope<Vec<AccountView>>),
@@ -80,6 +82,7 @@ pub async fn list(State(state): State<AppState>, tenant: Tenant) -> Result<Respo
 }
 
 #[utoipa::path(get, path = "/provider-accounts/{id}", tag = "providers",
+    summary = "Show a provider account", operation_id = "show_provider_account",
     params(("id" = String, Path, description = "PA_…")),
     security(("bearer" = [])),
     responses(
@@ -96,6 +99,7 @@ pub async fn show(
 
 /// Forget an account. Nothing at the provider is changed.
 #[utoipa::path(delete, path = "/provider-accounts/{id}", tag = "providers",
+    summary = "Delete a provider account", operation_id = "delete_provider_account",
     params(("id" = String, Path, description = "PA_…")),
     security(("bearer" = [])),
     responses(
@@ -117,6 +121,7 @@ pub async fn remove(
 /// The account's numbers at the provider (Twilio IncomingPhoneNumbers, Exotel ExoPhones,
 /// Telnyx phone numbers), each with the trunkline trunks that use it.
 #[utoipa::path(get, path = "/provider-accounts/{id}/numbers", tag = "providers",
+    summary = "List the account's numbers at the provider", operation_id = "list_provider_numbers",
     params(("id" = String, Path, description = "PA_…")),
     security(("bearer" = [])),
     responses(
@@ -159,6 +164,7 @@ pub struct EventPage {
 /// `call_sid` keeps the events of one call: its voice request, status callbacks and
 /// recordings.
 #[utoipa::path(get, path = "/provider-accounts/{id}/events", tag = "providers",
+    summary = "List the webhook events of an account", operation_id = "list_provider_events",
     params(("id" = String, Path, description = "PA_…"),
         ("limit" = Option<usize>, Query, description = "1–200, default 50"),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page"),
