@@ -87,7 +87,7 @@ fn refuse(status: StatusCode, message: String) -> Response {
 /// `GET /provider-accounts/{id}/events`).
 #[utoipa::path(post, path = "/twilio/{account_id}/{kind}", tag = "providers",
     summary = "Receive a Twilio webhook", operation_id = "receive_twilio_webhook",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+    request_body(content = std::collections::HashMap<String, String>, content_type = "application/x-www-form-urlencoded",
         description = "Twilio's parameters (or a JSON body, with bodySHA256 in the query)"),
     params(("account_id" = String, Path, description = "PA_… of a Twilio account"),
         ("kind" = String, Path, description = "voice, voice-fallback, status, sms, sms-fallback or recording")),
