@@ -291,3 +291,94 @@ async fn refusals_name_the_field_and_make_nothing() {
     assert!(e.twilio.trunks().is_empty());
     assert!(e.server.list_ids(&e.key).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_converge_pass_puts_back_what_changed_at_twilio() {
+    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let e = env(LiveKit::Double(&lk)).await;
+    let pn = e.twilio.add_number("+15550100000");
+    let (status, json) = e
+        .server
+        .post(
+            "/sip/create-outbound-trunk",
+            &e.key,
+            &body(&e.account, json!(["+15550100000"])),
+        )
+        .await;
+    assert_eq!(status, 200, "{json}");
+    let d = &json["data"];
+    let trunk_id = d["trunk_id"].as_str().unwrap().to_owned();
+    let tk = d["provider"]["twilio_trunk_sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cl = d["provider"]["credential_list_sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let domain = d["provider"]["domain_name"].as_str().unwrap().to_owned();
+    let (username, password) = e.twilio.credentials(&cl)[0].clone();
+    // Nothing to do on a pass right after the create.
+    let quiet = e.server.state.converge_twilio_trunks().await;
+    assert_eq!((quiet.repaired, quiet.failed), (0, 0), "{quiet:?}");
+
+    // Out of band: the credential list deleted, the trunk renamed and its domain changed,
+    // the number taken off the trunk.
+    assert!(e.twilio.delete_credential_list_out_of_band(&cl));
+    assert!(e.twilio.edit_trunk_out_of_band(
+        &tk,
+        Some("renamed"),
+        Some("elsewhere.pstn.twilio.com")
+    ));
+    let off = e
+        .server
+        .http
+        .delete(format!(
+            "{}/v1/Trunks/{tk}/PhoneNumbers/{pn}",
+            e.twilio.url()
+        ))
+        .basic_auth(TW_SID, Some(TW_TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(off.status(), 204);
+
+    let r = e.server.state.converge_twilio_trunks().await;
+    assert_eq!((r.repaired, r.failed), (1, 0), "{r:?}");
+    let trunk = &e.twilio.trunks()[0];
+    assert_eq!(trunk["domain_name"], domain.as_str());
+    assert!(trunk["friendly_name"]
+        .as_str()
+        .unwrap()
+        .starts_with("trunkline PT_"));
+    let lists = e.twilio.trunk_credential_lists(&tk);
+    assert_eq!(lists.len(), 1);
+    assert_ne!(lists[0], cl);
+    // The same credential as LiveKit's trunk presents.
+    assert_eq!(e.twilio.credentials(&lists[0]), [(username, password)]);
+    let number = e
+        .twilio
+        .numbers()
+        .into_iter()
+        .find(|n| n["sid"] == pn.as_str())
+        .unwrap();
+    assert_eq!(number["trunk_sid"], tk.as_str());
+    let (_, shown) = e
+        .server
+        .get(&format!("/sip/trunks/{trunk_id}"), &e.key)
+        .await;
+    assert_eq!(
+        shown["data"]["provider"]["credential_list_sid"],
+        lists[0].as_str()
+    );
+
+    // A trunk deleted at Twilio cannot get its domain back: the provider side says so.
+    assert!(e.twilio.delete_trunk_out_of_band(&tk));
+    let r = e.server.state.converge_twilio_trunks().await;
+    assert_eq!(r.missing, 1, "{r:?}");
+    let (_, shown) = e
+        .server
+        .get(&format!("/sip/trunks/{trunk_id}"), &e.key)
+        .await;
+    assert_eq!(shown["data"]["provider"]["status"], "missing", "{shown}");
+}

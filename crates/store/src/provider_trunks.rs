@@ -11,7 +11,7 @@ pub struct ProviderTrunkRow {
     pub account_id: String,
     /// The trunkline trunk (`ST_…`) once made.
     pub trunk_id: Option<String>,
-    /// `creating`, `active`, `failed` or `deleted`.
+    /// `creating`, `active`, `missing` (deleted at the provider), `failed` or `deleted`.
     pub status: String,
     pub provider_trunk_sid: Option<String>,
     pub credential_list_sid: Option<String>,
@@ -89,7 +89,8 @@ impl Store {
         trunk_id: &str,
     ) -> Result<Option<ProviderTrunkRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM provider_trunks WHERE trunk_id = $1 AND status = 'active'"
+            "SELECT {COLUMNS} FROM provider_trunks WHERE trunk_id = $1 \
+             AND status IN ('active', 'missing')"
         );
         let r = sqlx::query(&sql)
             .bind(trunk_id)
@@ -105,12 +106,21 @@ impl Store {
     ) -> Result<Option<ProviderTrunkRow>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM provider_trunks WHERE account_id = $1 \
-             AND status IN ('creating', 'active') ORDER BY created_at LIMIT 1"
+             AND status IN ('creating', 'active', 'missing') ORDER BY created_at LIMIT 1"
         );
         let r = sqlx::query(&sql)
             .bind(account_id)
             .fetch_optional(&self.pool)
             .await?;
         Ok(r.as_ref().map(row).transpose()?)
+    }
+
+    /// Every trunk's live provider side, for the converge pass.
+    pub async fn active_provider_trunks(&self) -> Result<Vec<ProviderTrunkRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM provider_trunks WHERE status = 'active' ORDER BY created_at, id"
+        );
+        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
     }
 }
