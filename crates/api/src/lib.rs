@@ -69,6 +69,8 @@ fn routes(state: AppState) -> Router {
         .merge(routes::warm_transfer::routes())
         .merge(routes::trunk_test::routes())
         .merge(routes::trunk_health::routes())
+        .merge(routes::provider_accounts::routes())
+        .merge(routes::twilio_webhooks::routes())
         .route("/livekit/webhook", post(routes::livekit_webhook::receive))
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))

@@ -17,6 +17,8 @@ pub struct AppState {
     pub livekit_readiness: Arc<crate::readiness_cache::ReadinessCache>,
     /// How often each tenant may test its trunks.
     pub trunk_tests: Arc<crate::trunk_test_limit::TrunkTestLimit>,
+    /// How many verified Twilio webhook requests each provider account may make.
+    pub twilio_webhooks: Arc<crate::routes::twilio_webhooks::WebhookLimit>,
 }
 
 impl AppState {
@@ -37,6 +39,7 @@ impl From<Services> for AppState {
             list_bodies: Arc::default(),
             livekit_readiness: Arc::default(),
             trunk_tests: Arc::default(),
+            twilio_webhooks: Arc::default(),
         }
     }
 }

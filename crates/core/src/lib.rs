@@ -10,6 +10,7 @@ pub mod error;
 pub mod fair_work;
 pub mod health_checks;
 pub mod metrics;
+pub mod provider_accounts;
 pub mod provisioning;
 pub mod quotas;
 pub mod records;
@@ -52,6 +53,8 @@ pub struct Services {
     pub dialer_wake: Arc<tokio::sync::Notify>,
     /// Wakes the webhook deliverer when a delivery is queued.
     pub outbox_wake: Arc<tokio::sync::Notify>,
+    /// Where the carriers' APIs are, and what their webhooks need.
+    pub providers: Arc<provider_accounts::ProviderSettings>,
 }
 
 impl Services {
@@ -75,6 +78,7 @@ impl Services {
             quotas: quotas::QuotaLimits::default(),
             dialer_wake: Arc::default(),
             outbox_wake: Arc::default(),
+            providers: Arc::default(),
         }
     }
 

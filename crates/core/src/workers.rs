@@ -25,6 +25,13 @@ pub fn spawn(
             interval,
             stopped(stop.clone()),
         )));
+        workers.push(tokio::spawn(
+            crate::provider_accounts::twilio_converge::run(
+                services.clone(),
+                interval,
+                stopped(stop.clone()),
+            ),
+        ));
     }
     // Trunk health checks need no LiveKit.
     workers.push(tokio::spawn(health_checks::run(

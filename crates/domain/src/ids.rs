@@ -83,6 +83,11 @@ id_type!(
     "AS_"
 );
 id_type!(
+    /// A carrier account (Twilio, Exotel, Telnyx) trunkline acts on for a tenant.
+    ProviderAccountId,
+    "PA_"
+);
+id_type!(
     /// An outbound call. Also the LiveKit room name of that call, so a webhook about the room
     /// names the call without a lookup table.
     CallId,

@@ -17,7 +17,7 @@ pub mod text;
 pub mod trunk;
 
 pub use errors::{FieldError, ValidationErrors};
-pub use ids::{ApiKeyId, AssistantId, CallId, TenantId, TrunkId};
+pub use ids::{ApiKeyId, AssistantId, CallId, ProviderAccountId, TenantId, TrunkId};
 pub use number::E164;
 pub use secret::Secret;
 pub use sip_address::{HostName, SipAddress};

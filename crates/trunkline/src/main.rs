@@ -13,6 +13,7 @@ mod failure;
 mod keys;
 mod master_key;
 mod parse;
+mod provider_settings;
 mod rotation;
 mod serve;
 mod settings;

@@ -1,6 +1,7 @@
 //! `trunkline keys rotate-master`, and the startup check that every sealed secret can be
-//! opened: trunk and inbound trunk secrets, and each tenant's webhook signing secrets (the
-//! current one and the one a secret rotation keeps for its overlap).
+//! opened: trunk and inbound trunk secrets, provider account credentials, and each tenant's
+//! webhook signing secrets (the current one and the one a secret rotation keeps for its
+//! overlap).
 //!
 //! Nothing here may make a secret unreadable, whatever is interrupted where: the next key is
 //! on disk before any value depends on it, old keys are kept (a `serve` still running on the
@@ -40,6 +41,9 @@ async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
     for w in store.all_webhook_secrets().await.map_err(e)? {
         ids.extend(webhook_key_ids(&w));
     }
+    for (_, sealed) in store.all_provider_credentials().await.map_err(e)? {
+        ids.extend(Keyring::key_id_of(&sealed).map(str::to_owned));
+    }
     Ok(ids)
 }
 
@@ -69,14 +73,15 @@ struct Resealed {
     trunks: usize,
     inbound_trunks: usize,
     webhook_secrets: usize,
+    provider_accounts: usize,
 }
 
 impl std::fmt::Display for Resealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the secrets of {} trunks, {} inbound trunks and {} webhook signing secrets",
-            self.trunks, self.inbound_trunks, self.webhook_secrets
+            "the secrets of {} trunks, {} inbound trunks and {} webhook signing secrets, and the credentials of {} provider accounts",
+            self.trunks, self.inbound_trunks, self.webhook_secrets, self.provider_accounts
         )
     }
 }
@@ -138,6 +143,28 @@ async fn reseal_round(
                 .map_err(e)?
             {
                 done.webhook_secrets += 1;
+            }
+        }
+    }
+    for (id, sealed) in store.all_provider_credentials().await.map_err(e)? {
+        if stale(
+            Keyring::key_id_of(&sealed)
+                .map(str::to_owned)
+                .into_iter()
+                .collect(),
+        ) {
+            found = true;
+            let aad = trunkline_core::provider_accounts::credentials_aad(&id);
+            let resealed = keyring
+                .open(&aad, &sealed)
+                .map(|plain| keyring.seal(&aad, &plain))
+                .map_err(|err| format!("credentials of provider account {id}: {err}"))?;
+            if store
+                .replace_provider_credentials(&id, &sealed, &resealed)
+                .await
+                .map_err(e)?
+            {
+                done.provider_accounts += 1;
             }
         }
     }

@@ -66,6 +66,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     services.livekit_demo = demo.is_some();
     services.calls = std::sync::Arc::new(calls);
     services.quotas = args.quota_limits();
+    services.providers = std::sync::Arc::new(args.providers.settings());
     services.provisioner = services
         .provisioner
         .clone()
@@ -78,6 +79,12 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
             std::num::NonZeroU32::new(args.trunk_tests_per_minute)
                 .unwrap_or(std::num::NonZeroU32::MIN),
         ));
+    state.twilio_webhooks = std::sync::Arc::new(
+        trunkline_api::routes::twilio_webhooks::WebhookLimit::per_minute(
+            std::num::NonZeroU32::new(args.providers.twilio_webhooks_per_minute)
+                .unwrap_or(std::num::NonZeroU32::MIN),
+        ),
+    );
     let metrics = metrics.map(|(mut exporter, listener)| {
         let store = store.clone();
         exporter.on_scrape(std::sync::Arc::new(move || {

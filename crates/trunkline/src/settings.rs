@@ -50,6 +50,8 @@ pub struct ServeArgs {
     pub metrics_listen: Option<SocketAddr>,
     #[command(flatten)]
     pub db: DbArgs,
+    #[command(flatten)]
+    pub providers: crate::provider_settings::ProviderArgs,
     /// Run an embedded LiveKit stand-in on a loopback port instead of a real LiveKit, so the
     /// README's walk-through works offline. No real calls: numbers ending in 0486 are busy,
     /// 0480 go unanswered, 0603 decline, others answer. Refused with any LIVEKIT_* setting.

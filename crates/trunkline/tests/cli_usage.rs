@@ -188,6 +188,21 @@ fn setting_errors_name_the_variable_with_an_example() {
             "DATABASE_URL (--database-url) must be sqlite://PATH or postgres://USER@HOST/DATABASE, e.g. sqlite://./trunkline-data/trunkline.db; got \"mysql://db/x\"",
         ),
         (
+            "TRUNKLINE_TWILIO_API_URL",
+            "api.twilio.com",
+            "TRUNKLINE_TWILIO_API_URL (--twilio-api-url) must be an http:// or https:// URL without query, e.g. https://api.twilio.com; got \"api.twilio.com\"",
+        ),
+        (
+            "TRUNKLINE_PUBLIC_URL",
+            "ftp://trunkline.example.com",
+            "TRUNKLINE_PUBLIC_URL (--public-url) must be an http:// or https:// URL without query, e.g. https://trunkline.example.com; got \"ftp://trunkline.example.com\"",
+        ),
+        (
+            "LIVEKIT_SIP_URI",
+            "xxxx.sip.livekit.cloud",
+            "LIVEKIT_SIP_URI (--livekit-sip-uri) must be a sip: URI of LiveKit's SIP endpoint, e.g. sip:xxxx.sip.livekit.cloud; got \"xxxx.sip.livekit.cloud\"",
+        ),
+        (
             "LIVEKIT_URL",
             "livekit.example.com",
             "LIVEKIT_URL (--livekit-url) must be a URL starting with https://, wss://, http:// or ws://, e.g. wss://my-project.livekit.cloud; got \"livekit.example.com\"",

@@ -26,6 +26,10 @@ const MAX_EXAMPLES: &str = "30";
 /// Fixed, so that a failure reproduces (`st run --seed`).
 const SEED: &str = "14";
 
+/// The Twilio account the provider-account operations use (in the Twilio double).
+const TWILIO_SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TWILIO_TOKEN: &str = "conformance-twilio-auth-token";
+
 /// POSTs `body` and returns the answer's `data.<field>`, asserting a 2xx.
 async fn created(base: &str, key: &str, path: &str, body: Value, field: &str) -> String {
     let resp = http()
@@ -73,6 +77,10 @@ async fn fixtures(base: &str, key: &str) -> String {
     let call =
         json!({"assistant_id": assistant_id, "trunk_id": trunk_id, "to_number": "+14155550100"});
     let call_id = created(base, key, "/call/outbound", call, "call_id").await;
+    let account = json!({"provider": "twilio", "name": "Twilio", "account_sid": TWILIO_SID,
+                         "auth_token": TWILIO_TOKEN});
+    let accounts = "/provider-accounts";
+    let account_id = created(base, key, accounts, account.clone(), "provider_account_id").await;
     // (operation, path parameter, the object it deletes)
     let deletes = [
         (
@@ -113,6 +121,11 @@ async fn fixtures(base: &str, key: &str) -> String {
             created(base, key, "/assistants", assistant, "assistant_id").await,
         ),
         (
+            "DELETE /provider-accounts/{id}",
+            "id",
+            created(base, key, accounts, account, "provider_account_id").await,
+        ),
+        (
             "DELETE /keys/{key_id}",
             "key_id",
             created(base, key, "/keys", json!({"name": "spare"}), "key_id").await,
@@ -125,6 +138,7 @@ async fn fixtures(base: &str, key: &str) -> String {
         ("^/sip/dispatch-rules/", "rule_id", rule_id),
         ("^/assistants/", "id", assistant_id),
         ("^/call/", "id", call_id),
+        ("^/provider-accounts/", "id", account_id.clone()),
     ];
     let mut config = String::new();
     for (name, parameter, id) in deletes {
@@ -137,12 +151,26 @@ async fn fixtures(base: &str, key: &str) -> String {
             "[[operations]]\ninclude-path-regex = \"{path}\"\nexclude-method = \"DELETE\"\nparameters = {{ \"path.{parameter}\" = \"{id}\" }}\n\n"
         );
     }
+    // Twilio's webhooks: an existing account, one endpoint (signatures fail: 403).
+    config += &format!(
+        "[[operations]]\ninclude-name = \"POST /twilio/{{account_id}}/{{kind}}\"\nparameters = {{ \"path.account_id\" = \"{account_id}\", \"path.kind\" = \"status\" }}\n\n"
+    );
     config
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_answer_matches_the_openapi_document() {
     let dir = tempfile::tempdir().unwrap();
+    // Provider accounts are checked with the provider: every provider API is the Twilio
+    // double (the others answer 404 there, a refusal).
+    let twilio = provider_doubles::TwilioDouble::start(TWILIO_SID, TWILIO_TOKEN).await;
+    let providers = [
+        "TRUNKLINE_TWILIO_API_URL",
+        "TRUNKLINE_TWILIO_TRUNKING_URL",
+        "TRUNKLINE_EXOTEL_API_URL",
+        "TRUNKLINE_TELNYX_API_URL",
+    ]
+    .map(|v| (v, twilio.url()));
     // Probes of the fixture trunk go to a name that does not resolve: allow enough of them
     // that the probe's answers are checked, not only the rate limit's 429.
     let server = serve(
@@ -150,6 +178,14 @@ async fn every_answer_matches_the_openapi_document() {
         &[
             ("TRUNKLINE_DEMO", "true".to_owned()),
             ("TRUNKLINE_TRUNK_TESTS_PER_MINUTE", "600".to_owned()),
+            (
+                "TRUNKLINE_PUBLIC_URL",
+                "https://trunkline.example.test".to_owned(),
+            ),
+            providers[0].clone(),
+            providers[1].clone(),
+            providers[2].clone(),
+            providers[3].clone(),
         ],
     );
     let key = create_key(dir.path(), "schemathesis@acme.example", &[]);

@@ -65,6 +65,13 @@ use utoipa::{Modify, OpenApi};
         crate::routes::livekit_webhook::receive,
         crate::routes::trunk_health::get_health,
         crate::routes::trunk_health::put_health,
+        crate::routes::provider_accounts::create,
+        crate::routes::provider_accounts::list,
+        crate::routes::provider_accounts::show,
+        crate::routes::provider_accounts::remove,
+        crate::routes::provider_accounts::numbers,
+        crate::routes::provider_accounts::events,
+        crate::routes::twilio_webhooks::receive,
         health::health,
         health::ready,
         openapi_json,
@@ -116,9 +123,14 @@ use utoipa::{Modify, OpenApi};
         crate::wire::TrunkHealth,
         crate::error::ErrorData,
         crate::error::FieldErrorBody,
+        crate::routes::provider_accounts::ProviderAccountInput,
+        crate::routes::provider_accounts::EventView,
+        crate::routes::provider_accounts::EventPage,
+        trunkline_core::provider_accounts::AccountView,
+        trunkline_core::provider_accounts::NumberView,
     )),
     modifiers(&BearerAuth, &SharedBehaviour),
-    tags((name = "trunks", description = "SIP trunks (seed 000)"), (name = "inbound", description = "Inbound trunks and dispatch rules (seed 002)"), (name = "calls", description = "Assistants, outbound calls, call tracking and end-of-call webhooks"), (name = "health"))
+    tags((name = "trunks", description = "SIP trunks (seed 000)"), (name = "inbound", description = "Inbound trunks and dispatch rules (seed 002)"), (name = "calls", description = "Assistants, outbound calls, call tracking and end-of-call webhooks"), (name = "providers", description = "Provider accounts (Twilio, Exotel, Telnyx), their numbers and webhook events"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -78,6 +78,9 @@ pub async fn create_outbound_trunk(
     JsonBody(req): JsonBody<CreateOutboundTrunk>,
 ) -> Result<Response, ApiError> {
     state.check_quota(&tenant.id, Quota::OutboundTrunks).await?;
+    if crate::routes::provider_trunks::wanted(&req) {
+        return crate::routes::provider_trunks::create(&state, &tenant, req).await;
+    }
     let mut errors = ValidationErrors::default();
     let name = text::required_name(&mut errors, "trunk_name", req.trunk_name.as_deref(), 100);
     let kind = match &req.trunk_type {
@@ -214,6 +217,12 @@ pub async fn get_trunk(
         .filter(|h| h.enabled || h.last_checked_at.is_some())
         .as_ref()
         .map(TrunkHealth::from);
+    if let Some(side) = state.provider_side(&row).await? {
+        return Ok(ok(
+            "Trunk retrieved successfully",
+            crate::routes::provider_trunks::with_provider(details, side)?,
+        ));
+    }
     Ok(ok("Trunk retrieved successfully", details))
 }
 
@@ -313,6 +322,7 @@ pub async fn delete_trunk(
     TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
+    state.delete_provider_side(&tenant.id, &row).await?;
     if !state.provisioner.delete(&row).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }

@@ -12,6 +12,7 @@ use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 
 pub mod call_fixture;
 pub mod inbound_fixture;
+pub mod provider_fixture;
 pub mod sip_peers;
 use trunkline_store::{NewApiKey, Store};
 

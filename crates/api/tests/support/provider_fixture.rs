@@ -1,0 +1,111 @@
+//! The provider doubles (Twilio, Exotel, Telnyx) and a server whose provider base URLs point
+//! at them, as `TRUNKLINE_TWILIO_API_URL` and its siblings would.
+#![allow(dead_code)]
+
+use super::*;
+use provider_doubles::{ExotelDouble, TelnyxDouble, TwilioDouble};
+use serde_json::{json, Value};
+use std::sync::Arc;
+use trunkline_core::provider_accounts::ProviderSettings;
+
+pub const TW_SID: &str = "AC0123456789abcdef0123456789abcdef";
+pub const TW_TOKEN: &str = "twilio-auth-token-0123456789abcdef";
+pub const EX_SID: &str = "acme_corp1";
+pub const EX_KEY: &str = "exotel-api-key-7f3a";
+pub const EX_TOKEN: &str = "exotel-api-token-5c1e9d";
+pub const TX_KEY: &str = "KEY0123456789TELNYXSECRET";
+/// The address providers call trunkline at: not the test server's, so that a signature over
+/// the request's own Host would fail.
+pub const PUBLIC_URL: &str = "https://trunkline.example.test";
+pub const LIVEKIT_SIP: &str = "sip:tl-test.sip.livekit.cloud";
+
+pub struct Providers {
+    pub twilio: TwilioDouble,
+    pub exotel: ExotelDouble,
+    pub telnyx: TelnyxDouble,
+}
+
+impl Providers {
+    pub async fn start() -> Self {
+        Self {
+            twilio: TwilioDouble::start(TW_SID, TW_TOKEN).await,
+            exotel: ExotelDouble::start(EX_SID, EX_KEY, EX_TOKEN).await,
+            telnyx: TelnyxDouble::start(TX_KEY).await,
+        }
+    }
+
+    pub fn settings(&self) -> ProviderSettings {
+        let mut s = ProviderSettings::default();
+        s.twilio.api = self.twilio.url();
+        s.twilio.trunking = self.twilio.url();
+        s.exotel_api_url = Some(self.exotel.url());
+        s.telnyx_api_url = self.telnyx.url();
+        s.public_url = Some(PUBLIC_URL.into());
+        s.livekit_sip_uri = Some(LIVEKIT_SIP.into());
+        // One try: an outage test should not wait out retries.
+        s.client.retry.max_retries = 0;
+        s.client.timeout = Duration::from_secs(3);
+        s
+    }
+}
+
+pub fn twilio_body() -> Value {
+    json!({"provider": "twilio", "name": "Twilio main", "account_sid": TW_SID, "auth_token": TW_TOKEN})
+}
+
+pub fn exotel_body() -> Value {
+    json!({"provider": "exotel", "name": "Exotel India", "account_sid": EX_SID,
+           "api_key": EX_KEY, "api_token": EX_TOKEN, "subdomain": "api.in.exotel.com"})
+}
+
+pub fn telnyx_body() -> Value {
+    json!({"provider": "telnyx", "name": "Telnyx", "api_key": TX_KEY})
+}
+
+/// Every secret of the three accounts: none may appear in a response or at rest.
+pub const SECRETS: [&str; 4] = [TW_TOKEN, EX_KEY, EX_TOKEN, TX_KEY];
+
+pub struct Env {
+    pub providers: Providers,
+    pub db: TestDb,
+    pub server: TestServer,
+    pub key: String,
+}
+
+pub async fn env_with(configure: impl FnOnce(&mut AppState)) -> Env {
+    let providers = Providers::start().await;
+    let db = TestDb::fresh().await;
+    let settings = Arc::new(providers.settings());
+    let server = TestServer::start_custom(&db, LiveKit::None, None, |state| {
+        state.providers = settings;
+        configure(state);
+    })
+    .await;
+    let key = server.tenant("a@example.com").await;
+    Env {
+        providers,
+        db,
+        server,
+        key,
+    }
+}
+
+pub async fn env() -> Env {
+    env_with(|_| {}).await
+}
+
+/// Adds an account and returns its `PA_…` id.
+pub async fn account(server: &TestServer, key: &str, body: &Value) -> String {
+    let (status, json) = server.post("/provider-accounts", key, body).await;
+    assert_eq!(status, 200, "{json}");
+    json["data"]["provider_account_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+pub fn assert_no_secret(what: &str, text: &str) {
+    for s in SECRETS {
+        assert!(!text.contains(s), "{what} carries a credential: {text}");
+    }
+}
