@@ -5,7 +5,6 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, PathId, Tenant};
-use trunkline_core::calls::transfer::transfer_target;
 use crate::routes::calls::NOT_FOUND;
 use crate::state::AppState;
 use axum::extract::State;
@@ -16,6 +15,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use trunkline_core::calls::render::public_status;
+use trunkline_core::calls::transfer::transfer_target;
 use trunkline_core::calls::warm_transfer::{self as wt, CompleteError, Request};
 use trunkline_core::timefmt::iso8601;
 use trunkline_domain::assistant::{agent_name, MAX_METADATA_BYTES};
