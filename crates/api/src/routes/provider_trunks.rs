@@ -63,7 +63,7 @@ pub async fn create(
             trunk: CreatedTrunk {
                 trunk_id: created.id,
                 status: created.status.to_string(),
-                livekit_trunk_id: created.livekit_trunk_id,
+                livekit_trunk_id: created.remote_id,
             },
             provider,
         },
