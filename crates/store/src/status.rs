@@ -90,3 +90,19 @@ mod tests {
         assert!(Status::try_from("Provisioned".to_owned()).is_err());
     }
 }
+
+/// Bound as its column string, so a row's status binds like any other field.
+impl sqlx::Type<sqlx::Any> for Status {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <&str as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for Status {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<'q, sqlx::Any>>::encode(self.as_str(), buf)
+    }
+}
