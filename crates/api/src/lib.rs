@@ -1,6 +1,7 @@
 //! trunkline's HTTP API: the seed-000 trunk endpoints and their extensions, the error
 //! envelope, sealing of secrets, and provisioning of LiveKit.
 
+pub mod dashboard;
 pub mod envelope;
 pub mod error;
 pub mod extract;
@@ -34,7 +35,10 @@ use tokio::net::TcpListener;
 pub fn router(state: AppState) -> Router {
     // The 405 rewrite wraps the whole router: `Allow` is set by the method router after its
     // fallback and layers have run.
+    // The dashboard's pages first (`/` and `/ui/…`); everything else is the API, with its
+    // query-parameter guard and JSON errors.
     Router::new()
+        .merge(dashboard::routes().with_state(state.clone()))
         .fallback_service(routes(state))
         .layer(middleware::from_fn(name_allowed_methods))
 }

@@ -15,6 +15,9 @@ const PARAMETERS: &[(&str, &[&str])] = &[
         &["status", "trunk_id", "assistant_id", "limit", "cursor"],
     ),
     ("/sip/outbound-trunks", &["limit", "cursor"]),
+    ("/sip/inbound-trunks", &["limit", "cursor"]),
+    ("/sip/dispatch-rules", &["limit", "cursor"]),
+    ("/assistants", &["limit", "cursor"]),
     // Redirected to /sip/outbound-trunks with its query.
     ("/sip/trunks", &["limit", "cursor"]),
 ];

@@ -12,10 +12,10 @@ use utoipa::ToSchema;
 #[serde(deny_unknown_fields)]
 pub struct CreateOutboundTrunk {
     /// 1–100 characters after trimming.
-    #[schema(example = "Twilio Production")]
+    #[schema(example = "Twilio Production", value_type = String, required = true, min_length = 1, max_length = 100)]
     pub trunk_name: Option<String>,
     /// One of `twilio`, `exotel`, `telnyx`, `sip`.
-    #[schema(example = "twilio")]
+    #[schema(example = "twilio", value_type = String, required = true)]
     pub trunk_type: Option<String>,
     #[schema(value_type = TrunkConfigInput)]
     pub trunk_config: Option<serde_json::Value>,
@@ -29,7 +29,10 @@ pub struct PatchTrunk {
     pub trunk_name: Option<String>,
     /// If given, must equal the trunk's type (the type cannot change).
     pub trunk_type: Option<String>,
-    #[schema(value_type = Option<TrunkConfigInput>)]
+    /// Any fields of the trunk type's configuration (`SipTrunkConfigInput` or
+    /// `ExotelConfigInput`): those given replace the stored ones, `null` clears an optional
+    /// one, the others are kept.
+    #[schema(value_type = Option<Object>)]
     pub trunk_config: Option<serde_json::Value>,
 }
 

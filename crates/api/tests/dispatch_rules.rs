@@ -85,7 +85,7 @@ async fn snake_case_create_translates_trunk_ids_and_number_filters() {
     }
     let (status, json) = server.get("/sip/dispatch-rules", &key).await;
     assert_eq!(status, 200);
-    assert_eq!(json["data"].as_array().unwrap().len(), 2);
+    assert_eq!(json["data"]["rules"].as_array().unwrap().len(), 2);
     server.stop().await;
 }
 
@@ -251,7 +251,7 @@ async fn every_rule_is_a_400_naming_the_field_and_nothing_is_stored() {
         assert!(fields.contains(&field), "{body}: want {field}, got {json}");
     }
     let (_, json) = server.get("/sip/dispatch-rules", &key).await;
-    assert_eq!(json["data"], json!([]));
+    assert_eq!(json["data"]["rules"], json!([]));
     assert!(lk.dispatch_rules().is_empty());
     server.stop().await;
 }

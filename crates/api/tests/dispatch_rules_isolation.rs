@@ -34,7 +34,7 @@ async fn another_accounts_rule_is_a_404() {
         assert!(!json.to_string().contains("Theirs"));
     }
     let (_, json) = server.get("/sip/dispatch-rules", &key).await;
-    assert_eq!(json["data"], json!([]));
+    assert_eq!(json["data"]["rules"], json!([]));
     let (_, json) = server.get(&path, &other).await;
     assert_eq!(json["data"]["name"], "Theirs");
     server.stop().await;

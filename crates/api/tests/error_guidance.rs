@@ -201,3 +201,37 @@ async fn the_livekit_webhook_401_speaks_of_livekits_signature() {
     assert!(!message(&body).contains("<api_key>"), "{body}");
     server.stop().await;
 }
+
+/// serde reads a struct from an array of its fields in order; a client sending an array
+/// meant no such thing, and nothing may be created or changed from it.
+#[tokio::test]
+async fn an_array_body_is_refused_where_an_object_is_expected() {
+    let db = TestDb::fresh().await;
+    let server = TestServer::start(&db, LiveKit::None).await;
+    let key = server.tenant("a@example.com").await;
+    let trunk = json!(["Twilio Production", "sip", {"address": "sip.example.com", "numbers": ["+15550100000"]}]);
+    let (status, body) = server
+        .send(
+            "POST",
+            "/sip/create-outbound-trunk",
+            Some(&key),
+            Some(&trunk.to_string()),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["data"]["errors"][0]["field"], "body", "{body}");
+    assert!(server.list_ids(&key).await.is_empty());
+
+    let id = server.create(&key, &seed_twilio()).await;
+    let (status, body) = server
+        .send(
+            "PUT",
+            &format!("/sip/trunks/{id}/call-limits"),
+            Some(&key),
+            Some(" [null, null]"),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert!(message(&body).contains("not an array"), "{body}");
+    server.stop().await;
+}

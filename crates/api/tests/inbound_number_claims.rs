@@ -138,7 +138,7 @@ async fn a_number_held_by_another_account_is_a_409_revealing_nothing_about_it() 
         assert_eq!(status, 404, "{method}");
     }
     let (_, json) = server.get("/sip/inbound-trunks", &key).await;
-    assert_eq!(json["data"], json!([]));
+    assert_eq!(json["data"]["trunks"], json!([]));
     assert_eq!(lk.inbound_trunks().len(), 1);
     assert_eq!(
         lk.inbound_trunk(&their_lk).unwrap().name,

@@ -63,7 +63,11 @@ async fn each_object_quota_refuses_the_create_past_it_and_creates_nothing() {
         .await;
     assert_quota_hit(status, &body, "inbound_trunks", 1);
     let (_, list) = srv.get("/sip/inbound-trunks", &key).await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        list["data"]["trunks"].as_array().unwrap().len(),
+        1,
+        "{list}"
+    );
 
     // Dispatch rules.
     let rule = |prefix: &str| {
@@ -82,7 +86,7 @@ async fn each_object_quota_refuses_the_create_past_it_and_creates_nothing() {
         .await;
     assert_quota_hit(status, &body, "dispatch_rules", 1);
     let (_, list) = srv.get("/sip/dispatch-rules", &key).await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["data"]["rules"].as_array().unwrap().len(), 1, "{list}");
 
     // Assistants.
     let assistant = json!({"name": "Sales", "agent_name": "outbound-caller"});
@@ -91,7 +95,11 @@ async fn each_object_quota_refuses_the_create_past_it_and_creates_nothing() {
     let (status, body) = srv.post("/assistants", &key, &assistant).await;
     assert_quota_hit(status, &body, "assistants", 1);
     let (_, list) = srv.get("/assistants", &key).await;
-    assert_eq!(list["data"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(
+        list["data"]["assistants"].as_array().unwrap().len(),
+        1,
+        "{list}"
+    );
     // The other tenant still has room.
     let (status, body) = srv.post("/assistants", &other, &assistant).await;
     assert_eq!(status, 200, "{body}");

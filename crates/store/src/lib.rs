@@ -4,6 +4,8 @@
 
 mod assistants;
 mod calls;
+mod dashboard_counts;
+mod dashboard_sessions;
 mod dispatch_rules;
 mod error;
 mod fair_claim;
@@ -29,6 +31,7 @@ pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
 pub use calls::{
     Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
 };
+pub use dashboard_sessions::DashboardSession;
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;
 pub use fair_claim::FairClaim;

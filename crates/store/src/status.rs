@@ -78,19 +78,6 @@ impl TryFrom<String> for Status {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Status;
-
-    #[test]
-    fn every_status_reads_back_from_its_column_string() {
-        for st in Status::ALL {
-            assert_eq!(Status::try_from(st.as_str().to_owned()).unwrap(), st);
-        }
-        assert!(Status::try_from("Provisioned".to_owned()).is_err());
-    }
-}
-
 /// Bound as its column string, so a row's status binds like any other field.
 impl sqlx::Type<sqlx::Any> for Status {
     fn type_info() -> sqlx::any::AnyTypeInfo {
@@ -104,5 +91,18 @@ impl<'q> sqlx::Encode<'q, sqlx::Any> for Status {
         buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
     ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
         <&str as sqlx::Encode<'q, sqlx::Any>>::encode(self.as_str(), buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Status;
+
+    #[test]
+    fn every_status_reads_back_from_its_column_string() {
+        for st in Status::ALL {
+            assert_eq!(Status::try_from(st.as_str().to_owned()).unwrap(), st);
+        }
+        assert!(Status::try_from("Provisioned".to_owned()).is_err());
     }
 }

@@ -4,8 +4,10 @@ use crate::envelope::{ok, Envelope};
 use crate::error::ApiError;
 use crate::error::ErrorData;
 use crate::extract::{from_value, JsonBody, PathId, Tenant};
+use crate::pagination::{page, page_request};
 use crate::state::AppState;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::{delete, get, post};
 use axum::Router;
@@ -31,8 +33,30 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/secret/previous", delete(retire_previous_secret))
 }
 
-/// An assistant as sent: POST needs `name` and `agent_name`; PATCH takes any subset (`null`
-/// clears an optional field).
+/// `POST /assistants`: `name` and `agent_name` are required.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documents the schema; parsing uses the domain's RawAssistant
+pub struct NewAssistantInput {
+    /// 1–128 characters.
+    #[schema(example = "Sales", min_length = 1, max_length = 128)]
+    name: String,
+    /// The `agent_name` your LiveKit agent registers with.
+    #[schema(example = "outbound-caller", min_length = 1)]
+    agent_name: String,
+    /// Any JSON (at most 16 KiB), passed to the agent's job.
+    metadata: Option<serde_json::Value>,
+    /// https; public hosts only unless the operator allows internal targets.
+    end_call_webhook_url: Option<String>,
+    /// Seconds, 1–86400.
+    #[schema(minimum = 1, maximum = 86400)]
+    max_call_duration: Option<u64>,
+    /// Seconds, 1–600 (default 30).
+    #[schema(minimum = 1, maximum = 600)]
+    ringing_timeout: Option<u64>,
+}
+
+/// `PATCH /assistants/{id}`: any subset of the fields of the create (`null` clears an
+/// optional field).
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)] // documents the schema; parsing uses the domain's RawAssistant
 pub struct AssistantInput {
@@ -112,7 +136,8 @@ struct Created {
 
 /// Create an assistant. The first one with an `end_call_webhook_url` also creates the
 /// account's webhook signing secret, returned once as `webhook_secret`.
-#[utoipa::path(post, path = "/assistants", tag = "calls", request_body = AssistantInput,
+#[utoipa::path(post, path = "/assistants", tag = "calls", operation_id = "create_assistant",
+    summary = "Create an assistant", request_body = NewAssistantInput,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Assistant created", body = Envelope<AssistantView>),
@@ -151,9 +176,9 @@ pub async fn create(
         }
     }
     let message = if webhook_secret.is_some() {
-        "Assistant created. webhook_secret signs your end-of-call webhooks: store it now, it is not shown again."
+        "Assistant created successfully. webhook_secret signs your end-of-call webhooks: store it now, it is not shown again."
     } else {
-        "Assistant created."
+        "Assistant created successfully"
     };
     Ok(ok(
         message,
@@ -164,18 +189,46 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/assistants", tag = "calls",
+/// List assistants, a page at a time, oldest first.
+#[utoipa::path(get, path = "/assistants", tag = "calls", operation_id = "list_assistants",
+    params(
+        ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Assistants", body = Envelope<Vec<AssistantView>>),
+        (status = 200, description = "A page of assistants", body = Envelope<AssistantPage>),
+        (status = 400, description = "Invalid limit, cursor or an unknown query parameter"),
         (status = 401, description = "Invalid or missing API key")))]
-pub async fn list(State(state): State<AppState>, tenant: Tenant) -> Result<Response, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    uri: Uri,
+) -> Result<Response, ApiError> {
+    let request = page_request(uri.query())?;
     let rows = state.store.list_assistants(&tenant.id).await?;
-    let views = rows.iter().map(view).collect::<Result<Vec<_>, _>>()?;
-    Ok(ok("Assistants", views))
+    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
+        (r.created_at, r.id.as_str())
+    });
+    let assistants = rows.into_iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    Ok(ok(
+        "Assistants retrieved successfully",
+        AssistantPage {
+            assistants,
+            next_cursor,
+        },
+    ))
 }
 
-#[utoipa::path(get, path = "/assistants/{id}", tag = "calls",
+/// `GET /assistants`: one page.
+#[derive(Serialize, ToSchema)]
+pub struct AssistantPage {
+    pub assistants: Vec<AssistantView>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/assistants/{id}", tag = "calls", operation_id = "get_assistant",
+    summary = "Show an assistant",
     params(("id" = String, Path, description = "AS_…")),
     security(("bearer" = [])),
     responses(
@@ -191,12 +244,13 @@ pub async fn show(
         .get_assistant(&tenant.id, &id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(ok("Assistant", view(&row)?))
+    Ok(ok("Assistant retrieved successfully", view(&row)?))
 }
 
 /// Any subset of the fields; `null` clears an optional one. The merged assistant is
 /// validated as a whole, so a PATCH cannot produce what a create would refuse.
-#[utoipa::path(patch, path = "/assistants/{id}", tag = "calls", request_body = AssistantInput,
+#[utoipa::path(patch, path = "/assistants/{id}", tag = "calls", operation_id = "patch_assistant",
+    summary = "Change an assistant", request_body = AssistantInput,
     params(("id" = String, Path, description = "AS_…")),
     security(("bearer" = [])),
     responses(
@@ -242,10 +296,11 @@ pub async fn update(
         .get_assistant(&tenant.id, &id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(ok("Assistant updated", view(&row)?))
+    Ok(ok("Assistant updated successfully", view(&row)?))
 }
 
-#[utoipa::path(delete, path = "/assistants/{id}", tag = "calls",
+#[utoipa::path(delete, path = "/assistants/{id}", tag = "calls", operation_id = "delete_assistant",
+    summary = "Delete an assistant",
     params(("id" = String, Path, description = "AS_…")),
     security(("bearer" = [])),
     responses(
@@ -260,7 +315,7 @@ pub async fn remove(
         return Err(ApiError::NotFound(NOT_FOUND));
     }
     Ok(ok(
-        "Assistant deleted",
+        "Assistant deleted successfully",
         serde_json::json!({ "assistant_id": id }),
     ))
 }
@@ -276,6 +331,7 @@ pub struct RotatedSecret {
 /// Creates the account's webhook signing secret, or replaces it. For a day after a rotation
 /// each delivery carries a signature with each secret, so receivers can switch without loss.
 #[utoipa::path(post, path = "/webhooks/secret", tag = "calls",
+    summary = "Create or rotate the webhook signing secret",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The new secret, shown once", body = Envelope<RotatedSecret>),

@@ -18,8 +18,10 @@ use utoipa::ToSchema;
 #[allow(dead_code)]
 pub struct LimitsInput {
     /// 0.01–1000.
+    #[schema(minimum = 0.01, maximum = 1000.0)]
     calls_per_second: Option<f64>,
     /// 1–10000.
+    #[schema(minimum = 1, maximum = 10000)]
     max_concurrent_calls: Option<i64>,
 }
 
@@ -52,6 +54,7 @@ async fn limits_view(state: &AppState, trunk_id: &str) -> Result<LimitsView, Api
 }
 
 #[utoipa::path(get, path = "/sip/trunks/{trunk_id}/call-limits", tag = "calls",
+    summary = "Show a trunk's dialing limits",
     params(("trunk_id" = String, Path, description = "ST_…")),
     security(("bearer" = [])),
     responses(
@@ -63,12 +66,16 @@ pub async fn get_limits(
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
     owned_trunk(&state, &tenant, &id).await?;
-    Ok(ok("Trunk call limits", limits_view(&state, &id).await?))
+    Ok(ok(
+        "Trunk call limits retrieved successfully",
+        limits_view(&state, &id).await?,
+    ))
 }
 
 /// Sets a trunk's calls per second (0.01–1000, fractions allowed: Exotel's 200 calls a minute
 /// is 3.33) and concurrent calls (1–10000). A field left out returns to the default.
-#[utoipa::path(put, path = "/sip/trunks/{trunk_id}/call-limits", tag = "calls", request_body = LimitsInput,
+#[utoipa::path(put, path = "/sip/trunks/{trunk_id}/call-limits", tag = "calls",
+    summary = "Set a trunk's dialing limits", request_body = LimitsInput,
     params(("trunk_id" = String, Path, description = "ST_…")),
     security(("bearer" = [])),
     responses(
@@ -111,7 +118,7 @@ pub async fn put_limits(
         .set_trunk_limits(&id, &tenant.id, cps, conc)
         .await?;
     Ok(ok(
-        "Trunk call limits updated",
+        "Trunk call limits updated successfully",
         limits_view(&state, &id).await?,
     ))
 }

@@ -122,7 +122,7 @@ pub async fn transfer(
         .get_call(&tenant.id, &id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(ok("Call transferred", view(&call)))
+    Ok(ok("Call transferred successfully", view(&call)))
 }
 
 #[cfg(test)]

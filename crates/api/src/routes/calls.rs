@@ -13,18 +13,13 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use trunkline_core::calls::finish::{advance_from, Details};
+use trunkline_core::calls::place::{place_call, CallRequest, Placed};
 use trunkline_core::calls::render::{view, CallView};
-use trunkline_core::calls::DialPlan;
-use trunkline_core::provisioning::status::Status;
 use trunkline_core::quotas::Quota;
-use trunkline_core::records;
 use trunkline_core::timefmt::iso8601;
-use trunkline_domain::assistant::{metadata_text, AssistantConfig, MAX_METADATA_BYTES};
 use trunkline_domain::call::CallStatus;
-use trunkline_domain::trunk::PublicConfig;
-use trunkline_domain::{CallId, ValidationErrors, E164};
-use trunkline_store::{now_micros, Applied, CallFilter, CallRow, StoreError};
+use trunkline_domain::{CallId, ValidationErrors};
+use trunkline_store::{CallFilter, CallRow};
 use utoipa::ToSchema;
 
 pub const NOT_FOUND: &str =
@@ -118,7 +113,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 
 /// Queue an outbound call: 202 with the call id; the dialer dials it under the trunk's
 /// limits. The same `Idempotency-Key` again returns the same call and dials nothing more.
-#[utoipa::path(post, path = "/call/outbound", tag = "calls", request_body = OutboundCallInput,
+#[utoipa::path(post, path = "/call/outbound", tag = "calls", operation_id = "create_call",
+    summary = "Queue an outbound call", request_body = OutboundCallInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "The same key again returns the same call and dials nothing more")),
     security(("bearer" = [])),
     responses(
@@ -144,136 +140,24 @@ pub async fn create(
     state.check_quota(&tenant.id, Quota::QueuedCalls).await?;
     state.require_livekit()?;
     let req: OutboundCall = from_value(body, "")?;
-    let mut errors = ValidationErrors::default();
-    let to = match req.to_number.as_deref() {
-        Some(n) => errors.take(E164::parse("to_number", n)),
-        None => {
-            errors.push("to_number", "is required");
-            None
-        }
-    };
-    if let Some(m) = &req.metadata {
-        let len = metadata_text(m).len();
-        if len > MAX_METADATA_BYTES {
-            errors.push(
-                "metadata",
-                format!("must be at most {MAX_METADATA_BYTES} bytes as JSON; got {len}"),
-            );
-        }
-    }
-    let assistant = match req.assistant_id.as_deref() {
-        None => {
-            errors.push("assistant_id", "is required");
-            None
-        }
-        Some(id) => match state.store.get_assistant(&tenant.id, id).await? {
-            Some(a) => Some(a),
-            None => {
-                errors.push("assistant_id", "no assistant with this id in this account");
-                None
-            }
+    let placed = place_call(
+        &state,
+        &tenant.id,
+        CallRequest {
+            assistant_id: req.assistant_id,
+            trunk_id: req.trunk_id,
+            to_number: req.to_number,
+            from_number: req.from_number,
+            metadata: req.metadata,
+            idempotency_key: key,
+            request_hash: request_hash.clone(),
         },
-    };
-    let trunk = match req.trunk_id.as_deref() {
-        None => {
-            errors.push("trunk_id", "is required");
-            None
-        }
-        Some(id) => match state.store.outbound_trunks().get(&tenant.id, id).await? {
-            Some(t) => Some(t),
-            None => {
-                errors.push("trunk_id", "no outbound trunk with this id in this account");
-                None
-            }
-        },
-    };
-    let mut from = None;
-    if let Some(t) = &trunk {
-        if t.trunk_type == "exotel" && t.status != Status::Provisioned {
-            errors.push("trunk_id", "Exotel trunks carry calls through trunkline's SIP bridge, and this one is not provisioned through it (TRUNKLINE_BRIDGE_SIP_ADDRESS is not set): use a twilio, telnyx or sip trunk");
-        } else if t.status != Status::Provisioned {
-            errors.push("trunk_id", format!("the trunk is {} in LiveKit, not provisioned: fix it (GET /sip/trunks/{}) before calling through it", t.status, t.id));
-        }
-        let numbers = match records::public_config(t)? {
-            PublicConfig::Sip { numbers, .. } => numbers,
-            PublicConfig::Exotel { exotel_number, .. } => vec![exotel_number],
-        };
-        from = match req.from_number.as_deref() {
-            Some(f) if numbers.iter().any(|n| n == f) => Some(f.to_owned()),
-            Some(_) => {
-                errors.push(
-                    "from_number",
-                    format!("must be one of the trunk's numbers: {}", numbers.join(", ")),
-                );
-                None
-            }
-            None => numbers.first().cloned(),
-        };
+    )
+    .await?;
+    match placed {
+        Placed::Queued(row) => Ok(accepted(&row)),
+        Placed::Existing(existing) => replay(&existing, &request_hash),
     }
-    if !errors.is_empty() {
-        return Err(errors.into());
-    }
-    let (assistant, trunk, to, from) = (
-        assistant.expect("valid"),
-        trunk.expect("valid"),
-        to.expect("valid"),
-        from.expect("valid"),
-    );
-    let config: AssistantConfig = serde_json::from_str(&assistant.config)
-        .map_err(|e| ApiError::internal(format!("assistant {} config: {e}", assistant.id)))?;
-    let id = CallId::generate().to_string();
-    // What the agent's job receives: who it is calling, and both sets of metadata.
-    let agent_metadata = serde_json::json!({
-        "call_id": id,
-        "to_number": to.as_str(),
-        "from_number": from,
-        "assistant_metadata": config.metadata,
-        "call_metadata": req.metadata,
-    })
-    .to_string();
-    let plan = DialPlan {
-        agent_name: config.agent_name.clone(),
-        agent_metadata,
-        participant_metadata: req.metadata.as_ref().map(metadata_text).unwrap_or_default(),
-        ringing_timeout: config
-            .ringing_timeout
-            .unwrap_or(state.calls.default_ringing_secs),
-        max_call_duration: config.max_call_duration,
-        webhook_url: config.end_call_webhook_url.clone(),
-    };
-    let now = now_micros();
-    let row = CallRow {
-        id,
-        tenant_id: tenant.id.clone(),
-        assistant_id: assistant.id.clone(),
-        trunk_id: trunk.id.clone(),
-        to_number: to.as_str().to_owned(),
-        from_number: from,
-        plan: serde_json::to_string(&plan).expect("plan serializes"),
-        idempotency_key: key.clone(),
-        request_hash: request_hash.clone(),
-        status: CallStatus::Queued.as_str().to_owned(),
-        max_attempts: state.calls.max_attempts,
-        next_attempt_at: now,
-        created_at: now,
-        updated_at: now,
-        ..Default::default()
-    };
-    match state.store.insert_call(&row).await {
-        Ok(()) => {}
-        // A concurrent request with the same key won the race: answer with its call.
-        Err(StoreError::Conflict(_)) if key.is_some() => {
-            let k = key.as_deref().expect("checked");
-            if let Some(existing) = state.store.call_by_idempotency_key(&tenant.id, k).await? {
-                return replay(&existing, &request_hash);
-            }
-            return Err(ApiError::internal("idempotency conflict without a row"));
-        }
-        Err(e) => return Err(e.into()),
-    }
-    state.dialer_wake.notify_one();
-    tracing::info!(call_id = %row.id, trunk_id = %row.trunk_id, "call queued");
-    Ok(accepted(&row))
 }
 
 fn replay(existing: &CallRow, request_hash: &str) -> Result<Response, ApiError> {
@@ -285,7 +169,8 @@ fn replay(existing: &CallRow, request_hash: &str) -> Result<Response, ApiError> 
     Ok(accepted(existing))
 }
 
-#[utoipa::path(get, path = "/call/{id}", tag = "calls",
+#[utoipa::path(get, path = "/call/{id}", tag = "calls", operation_id = "get_call",
+    summary = "Show a call",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
     responses(
@@ -301,7 +186,7 @@ pub async fn show(
         .get_call(&tenant.id, &id)
         .await?
         .ok_or(ApiError::NotFound(NOT_FOUND))?;
-    Ok(ok("Call", view(&call)))
+    Ok(ok("Call retrieved successfully", view(&call)))
 }
 
 #[derive(Deserialize)]
@@ -323,12 +208,13 @@ pub struct CallPage {
 }
 
 /// Newest first, `limit` (1–200, default 50) per page.
-#[utoipa::path(get, path = "/calls", tag = "calls",
+#[utoipa::path(get, path = "/calls", tag = "calls", operation_id = "list_calls",
+    summary = "List calls, a page at a time, newest first",
     params(
         ("status" = Option<String>, Query, description = "Comma-separated statuses"),
         ("trunk_id" = Option<String>, Query, description = "ST_…"),
         ("assistant_id" = Option<String>, Query, description = "AS_…"),
-        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     security(("bearer" = [])),
     responses(
@@ -399,7 +285,7 @@ pub async fn list(
         .then(|| page.last().map(|c| format!("{}_{}", c.created_at, c.id)))
         .flatten();
     Ok(ok(
-        "Calls",
+        "Calls retrieved successfully",
         CallPage {
             calls: page.into_iter().map(view).collect(),
             next_cursor,
@@ -415,6 +301,7 @@ fn decode_cursor(c: &str) -> Option<(i64, String)> {
 
 /// Cancel: a queued call is never dialed; a ringing one is hung up; an answered one is ended.
 #[utoipa::path(post, path = "/call/{id}/cancel", tag = "calls",
+    summary = "Cancel a call (or end it, once answered)",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
     responses(
@@ -427,55 +314,8 @@ pub async fn cancel(
     tenant: Tenant,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    // Decided on the status read; if the dialer moves the call on meanwhile (claimed →
-    // dialing), the move does not apply and the call is read again, so a call LiveKit is
-    // already dialing is hung up rather than only marked cancelled.
-    for _ in 0..3 {
-        let call = state
-            .store
-            .get_call(&tenant.id, &id)
-            .await?
-            .ok_or(ApiError::NotFound(NOT_FOUND))?;
-        let current = CallStatus::parse(&call.status).unwrap_or(CallStatus::Failed);
-        if current.is_final() {
-            return Err(ApiError::Conflict(format!(
-                "the call already ended ({})",
-                current.public()
-            )));
-        }
-        let in_livekit = matches!(
-            current,
-            CallStatus::Dialing | CallStatus::Ringing | CallStatus::Answered
-        );
-        if in_livekit {
-            // Deleting the room hangs up the SIP leg (CANCEL before answer, BYE after).
-            state
-                .require_livekit()?
-                .delete_room(&trunkline_core::calls::dialer::room_of(&call))
-                .await?;
-        }
-        let (to, reason) = if current == CallStatus::Answered {
-            (CallStatus::Completed, "ended_by_api")
-        } else {
-            (CallStatus::Cancelled, "cancelled_by_api")
-        };
-        let details = Details {
-            end_reason: Some(reason.into()),
-            ..Default::default()
-        };
-        // Once the room is gone, any state still live may end; before, only the one read.
-        let read = [current];
-        let only = (!in_livekit).then_some(&read[..]);
-        let applied = advance_from(&state.store, &call, to, now_micros(), details, only).await?;
-        if applied == Applied::Yes || in_livekit {
-            break;
-        }
-    }
-    let call = state
-        .store
-        .get_call(&tenant.id, &id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let call =
+        trunkline_core::calls::cancel::cancel_call(&state, &tenant.id, &id, NOT_FOUND).await?;
     // Hanging up an answered call ends it; only a call not yet answered is cancelled.
     let message = if call.status == CallStatus::Completed.as_str() {
         "Call ended"
@@ -500,6 +340,7 @@ pub struct DeliveryView {
 }
 
 #[utoipa::path(get, path = "/call/{id}/webhooks", tag = "calls",
+    summary = "List a call's end-of-call webhook deliveries",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
     responses(
@@ -529,7 +370,10 @@ pub async fn deliveries(
             delivered_at: r.delivered_at.map(iso8601),
         })
         .collect();
-    Ok(ok("End-of-call webhook deliveries", views))
+    Ok(ok(
+        "End-of-call webhook deliveries retrieved successfully",
+        views,
+    ))
 }
 
 #[cfg(test)]

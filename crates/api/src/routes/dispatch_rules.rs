@@ -9,10 +9,12 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, Tenant};
+use crate::pagination::{page, page_request};
 use crate::state::AppState;
 use crate::wire::Provisioning;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
+use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -150,6 +152,14 @@ pub struct DispatchRuleDetails {
     pub updated_at: String,
 }
 
+/// `GET /sip/dispatch-rules`: one page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DispatchRulePage {
+    pub rules: Vec<DispatchRuleDetails>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeletedDispatchRule {
     pub rule_id: String,
@@ -230,7 +240,7 @@ async fn owned(state: &AppState, tenant: &Tenant, id: &str) -> Result<DispatchRu
 
 /// Create a dispatch rule and provision it in LiveKit.
 #[utoipa::path(post, path = "/sip/dispatch-rules", tag = "inbound",
-    request_body = CreateDispatchRule,
+    request_body = crate::openapi::livekit_inputs::DispatchRuleCreateBody,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Dispatch rule created", body = Envelope<DispatchRuleDetails>),
@@ -259,25 +269,38 @@ pub async fn create_dispatch_rule(
     ))
 }
 
-/// The account's dispatch rules, oldest first.
+/// List dispatch rules, a page at a time, oldest first.
 #[utoipa::path(get, path = "/sip/dispatch-rules", tag = "inbound",
+    params(
+        ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Dispatch rules", body = Envelope<Vec<DispatchRuleDetails>>),
+        (status = 200, description = "A page of dispatch rules", body = Envelope<DispatchRulePage>),
+        (status = 400, description = "Invalid limit, cursor or an unknown query parameter"),
         (status = 401, description = "Invalid or missing API key")))]
 pub async fn list_dispatch_rules(
     State(state): State<AppState>,
     tenant: Tenant,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let request = page_request(uri.query())?;
     let rows = state.store.dispatch_rules().list(&tenant.id).await?;
-    let items = rows
-        .iter()
+    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
+        (r.created_at, r.id.as_str())
+    });
+    let rules = rows
+        .into_iter()
         .map(|r| details(&state, r))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ok("Dispatch rules retrieved successfully", items))
+    Ok(ok(
+        "Dispatch rules retrieved successfully",
+        DispatchRulePage { rules, next_cursor },
+    ))
 }
 
 #[utoipa::path(get, path = "/sip/dispatch-rules/{rule_id}", tag = "inbound",
+    summary = "Show a dispatch rule",
     params(("rule_id" = String, Path, description = "The dispatch rule id (SDR_…)")),
     security(("bearer" = [])),
     responses(

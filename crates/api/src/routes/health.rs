@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 
 /// The process is up.
 #[utoipa::path(get, path = "/health", tag = "health",
-    responses((status = 200, description = "Up", body = Health)))]
+    responses((status = 200, description = "Up", body = crate::envelope::Envelope<Health>)))]
 pub async fn health() -> Response {
     ok(
         "ok",
@@ -20,8 +20,8 @@ pub async fn health() -> Response {
 /// The database answers and, when configured, LiveKit accepts our credentials.
 #[utoipa::path(get, path = "/ready", tag = "health",
     responses(
-        (status = 200, description = "Ready", body = Readiness),
-        (status = 503, description = "A dependency is not ready", body = Readiness)))]
+        (status = 200, description = "Ready", body = crate::envelope::Envelope<Readiness>),
+        (status = 503, description = "A dependency is not ready (`success` is false)", body = crate::envelope::Envelope<Readiness>)))]
 pub async fn ready(State(state): State<AppState>) -> Response {
     let database = match state.store.ping().await {
         Ok(()) => "ok".to_owned(),

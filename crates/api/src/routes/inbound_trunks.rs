@@ -5,10 +5,12 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, Tenant};
+use crate::pagination::{page, page_request};
 use crate::state::AppState;
 use crate::trunk_path::{owned_inbound_trunk, TrunkPath};
 use crate::wire::Provisioning;
 use axum::extract::State;
+use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
@@ -94,7 +96,7 @@ pub struct InboundTrunkDetails {
     pub allowed_numbers: Vec<String>,
     pub auth_username: Option<String>,
     /// Whether a password is stored (it is never returned).
-    pub has_auth_password: bool,
+    pub auth_password_set: bool,
     pub krisp_enabled: bool,
     pub ringing_timeout: Option<u64>,
     pub max_call_duration: Option<u64>,
@@ -104,6 +106,14 @@ pub struct InboundTrunkDetails {
     /// UTC, `2024-01-15T10:00:00.000000`.
     pub created_at: String,
     pub updated_at: String,
+}
+
+/// `GET /sip/inbound-trunks`: one page.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InboundTrunkPage {
+    pub trunks: Vec<InboundTrunkDetails>,
+    /// Pass as `cursor` for the next page; null on the last one.
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -135,7 +145,7 @@ fn details(state: &AppState, row: &InboundTrunkRow) -> Result<InboundTrunkDetail
         allowed_addresses: s.allowed_addresses,
         allowed_numbers: s.allowed_numbers,
         auth_username: s.auth_username,
-        has_auth_password: inbound::has_password(row),
+        auth_password_set: inbound::has_password(row),
         krisp_enabled: s.krisp_enabled,
         ringing_timeout: s.ringing_timeout,
         max_call_duration: s.max_call_duration,
@@ -175,7 +185,7 @@ fn parse_create(body: Value) -> Result<(String, InboundTrunkConfig), ApiError> {
 
 /// Create an inbound trunk and provision it in LiveKit.
 #[utoipa::path(post, path = "/sip/inbound-trunks", tag = "inbound",
-    request_body = CreateInboundTrunk,
+    request_body = crate::openapi::livekit_inputs::InboundTrunkCreateBody,
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Inbound trunk created", body = Envelope<InboundTrunkDetails>),
@@ -204,22 +214,37 @@ pub async fn create_inbound_trunk(
     ))
 }
 
-/// The account's inbound trunks, oldest first (never any secret).
+/// List inbound trunks, a page at a time, oldest first (never any secret).
 #[utoipa::path(get, path = "/sip/inbound-trunks", tag = "inbound",
+    params(
+        ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
+        ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Inbound trunks", body = Envelope<Vec<InboundTrunkDetails>>),
+        (status = 200, description = "A page of inbound trunks", body = Envelope<InboundTrunkPage>),
+        (status = 400, description = "Invalid limit, cursor or an unknown query parameter"),
         (status = 401, description = "Invalid or missing API key")))]
 pub async fn list_inbound_trunks(
     State(state): State<AppState>,
     tenant: Tenant,
+    uri: Uri,
 ) -> Result<Response, ApiError> {
+    let request = page_request(uri.query())?;
     let rows = state.store.inbound_trunks().list(&tenant.id).await?;
-    let items = rows
-        .iter()
+    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
+        (r.created_at, r.id.as_str())
+    });
+    let trunks = rows
+        .into_iter()
         .map(|r| details(&state, r))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(ok("Inbound trunks retrieved successfully", items))
+    Ok(ok(
+        "Inbound trunks retrieved successfully",
+        InboundTrunkPage {
+            trunks,
+            next_cursor,
+        },
+    ))
 }
 
 /// An inbound trunk's configuration (without the password) and provisioning status.

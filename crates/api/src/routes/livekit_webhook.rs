@@ -15,6 +15,7 @@ use trunkline_livekit::{verify_webhook, WebhookError};
 /// LiveKit's webhook receiver (configure this URL in LiveKit). Authenticated by LiveKit's
 /// signature, not an API key.
 #[utoipa::path(post, path = "/livekit/webhook", tag = "calls",
+    summary = "Receive LiveKit's webhooks (signed by LiveKit, not an API key)",
     request_body(content = String, content_type = "application/webhook+json", description = "LiveKit WebhookEvent (protojson)"),
     params(("Authorization" = String, Header, description = "LiveKit's JWT (HS256, sha256 claim = body hash)")),
     responses(

@@ -34,7 +34,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Create an outbound trunk: the body of `POST /sip/create-outbound-trunk`.
-#[utoipa::path(post, path = "/sip/outbound-trunks", tag = "trunks",
+#[utoipa::path(post, path = "/sip/outbound-trunks", tag = "trunks", operation_id = "create_outbound_trunk_rest",
     summary = "Create an outbound trunk",
     request_body = CreateOutboundTrunk,
     security(("bearer" = [])),
@@ -55,7 +55,7 @@ pub async fn create(
 }
 
 /// An outbound trunk's details, as `GET /sip/trunks/{trunk_id}`.
-#[utoipa::path(get, path = "/sip/outbound-trunks/{trunk_id}", tag = "trunks",
+#[utoipa::path(get, path = "/sip/outbound-trunks/{trunk_id}", tag = "trunks", operation_id = "get_outbound_trunk",
     summary = "Show an outbound trunk",
     params(("trunk_id" = String, Path, description = "The trunk id (ST_…)")),
     security(("bearer" = [])),
@@ -72,7 +72,7 @@ pub async fn show(
 }
 
 /// Change an outbound trunk, as `PATCH /sip/trunks/{trunk_id}`.
-#[utoipa::path(patch, path = "/sip/outbound-trunks/{trunk_id}", tag = "trunks",
+#[utoipa::path(patch, path = "/sip/outbound-trunks/{trunk_id}", tag = "trunks", operation_id = "patch_outbound_trunk",
     summary = "Change an outbound trunk",
     params(("trunk_id" = String, Path, description = "The trunk id (ST_…)")),
     request_body = PatchTrunk,
@@ -95,7 +95,7 @@ pub async fn update(
 }
 
 /// Delete an outbound trunk, as `DELETE /sip/trunks/{trunk_id}`.
-#[utoipa::path(delete, path = "/sip/outbound-trunks/{trunk_id}", tag = "trunks",
+#[utoipa::path(delete, path = "/sip/outbound-trunks/{trunk_id}", tag = "trunks", operation_id = "delete_outbound_trunk",
     summary = "Delete an outbound trunk",
     params(("trunk_id" = String, Path, description = "The trunk id (ST_…)")),
     security(("bearer" = [])),
@@ -117,7 +117,7 @@ pub async fn remove(
 #[utoipa::path(get, path = "/sip/outbound-trunks", tag = "trunks",
     summary = "List outbound trunks, a page at a time",
     params(
-        ("limit" = Option<u32>, Query, description = "1–200, default 50"),
+        ("limit" = Option<u32>, Query, description = "1–200, default 50", minimum = 1, maximum = 200),
         ("cursor" = Option<String>, Query, description = "next_cursor of the previous page")),
     security(("bearer" = [])),
     responses(

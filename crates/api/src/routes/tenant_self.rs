@@ -35,6 +35,11 @@ pub struct MeView {
 }
 
 #[derive(Serialize, ToSchema)]
+pub struct RevokedKey {
+    pub key_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
 pub struct KeyView {
     pub key_id: String,
     pub name: String,
@@ -95,6 +100,7 @@ pub async fn list_keys(
 #[serde(deny_unknown_fields)]
 pub struct NewKeyInput {
     /// 1–100 characters, to tell the key apart later.
+    #[schema(value_type = String, required = true, min_length = 1, max_length = 100)]
     pub name: Option<String>,
 }
 
@@ -158,7 +164,7 @@ pub async fn create_key(
     params(("key_id" = String, Path, description = "AK_…")),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Revoked", body = Envelope<Option<String>>),
+        (status = 200, description = "Revoked", body = Envelope<RevokedKey>),
         (status = 401, description = "Missing, unknown or revoked API key", body = Envelope<Option<String>>),
         (status = 404, description = "No such unrevoked key in this account", body = Envelope<Option<String>>),
         (status = 409, description = "The account's last key", body = Envelope<Option<String>>)))]
@@ -170,10 +176,7 @@ pub async fn revoke_key(
     match state.store.revoke_tenant_key(&tenant.id, &key_id).await? {
         KeyRevocation::Revoked => {
             tracing::info!(key_id = %key_id, "API key revoked");
-            Ok(ok(
-                "API key revoked successfully",
-                serde_json::json!({ "key_id": key_id }),
-            ))
+            Ok(ok("API key revoked successfully", RevokedKey { key_id }))
         }
         KeyRevocation::NotFound => Err(ApiError::NotFound(
             "API key not found: GET /keys lists this account's keys (AK_…)",

@@ -29,8 +29,10 @@ pub fn routes() -> Router<AppState> {
 pub struct HealthCheckInput {
     pub enabled: Option<bool>,
     /// Seconds between checks, 10–3600 (default 60).
+    #[schema(minimum = 10, maximum = 3600)]
     pub interval_seconds: Option<i64>,
     /// Failed checks in a row before the trunk is `down`, 1–10 (default 3).
+    #[schema(minimum = 1, maximum = 10)]
     pub down_after: Option<i64>,
 }
 
@@ -49,6 +51,7 @@ fn disabled() -> TrunkHealth {
 }
 
 #[utoipa::path(get, path = "/sip/trunks/{trunk_id}/health-check", tag = "trunks",
+    summary = "Show a trunk's periodic health checks",
     params(("trunk_id" = String, Path, description = "ST_…")),
     security(("bearer" = [])),
     responses(
@@ -62,7 +65,7 @@ pub async fn get_health(
     owned_trunk(&state, &tenant, &id).await?;
     let h = state.store.trunk_health(&id).await?;
     Ok(ok(
-        "Trunk health checks",
+        "Trunk health checks retrieved successfully",
         h.as_ref().map_or_else(disabled, TrunkHealth::from),
     ))
 }
@@ -70,6 +73,7 @@ pub async fn get_health(
 /// Turn periodic OPTIONS checks of a trunk on or off. A field left out keeps its value (or
 /// the default).
 #[utoipa::path(put, path = "/sip/trunks/{trunk_id}/health-check", tag = "trunks",
+    summary = "Turn a trunk's periodic health checks on or off",
     request_body = HealthCheckInput,
     params(("trunk_id" = String, Path, description = "ST_…")),
     security(("bearer" = [])),
@@ -117,7 +121,7 @@ pub async fn put_health(
         .await?;
     let h = state.store.trunk_health(&id).await?;
     Ok(ok(
-        "Trunk health checks updated",
+        "Trunk health checks updated successfully",
         h.as_ref().map_or_else(disabled, TrunkHealth::from),
     ))
 }

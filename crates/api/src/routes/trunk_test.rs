@@ -60,10 +60,8 @@ pub struct TrunkTestResult {
     pub connect_ms: Option<f64>,
     /// Every SIP status seen, in order.
     pub responses: Vec<TrunkTestResponse>,
-    /// `reachable`, `ringing`, `answered`, `no_ringing`, `credentials_required`,
-    /// `wrong_credentials`, `unsupported_challenge`, `not_allowed`, `number_format`, `busy`,
-    /// `provider_down`, `rejected`, `port_closed`, `no_answer`, `connection_lost`,
-    /// `malformed_response`, `host_not_found` or `target_not_allowed`.
+    /// What the probe found (`reachable`, `wrong_credentials`, `host_not_found`,
+    /// `no_resolver`, …: the enum lists them all).
     pub diagnosis: String,
     /// The diagnosis in a sentence.
     pub detail: String,
@@ -110,6 +108,7 @@ pub fn result(trunk_id: String, r: ProbeReport) -> TrunkTestResult {
 /// credentials) and, with `test_number`, an INVITE cancelled at the first ring. Reports
 /// reachability, round-trip time, every SIP status and a diagnosis.
 #[utoipa::path(post, path = "/sip/trunks/{trunk_id}/test", tag = "trunks",
+    summary = "Test a trunk from this server (SIP OPTIONS, optionally a call)",
     params(("trunk_id" = String, Path, description = "The trunk id (ST_…)")),
     request_body(content = Option<TrunkTestInput>, description = "Optional: a number to ring"),
     security(("bearer" = [])),

@@ -44,7 +44,7 @@ fn parse_config(kind: TrunkType, raw: serde_json::Value) -> Result<TrunkConfig, 
 }
 
 /// Refuses targets inside the operator's network unless the operator allows them.
-fn check_target(state: &AppState, config: &TrunkConfig) -> Result<(), ApiError> {
+pub(crate) fn check_target(state: &AppState, config: &TrunkConfig) -> Result<(), ApiError> {
     if state.allow_private_targets {
         return Ok(());
     }
@@ -220,6 +220,7 @@ pub async fn get_trunk(
 /// Change a trunk's name or configuration; LiveKit is updated to match before the change is
 /// saved.
 #[utoipa::path(patch, path = "/sip/trunks/{trunk_id}", tag = "trunks",
+    summary = "Change an outbound trunk (seed-000 path)",
     params(("trunk_id" = String, Path, description = "The trunk id (ST_…)")),
     request_body = PatchTrunk,
     security(("bearer" = [])),

@@ -2,10 +2,12 @@
 //! calls, the tracking of their fate from LiveKit's answers and webhooks, and the delivery of
 //! end-of-call webhooks.
 
+pub mod cancel;
 pub mod dialer;
 pub mod fair;
 pub mod finish;
 pub mod outcome;
+pub mod place;
 pub mod public_dns;
 pub mod render;
 pub mod signing;

@@ -115,9 +115,11 @@ pub fn error_text(e: &LiveKitError) -> String {
     }
 }
 
-/// Seed 001's reasons, next to the code.
-fn describe(code: u16, livekit: &str) -> String {
-    let why = match code {
+/// What a final SIP status means for a call, in seed 001's words (the dashboard shows it next
+/// to the code).
+pub fn sip_meaning(code: u16) -> &'static str {
+    match code {
+        200 => "the callee answered",
         401 | 407 => "the provider refused the trunk's credentials",
         403 => "the provider refused the call (credentials, source IP whitelist, or a number not allowed to call there)",
         404 | 484 => "the provider does not know the number: check it is in E.164",
@@ -129,7 +131,12 @@ fn describe(code: u16, livekit: &str) -> String {
         503 => "the provider is unavailable",
         603 | 607 | 608 => "the callee declined the call",
         _ => "the call failed",
-    };
+    }
+}
+
+/// Seed 001's reasons, next to the code.
+fn describe(code: u16, livekit: &str) -> String {
+    let why = sip_meaning(code);
     format!("SIP {code}: {why} ({livekit})")
 }
 

@@ -9,6 +9,10 @@
 pub enum Outcome {
     /// The host name did not resolve (or not within the DNS timeout).
     HostNotFound,
+    /// This machine could not ask DNS at all: no nameserver is configured (`configured` is
+    /// false), or none answers (getaddrinfo's "temporary failure"), so nothing is known about
+    /// the name.
+    NoResolver { configured: bool },
     /// It resolved only to loopback, private or link-local addresses, which tenants may not
     /// probe.
     TargetNotAllowed,
@@ -66,6 +70,7 @@ pub enum Diagnosis {
     ConnectionLost,
     MalformedResponse,
     HostNotFound,
+    NoResolver,
     TargetNotAllowed,
 }
 
@@ -73,6 +78,7 @@ pub fn diagnose(outcome: &Outcome) -> Diagnosis {
     use Diagnosis as D;
     match *outcome {
         Outcome::HostNotFound => D::HostNotFound,
+        Outcome::NoResolver { .. } => D::NoResolver,
         Outcome::TargetNotAllowed => D::TargetNotAllowed,
         Outcome::ConnectRefused => D::PortClosed,
         Outcome::ConnectFailed => D::NoAnswer,
@@ -113,6 +119,31 @@ pub fn diagnose(outcome: &Outcome) -> Diagnosis {
 }
 
 impl Diagnosis {
+    /// Every diagnosis, in the order of the enum (the OpenAPI document lists their codes).
+    pub const ALL: [Diagnosis; 21] = [
+        Self::Reachable,
+        Self::Ringing,
+        Self::Answered,
+        Self::NoRinging,
+        Self::CredentialsRequired,
+        Self::WrongCredentials,
+        Self::UnsupportedChallenge,
+        Self::NotAllowed,
+        Self::NumberFormat,
+        Self::Busy,
+        Self::ProviderDown,
+        Self::Rejected,
+        Self::PortClosed,
+        Self::NoAnswer,
+        Self::TlsCertificate,
+        Self::TlsHandshake,
+        Self::ConnectionLost,
+        Self::MalformedResponse,
+        Self::HostNotFound,
+        Self::NoResolver,
+        Self::TargetNotAllowed,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Self::Reachable => "reachable",
@@ -134,6 +165,7 @@ impl Diagnosis {
             Self::ConnectionLost => "connection_lost",
             Self::MalformedResponse => "malformed_response",
             Self::HostNotFound => "host_not_found",
+            Self::NoResolver => "no_resolver",
             Self::TargetNotAllowed => "target_not_allowed",
         }
     }
@@ -165,6 +197,7 @@ impl Diagnosis {
             Self::ConnectionLost => "The provider closed the connection before answering.",
             Self::MalformedResponse => "The peer sent something that is not a valid SIP response: check that this is really the provider's SIP port.",
             Self::HostNotFound => "The host name does not resolve: check the address for typos.",
+            Self::NoResolver => "The trunkline server could not look the host name up at all: it has no working DNS resolver. Fix DNS on that server (/etc/resolv.conf), or give the trunk the provider's IP address; the name itself may well be right.",
             Self::TargetNotAllowed => "The address resolves to a loopback, private or link-local address, which trunks may not point at on this service.",
         }
     }
@@ -235,6 +268,8 @@ mod tests {
             ),
             (Outcome::ConnectionLost, D::ConnectionLost),
             (Outcome::HostNotFound, D::HostNotFound),
+            (Outcome::NoResolver { configured: false }, D::NoResolver),
+            (Outcome::NoResolver { configured: true }, D::NoResolver),
             (Outcome::TargetNotAllowed, D::TargetNotAllowed),
             (Outcome::ChallengeUnanswerable, D::UnsupportedChallenge),
             (Outcome::Rang, D::Ringing),
@@ -248,28 +283,7 @@ mod tests {
 
     #[test]
     fn codes_are_distinct_and_sentences_end_with_a_period() {
-        let all = [
-            D::Reachable,
-            D::Ringing,
-            D::Answered,
-            D::NoRinging,
-            D::CredentialsRequired,
-            D::WrongCredentials,
-            D::UnsupportedChallenge,
-            D::NotAllowed,
-            D::NumberFormat,
-            D::Busy,
-            D::ProviderDown,
-            D::Rejected,
-            D::PortClosed,
-            D::NoAnswer,
-            D::TlsCertificate,
-            D::TlsHandshake,
-            D::ConnectionLost,
-            D::MalformedResponse,
-            D::HostNotFound,
-            D::TargetNotAllowed,
-        ];
+        let all = D::ALL;
         let codes: std::collections::HashSet<_> = all.iter().map(|d| d.code()).collect();
         assert_eq!(codes.len(), all.len());
         for d in all {

@@ -107,6 +107,11 @@ pub async fn run(req: &ProbeRequest, opts: &ProbeOptions) -> ProbeReport {
     let addrs: Vec<SocketAddr> =
         match timeout(opts.dns_timeout, tokio::net::lookup_host(target.as_str())).await {
             Ok(Ok(it)) => it.collect(),
+            Ok(Err(e)) if super::resolver::unavailable(&e) => {
+                report.dns_time = Some(started.elapsed());
+                let configured = super::resolver::nameserver_configured();
+                return conclude(report, Outcome::NoResolver { configured });
+            }
             _ => vec![],
         };
     report.dns_time = Some(started.elapsed());

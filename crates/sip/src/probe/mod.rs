@@ -14,6 +14,7 @@ mod build;
 mod diagnosis;
 mod driver;
 mod machine;
+mod resolver;
 mod tx;
 
 pub use crate::wire::Method;
@@ -35,6 +36,8 @@ pub enum ProbeTransport {
 }
 
 impl ProbeTransport {
+    pub const ALL: [ProbeTransport; 3] = [Self::Udp, Self::Tcp, Self::Tls];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Udp => "udp",
@@ -138,6 +141,14 @@ impl ProbeReport {
                     self.diagnosis.sentence()
                 )
             }
+            Outcome::NoResolver { configured: false } => format!(
+                "No nameserver is configured in /etc/resolv.conf. {}",
+                self.diagnosis.sentence()
+            ),
+            Outcome::NoResolver { configured: true } => format!(
+                "The configured nameservers did not answer (a temporary failure of name resolution). {}",
+                self.diagnosis.sentence()
+            ),
             _ => self.diagnosis.sentence().to_owned(),
         }
     }

@@ -3,7 +3,7 @@
 //! them, so an object the API gains (numbers, provider accounts) is one more `Resource` and
 //! one more subcommand in `mod.rs`.
 
-use super::api::Api;
+use super::api::{Answer, Api};
 use super::input::{read_object, untranslatable};
 use super::lk_files::{self, Translate};
 use super::output::{at, print, Column, View};
@@ -18,6 +18,9 @@ pub struct Resource {
     pub create: &'static str,
     /// `GET` here lists them (`data` is an array).
     pub list: &'static str,
+    /// For a paged list (`data` is `{"<this>": […], "next_cursor": …}`), the items' field:
+    /// every page is read, and the command shows them all as one array.
+    pub paged_items: Option<&'static str>,
     /// `GET/PATCH/DELETE` on this path plus `/{id}`.
     pub item: &'static str,
     /// The id's field in answers (`trunk_id`).
@@ -58,7 +61,7 @@ pub async fn run(api: &Api, json: bool, r: &Resource, command: CrudCommand) -> R
             print(&answer, json, View::Details);
         }
         CrudCommand::List => {
-            let answer = api.get(api.url(r.list, None)).await?;
+            let answer = list_all(api, r).await?;
             let view = View::List {
                 columns: r.columns,
                 pointer: "",
@@ -87,6 +90,35 @@ pub async fn run(api: &Api, json: bool, r: &Resource, command: CrudCommand) -> R
     Ok(())
 }
 
+/// The whole list: a paged one is read page after page (200 at a time) until the last.
+async fn list_all(api: &Api, r: &Resource) -> Result<Answer, Failure> {
+    let Some(field) = r.paged_items else {
+        return api.get(api.url(r.list, None)).await;
+    };
+    let mut items = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut url = api.url(r.list, None);
+        url.query_pairs_mut().append_pair("limit", "200");
+        if let Some(c) = &cursor {
+            url.query_pairs_mut().append_pair("cursor", c);
+        }
+        let page = api.get(url).await?;
+        if let Some(more) = page.data[field].as_array() {
+            items.extend(more.iter().cloned());
+        }
+        match page.data["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let data = Value::Array(items);
+    Ok(Answer {
+        raw: data.to_string(),
+        data,
+    })
+}
+
 fn translate(how: Translate, file: &str) -> Result<Value, Failure> {
     how(read_object(file)?).map_err(|e| untranslatable(file, e))
 }
@@ -95,6 +127,7 @@ pub const OUTBOUND: Resource = Resource {
     noun: "outbound trunk",
     create: "/sip/create-outbound-trunk",
     list: "/sip/list",
+    paged_items: None,
     item: "/sip/trunks",
     id_field: "trunk_id",
     columns: &[
@@ -123,6 +156,7 @@ pub const INBOUND: Resource = Resource {
     noun: "inbound trunk",
     create: "/sip/inbound-trunks",
     list: "/sip/inbound-trunks",
+    paged_items: Some("trunks"),
     item: "/sip/inbound-trunks",
     id_field: "trunk_id",
     columns: &[
@@ -166,6 +200,7 @@ pub const DISPATCH: Resource = Resource {
     noun: "dispatch rule",
     create: "/sip/dispatch-rules",
     list: "/sip/dispatch-rules",
+    paged_items: Some("rules"),
     item: "/sip/dispatch-rules",
     id_field: "rule_id",
     columns: &[

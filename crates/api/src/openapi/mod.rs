@@ -1,6 +1,14 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and the wire types,
+//! then completed by what every route shares: the error answers (`common_responses`) and the
+//! value sets of enumerated fields (`enums`). `crates/trunkline/tests/openapi_conformance.rs`
+//! runs schemathesis with this document against a real server.
+
+pub mod common_responses;
+pub mod enums;
+pub mod livekit_inputs;
 
 use crate::routes::{health, trunks};
+use std::sync::LazyLock;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -103,7 +111,7 @@ use utoipa::{Modify, OpenApi};
         crate::error::ErrorData,
         crate::error::FieldErrorBody,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &SharedBehaviour),
     tags((name = "trunks", description = "SIP trunks (seed 000)"), (name = "inbound", description = "Inbound trunks and dispatch rules (seed 002)"), (name = "calls", description = "Assistants, outbound calls, call tracking and end-of-call webhooks"), (name = "health"))
 )]
 pub struct ApiDoc;
@@ -120,9 +128,29 @@ impl Modify for BearerAuth {
     }
 }
 
+/// The error answers and the enumerated values, which the annotations do not carry.
+struct SharedBehaviour;
+
+impl Modify for SharedBehaviour {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        enums::apply(openapi);
+        common_responses::apply(openapi);
+    }
+}
+
+/// The document, built once (its modifiers walk every operation).
+static DOCUMENT: LazyLock<bytes::Bytes> = LazyLock::new(|| {
+    bytes::Bytes::from(serde_json::to_vec(&ApiDoc::openapi()).expect("the document serializes"))
+});
+
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "health",
     responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
-pub async fn openapi_json() -> axum::Json<utoipa::openapi::OpenApi> {
-    axum::Json(ApiDoc::openapi())
+pub async fn openapi_json() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        DOCUMENT.clone(),
+    )
+        .into_response()
 }
