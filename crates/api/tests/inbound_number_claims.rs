@@ -5,6 +5,7 @@
 mod support;
 use serde_json::json;
 use support::inbound_fixture::*;
+use support::{env, Env};
 
 #[tokio::test]
 async fn a_number_twice_in_one_account_is_a_409_naming_the_other_trunk() {

@@ -3,7 +3,6 @@
 //! between trunks are in `inbound_number_claims.rs`.
 
 mod support;
-use livekit_double::LiveKitDouble;
 use serde_json::{json, Value};
 use support::inbound_fixture::*;
 use support::*;
@@ -85,10 +84,12 @@ async fn snake_case_create_provisions_livekit_and_never_shows_the_password() {
 
 #[tokio::test]
 async fn the_password_is_sealed_at_rest() {
-    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
+    let Env {
+        lk: _lk,
+        _db: db,
+        server,
+        key,
+    } = env().await;
     created(&server, &key, &full()).await;
     server.stop().await;
     if let Some(file) = db.sqlite_file() {

@@ -25,10 +25,12 @@ struct Provisioned {
 }
 
 async fn provisioned() -> Provisioned {
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
+    let Env {
+        lk,
+        _db: db,
+        server,
+        key,
+    } = env().await;
     let id = server.create(&key, &seed_twilio()).await;
     let lk_id = details(&server, &key, &id).await["livekit_trunk_id"]
         .as_str()
@@ -46,10 +48,12 @@ async fn provisioned() -> Provisioned {
 
 #[tokio::test]
 async fn create_provisions_livekit_over_protobuf_with_the_admin_grant() {
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
+    let Env {
+        lk,
+        _db,
+        server,
+        key,
+    } = env().await;
     let mut body = seed_twilio();
     body["trunk_config"]["address"] = json!("sip:example.pstn.twilio.com:5061");
     body["trunk_config"]["transport"] = json!("tls");
@@ -98,10 +102,12 @@ async fn create_provisions_livekit_over_protobuf_with_the_admin_grant() {
 
 #[tokio::test]
 async fn livekit_invalid_argument_is_a_400_with_livekits_message_and_nothing_stored() {
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
+    let Env {
+        lk,
+        _db,
+        server,
+        key,
+    } = env().await;
     lk.fail_next(
         "invalid_argument",
         "trunk address should be a hostname or IP, not SIP URI",
@@ -214,10 +220,12 @@ async fn livekit_rejecting_our_key_is_a_502_saying_so() {
 
 #[tokio::test]
 async fn a_timed_out_create_leaves_no_trunk_behind_once_reconciled() {
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
+    let Env {
+        lk,
+        _db,
+        server,
+        key,
+    } = env().await;
     lk.set_latency(Duration::from_millis(2500)); // beyond the client's 2 s timeout
     let (status, json) = server
         .post("/sip/create-outbound-trunk", &key, &seed_twilio())
@@ -382,12 +390,7 @@ async fn the_reconciler_repairs_drift_and_provisions_trunks_stored_without_livek
     );
 
     // Someone edits the trunk with `lk` behind our back: the next pass puts ours back.
-    let client = trunkline_livekit::LiveKitClient::new(trunkline_livekit::LiveKitConfig {
-        url: lk.url(),
-        api_key: LK_KEY.into(),
-        api_secret: LK_SECRET.into(),
-        timeout: Duration::from_secs(2),
-    });
+    let client = livekit_client(&lk);
     let mut edited = lk.outbound_trunk(&lk_id).unwrap();
     edited.numbers = vec!["+19990000000".into()];
     edited.sip_trunk_id.clear();
@@ -409,10 +412,12 @@ async fn the_reconciler_repairs_drift_and_provisions_trunks_stored_without_livek
 
 #[tokio::test]
 async fn an_interrupted_create_is_cleaned_up_by_the_reconciler() {
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
+    let Env {
+        lk,
+        _db,
+        server,
+        key,
+    } = env().await;
     let keep = server.create(&key, &seed_twilio()).await;
     // What a crash between LiveKit's create and our commit leaves: a pending row, and a
     // LiveKit trunk whose metadata names it.

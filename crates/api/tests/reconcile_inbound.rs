@@ -14,35 +14,6 @@ use trunkline_store::NumberClaim;
 
 const PASSWORD: &str = "inbound-reconcile-Pa55";
 
-struct Env {
-    lk: LiveKitDouble,
-    _db: TestDb,
-    server: TestServer,
-    key: String,
-}
-
-async fn env() -> Env {
-    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
-    Env {
-        lk,
-        _db: db,
-        server,
-        key,
-    }
-}
-
-fn client(lk: &LiveKitDouble) -> trunkline_livekit::LiveKitClient {
-    trunkline_livekit::LiveKitClient::new(trunkline_livekit::LiveKitConfig {
-        url: lk.url(),
-        api_key: LK_KEY.into(),
-        api_secret: LK_SECRET.into(),
-        timeout: Duration::from_secs(2),
-    })
-}
-
 fn trunk_body(number: &str) -> Value {
     json!({"name": format!("line {number}"), "numbers": [number],
            "auth_username": "carrier", "auth_password": PASSWORD})
@@ -231,7 +202,7 @@ async fn drift_of_an_inbound_trunk_and_of_a_rule_is_repaired() {
     .await;
     let lk_rule = str_of(&r["livekit_rule_id"]);
     // Someone edits both with `lk` behind our back.
-    let c = client(&lk);
+    let c = livekit_client(&lk);
     let mut edited = lk.inbound_trunk(&lk_trunk).unwrap();
     edited.sip_trunk_id.clear();
     edited.numbers = vec!["+19990000000".into()];
@@ -345,7 +316,7 @@ async fn objects_naming_deleted_rows_and_duplicates_are_removed_and_foreign_ones
         meta(trunkline_domain::TrunkId::generate().as_str()),
         "+15550100004",
     ));
-    let c = client(&lk);
+    let c = livekit_client(&lk);
     let mut made = Vec::new();
     for (owner, fake_trunk) in [
         (Some(gone_rule.as_str()), "ST_fake1"),
@@ -537,7 +508,7 @@ async fn a_pending_rule_past_its_grace_is_retired_and_its_keys_freed() {
         .await
         .unwrap()
         .expect("no conflict");
-    let orphan = client(&lk)
+    let orphan = livekit_client(&lk)
         .create_dispatch_rule(stray_rule(Some(&row.id), "ST_fake"))
         .await
         .unwrap()

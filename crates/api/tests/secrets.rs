@@ -33,10 +33,12 @@ async fn secrets_appear_in_no_response_no_log_and_not_in_clear_at_rest() {
         .with_writer(move || writer.clone())
         .init();
 
-    let lk = livekit_double::LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
+    let Env {
+        lk,
+        _db: db,
+        server,
+        key,
+    } = env().await;
     let mut bodies = Vec::new();
 
     let mut twilio = seed_twilio();

@@ -3,7 +3,7 @@
 //! `inbound_trunks.rs`).
 
 use crate::inbound_trunks::lock_tenant;
-use crate::resource::{insert_row, lifecycle_of, AnyQuery, Claims, Kind, Resource};
+use crate::resource::{columns, insert_row, lifecycle_of, Claims, Kind, Resource};
 use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
@@ -27,8 +27,7 @@ pub struct DispatchRuleRow {
 impl Resource for DispatchRuleRow {
     const KIND: Kind = Kind {
         table: "dispatch_rules",
-        columns: "id, tenant_id, name, config, status, livekit_rule_id, desired_version, \
-                  synced_version, last_error, synced_at, created_at, updated_at",
+        columns: Self::COLUMNS,
         remote_id: "livekit_rule_id",
         what: "dispatch rule id",
         claims: Claims::RuleKeys,
@@ -38,20 +37,20 @@ impl Resource for DispatchRuleRow {
 
     lifecycle_of!(livekit_rule_id);
 
-    fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
-        q.bind(&self.id)
-            .bind(&self.tenant_id)
-            .bind(&self.name)
-            .bind(&self.config)
-            .bind(self.status.as_str())
-            .bind(&self.livekit_rule_id)
-            .bind(self.desired_version)
-            .bind(self.synced_version)
-            .bind(&self.last_error)
-            .bind(self.synced_at)
-            .bind(self.created_at)
-            .bind(self.updated_at)
-    }
+    columns!(
+        id,
+        tenant_id,
+        name,
+        config,
+        status,
+        livekit_rule_id,
+        desired_version,
+        synced_version,
+        last_error,
+        synced_at,
+        created_at,
+        updated_at
+    );
 }
 
 /// The trunk id a key uses for a rule on every trunk of the account.

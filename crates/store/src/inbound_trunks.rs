@@ -8,7 +8,7 @@
 //! exactly one inserts, and the other sees its row once it commits.
 
 use crate::resource::{
-    insert_row, lifecycle_of, tombstone, AnyQuery, Claims, Kind, Resource, WithSecrets,
+    columns, insert_row, lifecycle_of, tombstone, Claims, Kind, Resource, WithSecrets,
 };
 use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
@@ -34,8 +34,7 @@ pub struct InboundTrunkRow {
 impl Resource for InboundTrunkRow {
     const KIND: Kind = Kind {
         table: "inbound_trunks",
-        columns: "id, tenant_id, name, config, secrets, status, livekit_trunk_id, \
-                  desired_version, synced_version, last_error, synced_at, created_at, updated_at",
+        columns: Self::COLUMNS,
         remote_id: "livekit_trunk_id",
         what: "inbound trunk id",
         claims: Claims::Numbers,
@@ -45,21 +44,21 @@ impl Resource for InboundTrunkRow {
 
     lifecycle_of!(livekit_trunk_id, secrets);
 
-    fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
-        q.bind(&self.id)
-            .bind(&self.tenant_id)
-            .bind(&self.name)
-            .bind(&self.config)
-            .bind(&self.secrets)
-            .bind(self.status.as_str())
-            .bind(&self.livekit_trunk_id)
-            .bind(self.desired_version)
-            .bind(self.synced_version)
-            .bind(&self.last_error)
-            .bind(self.synced_at)
-            .bind(self.created_at)
-            .bind(self.updated_at)
-    }
+    columns!(
+        id,
+        tenant_id,
+        name,
+        config,
+        secrets,
+        status,
+        livekit_trunk_id,
+        desired_version,
+        synced_version,
+        last_error,
+        synced_at,
+        created_at,
+        updated_at
+    );
 }
 
 impl WithSecrets for InboundTrunkRow {}

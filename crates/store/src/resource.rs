@@ -32,7 +32,7 @@ pub enum Claims {
 #[derive(Debug)]
 pub struct Kind {
     pub table: &'static str,
-    /// Every column but `deleted_at`, in the order `Resource::bind_columns` binds them.
+    /// Every column but `deleted_at` (`Resource::COLUMNS`).
     pub columns: &'static str,
     /// The column naming the remote object.
     pub remote_id: &'static str,
@@ -50,7 +50,9 @@ pub struct Kind {
 /// A kind's row type.
 pub trait Resource: for<'r> FromRow<'r, AnyRow> + Send + Sync + Unpin + 'static {
     const KIND: Kind;
-    /// Binds the values of `Kind::columns`, in that order.
+    /// Every column but `deleted_at`, in the order `bind_columns` binds them.
+    const COLUMNS: &'static str;
+    /// Binds the values of `COLUMNS`, in that order.
     fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q>;
     /// The fields every kind's lifecycle reads.
     fn lifecycle(&self) -> Lifecycle<'_>;
@@ -76,6 +78,21 @@ pub struct Lifecycle<'r> {
     pub config: &'r str,
     pub secrets: Option<&'r str>,
 }
+
+/// `Resource::COLUMNS` and `Resource::bind_columns` from one list of a row type's fields (each
+/// named as its column), so the names and the binds cannot drift apart.
+macro_rules! columns {
+    ($($col:ident),+ $(,)?) => {
+        const COLUMNS: &'static str = stringify!($($col),+);
+        fn bind_columns<'q>(
+            &'q self,
+            q: $crate::resource::AnyQuery<'q>,
+        ) -> $crate::resource::AnyQuery<'q> {
+            q$(.bind(&self.$col))+
+        }
+    };
+}
+pub(crate) use columns;
 
 /// `Resource::lifecycle` for a row type with the common columns, `$remote` naming the remote
 /// object, and `secrets` when the kind has sealed secrets.

@@ -78,6 +78,22 @@ impl TryFrom<String> for Status {
     }
 }
 
+/// Bound as its column string, so a row's status binds like any other field.
+impl sqlx::Type<sqlx::Any> for Status {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <&str as sqlx::Type<sqlx::Any>>::type_info()
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for Status {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <&str as sqlx::Encode<'q, sqlx::Any>>::encode(self.as_str(), buf)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Status;

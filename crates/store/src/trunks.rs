@@ -2,7 +2,7 @@
 //! lifecycle is the shared one (`resource.rs`); this file describes the table and keeps the
 //! cached per-tenant list `GET /sip/list` reads.
 
-use crate::resource::{lifecycle_of, AnyQuery, Claims, Kind, Resource, WithSecrets};
+use crate::resource::{columns, lifecycle_of, Claims, Kind, Resource, WithSecrets};
 use crate::{Status, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -36,8 +36,7 @@ pub struct TrunkSummary {
 impl Resource for TrunkRow {
     const KIND: Kind = Kind {
         table: "trunks",
-        columns: "id, tenant_id, name, trunk_type, config, secrets, status, livekit_trunk_id, \
-                  desired_version, synced_version, last_error, synced_at, created_at, updated_at",
+        columns: Self::COLUMNS,
         remote_id: "livekit_trunk_id",
         what: "trunk id",
         claims: Claims::None,
@@ -47,22 +46,22 @@ impl Resource for TrunkRow {
 
     lifecycle_of!(livekit_trunk_id, secrets);
 
-    fn bind_columns<'q>(&'q self, q: AnyQuery<'q>) -> AnyQuery<'q> {
-        q.bind(&self.id)
-            .bind(&self.tenant_id)
-            .bind(&self.name)
-            .bind(&self.trunk_type)
-            .bind(&self.config)
-            .bind(&self.secrets)
-            .bind(self.status.as_str())
-            .bind(&self.livekit_trunk_id)
-            .bind(self.desired_version)
-            .bind(self.synced_version)
-            .bind(&self.last_error)
-            .bind(self.synced_at)
-            .bind(self.created_at)
-            .bind(self.updated_at)
-    }
+    columns!(
+        id,
+        tenant_id,
+        name,
+        trunk_type,
+        config,
+        secrets,
+        status,
+        livekit_trunk_id,
+        desired_version,
+        synced_version,
+        last_error,
+        synced_at,
+        created_at,
+        updated_at
+    );
 }
 
 impl WithSecrets for TrunkRow {}

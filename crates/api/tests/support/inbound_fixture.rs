@@ -1,32 +1,11 @@
-//! The inbound-trunk fixture shared by `inbound_trunks.rs` and `inbound_number_claims.rs`: a
-//! server provisioning into the LiveKit double, one tenant, and a complete trunk body.
+//! The inbound-trunk helpers shared by `inbound_trunks.rs` and `inbound_number_claims.rs`:
+//! creating a trunk, and a complete trunk body (the environment is `support::env`).
 #![allow(dead_code)]
 
 use super::*;
-use livekit_double::LiveKitDouble;
 use serde_json::{json, Value};
 
 pub const PASSWORD: &str = "inbound-s3cret-Pa55";
-
-pub struct Env {
-    pub lk: LiveKitDouble,
-    pub _db: TestDb,
-    pub server: TestServer,
-    pub key: String,
-}
-
-pub async fn env() -> Env {
-    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
-    let db = TestDb::fresh().await;
-    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
-    let key = server.tenant("a@example.com").await;
-    Env {
-        lk,
-        _db: db,
-        server,
-        key,
-    }
-}
 
 pub async fn create(server: &TestServer, key: &str, body: &Value) -> (u16, Value) {
     server.post("/sip/inbound-trunks", key, body).await

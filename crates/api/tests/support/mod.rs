@@ -11,9 +11,13 @@ use trunkline_core::sealing::{generate_api_key, hash_api_key, Keyring, MasterKey
 use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 
 pub mod call_fixture;
+pub mod env;
 pub mod inbound_fixture;
 pub mod provider_fixture;
+pub mod rule_fixture;
 pub mod sip_peers;
+#[allow(unused_imports)] // not every test file starts from `env`
+pub use env::{env, livekit_client, Env};
 use trunkline_store::{NewApiKey, Store};
 
 pub const LK_KEY: &str = "APItestkey";
