@@ -121,7 +121,7 @@ async fn call_of(state: &AppState, tenant: &str, id: &str) -> Result<CallRow, Ap
 /// Starts a warm transfer: a consultation room, the agent dispatched into it, the target
 /// dialed into it. Answers at once; the transfer's progress shows in
 /// `GET /call/{id}/warm-transfers`.
-#[utoipa::path(post, path = "/call/{id}/warm-transfer", tag = "calls", request_body = WarmTransferInput,
+#[utoipa::path(post, path = "/call/{id}/warm-transfer", tag = "calls", operation_id = "start_warm_transfer", request_body = WarmTransferInput,
     summary = "Start a warm transfer of an answered call",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
@@ -207,7 +207,7 @@ pub async fn start(
 
 /// Hands the caller over: the target moves into the caller's room, the agent leaves it, and
 /// the consultation room closes.
-#[utoipa::path(post, path = "/call/{id}/warm-transfer/complete", tag = "calls",
+#[utoipa::path(post, path = "/call/{id}/warm-transfer/complete", tag = "calls", operation_id = "complete_warm_transfer",
     summary = "Complete the warm transfer: connect the target with the caller",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
@@ -256,7 +256,7 @@ pub async fn complete(
 
 /// Hangs up the consultation: the target's leg and the consultation room end; the caller
 /// stays with the agent.
-#[utoipa::path(post, path = "/call/{id}/warm-transfer/cancel", tag = "calls",
+#[utoipa::path(post, path = "/call/{id}/warm-transfer/cancel", tag = "calls", operation_id = "cancel_warm_transfer",
     summary = "Cancel the warm transfer in progress",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
@@ -286,7 +286,7 @@ pub async fn cancel(
 }
 
 /// The call's warm transfers, oldest first, each with its status, timestamps and outcome.
-#[utoipa::path(get, path = "/call/{id}/warm-transfers", tag = "calls",
+#[utoipa::path(get, path = "/call/{id}/warm-transfers", tag = "calls", operation_id = "list_warm_transfers",
     summary = "List a call's warm transfers",
     params(("id" = String, Path, description = "CL_…")),
     security(("bearer" = [])),
