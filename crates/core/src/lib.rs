@@ -19,6 +19,7 @@ pub mod sealing;
 pub mod tenants;
 pub mod timefmt;
 pub mod trunk_probe;
+pub mod trunk_settings;
 pub mod workers;
 
 pub use error::{ServiceError, ServiceResult};

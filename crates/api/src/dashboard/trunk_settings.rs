@@ -11,6 +11,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use bytes::Bytes;
 use maud::{html, Markup};
+use trunkline_core::trunk_settings::{
+    cps_milli, HEALTH_DOWN_AFTER, HEALTH_INTERVAL_SECS, MAX_CONCURRENT_CALLS,
+};
 use trunkline_store::{now_micros, HealthRow};
 
 /// Errors of one settings form, by field.
@@ -97,7 +100,7 @@ pub async fn save_health(
         .get("interval_seconds")
         .parse::<i64>()
         .ok()
-        .filter(|n| (10..=3600).contains(n));
+        .filter(|n| HEALTH_INTERVAL_SECS.contains(n));
     if interval.is_none() {
         errors.push((
             "interval_seconds",
@@ -108,7 +111,7 @@ pub async fn save_health(
         .get("down_after")
         .parse::<i64>()
         .ok()
-        .filter(|n| (1..=10).contains(n));
+        .filter(|n| HEALTH_DOWN_AFTER.contains(n));
     if down_after.is_none() {
         errors.push((
             "down_after",
@@ -139,12 +142,12 @@ pub async fn save_limits(
     let form = session.form(&headers, &body)?;
     let row = super::trunks::owned(&state, &session, &id).await?;
     let mut errors = SettingErrors::new();
-    let cps = form
+    let milli = form
         .get("calls_per_second")
         .parse::<f64>()
         .ok()
-        .filter(|c| c.is_finite() && (0.01..=1000.0).contains(c));
-    if cps.is_none() {
+        .and_then(cps_milli);
+    if milli.is_none() {
         errors.push((
             "calls_per_second",
             "Calls per second must be a number from 0.01 to 1000".into(),
@@ -154,15 +157,14 @@ pub async fn save_limits(
         .get("max_concurrent_calls")
         .parse::<i64>()
         .ok()
-        .filter(|c| (1..=10_000).contains(c));
+        .filter(|c| MAX_CONCURRENT_CALLS.contains(c));
     if conc.is_none() {
         errors.push((
             "max_concurrent_calls",
             "Concurrent calls must be a whole number from 1 to 10000".into(),
         ));
     }
-    if let (Some(c), Some(n)) = (cps, conc) {
-        let milli = (c * 1000.0).round() as i64;
+    if let (Some(milli), Some(n)) = (milli, conc) {
         state
             .store
             .set_trunk_limits(&row.id, &session.tenant_id, Some(milli), Some(n))

@@ -10,6 +10,7 @@ use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use trunkline_core::trunk_settings::{cps_milli, MAX_CONCURRENT_CALLS};
 use trunkline_domain::ValidationErrors;
 use utoipa::ToSchema;
 
@@ -92,15 +93,14 @@ pub async fn put_limits(
     let body: LimitsBody = from_value(body, "")?;
     let mut errors = ValidationErrors::default();
     let cps = body.calls_per_second.and_then(|c| {
-        if c.is_finite() && (0.01..=1000.0).contains(&c) {
-            Some((c * 1000.0).round() as i64)
-        } else {
+        let milli = cps_milli(c);
+        if milli.is_none() {
             errors.push("calls_per_second", "must be a number from 0.01 to 1000");
-            None
         }
+        milli
     });
     let conc = body.max_concurrent_calls.and_then(|c| {
-        if (1..=10_000).contains(&c) {
+        if MAX_CONCURRENT_CALLS.contains(&c) {
             Some(c)
         } else {
             errors.push(

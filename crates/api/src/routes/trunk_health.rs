@@ -13,6 +13,7 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 use serde_json::Value;
+use trunkline_core::trunk_settings::{HEALTH_DOWN_AFTER, HEALTH_INTERVAL_SECS};
 use trunkline_domain::ValidationErrors;
 use trunkline_store::now_micros;
 use utoipa::ToSchema;
@@ -95,7 +96,7 @@ pub async fn put_health(
         .interval_seconds
         .or(current.as_ref().map(|h| h.interval_secs))
         .unwrap_or(60);
-    if !(10..=3600).contains(&interval) {
+    if !HEALTH_INTERVAL_SECS.contains(&interval) {
         errors.push(
             "interval_seconds",
             "must be a whole number of seconds from 10 to 3600",
@@ -105,7 +106,7 @@ pub async fn put_health(
         .down_after
         .or(current.as_ref().map(|h| h.down_after))
         .unwrap_or(3);
-    if !(1..=10).contains(&down_after) {
+    if !HEALTH_DOWN_AFTER.contains(&down_after) {
         errors.push("down_after", "must be a whole number from 1 to 10");
     }
     if !errors.is_empty() {
