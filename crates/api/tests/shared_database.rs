@@ -16,17 +16,15 @@ async fn instance(db: &TestDb) -> TestServer {
     .await
 }
 
-fn postgres() -> Option<()> {
-    let set = std::env::var("TRUNKLINE_TEST_POSTGRES").is_ok_and(|v| !v.is_empty());
-    if !set {
-        eprintln!("skipped: set TRUNKLINE_TEST_POSTGRES to run the two-instance tests");
-    }
-    set.then_some(())
+async fn rename(server: &TestServer, key: &str, id: &str) -> (u16, serde_json::Value) {
+    let body = json!({"trunk_name": "Renamed"}).to_string();
+    let path = format!("/sip/trunks/{id}");
+    server.send("PATCH", &path, Some(key), Some(&body)).await
 }
 
 #[tokio::test]
 async fn trunk_writes_acknowledged_by_one_instance_are_listed_by_the_other_at_once() {
-    let Some(()) = postgres() else { return };
+    let Some(()) = shared_postgres() else { return };
     let db = TestDb::fresh().await;
     let (a, b) = (instance(&db).await, instance(&db).await);
     let key = a.tenant("t@example.com").await;
@@ -43,14 +41,7 @@ async fn trunk_writes_acknowledged_by_one_instance_are_listed_by_the_other_at_on
         assert_eq!(ids.len(), round + 2);
     }
     // A rename and a delete through A, read through B.
-    let (status, json) = a
-        .send(
-            "PATCH",
-            &format!("/sip/trunks/{first}"),
-            Some(&key),
-            Some(&json!({"trunk_name": "Renamed"}).to_string()),
-        )
-        .await;
+    let (status, json) = rename(&a, &key, &first).await;
     assert_eq!(status, 200, "{json}");
     let (_, listed) = b.get("/sip/list", &key).await;
     assert_eq!(listed["data"][0]["trunk_name"], "Renamed");
@@ -68,7 +59,7 @@ async fn trunk_writes_acknowledged_by_one_instance_are_listed_by_the_other_at_on
 
 #[tokio::test]
 async fn a_revoked_key_is_refused_by_every_instance_on_the_next_request() {
-    let Some(()) = postgres() else { return };
+    let Some(()) = shared_postgres() else { return };
     let db = TestDb::fresh().await;
     let (a, b) = (instance(&db).await, instance(&db).await);
     let key = a.tenant("t@example.com").await;
@@ -88,7 +79,7 @@ async fn a_revoked_key_is_refused_by_every_instance_on_the_next_request() {
 
 #[tokio::test]
 async fn concurrent_requests_share_key_checks_and_each_gets_its_own_answer() {
-    let Some(()) = postgres() else { return };
+    let Some(()) = shared_postgres() else { return };
     let db = TestDb::fresh().await;
     let (a, b) = (instance(&db).await, instance(&db).await);
     let mut keys = Vec::new();
@@ -131,6 +122,71 @@ async fn concurrent_requests_share_key_checks_and_each_gets_its_own_answer() {
     for t in tasks {
         t.await.unwrap();
     }
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The crash window between a trunk write and its generation bump: an instance that wrote the
+/// one and died before the other would leave every other instance serving its old list for
+/// good. A bump that cannot be made (here a constraint refuses it, as a crash would cut it
+/// short) must take the write with it.
+#[tokio::test]
+async fn a_trunk_write_commits_only_together_with_its_generation_bump() {
+    let Some(()) = shared_postgres() else { return };
+    let db = TestDb::fresh().await;
+    let (a, b) = (instance(&db).await, instance(&db).await);
+    let key = a.tenant("t@example.com").await;
+    let id = a.create(&key, &seed_twilio()).await;
+    for _ in 0..3 {
+        assert_eq!(b.list_ids(&key).await, vec![id.clone()]);
+    }
+    let (_, me) = a.get("/me", &key).await;
+    let tenant = me["data"]["tenant_id"].as_str().unwrap().to_owned();
+    let sql = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let (generation,): (i64,) = sqlx::query_as("SELECT list_generation FROM tenants WHERE id = $1")
+        .bind(&tenant)
+        .fetch_one(&sql)
+        .await
+        .unwrap();
+    sqlx::query(&format!(
+        "ALTER TABLE tenants ADD CONSTRAINT generation_frozen \
+         CHECK (id <> '{tenant}' OR list_generation <= {generation})"
+    ))
+    .execute(&sql)
+    .await
+    .unwrap();
+    let (status, json) = rename(&a, &key, &id).await;
+    assert!(
+        status >= 500,
+        "the write went through without its bump: {status} {json}"
+    );
+    let (status, json) = a
+        .send("DELETE", &format!("/sip/trunks/{id}"), Some(&key), None)
+        .await;
+    assert!(
+        status >= 500,
+        "the delete went through without its bump: {status} {json}"
+    );
+    sqlx::query("ALTER TABLE tenants DROP CONSTRAINT generation_frozen")
+        .execute(&sql)
+        .await
+        .unwrap();
+    // What the database holds is what B serves from memory: nothing changed.
+    let (stored,): (String,) =
+        sqlx::query_as("SELECT name FROM trunks WHERE id = $1 AND deleted_at IS NULL")
+            .bind(&id)
+            .fetch_one(&sql)
+            .await
+            .unwrap();
+    assert_eq!(stored, "Twilio Production");
+    let (_, listed) = b.get("/sip/list", &key).await;
+    assert_eq!(listed["data"][0]["trunk_name"], stored.as_str(), "{listed}");
+    // And once bumps can be made again, writes and lists move together.
+    let (status, json) = rename(&a, &key, &id).await;
+    assert_eq!(status, 200, "{json}");
+    let (_, listed) = b.get("/sip/list", &key).await;
+    assert_eq!(listed["data"][0]["trunk_name"], "Renamed");
+    sql.close().await;
     a.stop().await;
     b.stop().await;
 }

@@ -1,96 +1,115 @@
-//! The API-key check every request makes, kept exact where several instances share one
-//! PostgreSQL database, at a fraction of a database trip per request.
-//!
-//! Exact means: an answer reflects every write committed before the request arrived (a key
-//! revoked, or a trunk created, through any instance). Caching by time cannot promise that;
-//! asking the database on every request can, but costs a round trip each. Here concurrent
-//! checks share one: a check joins the batch that has not started yet, and a batch starts only
-//! after every check in it arrived, so its single query still runs after each of them. Under
-//! load a batch collects many requests; when idle it holds one and costs what a plain query
-//! costs. The same query returns the tenant's list generation, so the trunk list needs no trip
-//! of its own to know whether its in-memory copy is current.
+//! The hot reads every request makes, kept exact where several instances share one PostgreSQL
+//! database, at a fraction of a database trip per request: the API-key check, one call, and a
+//! page of calls. Each is coalesced ([`crate::coalesce`]): concurrent requests share one query
+//! that starts after all of them arrived, so an answer reflects every write committed before
+//! its request arrived (a key revoked, a trunk created, a call's status changed), whichever
+//! instance made it. The key check also returns the tenant's trunk-list generation, so the
+//! trunk list needs no trip of its own to know whether its in-memory copy is current.
 
+use crate::calls::{CallFilter, CallRow};
+use crate::coalesce::Coalescer;
 use crate::{Store, StoreError};
 use sqlx::Row;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use tokio::sync::watch;
+use std::sync::Arc;
 
 /// What a valid (unrevoked) API key stands for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyFacts {
     pub tenant_id: String,
-    /// Grows after every committed write to the tenant's trunks (shared databases only).
+    /// Grows with every committed write to the tenant's trunks (shared databases only).
     pub list_generation: i64,
 }
 
-type Answers = Arc<HashMap<String, KeyFacts>>;
-/// `None` until the batch's query has answered; `Some(None)` when it failed (each check then
-/// asks on its own, so the error it reports is its own).
-type Outcome = Option<Option<Answers>>;
+/// A tenant's page of calls, by its filter.
+type PageKey = (String, CallFilter);
 
-#[derive(Debug, Default)]
-pub(crate) struct KeyChecks {
-    state: Mutex<State>,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// The batch still collecting checks.
-    next: Option<Batch>,
-    /// Whether a task is running batches (at most one: one query in flight per instance).
-    running: bool,
-}
-
+/// The coalesced reads of a store on a shared database.
 #[derive(Debug)]
-struct Batch {
-    key_hashes: Vec<String>,
-    done: watch::Sender<Outcome>,
+pub(crate) struct FreshReads {
+    keys: Arc<Coalescer<String, KeyFacts>>,
+    calls: Arc<Coalescer<String, CallRow>>,
+    call_pages: Arc<Coalescer<PageKey, Arc<Vec<CallRow>>>>,
+}
+
+impl FreshReads {
+    /// `share`: concurrent requests share queries (the default); off, each asks on its own.
+    pub(crate) fn new(share: bool) -> Self {
+        Self {
+            keys: Coalescer::new(
+                |store, hashes| Box::pin(async move { store.key_facts(&hashes).await }),
+                share,
+            ),
+            calls: Coalescer::new(
+                |store, ids| Box::pin(async move { store.calls_by_ids(&ids).await }),
+                share,
+            ),
+            call_pages: Coalescer::new(
+                |store, pages| Box::pin(async move { store.call_pages(pages).await }),
+                share,
+            ),
+        }
+    }
 }
 
 const KEY_FACTS_SQL: &str = "SELECT k.key_hash, k.tenant_id, t.list_generation \
      FROM api_keys k JOIN tenants t ON t.id = k.tenant_id \
      WHERE k.revoked_at IS NULL AND k.key_hash IN ";
 
+/// Bounded statements stay under both databases' parameter limits.
+const MAX_BATCH: usize = 500;
+
+/// `($1, $2, …)` for `n` values.
+fn placeholders(n: usize) -> String {
+    let list: Vec<String> = (1..=n).map(|i| format!("${i}")).collect();
+    format!("({})", list.join(", "))
+}
+
 impl Store {
-    /// The tenant of an unrevoked key with this hash and its list generation, exact as of the
-    /// call. Coalesced with concurrent checks on a shared database; a plain query otherwise.
-    pub async fn check_key(&self, key_hash: &str) -> Result<Option<KeyFacts>, StoreError> {
-        let Some(checks) = &self.key_checks else {
-            return self.key_facts_now(key_hash).await;
-        };
-        let (mut done, start) = {
-            let mut state = checks.state.lock().unwrap_or_else(|p| p.into_inner());
-            let batch = state.next.get_or_insert_with(|| Batch {
-                key_hashes: Vec::new(),
-                done: watch::channel(None).0,
-            });
-            if !batch.key_hashes.iter().any(|h| h == key_hash) {
-                batch.key_hashes.push(key_hash.to_owned());
-            }
-            let done = batch.done.subscribe();
-            let start = !std::mem::replace(&mut state.running, true);
-            (done, start)
-        };
-        if start {
-            tokio::spawn(run_batches(self.clone(), checks.clone()));
-        }
-        let answers = match done.wait_for(Option::is_some).await {
-            Ok(outcome) => outcome.clone().flatten(),
-            Err(_) => None,
-        };
-        match answers {
-            Some(answers) => Ok(answers.get(key_hash).cloned()),
-            None => self.key_facts_now(key_hash).await,
+    /// Whether concurrent hot reads share queries on a shared database (the default), or
+    /// each request asks on its own: both are exact; the second costs a database trip per
+    /// read and exists to be measured against (`TRUNKLINE_SHARED_READS`).
+    pub fn share_reads(&mut self, share: bool) {
+        if self.fresh.is_some() {
+            self.fresh = Some(Arc::new(FreshReads::new(share)));
         }
     }
 
-    /// One key, asked on its own.
-    async fn key_facts_now(&self, key_hash: &str) -> Result<Option<KeyFacts>, StoreError> {
-        Ok(self
-            .key_facts(std::slice::from_ref(&key_hash.to_owned()))
-            .await?
-            .remove(key_hash))
+    /// The tenant of an unrevoked key with this hash and its list generation, exact as of the
+    /// call. Coalesced with concurrent checks on a shared database; a plain query otherwise.
+    pub async fn check_key(&self, key_hash: &str) -> Result<Option<KeyFacts>, StoreError> {
+        match &self.fresh {
+            Some(fresh) => fresh.keys.get(self, key_hash.to_owned()).await,
+            None => Ok(self
+                .key_facts(std::slice::from_ref(&key_hash.to_owned()))
+                .await?
+                .remove(key_hash)),
+        }
+    }
+
+    /// A tenant's call (never another tenant's), exact as of the call.
+    pub async fn get_call(&self, tenant_id: &str, id: &str) -> Result<Option<CallRow>, StoreError> {
+        let call = match &self.fresh {
+            Some(fresh) => fresh.calls.get(self, id.to_owned()).await?,
+            None => self.calls_by_ids(&[id.to_owned()]).await?.remove(id),
+        };
+        Ok(call.filter(|c| c.tenant_id == tenant_id))
+    }
+
+    /// A page of a tenant's calls, newest first, exact as of the call.
+    pub async fn list_calls(
+        &self,
+        tenant_id: &str,
+        f: &CallFilter,
+    ) -> Result<Arc<Vec<CallRow>>, StoreError> {
+        match &self.fresh {
+            Some(fresh) => Ok(fresh
+                .call_pages
+                .get(self, (tenant_id.to_owned(), f.clone()))
+                .await?
+                .unwrap_or_default()),
+            None => Ok(Arc::new(self.query_calls(tenant_id, f).await?)),
+        }
     }
 
     async fn key_facts(
@@ -99,8 +118,7 @@ impl Store {
     ) -> Result<HashMap<String, KeyFacts>, StoreError> {
         let mut out = HashMap::with_capacity(key_hashes.len());
         for chunk in key_hashes.chunks(MAX_BATCH) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!("{KEY_FACTS_SQL}({})", placeholders.join(", "));
+            let sql = format!("{KEY_FACTS_SQL}{}", placeholders(chunk.len()));
             let mut query = sqlx::query(&sql);
             for h in chunk {
                 query = query.bind(h);
@@ -118,10 +136,39 @@ impl Store {
         Ok(out)
     }
 
-    /// After a committed write to a trunk, before the write is acknowledged: other instances'
-    /// copies of the owner's list stop being current. Shared databases only.
-    pub(crate) async fn bump_list_generation(&self, trunk_id: &str) -> Result<(), StoreError> {
-        if self.key_checks.is_none() {
+    /// Distinct pages run side by side, each on its own pooled connection.
+    async fn call_pages(
+        &self,
+        pages: Vec<PageKey>,
+    ) -> Result<HashMap<PageKey, Arc<Vec<CallRow>>>, StoreError> {
+        let mut running = tokio::task::JoinSet::new();
+        for (tenant_id, filter) in pages {
+            let store = self.clone();
+            running.spawn(async move {
+                let rows = store.query_calls(&tenant_id, &filter).await;
+                ((tenant_id, filter), rows)
+            });
+        }
+        let mut out = HashMap::new();
+        while let Some(done) = running.join_next().await {
+            let (page, rows) = match done {
+                Ok(done) => done,
+                // Nothing cancels these tasks; a panic in one is this batch's panic.
+                Err(e) => std::panic::resume_unwind(e.into_panic()),
+            };
+            out.insert(page, Arc::new(rows?));
+        }
+        Ok(out)
+    }
+
+    /// In the transaction that writes a trunk: other instances' copies of the owner's list
+    /// stop being current when, and only when, the write commits. Shared databases only.
+    pub(crate) async fn bump_list_generation(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        trunk_id: &str,
+    ) -> Result<(), StoreError> {
+        if self.fresh.is_none() {
             return Ok(());
         }
         sqlx::query(
@@ -129,45 +176,8 @@ impl Store {
              WHERE id = (SELECT tenant_id FROM trunks WHERE id = $1)",
         )
         .bind(trunk_id)
-        .execute(&self.writer)
+        .execute(&mut **tx)
         .await?;
         Ok(())
-    }
-}
-
-/// Bounded statements stay under both databases' parameter limits.
-const MAX_BATCH: usize = 500;
-
-/// Runs batches one after the other until none is waiting.
-async fn run_batches(store: Store, checks: Arc<KeyChecks>) {
-    /// If this task ends early (a panic, runtime shutdown), the waiting checks ask on their
-    /// own and the next check starts a new task.
-    struct Running<'a>(&'a KeyChecks);
-    impl Drop for Running<'_> {
-        fn drop(&mut self) {
-            let mut state = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.running = false;
-            if let Some(b) = state.next.take() {
-                let _ = b.done.send(Some(None));
-            }
-        }
-    }
-    let running = Running(&checks);
-    loop {
-        let batch = {
-            let mut state = checks.state.lock().unwrap_or_else(|p| p.into_inner());
-            match state.next.take() {
-                Some(b) => b,
-                None => {
-                    // Decided under the lock: a check arriving now starts the next task.
-                    state.running = false;
-                    drop(state);
-                    std::mem::forget(running);
-                    return;
-                }
-            }
-        };
-        let answers = store.key_facts(&batch.key_hashes).await.ok().map(Arc::new);
-        let _ = batch.done.send(Some(answers));
     }
 }

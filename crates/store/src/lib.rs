@@ -4,6 +4,7 @@
 
 mod assistants;
 mod calls;
+mod coalesce;
 mod dashboard_counts;
 mod dashboard_sessions;
 mod dispatch_rules;
@@ -71,8 +72,9 @@ pub struct Store {
     /// an in-memory generation; with PostgreSQL they are tagged with the tenant's stored
     /// generation, which every request's key check reads (see `fresh_reads`).
     list_cache: Option<std::sync::Arc<list_cache::ListCache>>,
-    /// Coalesced key checks, where several instances may share the database (PostgreSQL).
-    key_checks: Option<std::sync::Arc<fresh_reads::KeyChecks>>,
+    /// Coalesced hot reads (key checks, calls), where several instances may share the
+    /// database (PostgreSQL).
+    fresh: Option<std::sync::Arc<fresh_reads::FreshReads>>,
 }
 
 impl Store {
@@ -100,15 +102,14 @@ impl Store {
     /// Whether other instances may write the same database (PostgreSQL): then only answers
     /// checked against the database are exact, never a time-bounded cache.
     pub fn shares_database(&self) -> bool {
-        self.key_checks.is_some()
+        self.fresh.is_some()
     }
 
     /// Called after every committed write to the trunks table, before it is acknowledged.
-    async fn trunks_changed(&self, trunk_id: &str) -> Result<(), StoreError> {
+    fn trunks_changed(&self) {
         if let Some(c) = &self.list_cache {
             c.invalidate();
         }
-        self.bump_list_generation(trunk_id).await
     }
 }
 

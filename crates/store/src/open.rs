@@ -61,7 +61,20 @@ impl Store {
             if backend == Backend::Sqlite {
                 options.after_connect(|conn, _meta| Box::pin(sqlite_pragmas(conn)))
             } else {
+                // sqlx pings a connection before every checkout by default: on PostgreSQL a
+                // second round trip per query, which doubled the database work of the hot
+                // reads. A connection used within the last second is handed out as is; one
+                // idle longer (a server restarted meanwhile) is still checked first.
                 options
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for >= Duration::from_secs(1) {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
             }
         };
         // Two processes migrating one fresh SQLite file at once (`serve` and `bridge` at first
@@ -101,7 +114,8 @@ impl Store {
             writer,
             backend,
             list_cache: Some(Default::default()),
-            key_checks: (backend == Backend::Postgres).then(Default::default),
+            fresh: (backend == Backend::Postgres)
+                .then(|| std::sync::Arc::new(crate::fresh_reads::FreshReads::new(true))),
         })
     }
 }

@@ -215,12 +215,25 @@ async fn release_claims(
 }
 
 impl<R: Resource> Resources<'_, R> {
-    /// After a committed write to row `id`, before it is acknowledged.
-    async fn changed(&self, id: &str) -> Result<(), StoreError> {
+    /// Inside the transaction that writes row `id`: the owner's trunk-list generation grows
+    /// with the write, so no instance can see the one without the other, even if this process
+    /// dies between the statements.
+    async fn changing(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        id: &str,
+    ) -> Result<(), StoreError> {
         if R::KIND.table == "trunks" {
-            self.store.trunks_changed(id).await?;
+            self.store.bump_list_generation(tx, id).await?;
         }
         Ok(())
+    }
+
+    /// After the write to row `id` committed, before it is acknowledged.
+    fn changed(&self) {
+        if R::KIND.table == "trunks" {
+            self.store.trunks_changed();
+        }
     }
 
     async fn fetch_all(&self, sql: &str, binds: &[&str]) -> Result<Vec<R>, StoreError> {
@@ -237,16 +250,25 @@ impl<R: Resource> Resources<'_, R> {
     }
 
     async fn write(&self, id: &str, q: AnyQuery<'_>) -> Result<bool, StoreError> {
-        let done = q.execute(&self.store.writer).await?;
-        self.changed(id).await?;
-        Ok(done.rows_affected() == 1)
+        let mut tx = self.store.writer.begin().await?;
+        let done = q.execute(&mut *tx).await?;
+        let wrote = done.rows_affected() == 1;
+        if wrote {
+            self.changing(&mut tx, id).await?;
+        }
+        tx.commit().await?;
+        self.changed();
+        Ok(wrote)
     }
 
     /// Stores a new row (with no claims: kinds with claims insert through their own call,
     /// which reserves them in the same transaction).
     pub async fn insert(&self, row: &R) -> Result<(), StoreError> {
-        insert_row(&self.store.writer, row).await?;
-        self.changed(row.lifecycle().id).await?;
+        let mut tx = self.store.writer.begin().await?;
+        insert_row(&mut *tx, row).await?;
+        self.changing(&mut tx, row.lifecycle().id).await?;
+        tx.commit().await?;
+        self.changed();
         Ok(())
     }
 
@@ -490,9 +512,10 @@ impl<R: Resource> Resources<'_, R> {
         // its claims must stay.
         if retired {
             release_claims(k.claims, &mut tx, id).await?;
+            self.changing(&mut tx, id).await?;
         }
         tx.commit().await?;
-        self.changed(id).await?;
+        self.changed();
         Ok(retired)
     }
 
@@ -504,8 +527,11 @@ impl<R: Resource> Resources<'_, R> {
             inbound_trunks::lock_tenant(&mut tx, tenant_id).await?;
         }
         let done = tombstone::<R>(&mut tx, tenant_id, id).await?;
+        if done {
+            self.changing(&mut tx, id).await?;
+        }
         tx.commit().await?;
-        self.changed(id).await?;
+        self.changed();
         Ok(done)
     }
 }

@@ -98,6 +98,20 @@ pub fn number_approval(raw: &str) -> Result<bool, String> {
     }
 }
 
+/// `TRUNKLINE_SHARED_READS`: `coalesced` (true) or `per-request` (false).
+pub fn shared_reads(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "coalesced" => Ok(true),
+        "per-request" => Ok(false),
+        _ => Err(invalid(
+            "TRUNKLINE_SHARED_READS",
+            "coalesced or per-request",
+            "coalesced",
+            raw,
+        )),
+    }
+}
+
 /// `sqlite://PATH` or `postgres://…`.
 pub fn database_url(raw: &str) -> Result<String, String> {
     let url = raw.trim();

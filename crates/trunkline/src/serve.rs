@@ -19,7 +19,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let calls = args.call_settings();
     let _only_serve = claim_sqlite(&args.db)?;
     let keyring = master_key::load(&args.db)?;
-    let store = open_store(&args.db).await?;
+    let mut store = open_store(&args.db).await?;
+    store.share_reads(args.shared_reads);
     crate::rotation::check_keys(&store, &keyring).await?;
     let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(args.listen)

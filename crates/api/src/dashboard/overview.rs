@@ -118,7 +118,7 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Result<Res
                 } @else {
                     div.table-wrap { table.responsive {
                         thead { tr { th scope="col" { "Call" } th scope="col" { "Status" } th scope="col" { "To" } th scope="col" { "Since" } } }
-                        tbody { @for c in &live { tr {
+                        tbody { @for c in live.iter() { tr {
                             td data-label="Call" { a href={ "/ui/calls/" (c.id) } { code { (c.id) } } }
                             td data-label="Status" { (status_badge(public_status(c))) }
                             td data-label="To" { (c.to_number) }

@@ -305,6 +305,16 @@ pub fn seed_exotel() -> Value {
     })
 }
 
+/// `Some` when `TRUNKLINE_TEST_POSTGRES` names a server: the tests of several instances on one
+/// database need it (SQLite serves a single instance), and say so when skipped.
+pub fn shared_postgres() -> Option<()> {
+    let set = std::env::var("TRUNKLINE_TEST_POSTGRES").is_ok_and(|v| !v.is_empty());
+    if !set {
+        eprintln!("skipped: set TRUNKLINE_TEST_POSTGRES to run the two-instance tests");
+    }
+    set.then_some(())
+}
+
 /// Polls `f` until it returns Some, for effects of the background reconciler.
 pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
 where

@@ -208,8 +208,10 @@ async fn main() {
             .unwrap_or(f64::NAN)
     };
     println!(
-        "{{\"label\":\"{}\",\"ok\":{},\"errors\":{},\"non2xx\":{},\"rps\":{:.0},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
+        "{{\"label\":\"{}\",\"requests\":{},\"ok\":{},\"errors\":{},\"non2xx\":{},\"rps\":{:.0},\"p50_ms\":{:.3},\"p99_ms\":{:.3},\"max_ms\":{:.3}}}",
         args.label,
+        // Every request sent, warm-up included (what the servers' CPU time is divided by).
+        counter.load(Ordering::Relaxed).min(args.requests),
         lat.len(),
         errors,
         non2xx,

@@ -14,6 +14,8 @@
 //! independent calls are.
 
 mod bencode;
+mod callgrind;
+mod kernel_work;
 mod load;
 mod ng;
 mod relays;
@@ -27,6 +29,7 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 
+use kernel_work::{Counting, KernelWork};
 use load::{Ends, Shared, CANARY, PACKET, REFERENCE};
 use relays::{Hosting, RtpEngine, TrunklineRelay};
 use report::RelayFigures;
@@ -81,6 +84,15 @@ struct Args {
     /// a relay's.
     #[arg(long, default_value_t = 20)]
     canary: usize,
+    /// Run both relays under valgrind's callgrind, writing its files in this directory, and
+    /// report user-space instructions per packet (use few calls: valgrind is slow).
+    #[arg(long)]
+    callgrind: Option<std::path::PathBuf>,
+    /// Count each relay's system calls and context switches over its phases (perf stat). The
+    /// tracepoints cost each system call some time, so the latency and CPU figures of such a
+    /// run are not the ones to quote: bench/sip.sh counts in a run of its own.
+    #[arg(long)]
+    count_kernel_work: bool,
     /// Also list every stalled window with its time.
     #[arg(long)]
     list_stalls: bool,
@@ -165,6 +177,7 @@ async fn generator(args: &Args) {
         TRUNKLINE_PORTS,
         port_max(TRUNKLINE_PORTS, args.calls),
         hosting,
+        args.callgrind.as_deref(),
     );
     let mut engine = (!args.no_rtpengine).then(|| {
         let ng_port = std::net::UdpSocket::bind((LOCAL, 0))
@@ -178,6 +191,7 @@ async fn generator(args: &Args) {
             ENGINE_PORTS,
             port_max(ENGINE_PORTS, args.calls),
             args.rtpengine_threads,
+            args.callgrind.as_deref(),
         )
         .unwrap_or_else(|e| panic!("{e} (--no-rtpengine measures trunkline alone)"))
     });
@@ -234,13 +248,29 @@ async fn generator(args: &Args) {
     load::run_phase(&ends, &shared, args.pps, REFERENCE, args.ref_secs).await;
     let pids = [Some(trunkline.pid()), engine.as_ref().map(|e| e.pid())];
     let (mut cpu, mut wall) = ([0u64; 2], [0f64; 2]);
+    let mut kernel = [args.count_kernel_work.then(KernelWork::default); 2];
+    let mut instructions = [args.callgrind.as_ref().map(|_| 0u64); 2];
     for _ in 0..args.rounds {
         for (r, pid) in pids.iter().enumerate() {
             let Some(pid) = *pid else { continue };
+            let counting = kernel[r].and_then(|_| Counting::start(pid));
+            if counting.is_some() {
+                tokio::time::sleep(kernel_work::ATTACH).await;
+            }
+            if let (Some(_), Some(_)) = (&args.callgrind, instructions[r]) {
+                instructions[r] = callgrind::zero(pid).then_some(instructions[r]).flatten();
+            }
             let (c0, t0) = (cpu_ticks(pid), Instant::now());
             load::run_phase(&ends, &shared, args.pps, 1 + r, args.secs).await;
+            if let (Some(dir), Some(sum)) = (&args.callgrind, instructions[r]) {
+                instructions[r] = callgrind::dump(dir, pid).map(|n| sum + n);
+            }
             cpu[r] += cpu_ticks(pid) - c0;
             wall[r] += t0.elapsed().as_secs_f64();
+            let counted = counting.and_then(|c| c.stop(kernel[r].as_mut()?));
+            if counted.is_none() {
+                kernel[r] = None;
+            }
         }
     }
     let rss_calls = [
@@ -261,6 +291,8 @@ async fn generator(args: &Args) {
         rss_idle_kb: rss_idle[r],
         rss_calls_kb: rss_calls[r],
         counters: (r == 0).then(|| counters.clone()),
+        kernel: kernel[r],
+        instructions: instructions[r],
     };
     let t = report::relay(&shared, &figures(0, "trunkline"), args.calls);
     let e = engine

@@ -18,10 +18,11 @@ pub struct NgClient {
 const ATTEMPTS: usize = 4;
 
 impl NgClient {
-    pub fn connect(server: SocketAddr) -> std::io::Result<Self> {
+    /// `wait`: how long an attempt waits for its answer.
+    pub fn connect(server: SocketAddr, wait: Duration) -> std::io::Result<Self> {
         let sock = UdpSocket::bind(SocketAddr::new(server.ip(), 0))?;
         sock.connect(server)?;
-        sock.set_read_timeout(Some(Duration::from_millis(500)))?;
+        sock.set_read_timeout(Some(wait))?;
         Ok(Self {
             sock,
             next_cookie: 1,

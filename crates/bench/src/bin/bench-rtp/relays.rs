@@ -4,6 +4,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -116,30 +117,42 @@ pub struct TrunklineRelay {
 }
 
 impl TrunklineRelay {
-    /// Starts `bench-rtp relay` (this executable).
-    pub fn start(ip: IpAddr, port_min: u16, port_max: u16, hosting: Hosting) -> Self {
+    /// Starts `bench-rtp relay` (this executable), under callgrind when `callgrind` names
+    /// its output directory.
+    pub fn start(
+        ip: IpAddr,
+        port_min: u16,
+        port_max: u16,
+        hosting: Hosting,
+        callgrind: Option<&Path>,
+    ) -> Self {
         let (threads, on_runtime) = match hosting {
             Hosting::Threads(n) => (n, 0),
             Hosting::Runtime(w) => (0, w),
         };
-        let mut child = Command::new(std::env::current_exe().expect("own path"))
-            .args([
-                "relay",
-                "--ip",
-                &ip.to_string(),
-                "--port-min",
-                &port_min.to_string(),
-                "--port-max",
-                &port_max.to_string(),
-                "--threads",
-                &threads.to_string(),
-                "--on-runtime",
-                &on_runtime.to_string(),
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the relay process");
+        let exe = std::env::current_exe().expect("own path");
+        let exe = exe.to_string_lossy();
+        let mut child = match callgrind {
+            Some(dir) => crate::callgrind::wrap(dir, &exe),
+            None => Command::new(&*exe),
+        }
+        .args([
+            "relay",
+            "--ip",
+            &ip.to_string(),
+            "--port-min",
+            &port_min.to_string(),
+            "--port-max",
+            &port_max.to_string(),
+            "--threads",
+            &threads.to_string(),
+            "--on-runtime",
+            &on_runtime.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the relay process");
         let mut relay = Self {
             stdin: child.stdin.take(),
             stdout: BufReader::new(child.stdout.take().unwrap()),
@@ -224,9 +237,13 @@ impl RtpEngine {
         port_min: u16,
         port_max: u16,
         threads: usize,
+        callgrind: Option<&Path>,
     ) -> Result<Self, String> {
         let ng_addr = SocketAddr::new(ip, ng_port);
-        let mut cmd = Command::new(bin);
+        let mut cmd = match callgrind {
+            Some(dir) => crate::callgrind::wrap(dir, bin),
+            None => Command::new(bin),
+        };
         cmd.args([
             "--config-file=none".to_owned(),
             "--foreground".to_owned(),
@@ -259,10 +276,17 @@ impl RtpEngine {
             .map_err(|e| format!("cannot start {bin}: {e}"))?;
         let mut engine = Self {
             child,
-            ng: NgClient::connect(ng_addr).map_err(|e| e.to_string())?,
+            // Under valgrind rtpengine answers far more slowly.
+            ng: NgClient::connect(
+                ng_addr,
+                Duration::from_millis(if callgrind.is_some() { 5000 } else { 500 }),
+            )
+            .map_err(|e| e.to_string())?,
             calls: 0,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
+        // Under valgrind it takes far longer to start.
+        let patience = Duration::from_secs(if callgrind.is_some() { 120 } else { 10 });
+        let deadline = Instant::now() + patience;
         loop {
             if let Some(status) = engine.child.try_wait().map_err(|e| e.to_string())? {
                 return Err(format!("{bin} exited at start: {status}"));
@@ -350,7 +374,7 @@ mod tests {
     #[test]
     fn rtpengine_relays_an_offered_and_answered_call() {
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        let mut engine = RtpEngine::start("rtpengine", ip, free_udp_port(), 23000, 23099, 1)
+        let mut engine = RtpEngine::start("rtpengine", ip, free_udp_port(), 23000, 23099, 1, None)
             .expect("rtpengine (Debian rtpengine-daemon) must be installed");
         let (a, b) = (
             UdpSocket::bind("127.0.0.1:0").unwrap(),

@@ -14,6 +14,10 @@ pub struct RelayFigures {
     pub rss_idle_kb: u64,
     pub rss_calls_kb: u64,
     pub counters: Option<String>,
+    /// System calls and context switches over the phase(s), when perf could count them.
+    pub kernel: Option<crate::kernel_work::KernelWork>,
+    /// User-space instructions over the phase(s), under `--callgrind`.
+    pub instructions: Option<u64>,
 }
 
 pub struct Summary {
@@ -22,6 +26,11 @@ pub struct Summary {
     pub added_p999_us: f64,
     pub added_p99_at_socket_us: f64,
     pub cpu_us_per_packet: f64,
+    /// System calls and context switches per packet relayed (NaN: not counted).
+    pub syscalls_per_packet: f64,
+    pub switches_per_packet: f64,
+    /// User-space instructions per packet relayed (NaN: not counted).
+    pub instructions_per_packet: f64,
     pub kb_per_call: f64,
     pub clean: bool,
 }
@@ -109,6 +118,22 @@ pub fn relay(shared: &Shared, f: &RelayFigures, calls: usize) -> Summary {
         f.rss_calls_kb as f64 / 1024.0,
         kb_per_call,
     );
+    let per_packet = |n: Option<u64>| n.map_or(f64::NAN, |n| n as f64 / received.max(1) as f64);
+    let syscalls_per_packet = per_packet(f.kernel.map(|k| k.syscalls));
+    let switches_per_packet = per_packet(f.kernel.map(|k| k.context_switches));
+    if f.kernel.is_some() {
+        println!(
+            "    kernel work (perf stat, independent of the machine's load): {syscalls_per_packet:.3} \
+             system calls and {switches_per_packet:.4} context switches per packet relayed"
+        );
+    }
+    let instructions_per_packet = per_packet(f.instructions);
+    if f.instructions.is_some() {
+        println!(
+            "    user-space instructions (callgrind, independent of the machine's load): \
+             {instructions_per_packet:.0} per packet relayed"
+        );
+    }
     if let Some(c) = &f.counters {
         println!("    relay counters (a→b b→a wrong-source no-peer other sessions): {c}");
     }
@@ -118,6 +143,9 @@ pub fn relay(shared: &Shared, f: &RelayFigures, calls: usize) -> Summary {
         added_p999_us: added(0.999),
         added_p99_at_socket_us: added_at_socket(0.99),
         cpu_us_per_packet,
+        syscalls_per_packet,
+        switches_per_packet,
+        instructions_per_packet,
         kb_per_call,
         clean: p.lost() == 0 && failed == 0 && cross_talk == 0,
     }
@@ -125,7 +153,8 @@ pub fn relay(shared: &Shared, f: &RelayFigures, calls: usize) -> Summary {
 
 pub fn ratios(t: &Summary, e: &Summary) {
     let ratio = |a: f64, b: f64| {
-        if b.abs() < 1e-9 {
+        // Also NaN: a figure that was not counted.
+        if !(b.abs() >= 1e-9 && a.is_finite()) {
             "n/a".to_owned()
         } else {
             format!("{:.2}", a / b)
@@ -133,12 +162,16 @@ pub fn ratios(t: &Summary, e: &Summary) {
     };
     println!(
         "  trunkline/rtpengine: added p50 {}, added p99 {}, added p99.9 {}, added p99 at the \
-         socket {}, CPU per packet {}, memory per call {}",
+         socket {}, CPU per packet {}, system calls per packet {}, context switches per packet \
+         {}, user-space instructions per packet {}, memory per call {}",
         ratio(t.added_p50_us, e.added_p50_us),
         ratio(t.added_p99_us, e.added_p99_us),
         ratio(t.added_p999_us, e.added_p999_us),
         ratio(t.added_p99_at_socket_us, e.added_p99_at_socket_us),
         ratio(t.cpu_us_per_packet, e.cpu_us_per_packet),
+        ratio(t.syscalls_per_packet, e.syscalls_per_packet),
+        ratio(t.switches_per_packet, e.switches_per_packet),
+        ratio(t.instructions_per_packet, e.instructions_per_packet),
         ratio(t.kb_per_call, e.kb_per_call),
     );
 }
