@@ -27,6 +27,7 @@ pub struct DispatchRuleRow {
 impl Resource for DispatchRuleRow {
     const KIND: Kind = Kind {
         table: "dispatch_rules",
+        audit_kind: crate::audit::kinds::DISPATCH_RULE,
         columns: Self::COLUMNS,
         remote_id: "livekit_rule_id",
         what: "dispatch rule id",
@@ -221,7 +222,7 @@ impl Store {
     ) -> Result<Result<(), RuleConflict>, StoreError> {
         let mut tx = self.writer.begin().await?;
         lock_tenant(&mut tx, &r.tenant_id).await?;
-        insert_row(&mut *tx, r).await?;
+        insert_row(&mut tx, r).await?;
         if let Err(conflict) = reserve(&mut tx, &r.tenant_id, &r.id, trunk_ids, keys).await? {
             tx.rollback().await?;
             return Ok(Err(conflict));

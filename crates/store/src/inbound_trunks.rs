@@ -34,6 +34,7 @@ pub struct InboundTrunkRow {
 impl Resource for InboundTrunkRow {
     const KIND: Kind = Kind {
         table: "inbound_trunks",
+        audit_kind: crate::audit::kinds::INBOUND_TRUNK,
         columns: Self::COLUMNS,
         remote_id: "livekit_trunk_id",
         what: "inbound trunk id",
@@ -233,7 +234,7 @@ impl Store {
     ) -> Result<Result<(), ClaimConflict>, StoreError> {
         let mut tx = self.writer.begin().await?;
         lock_tenant(&mut tx, &t.tenant_id).await?;
-        insert_row(&mut *tx, t).await?;
+        insert_row(&mut tx, t).await?;
         if let Err(conflict) = reserve(&mut tx, &t.tenant_id, &t.id, claims).await? {
             tx.rollback().await?;
             return Ok(Err(conflict));
