@@ -14,6 +14,7 @@ pub mod file_lock;
 mod fresh_reads;
 mod gauges;
 mod health;
+mod import_ids;
 mod inbound_trunks;
 mod keys;
 mod leases;
