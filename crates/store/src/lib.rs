@@ -4,6 +4,7 @@
 
 mod assistants;
 pub mod audit;
+pub mod backup;
 mod calls;
 mod dashboard_counts;
 mod dashboard_sessions;
