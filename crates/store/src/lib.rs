@@ -3,6 +3,7 @@
 //! several instances. Queries use `$n` placeholders, which both databases accept.
 
 mod assistants;
+pub mod audit;
 mod calls;
 mod claims;
 mod dashboard_counts;
@@ -32,6 +33,7 @@ mod trunks;
 mod warm_transfers;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
+pub use audit::{Actor, AuditAction, AuditEntry, AuditFilter, AuditRecord};
 pub use calls::{
     Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
 };
