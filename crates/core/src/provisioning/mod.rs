@@ -9,11 +9,14 @@ pub mod inbound;
 mod kinds;
 pub mod livekit_info;
 mod ownership;
+pub mod provider_side;
 mod reconcile;
 mod remote;
 mod requests;
 pub mod status;
+mod twilio_remote;
 pub use approval::describe_numbers;
+pub use kinds::TwilioSideConfig;
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
 pub use requests::Created;
