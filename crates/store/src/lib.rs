@@ -4,6 +4,7 @@
 
 mod assistants;
 mod calls;
+mod claims;
 mod dashboard_counts;
 mod dashboard_sessions;
 mod dispatch_rules;
@@ -34,6 +35,7 @@ pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
 pub use calls::{
     Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
 };
+pub use claims::{RuleClaims, StoredClaims};
 pub use dashboard_sessions::DashboardSession;
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;
