@@ -37,10 +37,9 @@ pub struct ProviderSide {
     /// The termination domain LiveKit dials (derived from the trunk's sid).
     pub domain_name: Option<String>,
     pub numbers: Vec<String>,
-}
-
-fn field(name: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::field(format!("trunk_config.{name}"), message)
+    /// Where Twilio sends the numbers' calls (LiveKit's SIP endpoint), for an inbound trunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origination_url: Option<String>,
 }
 
 /// What Twilio requires of a credential's password (12 or more, a digit, both cases).
@@ -93,58 +92,11 @@ impl Services {
             .get("provider_account_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let account = self
-            .store
-            .get_provider_account(tenant_id, account_id)
-            .await?
-            .ok_or_else(|| {
-                field(
-                    "provider_account_id",
-                    "is not a provider account of this API key's account (GET /provider-accounts lists them)",
-                )
-            })?;
-        if account.provider != "twilio" {
-            return Err(field(
-                "provider_account_id",
-                format!(
-                    "is a {} account: automated trunks are made at Twilio only so far",
-                    account.provider
-                ),
-            ));
-        }
-        let creds = self.open_credentials(&account)?;
-        let AccountClient::Twilio(tw) = self
-            .providers
-            .client(&creds)
-            .map_err(|e| service_error(e, "nothing was created"))?
-        else {
-            return Err(ServiceError::internal(
-                "a Twilio account without a Twilio client",
-            ));
-        };
-        // Every number must be the account's and on no trunk yet: trunkline never takes a
-        // number off a trunk it did not make.
-        for (i, n) in numbers.iter().enumerate() {
-            let found = tw
-                .find_incoming_number(n.as_str())
-                .await
-                .map_err(|e| service_error(e, "nothing was created"))?;
-            match found {
-                None => {
-                    return Err(field(
-                        &format!("numbers[{i}]"),
-                        format!("{n} is not a number of this Twilio account"),
-                    ))
-                }
-                Some(p) if p.trunk_sid.is_some() => {
-                    return Err(ServiceError::Conflict(format!(
-                        "{n} is already on Twilio trunk {}: take it off that trunk first (trunkline does not move numbers it did not place)",
-                        p.trunk_sid.unwrap_or_default()
-                    )))
-                }
-                Some(_) => {}
-            }
-        }
+        let (account, tw) = self
+            .twilio_account_for(tenant_id, account_id, "trunk_config.")
+            .await?;
+        self.check_numbers_free(&tw, &numbers, "trunk_config.")
+            .await?;
         let hex = random_hex();
         let username = format!("tl{}", &hex[..16]);
         let password = generated_password();
@@ -152,6 +104,7 @@ impl Services {
             numbers: numbers.iter().map(|n| n.as_str().to_owned()).collect(),
             username: username.clone(),
             password: Some(password.clone()),
+            origination: None,
         };
         // The Twilio side through the engine's create path: recorded `pending` first, so a
         // crash mid-way leaves a row the reconciler finds and cleans up with its objects.
@@ -276,8 +229,84 @@ impl Services {
         Ok(())
     }
 
+    /// The tenant's Twilio account `account_id` and its client; a 400 naming
+    /// `{prefix}provider_account_id` otherwise.
+    pub(super) async fn twilio_account_for(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        prefix: &str,
+    ) -> ServiceResult<(trunkline_store::ProviderAccountRow, TwilioClient)> {
+        let field = format!("{prefix}provider_account_id");
+        let account = self
+            .store
+            .get_provider_account(tenant_id, account_id)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::field(
+                    &field,
+                    "is not a provider account of this API key's account (GET /provider-accounts lists them)",
+                )
+            })?;
+        if account.provider != "twilio" {
+            return Err(ServiceError::field(
+                &field,
+                format!(
+                    "is a {} account: trunks are automated at Twilio only so far (see the README's provider automation section for the console steps)",
+                    account.provider
+                ),
+            ));
+        }
+        let creds = self.open_credentials(&account)?;
+        match self
+            .providers
+            .client(&creds)
+            .map_err(|e| service_error(e, "nothing was created"))?
+        {
+            AccountClient::Twilio(tw) => Ok((account, tw)),
+            _ => Err(ServiceError::internal(
+                "a Twilio account without a Twilio client",
+            )),
+        }
+    }
+
+    /// Every number must be the account's and on no trunk yet: trunkline never takes a
+    /// number off a trunk it did not make.
+    pub(super) async fn check_numbers_free(
+        &self,
+        tw: &TwilioClient,
+        numbers: &[trunkline_domain::E164],
+        prefix: &str,
+    ) -> ServiceResult<()> {
+        for (i, n) in numbers.iter().enumerate() {
+            let found = tw
+                .find_incoming_number(n.as_str())
+                .await
+                .map_err(|e| service_error(e, "nothing was created"))?;
+            match found {
+                None => {
+                    return Err(ServiceError::field(
+                        format!("{prefix}numbers[{i}]"),
+                        format!("{n} is not a number of this Twilio account"),
+                    ))
+                }
+                Some(p) if p.trunk_sid.is_some() => {
+                    return Err(ServiceError::Conflict(format!(
+                        "{n} is already on Twilio trunk {}: take it off that trunk first (trunkline does not move numbers it did not place)",
+                        p.trunk_sid.unwrap_or_default()
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
     /// The Twilio client of the account a provider trunk was made from.
-    async fn twilio_client_of(&self, side_row: &ProviderTrunkRow) -> ServiceResult<TwilioClient> {
+    pub(super) async fn twilio_client_of(
+        &self,
+        side_row: &ProviderTrunkRow,
+    ) -> ServiceResult<TwilioClient> {
         let account = self
             .store
             .get_provider_account(&side_row.tenant_id, &side_row.account_id)
@@ -323,10 +352,8 @@ impl Services {
     }
 }
 
-fn side(row: &ProviderTrunkRow) -> ProviderSide {
-    let numbers = TwilioSideConfig::of(row)
-        .map(|c| c.numbers)
-        .unwrap_or_default();
+pub(super) fn side(row: &ProviderTrunkRow) -> ProviderSide {
+    let config = TwilioSideConfig::of(row).unwrap_or_default();
     ProviderSide {
         provider: "twilio",
         provider_account_id: row.account_id.clone(),
@@ -336,6 +363,7 @@ fn side(row: &ProviderTrunkRow) -> ProviderSide {
         twilio_trunk_sid: row.provider_trunk_sid.clone(),
         credential_list_sid: row.credential_list_sid.clone(),
         domain_name: row.provider_trunk_sid.as_deref().map(twilio_domain),
-        numbers,
+        numbers: config.numbers,
+        origination_url: config.origination,
     }
 }

@@ -135,6 +135,13 @@ impl Provisioner {
             .await
     }
 
+    /// Refuses (409) the delete of an inbound trunk a dispatch rule names, before anything
+    /// (such as its provider side) is removed.
+    pub async fn check_inbound_deletable(&self, row: &InboundTrunkRow) -> Result<(), ServiceError> {
+        use requests::RequestKind;
+        InboundTrunks.may_delete(self, row).await
+    }
+
     /// Removes an inbound trunk (LiveKit's copy, then ours and its numbers). A trunk a
     /// dispatch rule names is refused.
     pub async fn delete_inbound(&self, row: &InboundTrunkRow) -> Result<bool, ServiceError> {

@@ -12,7 +12,9 @@ use super::remote::{Failure, Remote};
 use crate::provider_accounts::service_error;
 use crate::ServiceError;
 use std::collections::BTreeSet;
-use trunkline_providers::twilio::{TrunkParams, TwilioClient};
+use trunkline_providers::twilio::{
+    OriginationUrlParams, OriginationUrlUpdate, TrunkParams, TwilioClient,
+};
 use trunkline_providers::{ErrorKind, ProviderError, Secret};
 
 /// The friendly-name prefix that marks a Twilio object as trunkline's.
@@ -49,7 +51,12 @@ pub struct TwilioTrunk {
     /// Marked credential lists on the trunk, with the usernames each holds.
     pub credential_lists: Vec<(String, Vec<String>)>,
     pub numbers: BTreeSet<String>,
-    /// The credential LiveKit presents: username, and (wanted only) the password.
+    /// Marked origination URLs on the trunk (sid, SIP URL, enabled); wanted: the one URL
+    /// inbound calls must go to (LiveKit's SIP endpoint), if the trunk takes inbound calls.
+    pub origination_urls: Vec<(String, String, bool)>,
+    pub origination: Option<String>,
+    /// The credential LiveKit presents: username (empty for a trunk that only takes inbound
+    /// calls), and (wanted only) the password.
     pub username: String,
     pub password: Option<Secret>,
 }
@@ -61,10 +68,32 @@ impl TwilioTrunk {
         self.friendly_name != wanted.friendly_name
             || self.domain_name.as_deref() != Some(domain_for(&self.sid).as_str())
             || self.numbers != wanted.numbers
-            || !self
-                .credential_lists
-                .iter()
-                .any(|(_, users)| users.contains(&wanted.username))
+            || (!wanted.username.is_empty()
+                && !self
+                    .credential_lists
+                    .iter()
+                    .any(|(_, users)| users.contains(&wanted.username)))
+            || wanted.origination.as_ref().is_some_and(|u| {
+                !self
+                    .origination_urls
+                    .iter()
+                    .any(|(_, url, enabled)| url == u && *enabled)
+            })
+    }
+
+    /// An object listed with only what the trunk itself says.
+    fn bare(t: trunkline_providers::twilio::Trunk) -> Self {
+        TwilioTrunk {
+            sid: t.sid,
+            friendly_name: t.friendly_name,
+            domain_name: t.domain_name,
+            credential_lists: vec![],
+            numbers: BTreeSet::new(),
+            origination_urls: vec![],
+            origination: None,
+            username: String::new(),
+            password: None,
+        }
     }
 }
 
@@ -148,14 +177,18 @@ impl TwilioAccount<'_> {
             .into_iter()
             .map(|n| n.phone_number)
             .collect();
+        let origination_urls = tw
+            .list_origination_urls(&trunk.sid)
+            .await?
+            .into_iter()
+            .filter(|o| o.friendly_name.as_deref() == Some(mark.as_str()))
+            .map(|o| (o.sid, o.sip_url, o.enabled))
+            .collect();
         Ok(TwilioTrunk {
-            sid: trunk.sid,
-            friendly_name: trunk.friendly_name,
-            domain_name: trunk.domain_name,
             credential_lists,
             numbers,
-            username: String::new(),
-            password: None,
+            origination_urls,
+            ..TwilioTrunk::bare(trunk)
         })
     }
 
@@ -195,15 +228,70 @@ impl TwilioAccount<'_> {
             )
             .await?;
         }
-        let cl = self.credential_list(sid, current, wanted).await?;
+        let credential_lists = if wanted.username.is_empty() {
+            vec![]
+        } else {
+            let cl = self.credential_list(sid, current, wanted).await?;
+            vec![(cl, vec![wanted.username.clone()])]
+        };
+        let origination_urls = match &wanted.origination {
+            Some(url) => vec![self.origination(sid, current, wanted, url).await?],
+            None => vec![],
+        };
         self.numbers(sid, &current.numbers, &wanted.numbers).await?;
         Ok(TwilioTrunk {
             sid: sid.to_owned(),
             domain_name: Some(domain),
-            credential_lists: vec![(cl, vec![wanted.username.clone()])],
+            credential_lists,
+            origination_urls,
             password: None,
             ..wanted.clone()
         })
+    }
+
+    /// The trunk's marked origination URL pointed at `url` and enabled (made if missing).
+    async fn origination(
+        &self,
+        sid: &str,
+        current: &TwilioTrunk,
+        wanted: &TwilioTrunk,
+        url: &str,
+    ) -> Result<(String, String, bool), TwilioSideError> {
+        let tw = self.client;
+        let name = wanted.friendly_name.clone().unwrap_or_default();
+        let made = match current.origination_urls.first() {
+            Some((ou, u, enabled)) if u == url && *enabled => {
+                return Ok((ou.clone(), u.clone(), true))
+            }
+            Some((ou, _, _)) => {
+                tw.update_origination_url(
+                    sid,
+                    ou,
+                    &OriginationUrlUpdate {
+                        enabled: Some(true),
+                        sip_url: Some(url.to_owned()),
+                        friendly_name: Some(name),
+                        ..Default::default()
+                    },
+                )
+                .await?
+            }
+            // Weight and priority as Twilio's own examples: one URL, so they do not matter.
+            None => {
+                tw.create_origination_url(
+                    sid,
+                    &OriginationUrlParams {
+                        weight: 1,
+                        priority: 1,
+                        enabled: true,
+                        friendly_name: name,
+                        sip_url: url.to_owned(),
+                    },
+                )
+                .await?
+            }
+        };
+        Ok((made.sid, made.sip_url, made.enabled))
     }
 
     async fn credential_list(
@@ -323,15 +411,7 @@ impl Remote<TwilioTrunk> for TwilioAccount<'_> {
                 out.push(self.inspect(t, &lists).await?);
             } else {
                 // Not ours: listed so that its sid is known, never looked into.
-                out.push(TwilioTrunk {
-                    sid: t.sid,
-                    friendly_name: t.friendly_name,
-                    domain_name: t.domain_name,
-                    credential_lists: vec![],
-                    numbers: BTreeSet::new(),
-                    username: String::new(),
-                    password: None,
-                });
+                out.push(TwilioTrunk::bare(t));
             }
         }
         Ok(out)
@@ -349,15 +429,7 @@ impl Remote<TwilioTrunk> for TwilioAccount<'_> {
             })
             .await?;
         let sid = made.sid.clone();
-        let fresh = TwilioTrunk {
-            sid: sid.clone(),
-            friendly_name: made.friendly_name,
-            domain_name: made.domain_name,
-            credential_lists: vec![],
-            numbers: BTreeSet::new(),
-            username: String::new(),
-            password: None,
-        };
+        let fresh = TwilioTrunk::bare(made);
         match self.converge_trunk(&sid, &fresh, &wanted).await {
             Ok(t) => Ok(t),
             Err(e) => {

@@ -32,6 +32,10 @@ pub struct TwilioSideConfig {
     /// Only on a create: the generated password, sealed into `secrets`.
     #[serde(skip)]
     pub password: Option<String>,
+    /// Where the trunk sends inbound calls (`LIVEKIT_SIP_URI`), for a trunk serving a
+    /// trunkline inbound trunk; such a trunk has no credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origination: Option<String>,
 }
 
 impl TwilioSideConfig {
@@ -68,11 +72,13 @@ impl ConvergeKind for TwilioTrunks {
         let config = TwilioSideConfig::of(row)?;
         let sealed = records::open_field(&p.keyring, &row.id, &row.secrets, PASSWORD)?;
         let (username, password) = match (config.username.is_empty(), sealed) {
-            (false, Some(pw)) => (config.username.clone(), pw),
+            (false, Some(pw)) => (config.username.clone(), Some(pw)),
+            // Inbound only: Twilio sends calls to LiveKit and needs no credential.
+            (true, _) if config.origination.is_some() => (String::new(), None),
             // A row from before the provider side was converged: its credential is the
             // one its LiveKit trunk presents.
             _ => match linked_credential(p, row).await? {
-                Some(c) => c,
+                Some((u, pw)) => (u, Some(pw)),
                 None => return Ok(Wanted::Later),
             },
         };
@@ -82,8 +88,10 @@ impl ConvergeKind for TwilioTrunks {
             domain_name: None,
             credential_lists: vec![],
             numbers: config.numbers.iter().cloned().collect::<BTreeSet<_>>(),
+            origination_urls: vec![],
+            origination: config.origination.clone(),
             username,
-            password: Some(Secret::new(password)),
+            password: password.map(Secret::new),
         }))
     }
     fn drifted(actual: &TwilioTrunk, wanted: &TwilioTrunk) -> bool {
@@ -126,11 +134,10 @@ impl RequestKind for TwilioTrunks {
         remote: bool,
     ) -> Result<ProviderTrunkRow, ServiceError> {
         let id = format!("PT_{}", random_hex());
-        let password = config
-            .password
-            .as_deref()
-            .ok_or_else(|| ServiceError::internal("a provider trunk without its password"))?;
-        let secrets = records::with_sealed_field(&p.keyring, &id, "{}", PASSWORD, password);
+        let secrets = match config.password.as_deref() {
+            Some(pw) => records::with_sealed_field(&p.keyring, &id, "{}", PASSWORD, pw),
+            None => "{}".to_owned(),
+        };
         let stored = serde_json::to_string(config)
             .map_err(|e| ServiceError::internal(format!("provider trunk config: {e}")))?;
         let now = now_micros();
