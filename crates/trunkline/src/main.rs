@@ -8,17 +8,21 @@ mod approvals;
 mod bridge;
 mod client;
 mod database;
+#[cfg(feature = "api")]
 mod demo;
 mod failure;
 mod keys;
 mod master_key;
 mod parse;
+#[cfg(feature = "api")]
 mod provider_settings;
 mod rotation;
+#[cfg(feature = "api")]
 mod serve;
 mod settings;
 mod signals;
 mod telemetry;
+#[cfg(feature = "api")]
 mod trunks;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -45,8 +49,12 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start: the size of a variant does not matter (and it depends on which
+// commands the build has).
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the HTTP API (and its LiveKit reconciler).
+    #[cfg(feature = "api")]
     Serve(settings::ServeArgs),
     /// Manage tenants' API keys and the master key that seals secrets.
     Keys {
@@ -61,6 +69,7 @@ enum Command {
         command: approvals::ApprovalsCommand,
     },
     /// Operator commands on stored trunks (e.g. `trunks test ST_…`).
+    #[cfg(feature = "api")]
     Trunks {
         #[command(subcommand)]
         command: trunks::TrunksCommand,
@@ -106,12 +115,8 @@ fn main() -> ExitCode {
     // something else must not stop `trunkline sip …` on a developer's machine.
     let on_database = matches!(
         cli.command,
-        Command::Serve(_)
-            | Command::Keys { .. }
-            | Command::Approvals { .. }
-            | Command::Trunks { .. }
-            | Command::Bridge(_)
-    );
+        Command::Keys { .. } | Command::Approvals { .. } | Command::Bridge(_)
+    ) || needs_database_api(&cli.command);
     if on_database {
         if let Err(why) = parse::database_url(&db.database_url) {
             return Failure::Usage(why).exit();
@@ -119,9 +124,11 @@ fn main() -> ExitCode {
     }
     let result: Result<bool, Failure> = runtime.block_on(async {
         match cli.command {
+            #[cfg(feature = "api")]
             Command::Serve(args) => serve::serve(args).await.map(|()| true),
             Command::Keys { command } => keys::run(db, command).await.map(|()| true),
             Command::Approvals { command } => approvals::run(db, command).await.map(|()| true),
+            #[cfg(feature = "api")]
             Command::Trunks { command } => trunks::run(db, command).await,
             Command::Bridge(args) => bridge::run(args).await.map(|()| true),
             Command::Sip { out, command } => client::sip(&api, out, command).await.map(|()| true),
@@ -140,4 +147,15 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(EXIT_UNHEALTHY),
         Err(failure) => failure.exit(),
     }
+}
+
+/// Whether a command of the HTTP API build works on the database (see `on_database`).
+#[cfg(feature = "api")]
+fn needs_database_api(command: &Command) -> bool {
+    matches!(command, Command::Serve(_) | Command::Trunks { .. })
+}
+
+#[cfg(not(feature = "api"))]
+fn needs_database_api(_: &Command) -> bool {
+    false
 }

@@ -12,6 +12,7 @@
 use crate::database::open_existing_store;
 use crate::master_key;
 use crate::settings::DbArgs;
+#[cfg(feature = "api")]
 use std::collections::BTreeSet;
 use trunkline_core::calls::webhooks_out::secret_aad;
 use trunkline_core::provisioning::inbound;
@@ -29,6 +30,7 @@ fn webhook_key_ids(w: &WebhookSecretRecord) -> Vec<String> {
 
 /// The ids of the keys every sealed value in the database is sealed with: trunk and inbound
 /// trunk secrets, and the webhook signing secrets (current and previous).
+#[cfg(feature = "api")]
 async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
     let e = |e: trunkline_store::StoreError| e.to_string();
     let mut ids = BTreeSet::new();
@@ -50,6 +52,7 @@ async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
 /// Refuses to serve when some stored secret is sealed under a key this process lacks: every
 /// PATCH and reconcile of that trunk, or webhook signed with that secret, would fail later,
 /// so say so now.
+#[cfg(feature = "api")]
 pub async fn check_keys(store: &Store, keyring: &Keyring) -> Result<(), String> {
     let unknown: Vec<String> = stored_key_ids(store)
         .await?

@@ -1,11 +1,14 @@
 //! The settings of `serve` and of every database command, each a flag or an environment
 //! variable, checked when parsed (see `parse`), and what they turn into.
 
-use crate::parse::{boolean, number, socket_addr};
 use clap::Args;
-use std::net::SocketAddr;
-use std::time::Duration;
-use trunkline_livekit::{LiveKitClient, LiveKitConfig};
+#[cfg(feature = "api")]
+use {
+    crate::parse::{boolean, number, socket_addr},
+    std::net::SocketAddr,
+    std::time::Duration,
+    trunkline_livekit::{LiveKitClient, LiveKitConfig},
+};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./trunkline-data/trunkline.db";
 
@@ -37,6 +40,7 @@ pub struct DbArgs {
     pub master_key_previous: Option<String>,
 }
 
+#[cfg(feature = "api")]
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -164,6 +168,7 @@ pub struct ServeArgs {
     pub trunk_tests_per_minute: u32,
 }
 
+#[cfg(feature = "api")]
 impl ServeArgs {
     /// Where Exotel trunks are provisioned to, when the bridge is configured.
     pub fn bridge(
