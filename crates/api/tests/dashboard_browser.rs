@@ -670,7 +670,7 @@ async fn a_tenants_day_in_the_browser() {
             "/sip/create-outbound-trunk",
             &f.key,
             &json!({"trunk_name": "Twilio automated", "trunk_type": "twilio",
-                    "trunk_config": {"provider_account_id": account_id, "numbers": ["+15550100000"]}}),
+                    "trunk_config": {"provider_account_id": account_id, "numbers": ["+15550100042"]}}),
         )
         .await;
     assert_eq!(status, 200, "{made}");
