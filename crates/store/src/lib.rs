@@ -38,6 +38,7 @@ pub use calls::{
     Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
 };
 pub use claims::{RuleClaims, StoredClaims};
+pub use dashboard_counts::OUTCOME_HOUR_MICROS;
 pub use dashboard_sessions::DashboardSession;
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;
