@@ -44,7 +44,9 @@ pub mod kinds {
     pub const CALL_LIMITS: &str = "call_limits";
     pub const HEALTH_CHECK: &str = "health_check";
     pub const PROVIDER_ACCOUNT: &str = "provider_account";
-    pub const ALL: [&str; 7] = [
+    /// The provider side of an automated trunk (a Twilio trunk trunkline made).
+    pub const PROVIDER_TRUNK: &str = "provider_trunk";
+    pub const ALL: [&str; 8] = [
         OUTBOUND_TRUNK,
         INBOUND_TRUNK,
         DISPATCH_RULE,
@@ -52,6 +54,7 @@ pub mod kinds {
         CALL_LIMITS,
         HEALTH_CHECK,
         PROVIDER_ACCOUNT,
+        PROVIDER_TRUNK,
     ];
 }
 

@@ -6,6 +6,7 @@ mod assistants;
 pub mod audit;
 pub mod backup;
 mod calls;
+mod claims;
 mod dashboard_counts;
 mod dashboard_sessions;
 mod dispatch_rules;
@@ -38,6 +39,8 @@ pub use audit::{Actor, AuditAction, AuditEntry, AuditFilter, AuditRecord};
 pub use calls::{
     Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
 };
+pub use claims::{RuleClaims, StoredClaims};
+pub use dashboard_counts::OUTCOME_HOUR_MICROS;
 pub use dashboard_sessions::DashboardSession;
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;

@@ -6,6 +6,7 @@
 pub mod connect;
 pub mod input;
 pub mod twilio_converge;
+pub mod twilio_inbound;
 pub mod twilio_trunks;
 pub mod twilio_webhooks;
 
