@@ -70,6 +70,7 @@ fn routes(state: AppState) -> Router {
         .merge(routes::trunk_test::routes())
         .merge(routes::trunk_health::routes())
         .merge(routes::provider_accounts::routes())
+        .merge(routes::numbers::routes())
         .merge(routes::twilio_webhooks::routes())
         .route("/livekit/webhook", post(routes::livekit_webhook::receive))
         .route("/health", get(health::health))

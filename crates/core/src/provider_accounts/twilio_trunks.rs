@@ -92,11 +92,26 @@ impl Services {
             .get("provider_account_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        self.create_twilio_outbound(tenant_id, name, account_id, &numbers, None, "trunk_config.")
+            .await
+    }
+
+    /// Makes both sides of an outbound trunk automated at Twilio for `numbers`; with
+    /// `origination`, the Twilio trunk also sends the numbers' inbound calls there (a number
+    /// used both ways, on one Twilio trunk). `prefix` goes before the field names of errors.
+    pub(super) async fn create_twilio_outbound(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        account_id: &str,
+        numbers: &[trunkline_domain::E164],
+        origination: Option<String>,
+        prefix: &str,
+    ) -> ServiceResult<(Created, ProviderSide)> {
         let (account, tw) = self
-            .twilio_account_for(tenant_id, account_id, "trunk_config.")
+            .twilio_account_for(tenant_id, account_id, prefix)
             .await?;
-        self.check_numbers_free(&tw, &numbers, "trunk_config.")
-            .await?;
+        self.check_numbers_free(&tw, numbers, prefix).await?;
         let hex = random_hex();
         let username = format!("tl{}", &hex[..16]);
         let password = generated_password();
@@ -104,7 +119,7 @@ impl Services {
             numbers: numbers.iter().map(|n| n.as_str().to_owned()).collect(),
             username: username.clone(),
             password: Some(password.clone()),
-            origination: None,
+            origination,
         };
         // The Twilio side through the engine's create path: recorded `pending` first, so a
         // crash mid-way leaves a row the reconciler finds and cleans up with its objects.
