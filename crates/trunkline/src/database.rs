@@ -36,6 +36,7 @@ pub async fn open_existing_store(db: &DbArgs) -> Result<Store, String> {
 /// With SQLite, takes the lock that makes this the only `serve` on the file (its trunk-list
 /// cache assumes no other process writes trunks): an flock on `<database>.lock`, holding our
 /// pid, released when the process ends however it ends. `bridge` and `keys` take no part.
+#[cfg(feature = "api")]
 pub fn claim_sqlite(db: &DbArgs) -> Result<Option<trunkline_store::file_lock::FileLock>, String> {
     let Some(path) = trunkline_store::sqlite_path(&db.database_url) else {
         return Ok(None);

@@ -5,20 +5,25 @@
 //! Thin on purpose: settings are parsed in `settings`, everything else lives in the crates.
 
 mod approvals;
+mod backup;
 mod bridge;
 mod client;
 mod database;
+#[cfg(feature = "api")]
 mod demo;
 mod failure;
 mod keys;
 mod master_key;
 mod parse;
+#[cfg(feature = "api")]
 mod provider_settings;
 mod rotation;
+#[cfg(feature = "api")]
 mod serve;
 mod settings;
 mod signals;
 mod telemetry;
+#[cfg(feature = "api")]
 mod trunks;
 
 use clap::{CommandFactory, Parser, Subcommand};
@@ -45,8 +50,12 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+// Parsed once at start: the size of a variant does not matter (and it depends on which
+// commands the build has).
+#[allow(clippy::large_enum_variant)]
 enum Command {
     /// Run the HTTP API (and its LiveKit reconciler).
+    #[cfg(feature = "api")]
     Serve(settings::ServeArgs),
     /// Manage tenants' API keys and the master key that seals secrets.
     Keys {
@@ -61,9 +70,18 @@ enum Command {
         command: approvals::ApprovalsCommand,
     },
     /// Operator commands on stored trunks (e.g. `trunks test ST_…`).
+    #[cfg(feature = "api")]
     Trunks {
         #[command(subcommand)]
         command: trunks::TrunksCommand,
+    },
+    /// Write every tenant's configuration to stdout, secrets still sealed under the master
+    /// key: `trunkline backup > backup.json`.
+    Backup,
+    /// Restore a backup into an empty database (refused otherwise, naming why).
+    Restore {
+        /// The file `trunkline backup` wrote.
+        file: std::path::PathBuf,
     },
     /// Client: your account's SIP trunks and dispatch rules through a running trunkline's API,
     /// like `lk sip` (TRUNKLINE_URL, TRUNKLINE_API_KEY).
@@ -106,12 +124,12 @@ fn main() -> ExitCode {
     // something else must not stop `trunkline sip …` on a developer's machine.
     let on_database = matches!(
         cli.command,
-        Command::Serve(_)
-            | Command::Keys { .. }
+        Command::Keys { .. }
             | Command::Approvals { .. }
-            | Command::Trunks { .. }
             | Command::Bridge(_)
-    );
+            | Command::Backup
+            | Command::Restore { .. }
+    ) || needs_database_api(&cli.command);
     if on_database {
         if let Err(why) = parse::database_url(&db.database_url) {
             return Failure::Usage(why).exit();
@@ -119,11 +137,15 @@ fn main() -> ExitCode {
     }
     let result: Result<bool, Failure> = runtime.block_on(async {
         match cli.command {
+            #[cfg(feature = "api")]
             Command::Serve(args) => serve::serve(args).await.map(|()| true),
             Command::Keys { command } => keys::run(db, command).await.map(|()| true),
             Command::Approvals { command } => approvals::run(db, command).await.map(|()| true),
+            #[cfg(feature = "api")]
             Command::Trunks { command } => trunks::run(db, command).await,
             Command::Bridge(args) => bridge::run(args).await.map(|()| true),
+            Command::Backup => backup::backup(db).await.map(|()| true),
+            Command::Restore { file } => backup::restore(db, file).await.map(|()| true),
             Command::Sip { out, command } => client::sip(&api, out, command).await.map(|()| true),
             Command::Call { out, command } => client::call(&api, out, command).await.map(|()| true),
             Command::Completions { shell } => {
@@ -140,4 +162,15 @@ fn main() -> ExitCode {
         Ok(false) => ExitCode::from(EXIT_UNHEALTHY),
         Err(failure) => failure.exit(),
     }
+}
+
+/// Whether a command of the HTTP API build works on the database (see `on_database`).
+#[cfg(feature = "api")]
+fn needs_database_api(command: &Command) -> bool {
+    matches!(command, Command::Serve(_) | Command::Trunks { .. })
+}
+
+#[cfg(not(feature = "api"))]
+fn needs_database_api(_: &Command) -> bool {
+    false
 }

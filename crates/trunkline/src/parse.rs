@@ -85,6 +85,7 @@ pub fn boolean(
 }
 
 /// `TRUNKLINE_NUMBER_APPROVAL`: `required` (true) or `off` (false).
+#[cfg(feature = "api")]
 pub fn number_approval(raw: &str) -> Result<bool, String> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "required" => Ok(true),

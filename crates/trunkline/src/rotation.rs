@@ -12,6 +12,7 @@
 use crate::database::open_existing_store;
 use crate::master_key;
 use crate::settings::DbArgs;
+#[cfg(feature = "api")]
 use std::collections::BTreeSet;
 use trunkline_core::calls::webhooks_out::secret_aad;
 use trunkline_core::provisioning::inbound;
@@ -29,6 +30,7 @@ fn webhook_key_ids(w: &WebhookSecretRecord) -> Vec<String> {
 
 /// The ids of the keys every sealed value in the database is sealed with: trunk and inbound
 /// trunk secrets, and the webhook signing secrets (current and previous).
+#[cfg(feature = "api")]
 async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
     let e = |e: trunkline_store::StoreError| e.to_string();
     let mut ids = BTreeSet::new();
@@ -36,6 +38,9 @@ async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
         ids.extend(records::sealed_key_ids(&r.secrets));
     }
     for r in store.inbound_trunks().all_secrets().await.map_err(e)? {
+        ids.extend(records::sealed_key_ids(&r.secrets));
+    }
+    for r in store.provider_trunks().all_secrets().await.map_err(e)? {
         ids.extend(records::sealed_key_ids(&r.secrets));
     }
     for w in store.all_webhook_secrets().await.map_err(e)? {
@@ -50,6 +55,7 @@ async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
 /// Refuses to serve when some stored secret is sealed under a key this process lacks: every
 /// PATCH and reconcile of that trunk, or webhook signed with that secret, would fail later,
 /// so say so now.
+#[cfg(feature = "api")]
 pub async fn check_keys(store: &Store, keyring: &Keyring) -> Result<(), String> {
     let unknown: Vec<String> = stored_key_ids(store)
         .await?
@@ -122,6 +128,21 @@ async fn reseal_round(
                 .map_err(e)?
             {
                 done.inbound_trunks += 1;
+            }
+        }
+    }
+    for r in store.provider_trunks().all_secrets().await.map_err(e)? {
+        // Sealed the way trunk secrets are (per field, the row id in the associated data).
+        if stale(records::sealed_key_ids(&r.secrets)) {
+            found = true;
+            let resealed = records::reseal(keyring, &r.id, &r.secrets)?;
+            if store
+                .provider_trunks()
+                .replace_secrets(&r.id, &r.secrets, &resealed)
+                .await
+                .map_err(e)?
+            {
+                done.trunks += 1;
             }
         }
     }

@@ -1,11 +1,14 @@
 //! The settings of `serve` and of every database command, each a flag or an environment
 //! variable, checked when parsed (see `parse`), and what they turn into.
 
-use crate::parse::{boolean, number, socket_addr};
 use clap::Args;
-use std::net::SocketAddr;
-use std::time::Duration;
-use trunkline_livekit::{LiveKitClient, LiveKitConfig};
+#[cfg(feature = "api")]
+use {
+    crate::parse::{boolean, number, socket_addr},
+    std::net::SocketAddr,
+    std::time::Duration,
+    trunkline_livekit::{LiveKitClient, LiveKitConfig},
+};
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://./trunkline-data/trunkline.db";
 
@@ -37,6 +40,7 @@ pub struct DbArgs {
     pub master_key_previous: Option<String>,
 }
 
+#[cfg(feature = "api")]
 #[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
@@ -77,6 +81,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = boolean("TRUNKLINE_ALLOW_PRIVATE_TARGETS"))]
     pub allow_private_targets: bool,
+    /// Trust the `X-Forwarded-Proto` and `X-Forwarded-For` headers: set it only when every
+    /// request comes through a proxy that sets them (the dashboard's cookies are then
+    /// `Secure` for https, and sign-ins are throttled by the client's address, not the proxy's).
+    #[arg(long, env = "TRUNKLINE_TRUST_PROXY_HEADERS", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = boolean("TRUNKLINE_TRUST_PROXY_HEADERS"))]
+    pub trust_proxy_headers: bool,
     /// `required`: an inbound trunk reaches LiveKit only with numbers the operator approved
     /// for its account (`trunkline approvals`). `off` (default): the first account to claim a
     /// number receives its calls — fine when every tenant is your own team; a service open to
@@ -164,6 +174,7 @@ pub struct ServeArgs {
     pub trunk_tests_per_minute: u32,
 }
 
+#[cfg(feature = "api")]
 impl ServeArgs {
     /// Where Exotel trunks are provisioned to, when the bridge is configured.
     pub fn bridge(

@@ -9,6 +9,7 @@ use livekit_double::LiveKitDouble;
 use serde_json::json;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use trunkline_store::CallRow;
 
 /// One request the receiver got: headers and body.
 pub type Received = (axum::http::HeaderMap, Vec<u8>);
@@ -192,4 +193,33 @@ pub async fn post_webhook(srv: &TestServer, auth: Option<String>, body: &[u8]) -
         req = req.header("Authorization", a);
     }
     req.send().await.unwrap().status().as_u16()
+}
+
+/// The call's row as the store holds it.
+pub async fn row(f: &Fixture, id: &str) -> CallRow {
+    f.srv.store.call_by_id(id).await.unwrap().expect("call row")
+}
+
+/// Polls `f` for up to `budget`, for waits longer than [`eventually`] allows.
+pub async fn within<T, F, Fut>(what: &str, budget: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = tokio::time::Instant::now() + budget;
+    while tokio::time::Instant::now() < end {
+        if let Some(v) = f().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("timed out waiting for: {what}");
+}
+
+/// How many `CreateSIPParticipant` requests LiveKit received.
+pub fn create_sip_participants(f: &Fixture) -> usize {
+    f.lk.requests()
+        .iter()
+        .filter(|r| r.method == "CreateSIPParticipant")
+        .count()
 }
