@@ -16,6 +16,11 @@ pub fn wrap(dir: &Path, program: &str) -> Command {
             "--callgrind-out-file={}",
             dir.join(format!("{}.%p", name_of(program))).display()
         ))
+        // Valgrind's own messages to a file, not over the figures.
+        .arg(format!(
+            "--log-file={}",
+            dir.join(format!("{}.%p.log", name_of(program))).display()
+        ))
         .arg(program);
     cmd
 }
@@ -70,7 +75,7 @@ fn dumps(dir: &Path, pid: u32) -> Vec<PathBuf> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.contains(&suffix))
+                .is_some_and(|n| n.contains(&suffix) && !n.ends_with(".log"))
         })
         .collect()
 }
