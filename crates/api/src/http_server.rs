@@ -14,7 +14,9 @@
 //! - **Graceful shutdown**: accepting stops, idle connections close, and requests in flight
 //!   finish (each is bounded by the request timeout) before `run` returns.
 
+use axum::extract::ConnectInfo;
 use axum::Router;
+use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -28,6 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceExt;
 
 /// Connections over the cap that may wait for a slot at the same time.
 pub const MAX_WAITING: usize = 128;
@@ -71,7 +74,7 @@ pub async fn run(
     loop {
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => stream,
+                Ok((stream, peer)) => (stream, peer),
                 Err(e) => {
                     accept_error(e).await;
                     continue;
@@ -79,6 +82,7 @@ pub async fn run(
             },
             () = &mut shutdown => break,
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let permit = match slots.clone().try_acquire_owned() {
             Ok(permit) => Some(permit),
@@ -114,6 +118,11 @@ pub async fn run(
                 }
             };
             let io = TokioIo::new(Guarded::new(stream, permit, limits.send_timeout));
+            // Handlers that need the client's address (the sign-in throttle) read it here.
+            let app = app.map_request(move |mut req: axum::extract::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
             let service = TowerToHyperService::new(app);
             if let Err(e) = watcher.watch(http.serve_connection(io, service)).await {
                 tracing::debug!(error = %e, "HTTP connection ended");

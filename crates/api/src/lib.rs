@@ -41,6 +41,13 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard::routes().with_state(state.clone()))
         .fallback_service(routes(state))
         .layer(middleware::from_fn(name_allowed_methods))
+        .layer(middleware::from_fn(audit_actor))
+}
+
+/// Each request acts as its own actor for the audit: the key its authentication names is
+/// recorded with any configuration change it makes.
+async fn audit_actor(req: Request, next: Next) -> Response {
+    trunkline_store::Actor::scope(next.run(req)).await
 }
 
 fn routes(state: AppState) -> Router {
@@ -71,6 +78,7 @@ fn routes(state: AppState) -> Router {
         .merge(routes::trunk_health::routes())
         .merge(routes::provider_accounts::routes())
         .merge(routes::numbers::routes())
+        .merge(routes::audit::routes())
         .merge(routes::twilio_webhooks::routes())
         .route("/livekit/webhook", post(routes::livekit_webhook::receive))
         .route("/health", get(health::health))

@@ -19,6 +19,11 @@ pub struct AppState {
     pub trunk_tests: Arc<crate::trunk_test_limit::TrunkTestLimit>,
     /// How many verified Twilio webhook requests each provider account may make.
     pub twilio_webhooks: Arc<crate::routes::twilio_webhooks::WebhookLimit>,
+    /// Trust `X-Forwarded-Proto` and `X-Forwarded-For` (`TRUNKLINE_TRUST_PROXY_HEADERS`): only
+    /// behind a proxy that sets them, since any client can send them.
+    pub trust_proxy_headers: bool,
+    /// Sign-in attempts per client address and per key prefix (the dashboard's sign-in form).
+    pub sign_ins: Arc<crate::dashboard::sign_in_limit::SignInLimit>,
 }
 
 impl AppState {
@@ -40,6 +45,8 @@ impl From<Services> for AppState {
             livekit_readiness: Arc::default(),
             trunk_tests: Arc::default(),
             twilio_webhooks: Arc::default(),
+            trust_proxy_headers: false,
+            sign_ins: Arc::default(),
         }
     }
 }

@@ -67,6 +67,8 @@ async fn chrome() -> Option<Chrome> {
     }
     let mut caps = serde_json::Map::new();
     caps.insert("goog:chromeOptions".into(), options);
+    // The browser's console (CSP violations, script errors) for `console_problems`.
+    caps.insert("goog:loggingPrefs".into(), json!({"browser": "ALL"}));
     let client = ClientBuilder::new(HttpConnector::new())
         .capabilities(caps)
         .connect(&format!("http://127.0.0.1:{port}"))
@@ -84,7 +86,62 @@ async fn chrome() -> Option<Chrome> {
     })
 }
 
+/// chromedriver's browser log (`POST /session/{id}/se/log`): what the console printed since
+/// the last read, CSP violations included. Not in W3C WebDriver, so not in fantoccini.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (axum::http::Method, Option<String>) {
+        (
+            axum::http::Method::POST,
+            Some(r#"{"type":"browser"}"#.into()),
+        )
+    }
+}
+
 impl Chrome {
+    /// Console errors and CSP violations since the last call. A page answered with an error
+    /// status that a step expects (a refused form, the 404 page) is logged by chromium as a
+    /// failed load; those statuses are allowed, nothing else.
+    async fn console_problems(&self) -> Vec<String> {
+        let log = self
+            .client
+            .issue_cmd(BrowserLog)
+            .await
+            .expect("the browser log");
+        log.as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| {
+                let level = e["level"].as_str().unwrap_or_default();
+                let message = e["message"].as_str().unwrap_or_default().to_owned();
+                let expected_status = ["400", "401", "404", "409", "429"].iter().any(|s| {
+                    message.contains(&format!("the server responded with a status of {s}"))
+                });
+                let csp = message.contains("Content Security Policy");
+                (csp || (level == "SEVERE" && !expected_status))
+                    .then(|| format!("{level}: {message}"))
+            })
+            .collect()
+    }
+
+    async fn assert_clean_console(&self, step: &str) {
+        let problems = self.console_problems().await;
+        assert!(
+            problems.is_empty(),
+            "{step}: the console reports {problems:#?}"
+        );
+    }
+
     /// The control a visible `<label>` names.
     async fn field(&self, label: &str) -> fantoccini::elements::Element {
         let xpath = format!("//label[normalize-space()='{label}']");
@@ -310,8 +367,29 @@ async fn queued_call(f: &Fixture) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tenants_day_in_the_browser() {
     let Some(c) = chrome().await else { return };
-    let f = fixture().await;
+    let providers = support::provider_fixture::Providers::start().await;
+    let settings = std::sync::Arc::new(providers.settings());
+    let f = fixture_with(move |s| {
+        fast(s);
+        s.providers = settings;
+    })
+    .await;
     let base = f.srv.url.clone();
+
+    // The console check can fail: an inline script is refused by the CSP, and reported.
+    c.client.goto(&format!("{base}/ui/sign-in")).await.unwrap();
+    c.client
+        .execute(
+            "const s = document.createElement('script'); s.textContent = 'window.x = 1'; document.body.appendChild(s); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let seen = c.console_problems().await;
+    assert!(
+        seen.iter().any(|m| m.contains("Content Security Policy")),
+        "an inline script must be refused and reported: {seen:?}"
+    );
 
     // 1. Sign in: a wrong key is refused in words; the right one opens the overview.
     c.client.goto(&format!("{base}/")).await.unwrap();
@@ -326,6 +404,7 @@ async fn a_tenants_day_in_the_browser() {
     c.press("Sign in").await;
     c.wait_text("h1", "Overview", 5).await;
     c.shot("overview").await;
+    c.assert_clean_console("sign in").await;
 
     // 2. A trunk with a bad number: the error shows by the field, nothing typed is lost.
     let sip_port = {
@@ -405,6 +484,7 @@ async fn a_tenants_day_in_the_browser() {
     let ladder_headers = c.text_of("table.ladder thead").await;
     assert!(ladder_headers.contains("Round trip"), "{ladder_headers}");
     c.shot("trunk-test").await;
+    c.assert_clean_console("trunk form and test").await;
 
     // 4. Paste seed 002's files into the import box: an inbound trunk, then a dispatch rule.
     c.press("Inbound").await;
@@ -430,6 +510,7 @@ async fn a_tenants_day_in_the_browser() {
     c.wait_text("h1", "Assistants", 5).await;
     assert!(c.text_of("main").await.contains("outbound-caller"));
     c.shot("assistants").await;
+    c.assert_clean_console("inbound import").await;
 
     // 5. Place a call against the LiveKit double: it is answered, then completed, on the
     //    call page, without a reload.
@@ -486,6 +567,126 @@ async fn a_tenants_day_in_the_browser() {
     c.client.goto(&format!("{base}/")).await.unwrap();
     c.wait_text("h1", "Overview", 5).await;
     c.shot("overview-with-calls").await;
+    c.assert_clean_console("calls").await;
+
+    // 6a. An assistant: a wrong field is shown by the field with everything typed kept; then
+    //     created, changed and deleted.
+    c.press("Assistants").await;
+    c.wait_text("h1", "Assistants", 5).await;
+    c.press("Create assistant").await;
+    c.wait_text("h1", "Create an assistant", 5).await;
+    c.fill("Assistant name", "Support line").await;
+    c.fill("Agent name", "support-agent").await;
+    c.fill("Metadata", r#"{"team": "support"}"#).await;
+    c.fill("Ringing timeout", "thirty").await;
+    c.fill("Longest call", "900").await;
+    c.mark_page().await;
+    c.press("Create assistant").await;
+    c.wait_text("#ringing_timeout-error", "whole number of seconds", 5)
+        .await;
+    assert!(
+        c.page_was_not_reloaded().await,
+        "the form was swapped in place"
+    );
+    assert_eq!(
+        c.field("Longest call")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("900")
+    );
+    assert_eq!(
+        c.field("Metadata")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(r#"{"team": "support"}"#)
+    );
+    c.shot("assistant-form-error").await;
+    c.fill("Ringing timeout", "25").await;
+    c.press("Create assistant").await;
+    c.wait_text("main", "Assistant created.", 10).await;
+    c.shot("assistant").await;
+    c.fill("Longest call", "300").await;
+    c.press("Save").await;
+    c.wait_text("main", "Assistant saved.", 10).await;
+    assert_eq!(
+        c.field("Longest call")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("300")
+    );
+    c.press("Delete").await;
+    c.wait_text("main", "Assistant deleted.", 10).await;
+    assert!(!c.text_of("main").await.contains("Support line"));
+    c.shot("assistants-after-delete").await;
+    c.assert_clean_console("assistants").await;
+
+    // 6b. A Twilio provider account: the refusal of a wrong token in Twilio's words, then the
+    //     account with its numbers and the trunk that uses each; delete refused while a trunk
+    //     made from it exists.
+    providers.twilio.add_number("+15550100000");
+    providers.twilio.add_number("+15550100042");
+    c.press("Provider accounts").await;
+    c.wait_text("h1", "Provider accounts", 5).await;
+    c.shot("providers-empty").await;
+    c.press("Add Twilio account").await;
+    c.wait_text("h1", "Add a Twilio account", 5).await;
+    c.fill("Account name", "Twilio main").await;
+    c.fill("Account SID", support::provider_fixture::TW_SID)
+        .await;
+    c.fill("Auth Token", "not-the-token-123").await;
+    c.press("Add account").await;
+    c.wait_text("main", "Twilio refused", 10).await;
+    assert!(!c
+        .client
+        .source()
+        .await
+        .unwrap()
+        .contains("not-the-token-123"));
+    c.shot("provider-refused").await;
+    c.fill("Auth Token", support::provider_fixture::TW_TOKEN)
+        .await;
+    c.press("Add account").await;
+    c.wait_text("main", "Account added", 10).await;
+    let account_id = c
+        .client
+        .current_url()
+        .await
+        .unwrap()
+        .path()
+        .trim_start_matches("/ui/providers/")
+        .to_owned();
+    let (status, made) = f
+        .srv
+        .post(
+            "/sip/create-outbound-trunk",
+            &f.key,
+            &json!({"trunk_name": "Twilio automated", "trunk_type": "twilio",
+                    "trunk_config": {"provider_account_id": account_id, "numbers": ["+15550100042"]}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{made}");
+    let made = made["data"]["trunk_id"].as_str().unwrap().to_owned();
+    c.client.refresh().await.unwrap();
+    let numbers = c.wait_text("main", "+15550100042", 10).await;
+    assert!(
+        numbers.contains(&made),
+        "the trunk that uses the number: {numbers}"
+    );
+    c.shot("provider-account").await;
+    c.press("Delete").await;
+    c.wait_text("main", "This account was not deleted", 10)
+        .await;
+    c.shot("provider-delete-refused").await;
+    c.assert_clean_console("provider accounts").await;
 
     // 7. Sign out: the session is gone.
     c.press("Sign out").await;
@@ -507,6 +708,11 @@ async fn a_tenants_day_in_the_browser() {
         assert_eq!(c.h1().await, "Page not found", "{path}");
     }
     c.shot("not-found").await;
+    for path in [format!("/ui/providers/{account_id}")] {
+        c.client.goto(&format!("{base}{path}")).await.unwrap();
+        assert_eq!(c.h1().await, "Page not found", "{path}");
+    }
+    c.assert_clean_console("another tenant").await;
     c.client.goto(&format!("{base}/ui/trunks")).await.unwrap();
     assert!(!c.client.source().await.unwrap().contains(&trunk_id));
     c.client.goto(&format!("{base}/ui/calls")).await.unwrap();

@@ -4,6 +4,7 @@
 //! and the bridge's trunk directory. The HTTP API, the dashboard and the CLI call it; it
 //! returns [`ServiceError`], never an HTTP type.
 
+pub mod assistants;
 pub mod bridge_directory;
 pub mod calls;
 pub mod error;

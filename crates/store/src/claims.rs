@@ -89,7 +89,7 @@ impl Store {
         let owner = row.lifecycle();
         let mut tx = self.writer.begin().await?;
         lock_tenant(&mut tx, owner.tenant_id).await?;
-        insert_row(&mut *tx, row).await?;
+        insert_row(&mut tx, row).await?;
         if let Err(conflict) = claims.reserve(&mut tx, owner.tenant_id, owner.id).await? {
             tx.rollback().await?;
             return Ok(Err(conflict));

@@ -26,6 +26,7 @@ pub struct DispatchRuleRow {
 impl Resource for DispatchRuleRow {
     const KIND: Kind = Kind {
         table: "dispatch_rules",
+        audit_kind: crate::audit::kinds::DISPATCH_RULE,
         columns: Self::COLUMNS,
         remote_id: "livekit_rule_id",
         what: "dispatch rule id",

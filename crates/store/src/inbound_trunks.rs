@@ -32,6 +32,7 @@ pub struct InboundTrunkRow {
 impl Resource for InboundTrunkRow {
     const KIND: Kind = Kind {
         table: "inbound_trunks",
+        audit_kind: crate::audit::kinds::INBOUND_TRUNK,
         columns: Self::COLUMNS,
         remote_id: "livekit_trunk_id",
         what: "inbound trunk id",

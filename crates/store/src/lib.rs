@@ -3,6 +3,7 @@
 //! several instances. Queries use `$n` placeholders, which both databases accept.
 
 mod assistants;
+pub mod audit;
 mod calls;
 mod claims;
 mod dashboard_counts;
@@ -33,10 +34,12 @@ mod trunks;
 mod warm_transfers;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
+pub use audit::{Actor, AuditAction, AuditEntry, AuditFilter, AuditRecord};
 pub use calls::{
     Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
 };
 pub use claims::{RuleClaims, StoredClaims};
+pub use dashboard_counts::OUTCOME_HOUR_MICROS;
 pub use dashboard_sessions::DashboardSession;
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;

@@ -36,6 +36,7 @@ pub struct ProviderTrunkRow {
 impl Resource for ProviderTrunkRow {
     const KIND: Kind = Kind {
         table: "provider_trunks",
+        audit_kind: crate::audit::kinds::PROVIDER_TRUNK,
         columns: Self::COLUMNS,
         remote_id: "provider_trunk_sid",
         what: "provider trunk id",

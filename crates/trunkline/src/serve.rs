@@ -74,6 +74,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
         .with_number_approval(args.number_approval);
     warn_about_number_approval(&store, args.number_approval).await;
     let mut state = AppState::from(services);
+    state.trust_proxy_headers = args.trust_proxy_headers;
     state.trunk_tests =
         std::sync::Arc::new(trunkline_api::trunk_test_limit::TrunkTestLimit::per_minute(
             std::num::NonZeroU32::new(args.trunk_tests_per_minute)

@@ -81,6 +81,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUNKLINE_ALLOW_PRIVATE_TARGETS", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = boolean("TRUNKLINE_ALLOW_PRIVATE_TARGETS"))]
     pub allow_private_targets: bool,
+    /// Trust the `X-Forwarded-Proto` and `X-Forwarded-For` headers: set it only when every
+    /// request comes through a proxy that sets them (the dashboard's cookies are then
+    /// `Secure` for https, and sign-ins are throttled by the client's address, not the proxy's).
+    #[arg(long, env = "TRUNKLINE_TRUST_PROXY_HEADERS", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = boolean("TRUNKLINE_TRUST_PROXY_HEADERS"))]
+    pub trust_proxy_headers: bool,
     /// `required`: an inbound trunk reaches LiveKit only with numbers the operator approved
     /// for its account (`trunkline approvals`). `off` (default): the first account to claim a
     /// number receives its calls — fine when every tenant is your own team; a service open to

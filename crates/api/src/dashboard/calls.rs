@@ -5,6 +5,7 @@
 use super::layout::{self, csrf_field, notice, status_badge, Field, InputExtra, Nav};
 use super::problem::{sentence, PageError};
 use super::session::Session;
+use crate::routes::calls::decode_cursor;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -41,6 +42,8 @@ pub struct Filters {
     status: Option<String>,
     trunk_id: Option<String>,
     assistant_id: Option<String>,
+    /// Where an older page starts (`next_cursor` of the API's list).
+    cursor: Option<String>,
     done: Option<String>,
 }
 
@@ -129,7 +132,9 @@ pub async fn list(
     };
     let trunk_id = nonempty(&f.trunk_id);
     let assistant_id = nonempty(&f.assistant_id);
-    let calls = state
+    // A cursor that does not parse shows the newest page rather than an error page.
+    let cursor = nonempty(&f.cursor).filter(|c| decode_cursor(c).is_some());
+    let mut calls = state
         .store
         .list_calls(
             &session.tenant_id,
@@ -137,19 +142,33 @@ pub async fn list(
                 statuses,
                 trunk_id: trunk_id.clone(),
                 assistant_id: assistant_id.clone(),
-                before: None,
-                limit: PAGE,
+                before: cursor.as_deref().and_then(decode_cursor),
+                limit: PAGE + 1,
             },
         )
         .await?;
-    let mut live = String::from("/ui/calls?");
-    live.push_str(
-        &form_urlencoded::Serializer::new(String::new())
-            .append_pair("status", status.as_deref().unwrap_or(""))
+    let more = calls.len() as i64 > PAGE;
+    calls.truncate(PAGE as usize);
+    // Every link keeps the filters: the live refresh, and the older and newest pages.
+    let link = |cursor: Option<&str>| {
+        let mut q = form_urlencoded::Serializer::new(String::from("/ui/calls?"));
+        q.append_pair("status", status.as_deref().unwrap_or(""))
             .append_pair("trunk_id", trunk_id.as_deref().unwrap_or(""))
-            .append_pair("assistant_id", assistant_id.as_deref().unwrap_or(""))
-            .finish(),
-    );
+            .append_pair("assistant_id", assistant_id.as_deref().unwrap_or(""));
+        if let Some(c) = cursor {
+            q.append_pair("cursor", c);
+        }
+        q.finish()
+    };
+    let live = link(cursor.as_deref());
+    let older = more
+        .then(|| {
+            calls
+                .last()
+                .map(|c| link(Some(&format!("{}_{}", c.created_at, c.id))))
+        })
+        .flatten();
+    let newest = cursor.is_some().then(|| link(None));
     let status_options: Vec<(String, String)> =
         std::iter::once((String::new(), "Any status".to_owned()))
             .chain(
@@ -176,6 +195,12 @@ pub async fn list(
         }
         p.muted { "This list updates by itself every two seconds." }
         (rows_table(&calls, &names, Some(live.as_str())))
+        @if older.is_some() || newest.is_some() {
+            nav.pager aria-label="Pages of calls" { ul {
+                @if let Some(href) = &newest { li { a href=(href) { "Newest calls" } } }
+                @if let Some(href) = &older { li { a href=(href) rel="next" { "Older calls" } } }
+            } }
+        }
     };
     Ok(layout::ok(layout::page(
         "Calls",

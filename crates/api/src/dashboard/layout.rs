@@ -15,6 +15,7 @@ pub enum Nav {
     Inbound,
     Assistants,
     Calls,
+    Providers,
     None,
 }
 
@@ -24,6 +25,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Inbound, "/ui/inbound", "Inbound"),
     (Nav::Assistants, "/ui/assistants", "Assistants"),
     (Nav::Calls, "/ui/calls", "Calls"),
+    (Nav::Providers, "/ui/providers", "Provider accounts"),
 ];
 
 /// htmx under the CSP: no eval, no injected `<style>`, no inline scripts in swapped content.
@@ -142,6 +144,15 @@ impl Field<'_> {
                 placeholder=[extra.placeholder]
                 required[extra.required]
                 hx-preserve[extra.preserve];
+        };
+        self.wrap(control)
+    }
+
+    pub fn textarea(&self, value: &str) -> Markup {
+        let control = html! {
+            textarea id=(self.name) name=(self.name)
+                aria-invalid=[self.error.map(|_| "true")]
+                aria-describedby=[self.described_by()] { (value) }
         };
         self.wrap(control)
     }

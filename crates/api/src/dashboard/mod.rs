@@ -7,13 +7,16 @@
 //! changes something carries the session's CSRF token.
 
 mod assets;
+mod assistant_form;
 mod assistants;
 mod calls;
 mod inbound;
 mod layout;
 mod overview;
 mod problem;
+mod provider_accounts;
 mod session;
+pub mod sign_in_limit;
 mod trunk_form;
 mod trunk_settings;
 mod trunks;
@@ -54,7 +57,23 @@ pub fn routes() -> Router<AppState> {
             post(trunk_settings::save_limits),
         )
         .route("/ui/inbound", get(inbound::show).post(inbound::import))
-        .route("/ui/assistants", get(assistants::list))
+        .route(
+            "/ui/assistants",
+            get(assistants::list).post(assistants::create),
+        )
+        .route("/ui/assistants/new", get(assistants::new_form))
+        .route(
+            "/ui/assistants/{id}",
+            get(assistants::show).post(assistants::save),
+        )
+        .route("/ui/assistants/{id}/delete", post(assistants::delete))
+        .route(
+            "/ui/providers",
+            get(provider_accounts::list).post(provider_accounts::create),
+        )
+        .route("/ui/providers/new", get(provider_accounts::new_form))
+        .route("/ui/providers/{id}", get(provider_accounts::show))
+        .route("/ui/providers/{id}/delete", post(provider_accounts::delete))
         .route("/ui/calls", get(calls::list).post(calls::place))
         .route("/ui/calls/new", get(calls::new_form))
         .route("/ui/calls/{id}", get(calls::show))

@@ -10,9 +10,9 @@ use axum::response::Response;
 use maud::html;
 use std::collections::HashMap;
 use trunkline_core::calls::render::public_status;
-use trunkline_store::{now_micros, CallFilter, Status};
+use trunkline_domain::call::CallStatus;
+use trunkline_store::{now_micros, Status, OUTCOME_HOUR_MICROS};
 
-const DAY_MICROS: i64 = 86_400_000_000;
 /// The overview shows this many trunks, the most urgent first; the trunk list has them all.
 const TRUNKS_SHOWN: usize = 20;
 
@@ -25,6 +25,30 @@ fn urgency(status: Status, health: Option<&str>) -> u8 {
         (Status::Provisioned, _) => 4,
         _ => 2,
     }
+}
+
+/// The tenant's calls created in the last 24 hours by outcome (public status), from the hour
+/// 23 hours before this one: ended calls from the hourly counters, calls in flight from their
+/// own index. "Today" is a rolling day because the viewer's midnight is not known here.
+async fn outcomes_today(
+    state: &AppState,
+    tenant: &str,
+) -> Result<(i64, Vec<(String, i64)>), PageError> {
+    let now = now_micros();
+    let since = now - now.rem_euclid(OUTCOME_HOUR_MICROS) - 23 * OUTCOME_HOUR_MICROS;
+    let mut counts = state.store.call_outcomes_since(tenant, since).await?;
+    counts.extend(state.store.calls_in_flight_since(tenant, since).await?);
+    let mut outcomes: Vec<(String, i64)> = vec![];
+    for (status, n) in counts {
+        let public = CallStatus::parse(&status)
+            .map_or("failed", |s| s.public())
+            .to_owned();
+        match outcomes.iter_mut().find(|(s, _)| *s == public) {
+            Some((_, m)) => *m += n,
+            None => outcomes.push((public, n)),
+        }
+    }
+    Ok((since, outcomes))
 }
 
 pub async fn page(State(state): State<AppState>, session: Session) -> Result<Response, PageError> {
@@ -42,37 +66,12 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Result<Res
             t.created_at,
         )
     });
-    // "Today" is the last 24 hours: the viewer's midnight is not known to the server.
-    let since = now_micros() - DAY_MICROS;
-    let mut outcomes: Vec<(String, i64)> = vec![];
-    for (status, n) in state.store.call_counts_since(tenant, since).await? {
-        let public = trunkline_domain::call::CallStatus::parse(&status)
-            .map_or("failed", |s| s.public())
-            .to_owned();
-        match outcomes.iter_mut().find(|(s, _)| *s == public) {
-            Some((_, m)) => *m += n,
-            None => outcomes.push((public, n)),
-        }
-    }
+    let (since, outcomes) = outcomes_today(&state, tenant).await?;
     let trunk_count = trunks.len();
     trunks.truncate(TRUNKS_SHOWN);
     let total: i64 = outcomes.iter().map(|(_, n)| n).sum();
     let max = outcomes.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
-    let live = state
-        .store
-        .list_calls(
-            tenant,
-            &CallFilter {
-                statuses: ["claimed", "dialing", "ringing", "answered"]
-                    .map(String::from)
-                    .to_vec(),
-                trunk_id: None,
-                assistant_id: None,
-                before: None,
-                limit: 50,
-            },
-        )
-        .await?;
+    let live = state.store.calls_in_progress(tenant, 50).await?;
     let body = html! {
         h1 { "Overview" }
         div.cards {
@@ -95,6 +94,7 @@ pub async fn page(State(state): State<AppState>, session: Session) -> Result<Res
             }
             section.card aria-labelledby="today-heading" {
                 h2 #today-heading { "Calls in the last 24 hours" }
+                p.muted { "Created since " (layout::time(since)) " (whole hours)" }
                 @if total == 0 {
                     p { "No calls in the last 24 hours." }
                 } @else {

@@ -55,6 +55,31 @@ pub fn sentence(e: &ServiceError) -> String {
     }
 }
 
+/// A refused form's errors: by field (through `by_field`) when the input was wrong, else one
+/// sentence about the whole form.
+pub fn form_errors<E: Default>(
+    e: &ServiceError,
+    by_field: impl FnOnce(&trunkline_domain::ValidationErrors) -> E,
+) -> (E, Option<String>) {
+    match e {
+        ServiceError::Invalid(v) => (by_field(v), None),
+        other => (E::default(), Some(sentence(other))),
+    }
+}
+
+/// The status a page answers a service error with (for browsers without htmx, and tests).
+pub fn status_of(e: &ServiceError) -> StatusCode {
+    match e {
+        ServiceError::Invalid(_) | ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
+        ServiceError::Conflict(_) => StatusCode::CONFLICT,
+        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        ServiceError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+        ServiceError::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
+        ServiceError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         match self {
@@ -65,18 +90,7 @@ impl IntoResponse for PageError {
                 "It came from another site, or the page was open from an earlier session. Go back, reload the page, and submit it again.",
             ),
             Self::BadForm(why) => problem(StatusCode::BAD_REQUEST, "This form could not be read", why),
-            Self::Service(e) => {
-                let status = match &e {
-                    ServiceError::Invalid(_) | ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
-                    ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-                    ServiceError::Conflict(_) => StatusCode::CONFLICT,
-                    ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-                    ServiceError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-                    ServiceError::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
-                    ServiceError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
-                };
-                problem(status, "That did not work", &sentence(&e))
-            }
+            Self::Service(e) => problem(status_of(&e), "That did not work", &sentence(&e)),
         }
     }
 }

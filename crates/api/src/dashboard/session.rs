@@ -10,7 +10,7 @@
 use super::layout::{self, Field, InputExtra, Nav};
 use super::problem::PageError;
 use crate::state::AppState;
-use axum::extract::{FromRequestParts, Query};
+use axum::extract::{ConnectInfo, FromRequestParts, Query};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -20,6 +20,7 @@ use maud::html;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use trunkline_core::sealing::{generate_secret_token, hash_api_key};
 use trunkline_store::now_micros;
 
@@ -48,17 +49,41 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
-/// Whether the browser reached us over HTTPS (directly or through a proxy that says so):
-/// then cookies are also `Secure`.
-fn secure(headers: &HeaderMap) -> bool {
-    headers
-        .get("x-forwarded-proto")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("https"))
+/// Whether the browser reached us over HTTPS. trunkline serves plain HTTP, so that is known
+/// only from a trusted proxy's `X-Forwarded-Proto` (`TRUNKLINE_TRUST_PROXY_HEADERS`); any
+/// client could send the header, so it is ignored otherwise. Then cookies are `Secure`.
+fn secure(state: &AppState, headers: &HeaderMap) -> bool {
+    state.trust_proxy_headers
+        && headers
+            .get("x-forwarded-proto")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
 }
 
-fn set_cookie(name: &str, value: &str, max_age: i64, headers: &HeaderMap) -> HeaderValue {
-    let secure = if secure(headers) { "; Secure" } else { "" };
+/// The client's address: the connection's peer, or behind a trusted proxy the address it
+/// appended last to `X-Forwarded-For` (earlier entries are whatever the client sent).
+fn client_address(
+    state: &AppState,
+    parts_headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Option<IpAddr> {
+    if state.trust_proxy_headers {
+        let forwarded = parts_headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
+            .next_back();
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    peer
+}
+
+fn set_cookie(name: &str, value: &str, max_age: i64, secure: bool) -> HeaderValue {
+    let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
     ))
@@ -137,11 +162,14 @@ impl FromRequestParts<AppState> for Session {
         };
         let hash = token_hash(token);
         match state.store.dashboard_session(&hash).await {
-            Ok(Some(s)) => Ok(Session {
-                tenant_id: s.tenant_id,
-                tenant_name: s.tenant_name,
-                csrf: s.csrf_token,
-                token_hash: hash,
+            Ok(Some(s)) => Ok({
+                trunkline_store::Actor::key_id(&s.api_key_id);
+                Session {
+                    tenant_id: s.tenant_id,
+                    tenant_name: s.tenant_name,
+                    csrf: s.csrf_token,
+                    token_hash: hash,
+                }
             }),
             Ok(None) => Err(to_sign_in(&parts.headers)),
             Err(e) => Err(PageError::from(e).into_response()),
@@ -182,6 +210,7 @@ fn sign_in_markup(csrf: &str, error: Option<&str>, signed_out: bool) -> maud::Ma
 }
 
 pub async fn sign_in_page(
+    axum::extract::State(state): axum::extract::State<AppState>,
     headers: HeaderMap,
     query: Result<Query<SignInQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
@@ -190,13 +219,14 @@ pub async fn sign_in_page(
     let mut resp = layout::ok(sign_in_markup(&csrf, None, signed_out));
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        set_cookie(SIGN_IN_COOKIE, &csrf, 3600, &headers),
+        set_cookie(SIGN_IN_COOKIE, &csrf, 3600, secure(&state, &headers)),
     );
     resp
 }
 
 pub async fn sign_in(
     axum::extract::State(state): axum::extract::State<AppState>,
+    peer: Option<axum::Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, PageError> {
@@ -218,6 +248,19 @@ pub async fn sign_in(
     };
     if key.is_empty() {
         return Ok(refuse("Enter your API key."));
+    }
+    let address = client_address(&state, &headers, peer.map(|p| p.0 .0.ip()));
+    if let Err(throttled) = state.sign_ins.attempt(address, key) {
+        tracing::warn!(client = ?address, "dashboard sign-in throttled");
+        let mut resp = layout::respond(
+            StatusCode::TOO_MANY_REQUESTS,
+            sign_in_markup(expected, Some(&throttled.message()), false),
+        );
+        resp.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(throttled.retry_after_secs()),
+        );
+        return Ok(resp);
     }
     let hash = hash_api_key(key);
     let Some((key_id, tenant_id)) = state.store.api_key_for_hash(&hash).await? else {
@@ -245,11 +288,16 @@ pub async fn sign_in(
     let h = resp.headers_mut();
     h.append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, &token, SESSION_SECS, &headers),
+        set_cookie(
+            SESSION_COOKIE,
+            &token,
+            SESSION_SECS,
+            secure(&state, &headers),
+        ),
     );
     h.append(
         header::SET_COOKIE,
-        set_cookie(SIGN_IN_COOKIE, "", 0, &headers),
+        set_cookie(SIGN_IN_COOKIE, "", 0, secure(&state, &headers)),
     );
     Ok(resp)
 }
@@ -268,7 +316,7 @@ pub async fn sign_out(
     let mut resp = layout::see_other("/ui/sign-in?signed_out=1");
     resp.headers_mut().insert(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", 0, &headers),
+        set_cookie(SESSION_COOKIE, "", 0, secure(&state, &headers)),
     );
     Ok(resp)
 }

@@ -2,7 +2,7 @@
 //! call limits and the "Test trunk" button, and delete.
 
 use super::layout::{self, csrf_field, notice, status_badge, Field, InputExtra, Nav};
-use super::problem::{sentence, PageError};
+use super::problem::{form_errors, sentence, status_of, PageError};
 use super::session::Session;
 use super::trunk_form::{by_field, render, FieldErrors, Mode, TrunkForm};
 use super::trunk_settings::{health_section, limits_section, SettingErrors};
@@ -124,18 +124,8 @@ fn refused(
     form: &TrunkForm,
     e: ServiceError,
 ) -> Response {
-    let (errors, problem) = match &e {
-        ServiceError::Invalid(v) => (by_field(v, form), None),
-        other => (FieldErrors::new(), Some(sentence(other))),
-    };
-    let status = match e {
-        ServiceError::Invalid(_) | ServiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
-        ServiceError::QuotaExceeded(_) => StatusCode::TOO_MANY_REQUESTS,
-        ServiceError::Conflict(_) => StatusCode::CONFLICT,
-        ServiceError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        ServiceError::BadGateway(_) => StatusCode::BAD_GATEWAY,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
+    let (errors, problem) = form_errors(&e, |v| by_field(v, form));
+    let status = status_of(&e);
     // An htmx swap needs a 200 to be applied; the status is for browsers without it.
     let markup = form_page(
         session,
@@ -184,7 +174,7 @@ pub async fn create(
 
 /// htmx swaps only 2xx answers: a refused form is sent to it as 200 (browsers without
 /// JavaScript get the real status).
-fn htmx_ok(headers: &HeaderMap, mut resp: Response) -> Response {
+pub(super) fn htmx_ok(headers: &HeaderMap, mut resp: Response) -> Response {
     if headers.contains_key("hx-request") {
         *resp.status_mut() = StatusCode::OK;
     }
@@ -192,7 +182,7 @@ fn htmx_ok(headers: &HeaderMap, mut resp: Response) -> Response {
 }
 
 /// After a form that worked: htmx is told to load the page; a plain browser is redirected.
-fn redirect(headers: &HeaderMap, to: &str) -> Response {
+pub(super) fn redirect(headers: &HeaderMap, to: &str) -> Response {
     if headers.contains_key("hx-request") {
         let mut resp = layout::respond(StatusCode::OK, html! {});
         resp.headers_mut().insert(

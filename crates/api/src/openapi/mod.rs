@@ -76,6 +76,7 @@ use utoipa::{Modify, OpenApi};
         crate::routes::numbers::show,
         crate::routes::numbers::remove,
         crate::routes::twilio_webhooks::receive,
+        crate::routes::audit::list_audit,
         health::health,
         health::ready,
         openapi_json,
@@ -134,9 +135,11 @@ use utoipa::{Modify, OpenApi};
         trunkline_core::provider_accounts::NumberView,
         trunkline_core::provider_accounts::numbers::NumberSetup,
         crate::routes::numbers::NumberInput,
+        crate::routes::audit::AuditRecordView,
+        crate::routes::audit::AuditPage,
     )),
     modifiers(&BearerAuth, &SharedBehaviour),
-    tags((name = "trunks", description = "SIP trunks (seed 000)"), (name = "inbound", description = "Inbound trunks and dispatch rules (seed 002)"), (name = "calls", description = "Assistants, outbound calls, call tracking and end-of-call webhooks"), (name = "providers", description = "Provider accounts (Twilio, Exotel, Telnyx), their numbers and webhook events"), (name = "health"))
+    tags((name = "trunks", description = "SIP trunks (seed 000)"), (name = "inbound", description = "Inbound trunks and dispatch rules (seed 002)"), (name = "calls", description = "Assistants, outbound calls, call tracking and end-of-call webhooks"), (name = "providers", description = "Provider accounts (Twilio, Exotel, Telnyx), their numbers and webhook events"), (name = "configuration", description = "Audit of configuration changes, export and import"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -13,17 +13,15 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 use serde::Serialize;
 use serde_json::Value;
+use trunkline_core::assistants::Created as NewAssistant;
 use trunkline_core::calls::signing::generate_secret;
 use trunkline_core::calls::webhooks_out::{secret_aad, ROTATION_OVERLAP};
-use trunkline_core::quotas::Quota;
 use trunkline_core::timefmt::iso8601;
-use trunkline_domain::assistant::{AssistantConfig, RawAssistant, TargetPolicy};
-use trunkline_domain::AssistantId;
+use trunkline_domain::assistant::{AssistantConfig, RawAssistant};
 use trunkline_store::{now_micros, AssistantRow};
 use utoipa::ToSchema;
 
-pub const NOT_FOUND: &str =
-    "Assistant not found: check the full id (it starts with AS_) and that it belongs to this API key's account";
+pub use trunkline_core::assistants::NOT_FOUND;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -109,14 +107,6 @@ fn view(row: &AssistantRow) -> Result<AssistantView, ApiError> {
     })
 }
 
-pub fn policy(state: &AppState) -> TargetPolicy {
-    if state.allow_private_targets {
-        TargetPolicy::AllowInternal
-    } else {
-        TargetPolicy::PublicOnly
-    }
-}
-
 fn object(body: Value) -> Result<serde_json::Map<String, Value>, ApiError> {
     match body {
         Value::Object(m) => Ok(m),
@@ -149,32 +139,11 @@ pub async fn create(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    state.check_quota(&tenant.id, Quota::Assistants).await?;
     let raw: RawAssistant = from_value(Value::Object(object(body)?), "")?;
-    let (name, config) = raw.validate(policy(&state))?;
-    let now = now_micros();
-    let row = AssistantRow {
-        id: AssistantId::generate().to_string(),
-        tenant_id: tenant.id.clone(),
-        name,
-        config: serde_json::to_string(&config).expect("config serializes"),
-        created_at: now,
-        updated_at: now,
-    };
-    state.store.insert_assistant(&row).await?;
-    // A webhook URL needs a secret to sign with; the first one is made here and shown once.
-    let mut webhook_secret = None;
-    if config.end_call_webhook_url.is_some() {
-        let secret = generate_secret();
-        let sealed = state.keyring.seal(&secret_aad(&tenant.id), &secret);
-        if state
-            .store
-            .insert_webhook_secret(&tenant.id, &sealed)
-            .await?
-        {
-            webhook_secret = Some(secret);
-        }
-    }
+    let NewAssistant {
+        row,
+        webhook_secret,
+    } = state.create_assistant(&tenant.id, &raw).await?;
     let message = if webhook_secret.is_some() {
         "Assistant created successfully. webhook_secret signs your end-of-call webhooks: store it now, it is not shown again."
     } else {
@@ -282,20 +251,7 @@ pub async fn update(
         }
     }
     let raw: RawAssistant = from_value(Value::Object(merged), "")?;
-    let (name, config) = raw.validate(policy(&state))?;
-    let config = serde_json::to_string(&config).expect("config serializes");
-    if !state
-        .store
-        .update_assistant(&tenant.id, &id, &name, &config)
-        .await?
-    {
-        return Err(ApiError::NotFound(NOT_FOUND));
-    }
-    let row = state
-        .store
-        .get_assistant(&tenant.id, &id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))?;
+    let row = state.replace_assistant(&tenant.id, &id, &raw).await?;
     Ok(ok("Assistant updated successfully", view(&row)?))
 }
 
@@ -311,9 +267,7 @@ pub async fn remove(
     tenant: Tenant,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    if !state.store.delete_assistant(&tenant.id, &id).await? {
-        return Err(ApiError::NotFound(NOT_FOUND));
-    }
+    state.delete_assistant(&tenant.id, &id).await?;
     Ok(ok(
         "Assistant deleted successfully",
         serde_json::json!({ "assistant_id": id }),

@@ -293,7 +293,8 @@ pub async fn list(
     ))
 }
 
-fn decode_cursor(c: &str) -> Option<(i64, String)> {
+/// `<created_at>_<call id>`: where a page of calls (newest first) continues.
+pub(crate) fn decode_cursor(c: &str) -> Option<(i64, String)> {
     let (at, id) = c.split_once('_')?;
     let id = CallId::parse(id)?;
     Some((at.parse().ok()?, id.to_string()))

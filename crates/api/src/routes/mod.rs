@@ -1,4 +1,5 @@
 pub mod assistants;
+pub mod audit;
 pub mod call_limits;
 pub mod call_transfer;
 pub mod calls;

@@ -1,3 +1,4 @@
+#![allow(dead_code)]
 //! A browser's side of the dashboard over plain HTTP, for `dashboard_pages.rs`: it keeps the
 //! cookies it is given (by hand: reqwest's cookie store is not enabled here), follows no
 //! redirect, and reads the CSRF token out of a page.
@@ -18,6 +19,8 @@ pub struct Browser {
     base: String,
     http: reqwest::Client,
     pub cookies: Vec<(String, String)>,
+    /// Sent with every request (as a proxy in front of trunkline would add them).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl Browser {
@@ -26,6 +29,7 @@ impl Browser {
             base: base.to_owned(),
             http: client(),
             cookies: vec![],
+            headers: vec![],
         }
     }
 
@@ -53,13 +57,14 @@ impl Browser {
     }
 
     pub async fn get(&mut self, path: &str) -> (u16, String, reqwest::header::HeaderMap) {
-        let resp = self
+        let mut req = self
             .http
             .get(format!("{}{path}", self.base))
-            .header(COOKIE, self.cookie_header())
-            .send()
-            .await
-            .unwrap();
+            .header(COOKIE, self.cookie_header());
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
+        }
+        let resp = req.send().await.unwrap();
         self.keep(&resp);
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
@@ -84,6 +89,9 @@ impl Browser {
             );
         if let Some(o) = origin {
             req = req.header("Origin", o);
+        }
+        for (k, v) in &self.headers {
+            req = req.header(*k, v);
         }
         let resp = req.send().await.unwrap();
         self.keep(&resp);

@@ -91,6 +91,7 @@ pub async fn advance_from(
                 sip_call_id: d.sip_call_id,
                 webhook,
                 event_id: d.event_id,
+                ends_call: to.is_final(),
             },
         )
         .await?;

@@ -2,6 +2,7 @@
 //! entry), liveness touches, transfers.
 
 use super::*;
+use crate::dashboard_counts::OUTCOME_HOUR_MICROS;
 
 /// A forward move of a call's status, applied only if the call is still in one of `from`.
 #[derive(Debug, Clone, Default)]
@@ -21,6 +22,9 @@ pub struct Transition<'a> {
     pub webhook: Option<OutboxEntry>,
     /// Record this LiveKit event id in the same transaction; a replay then changes nothing.
     pub event_id: Option<String>,
+    /// The move ends the call (`to` is final): it is counted in the tenant's
+    /// `call_outcome_counts` for the hour the call was created, in the same transaction.
+    pub ends_call: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -129,7 +133,8 @@ impl Store {
              sip_status_code = COALESCE($3, sip_status_code), last_error = COALESCE($4, last_error), \
              end_reason = COALESCE($5, end_reason), \
              participant_identity = COALESCE($6, participant_identity), \
-             sip_call_id = COALESCE($7, sip_call_id) WHERE id = $8 AND status IN ({})",
+             sip_call_id = COALESCE($7, sip_call_id) WHERE id = $8 AND status IN ({}) \
+             RETURNING tenant_id, created_at",
             if from.is_empty() { "NULL".to_owned() } else { from.join(", ") }
         );
         let mut q = sqlx::query(&sql)
@@ -144,7 +149,22 @@ impl Store {
         for f in &t.from {
             q = q.bind(*f);
         }
-        let applied = q.execute(&mut *tx).await?.rows_affected() == 1;
+        let moved = q.fetch_optional(&mut *tx).await?;
+        let applied = moved.is_some();
+        if let (Some(moved), true) = (&moved, t.ends_call) {
+            let tenant_id: String = moved.try_get("tenant_id")?;
+            let created_at: i64 = moved.try_get("created_at")?;
+            sqlx::query(
+                "INSERT INTO call_outcome_counts (tenant_id, hour, status, calls) \
+                 VALUES ($1, $2, $3, 1) ON CONFLICT (tenant_id, hour, status) \
+                 DO UPDATE SET calls = call_outcome_counts.calls + 1",
+            )
+            .bind(tenant_id)
+            .bind(created_at - created_at.rem_euclid(OUTCOME_HOUR_MICROS))
+            .bind(t.to)
+            .execute(&mut *tx)
+            .await?;
+        }
         if applied {
             if let Some(w) = &t.webhook {
                 sqlx::query(

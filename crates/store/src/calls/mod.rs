@@ -18,6 +18,11 @@ use crate::{Backend, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+/// A call in flight, written exactly as in the partial index `calls_in_flight` (migration
+/// 0120): a query uses that index only when its WHERE repeats this term as it is.
+pub(crate) const IN_FLIGHT: &str =
+    "status IN ('queued', 'claimed', 'dialing', 'ringing', 'answered')";
+
 /// Statuses that hold a concurrency slot.
 pub const ACTIVE_STATUSES: &str = "('claimed', 'dialing', 'ringing', 'answered')";
 

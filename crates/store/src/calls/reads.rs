@@ -99,6 +99,25 @@ impl Store {
         Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
     }
 
+    /// A tenant's calls past the queue and not ended yet (claimed, dialing, ringing,
+    /// answered), newest first.
+    pub async fn calls_in_progress(
+        &self,
+        tenant_id: &str,
+        limit: i64,
+    ) -> Result<Vec<CallRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM calls WHERE tenant_id = $1 AND {IN_FLIGHT} \
+             AND status <> 'queued' ORDER BY created_at DESC, id DESC LIMIT $2"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(tenant_id)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
+    }
+
     /// Answered calls, oldest update first, last touched before `before`: for checking with
     /// LiveKit that they are still up when no webhook said otherwise.
     pub async fn answered_calls(

@@ -101,6 +101,10 @@ impl RequestKind for InboundTrunks {
     ) -> Result<InboundTrunkRow, ServiceError> {
         stored::check_size(config)?;
         let (public, secrets) = stored::seal(&p.keyring, &row.id, config);
+        let secrets =
+            crate::records::keep_unchanged_sealed(&p.keyring, &row.secrets, &secrets, |f| {
+                stored::aad(&row.id, f)
+            });
         Ok(InboundTrunkRow {
             name: name.to_owned(),
             config: public,
