@@ -81,6 +81,12 @@ async fn fixtures(base: &str, key: &str) -> String {
                          "auth_token": TWILIO_TOKEN});
     let accounts = "/provider-accounts";
     let account_id = created(base, key, accounts, account.clone(), "provider_account_id").await;
+    // Number setups on the Twilio double's numbers (added by the test).
+    let number = |n: u32| {
+        json!({"provider_account_id": account_id, "number": format!("+1555030000{n}"),
+               "assistant_id": assistant_id, "direction": "outbound"})
+    };
+    let number_id = created(base, key, "/numbers", number(1), "number_id").await;
     // (operation, path parameter, the object it deletes)
     let deletes = [
         (
@@ -126,6 +132,11 @@ async fn fixtures(base: &str, key: &str) -> String {
             created(base, key, accounts, account, "provider_account_id").await,
         ),
         (
+            "DELETE /numbers/{id}",
+            "id",
+            created(base, key, "/numbers", number(2), "number_id").await,
+        ),
+        (
             "DELETE /keys/{key_id}",
             "key_id",
             created(base, key, "/keys", json!({"name": "spare"}), "key_id").await,
@@ -139,6 +150,7 @@ async fn fixtures(base: &str, key: &str) -> String {
         ("^/assistants/", "id", assistant_id),
         ("^/call/", "id", call_id),
         ("^/provider-accounts/", "id", account_id.clone()),
+        ("^/numbers/", "id", number_id),
     ];
     let mut config = String::new();
     for (name, parameter, id) in deletes {
@@ -164,6 +176,9 @@ async fn every_answer_matches_the_openapi_document() {
     // Provider accounts are checked with the provider: every provider API is the Twilio
     // double (the others answer 404 there, a refusal).
     let twilio = provider_doubles::TwilioDouble::start(TWILIO_SID, TWILIO_TOKEN).await;
+    for n in ["+15550300001", "+15550300002"] {
+        twilio.add_number(n);
+    }
     let providers = [
         "TRUNKLINE_TWILIO_API_URL",
         "TRUNKLINE_TWILIO_TRUNKING_URL",
