@@ -1,6 +1,7 @@
 //! trunkline's HTTP API: the seed-000 trunk endpoints and their extensions, the error
 //! envelope, sealing of secrets, and provisioning of LiveKit.
 
+pub mod config_doc;
 pub mod dashboard;
 pub mod envelope;
 pub mod error;
@@ -77,8 +78,9 @@ fn routes(state: AppState) -> Router {
         .merge(routes::trunk_test::routes())
         .merge(routes::trunk_health::routes())
         .merge(routes::provider_accounts::routes())
-        .merge(routes::numbers::routes())
         .merge(routes::audit::routes())
+        .merge(routes::config::routes())
+        .merge(routes::numbers::routes())
         .merge(routes::twilio_webhooks::routes())
         .route("/livekit/webhook", post(routes::livekit_webhook::receive))
         .route("/health", get(health::health))

@@ -23,6 +23,7 @@ const PARAMETERS: &[(&str, &[&str])] = &[
     ("/sip/dispatch-rules", &["limit", "cursor"]),
     ("/assistants", &["limit", "cursor"]),
     ("/audit", &["object_kind", "object_id", "limit", "cursor"]),
+    ("/config/import", &["dry_run"]),
     // Redirected to /sip/outbound-trunks with its query.
     ("/sip/trunks", &["limit", "cursor"]),
 ];

@@ -4,6 +4,7 @@
 
 mod assistants;
 pub mod audit;
+pub mod backup;
 mod calls;
 mod claims;
 mod dashboard_counts;
@@ -15,6 +16,7 @@ pub mod file_lock;
 mod fresh_reads;
 mod gauges;
 mod health;
+mod import_ids;
 mod inbound_trunks;
 mod keys;
 mod leases;

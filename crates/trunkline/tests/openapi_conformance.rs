@@ -48,7 +48,7 @@ async fn created(base: &str, key: &str, path: &str, body: Value, field: &str) ->
 /// Real objects for the path parameters, so that generated requests reach the handlers'
 /// logic rather than their 404: one of each kind for reads and changes, and one more for
 /// each delete, so a delete does not take the others' object away.
-async fn fixtures(base: &str, key: &str) -> String {
+async fn fixtures(base: &str, key: &str, twilio: &provider_doubles::TwilioDouble) -> String {
     let trunk = |n: u32| {
         json!({"trunk_name": format!("Trunk {n}"), "trunk_type": "twilio", "trunk_config": {
             "address": "example.pstn.twilio.com", "numbers": [format!("+1555010000{n}")],
@@ -81,9 +81,12 @@ async fn fixtures(base: &str, key: &str) -> String {
                          "auth_token": TWILIO_TOKEN});
     let accounts = "/provider-accounts";
     let account_id = created(base, key, accounts, account.clone(), "provider_account_id").await;
-    // Number setups on the Twilio double's numbers (added by the test).
+    // A number of the account set up for outbound calls (`POST /numbers`), one to read and
+    // one to delete.
     let number = |n: u32| {
-        json!({"provider_account_id": account_id, "number": format!("+1555030000{n}"),
+        let e164 = format!("+1555030000{n}");
+        twilio.add_number(&e164);
+        json!({"provider_account_id": account_id, "number": e164,
                "assistant_id": assistant_id, "direction": "outbound"})
     };
     let number_id = created(base, key, "/numbers", number(1), "number_id").await;
@@ -176,9 +179,6 @@ async fn every_answer_matches_the_openapi_document() {
     // Provider accounts are checked with the provider: every provider API is the Twilio
     // double (the others answer 404 there, a refusal).
     let twilio = provider_doubles::TwilioDouble::start(TWILIO_SID, TWILIO_TOKEN).await;
-    for n in ["+15550300001", "+15550300002"] {
-        twilio.add_number(n);
-    }
     let providers = [
         "TRUNKLINE_TWILIO_API_URL",
         "TRUNKLINE_TWILIO_TRUNKING_URL",
@@ -205,7 +205,7 @@ async fn every_answer_matches_the_openapi_document() {
     );
     let key = create_key(dir.path(), "schemathesis@acme.example", &[]);
     let config = dir.path().join("schemathesis.toml");
-    std::fs::write(&config, fixtures(&server.url, &key).await).unwrap();
+    std::fs::write(&config, fixtures(&server.url, &key, &twilio).await).unwrap();
     let started = Instant::now();
     let out = Command::new("st")
         .current_dir(dir.path())

@@ -3,6 +3,7 @@ pub mod audit;
 pub mod call_limits;
 pub mod call_transfer;
 pub mod calls;
+pub mod config;
 pub mod dispatch_rules;
 pub mod health;
 pub mod inbound_trunks;

@@ -44,8 +44,8 @@ pub struct NumberSetup {
     pub inbound_trunk_id: Option<String>,
     /// The dispatch rule to the assistant's agent (`SDR_…`), for `inbound` and `both`.
     pub dispatch_rule_id: Option<String>,
-    /// The Twilio side (trunk sid, domain, origination URL).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// The Twilio side (trunk sid, domain, origination URL); null while none is recorded.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub provider: Option<ProviderSide>,
     pub created_at: String,
 }
