@@ -191,7 +191,7 @@ mod tests {
             ringing_timeout: "thirty".into(),
             ..Default::default()
         };
-        let fields = by_field(&form.raw().err().expect("refused"));
+        let fields = by_field(&form.raw().expect_err("refused"));
         assert_eq!(
             fields.get("ringing_timeout").map(String::as_str),
             Some("Ringing timeout must be a whole number of seconds; got \"thirty\"")

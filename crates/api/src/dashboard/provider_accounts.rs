@@ -300,7 +300,7 @@ pub async fn new_form(session: Session, query: WhichQuery) -> Response {
     let Some((p, _, _)) = provider(&which) else {
         return layout::see_other("/ui/providers");
     };
-    let form = AccountForm::blank(*p);
+    let form = AccountForm::blank(p);
     layout::ok(form_page(
         &session,
         p,
@@ -322,7 +322,7 @@ pub async fn create(
             "Choose Twilio, Exotel or Telnyx from the provider accounts page.",
         ));
     };
-    let form = AccountForm::from_post(&post, *p, fields);
+    let form = AccountForm::from_post(&post, p, fields);
     match state
         .create_provider_account(&session.tenant_id, form.body())
         .await
