@@ -169,6 +169,7 @@ impl FromRequestParts<AppState> for Tenant {
         match state.tenants.authenticate(&state.store, &hash).await? {
             Some((id, list_generation)) => {
                 tracing::Span::current().record("tenant", id.as_str());
+                trunkline_store::Actor::key_hash(&hash);
                 Ok(Tenant {
                     id,
                     list_generation,

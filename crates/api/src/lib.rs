@@ -1,6 +1,7 @@
 //! trunkline's HTTP API: the seed-000 trunk endpoints and their extensions, the error
 //! envelope, sealing of secrets, and provisioning of LiveKit.
 
+pub mod config_doc;
 pub mod dashboard;
 pub mod envelope;
 pub mod error;
@@ -41,6 +42,13 @@ pub fn router(state: AppState) -> Router {
         .merge(dashboard::routes().with_state(state.clone()))
         .fallback_service(routes(state))
         .layer(middleware::from_fn(name_allowed_methods))
+        .layer(middleware::from_fn(audit_actor))
+}
+
+/// Each request acts as its own actor for the audit: the key its authentication names is
+/// recorded with any configuration change it makes.
+async fn audit_actor(req: Request, next: Next) -> Response {
+    trunkline_store::Actor::scope(next.run(req)).await
 }
 
 fn routes(state: AppState) -> Router {
@@ -70,6 +78,9 @@ fn routes(state: AppState) -> Router {
         .merge(routes::trunk_test::routes())
         .merge(routes::trunk_health::routes())
         .merge(routes::provider_accounts::routes())
+        .merge(routes::audit::routes())
+        .merge(routes::config::routes())
+        .merge(routes::numbers::routes())
         .merge(routes::twilio_webhooks::routes())
         .route("/livekit/webhook", post(routes::livekit_webhook::receive))
         .route("/health", get(health::health))

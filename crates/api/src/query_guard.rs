@@ -22,6 +22,8 @@ const PARAMETERS: &[(&str, &[&str])] = &[
     ("/sip/inbound-trunks", &["limit", "cursor"]),
     ("/sip/dispatch-rules", &["limit", "cursor"]),
     ("/assistants", &["limit", "cursor"]),
+    ("/audit", &["object_kind", "object_id", "limit", "cursor"]),
+    ("/config/import", &["dry_run"]),
     // Redirected to /sip/outbound-trunks with its query.
     ("/sip/trunks", &["limit", "cursor"]),
 ];

@@ -406,7 +406,7 @@ async fn interrupted_inbound_create(
     };
     server
         .store
-        .insert_inbound_trunk(&row, &[claim])
+        .insert_claiming(&row, &[claim][..])
         .await
         .unwrap()
         .expect("the number is free");
@@ -504,7 +504,13 @@ async fn a_pending_rule_past_its_grace_is_retired_and_its_keys_freed() {
     let keys = dispatch::keys(&config).unwrap();
     server
         .store
-        .insert_dispatch_rule(&row, std::slice::from_ref(&t), &keys)
+        .insert_claiming(
+            &row,
+            &trunkline_store::RuleClaims {
+                trunk_ids: std::slice::from_ref(&t),
+                keys: &keys,
+            },
+        )
         .await
         .unwrap()
         .expect("no conflict");

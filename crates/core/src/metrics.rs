@@ -47,6 +47,10 @@ pub fn describe() {
         "Trunks with health checks on, by state (up, down, unknown)"
     );
     describe_counter!(
+        trunkline_providers::PROVIDER_API_CALLS,
+        "Requests to the providers' APIs (Twilio, Exotel, Telnyx), by provider and outcome: ok, rate_limited (429; retried with backoff), unavailable, credentials, invalid_input, not_found, conflict or other"
+    );
+    describe_counter!(
         SCRAPE_ERRORS,
         "Scrapes whose state gauges could not be read from the database (the gauges keep their last values)"
     );

@@ -8,7 +8,7 @@ use trunkline_domain::trunk::PublicConfig;
 use trunkline_domain::{Secret, TrunkConfig, TrunkType};
 use trunkline_store::TrunkRow;
 
-fn aad(trunk_id: &str, field: &str) -> String {
+pub(crate) fn aad(trunk_id: &str, field: &str) -> String {
     format!("trunk:{trunk_id}:{field}")
 }
 
@@ -70,6 +70,31 @@ pub fn with_sealed_field(
         serde_json::from_str(secrets_json).unwrap_or_default();
     sealed.insert(field.to_owned(), keyring.seal(&aad(trunk_id, field), value));
     serde_json::to_string(&sealed).expect("map serializes")
+}
+
+/// `new_json` where each secret whose value is the one `old_json` sealed keeps its old
+/// sealed form (each seal draws a new nonce): an unchanged secret stays byte for byte the
+/// same at rest, which is how the audit tells a secret kept from one changed.
+pub fn keep_unchanged_sealed(
+    keyring: &Keyring,
+    old_json: &str,
+    new_json: &str,
+    aad: impl Fn(&str) -> String,
+) -> String {
+    let old: BTreeMap<String, String> = serde_json::from_str(old_json).unwrap_or_default();
+    let mut new: BTreeMap<String, String> = serde_json::from_str(new_json).unwrap_or_default();
+    for (field, sealed) in new.iter_mut() {
+        let Some(old_sealed) = old.get(field) else {
+            continue;
+        };
+        let open = |s: &str| keyring.open(&aad(field), s).ok();
+        if let (Some(was), Some(now)) = (open(old_sealed), open(sealed)) {
+            if was == now {
+                sealed.clone_from(old_sealed);
+            }
+        }
+    }
+    serde_json::to_string(&new).expect("map serializes")
 }
 
 /// `new_json` with `field` copied, still sealed, from `old_json` (same trunk, so the sealed

@@ -1,5 +1,6 @@
 //! Assistants and the per-tenant webhook signing secret.
 
+use crate::audit::{self, AuditEntry};
 use crate::{now_micros, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -46,6 +47,7 @@ const COLUMNS: &str = "id, tenant_id, name, config, created_at, updated_at";
 
 impl Store {
     pub async fn insert_assistant(&self, a: &AssistantRow) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO assistants (id, tenant_id, name, config, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -56,9 +58,13 @@ impl Store {
         .bind(&a.config)
         .bind(a.created_at)
         .bind(a.updated_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::unique(e, "assistant id"))?;
+        let entry = AuditEntry::new(&a.tenant_id, audit::kinds::ASSISTANT, &a.id)
+            .after(assistant_snapshot(&a.name, &a.config));
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -67,15 +73,7 @@ impl Store {
         tenant_id: &str,
         id: &str,
     ) -> Result<Option<AssistantRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM assistants WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
-        );
-        let r = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(r.as_ref().map(row).transpose()?)
+        live_assistant(&self.pool, tenant_id, id).await
     }
 
     pub async fn list_assistants(&self, tenant_id: &str) -> Result<Vec<AssistantRow>, StoreError> {
@@ -98,6 +96,8 @@ impl Store {
         name: &str,
         config: &str,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let before = live_assistant(&mut *tx, tenant_id, id).await?;
         let r = sqlx::query(
             "UPDATE assistants SET name = $1, config = $2, updated_at = $3 \
              WHERE id = $4 AND tenant_id = $5 AND deleted_at IS NULL",
@@ -107,13 +107,22 @@ impl Store {
         .bind(now_micros())
         .bind(id)
         .bind(tenant_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if let Some(b) = before.filter(|_| r.rows_affected() == 1) {
+            let entry = AuditEntry::new(tenant_id, audit::kinds::ASSISTANT, id)
+                .before(assistant_snapshot(&b.name, &b.config))
+                .after(assistant_snapshot(name, config));
+            audit::record(&mut tx, &entry).await?;
+        }
+        tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
 
     /// Soft delete: calls already placed keep their frozen plan.
     pub async fn delete_assistant(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let before = live_assistant(&mut *tx, tenant_id, id).await?;
         let r = sqlx::query(
             "UPDATE assistants SET deleted_at = $1 WHERE id = $2 AND tenant_id = $3 \
              AND deleted_at IS NULL",
@@ -121,8 +130,14 @@ impl Store {
         .bind(now_micros())
         .bind(id)
         .bind(tenant_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if let Some(b) = before.filter(|_| r.rows_affected() == 1) {
+            let entry = AuditEntry::new(tenant_id, audit::kinds::ASSISTANT, id)
+                .before(assistant_snapshot(&b.name, &b.config));
+            audit::record(&mut tx, &entry).await?;
+        }
+        tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -245,4 +260,26 @@ impl Store {
         .await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// A tenant's live assistant (read in a write's transaction, or from the pool).
+async fn live_assistant<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<AssistantRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM assistants WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
+    );
+    let r = sqlx::query(&sql)
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(e)
+        .await?;
+    Ok(r.as_ref().map(row).transpose()?)
+}
+
+/// The audit's view of an assistant (its configuration holds no secret).
+fn assistant_snapshot(name: &str, config: &str) -> serde_json::Value {
+    serde_json::json!({"name": name, "config": audit::json_column(config)})
 }

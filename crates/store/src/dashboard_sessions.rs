@@ -11,6 +11,8 @@ pub struct DashboardSession {
     pub tenant_name: String,
     pub csrf_token: String,
     pub expires_at: i64,
+    /// The key the session was signed in with: the dashboard's changes are made with it.
+    pub api_key_id: String,
 }
 
 impl Store {
@@ -74,7 +76,7 @@ impl Store {
         token_hash: &str,
     ) -> Result<Option<DashboardSession>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.tenant_id, t.name, s.csrf_token, s.expires_at FROM dashboard_sessions s \
+            "SELECT s.tenant_id, t.name, s.csrf_token, s.expires_at, s.api_key_id FROM dashboard_sessions s \
              JOIN api_keys k ON k.id = s.api_key_id JOIN tenants t ON t.id = s.tenant_id \
              WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND k.revoked_at IS NULL \
              AND s.expires_at > $2",
@@ -89,6 +91,7 @@ impl Store {
             tenant_name: r.try_get("name")?,
             csrf_token: r.try_get("csrf_token")?,
             expires_at: r.try_get("expires_at")?,
+            api_key_id: r.try_get("api_key_id")?,
         }))
     }
 

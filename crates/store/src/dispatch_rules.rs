@@ -2,8 +2,7 @@
 //! (trunk, caller, dialed number, PIN), checked atomically under the account's lock (see
 //! `inbound_trunks.rs`).
 
-use crate::inbound_trunks::lock_tenant;
-use crate::resource::{columns, insert_row, lifecycle_of, Claims, Kind, Resource};
+use crate::resource::{columns, lifecycle_of, Claims, Kind, Resource};
 use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
@@ -27,6 +26,7 @@ pub struct DispatchRuleRow {
 impl Resource for DispatchRuleRow {
     const KIND: Kind = Kind {
         table: "dispatch_rules",
+        audit_kind: crate::audit::kinds::DISPATCH_RULE,
         columns: Self::COLUMNS,
         remote_id: "livekit_rule_id",
         what: "dispatch rule id",
@@ -99,7 +99,7 @@ async fn holder(
 }
 
 /// Checks the named trunks and claims `keys` for `rule_id` (keys it holds already are kept).
-async fn reserve(
+pub(crate) async fn reserve(
     tx: &mut Transaction<'static, Any>,
     tenant_id: &str,
     rule_id: &str,
@@ -212,56 +212,6 @@ pub(crate) async fn settle(
 }
 
 impl Store {
-    /// Stores a new (pending) rule with its keys, or nothing on a conflict.
-    pub async fn insert_dispatch_rule(
-        &self,
-        r: &DispatchRuleRow,
-        trunk_ids: &[String],
-        keys: &[RuleKey],
-    ) -> Result<Result<(), RuleConflict>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, &r.tenant_id).await?;
-        insert_row(&mut *tx, r).await?;
-        if let Err(conflict) = reserve(&mut tx, &r.tenant_id, &r.id, trunk_ids, keys).await? {
-            tx.rollback().await?;
-            return Ok(Err(conflict));
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
-    }
-
-    /// Adds `keys` to a rule's (ahead of a change), or nothing on a conflict.
-    pub async fn reserve_rule_keys(
-        &self,
-        tenant_id: &str,
-        rule_id: &str,
-        trunk_ids: &[String],
-        keys: &[RuleKey],
-    ) -> Result<Result<(), RuleConflict>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, tenant_id).await?;
-        if let Err(conflict) = reserve(&mut tx, tenant_id, rule_id, trunk_ids, keys).await? {
-            tx.rollback().await?;
-            return Ok(Err(conflict));
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
-    }
-
-    /// Leaves a rule holding exactly `keep` of its keys.
-    pub async fn settle_rule_keys(
-        &self,
-        tenant_id: &str,
-        rule_id: &str,
-        keep: &[RuleKey],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, tenant_id).await?;
-        settle(&mut tx, rule_id, keep).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// The account's active rules that apply to every one of its trunks.
     pub async fn every_trunk_rules(
         &self,

@@ -1,5 +1,6 @@
 //! Per-trunk health-check settings and state (migration 0004).
 
+use crate::audit::{self, AuditEntry};
 use crate::{FairClaim, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -71,6 +72,15 @@ impl Store {
         down_after: i64,
         now: i64,
     ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let sql = format!("SELECT {COLUMNS} FROM trunk_health WHERE trunk_id = $1");
+        let before = sqlx::query(&sql)
+            .bind(trunk_id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .as_ref()
+            .map(row)
+            .transpose()?;
         sqlx::query(
             "INSERT INTO trunk_health (trunk_id, tenant_id, enabled, interval_secs, down_after, state, \
              misses, next_check_at) VALUES ($1, $2, $3, $4, $5, 'unknown', 0, $6) \
@@ -84,8 +94,13 @@ impl Store {
         .bind(interval_secs)
         .bind(down_after)
         .bind(now)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        let mut entry = AuditEntry::new(tenant_id, audit::kinds::HEALTH_CHECK, trunk_id)
+            .after(settings_snapshot(enabled, interval_secs, down_after));
+        entry.before = before.map(|b| settings_snapshot(b.enabled, b.interval_secs, b.down_after));
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -174,4 +189,13 @@ impl Store {
         tx.commit().await?;
         Ok(Some(state))
     }
+}
+
+/// The audit's view of a trunk's health-check settings (its state is not configuration).
+fn settings_snapshot(enabled: bool, interval_secs: i64, down_after: i64) -> serde_json::Value {
+    serde_json::json!({
+        "enabled": enabled,
+        "interval_secs": interval_secs,
+        "down_after": down_after,
+    })
 }

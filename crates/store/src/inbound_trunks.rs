@@ -7,9 +7,7 @@
 //! of `inbound_number_owners` and `inbound_number_claims` decide: of two concurrent claims
 //! exactly one inserts, and the other sees its row once it commits.
 
-use crate::resource::{
-    columns, insert_row, lifecycle_of, tombstone, Claims, Kind, Resource, WithSecrets,
-};
+use crate::resource::{columns, lifecycle_of, tombstone, Claims, Kind, Resource, WithSecrets};
 use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
@@ -34,6 +32,7 @@ pub struct InboundTrunkRow {
 impl Resource for InboundTrunkRow {
     const KIND: Kind = Kind {
         table: "inbound_trunks",
+        audit_kind: crate::audit::kinds::INBOUND_TRUNK,
         columns: Self::COLUMNS,
         remote_id: "livekit_trunk_id",
         what: "inbound trunk id",
@@ -105,7 +104,7 @@ pub(crate) async fn lock_tenant(
 
 /// Claims every pair for `trunk_id` (pairs it already holds are kept). Nothing is written
 /// when it returns a conflict, as long as the caller rolls back.
-async fn reserve(
+pub(crate) async fn reserve(
     tx: &mut Transaction<'static, Any>,
     tenant_id: &str,
     trunk_id: &str,
@@ -224,56 +223,6 @@ pub(crate) async fn settle(
 }
 
 impl Store {
-    /// Stores a new (pending) inbound trunk together with its number claims, or nothing if a
-    /// claim conflicts.
-    pub async fn insert_inbound_trunk(
-        &self,
-        t: &InboundTrunkRow,
-        claims: &[NumberClaim],
-    ) -> Result<Result<(), ClaimConflict>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, &t.tenant_id).await?;
-        insert_row(&mut *tx, t).await?;
-        if let Err(conflict) = reserve(&mut tx, &t.tenant_id, &t.id, claims).await? {
-            tx.rollback().await?;
-            return Ok(Err(conflict));
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
-    }
-
-    /// Adds `claims` to a trunk's (ahead of a change), or nothing on a conflict.
-    pub async fn reserve_inbound_claims(
-        &self,
-        tenant_id: &str,
-        trunk_id: &str,
-        claims: &[NumberClaim],
-    ) -> Result<Result<(), ClaimConflict>, StoreError> {
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, tenant_id).await?;
-        if let Err(conflict) = reserve(&mut tx, tenant_id, trunk_id, claims).await? {
-            tx.rollback().await?;
-            return Ok(Err(conflict));
-        }
-        tx.commit().await?;
-        Ok(Ok(()))
-    }
-
-    /// Leaves a trunk holding exactly `keep` of its claims (after a change, or to undo a
-    /// reservation whose change failed).
-    pub async fn settle_inbound_claims(
-        &self,
-        tenant_id: &str,
-        trunk_id: &str,
-        keep: &[NumberClaim],
-    ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin().await?;
-        lock_tenant(&mut tx, tenant_id).await?;
-        settle(&mut tx, trunk_id, keep).await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// A dispatch rule of the account that names this trunk, if any.
     pub async fn rule_naming_trunk(&self, trunk_id: &str) -> Result<Option<RuleRef>, StoreError> {
         let r = sqlx::query(

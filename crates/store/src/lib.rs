@@ -3,7 +3,10 @@
 //! several instances. Queries use `$n` placeholders, which both databases accept.
 
 mod assistants;
+pub mod audit;
+pub mod backup;
 mod calls;
+mod claims;
 mod dashboard_counts;
 mod dashboard_sessions;
 mod dispatch_rules;
@@ -13,11 +16,13 @@ pub mod file_lock;
 mod fresh_reads;
 mod gauges;
 mod health;
+mod import_ids;
 mod inbound_trunks;
 mod keys;
 mod leases;
 mod list_cache;
 mod number_approvals;
+mod numbers;
 mod open;
 mod outbox;
 mod provider_accounts;
@@ -31,9 +36,11 @@ mod trunks;
 mod warm_transfers;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
+pub use audit::{Actor, AuditAction, AuditEntry, AuditFilter, AuditRecord};
 pub use calls::{
     Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
 };
+pub use claims::{RuleClaims, StoredClaims};
 pub use dashboard_counts::OUTCOME_HOUR_MICROS;
 pub use dashboard_sessions::DashboardSession;
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};
@@ -44,6 +51,7 @@ pub use health::{CheckResult, HealthRow};
 pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
 pub use number_approvals::{Approval, PendingApproval, ANY_NUMBER};
+pub use numbers::NumberRow;
 pub use open::{beside, describe_url, sqlite_path, Backend};
 pub use outbox::{DeliveryResult, OutboxRow};
 pub use provider_accounts::{ProviderAccountRow, ProviderEventRow};

@@ -1,5 +1,6 @@
 //! Carrier accounts (Twilio, Exotel, Telnyx) and the webhook events their providers send.
 
+use crate::audit::{self, AuditEntry};
 use crate::{now_micros, Store, StoreError};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -58,6 +59,7 @@ fn event(r: &AnyRow) -> Result<ProviderEventRow, sqlx::Error> {
 
 impl Store {
     pub async fn insert_provider_account(&self, a: &ProviderAccountRow) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO provider_accounts \
              (id, tenant_id, provider, name, account_hint, credentials, created_at) \
@@ -70,9 +72,13 @@ impl Store {
         .bind(&a.account_hint)
         .bind(&a.credentials)
         .bind(a.created_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::unique(e, "provider account id"))?;
+        let entry = AuditEntry::new(&a.tenant_id, audit::kinds::PROVIDER_ACCOUNT, &a.id)
+            .after(account_snapshot(a));
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -82,16 +88,7 @@ impl Store {
         tenant_id: &str,
         id: &str,
     ) -> Result<Option<ProviderAccountRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM provider_accounts \
-             WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
-        );
-        let r = sqlx::query(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(r.as_ref().map(account).transpose()?)
+        live_account(&self.pool, tenant_id, id).await
     }
 
     /// The account `id` whatever its tenant: for provider webhooks, whose URL names the
@@ -130,6 +127,8 @@ impl Store {
         tenant_id: &str,
         id: &str,
     ) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let before = live_account(&mut *tx, tenant_id, id).await?;
         let r = sqlx::query(
             "UPDATE provider_accounts SET deleted_at = $1 \
              WHERE id = $2 AND tenant_id = $3 AND deleted_at IS NULL",
@@ -137,8 +136,14 @@ impl Store {
         .bind(now_micros())
         .bind(id)
         .bind(tenant_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if let Some(before) = before.filter(|_| r.rows_affected() == 1) {
+            let entry = AuditEntry::new(tenant_id, audit::kinds::PROVIDER_ACCOUNT, id)
+                .before(account_snapshot(&before));
+            audit::record(&mut tx, &entry).await?;
+        }
+        tx.commit().await?;
         Ok(r.rows_affected() == 1)
     }
 
@@ -215,4 +220,32 @@ impl Store {
         .await?;
         Ok(rows.iter().map(event).collect::<Result<_, _>>()?)
     }
+}
+
+/// The audit's view of an account: its credentials only as a marker.
+fn account_snapshot(a: &ProviderAccountRow) -> serde_json::Value {
+    serde_json::json!({
+        "provider": a.provider,
+        "name": a.name,
+        "account_hint": a.account_hint,
+        "secrets": {"credentials": "set"},
+    })
+}
+
+/// A tenant's account unless deleted (read in a write's transaction, or from the pool).
+async fn live_account<'e>(
+    e: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<ProviderAccountRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM provider_accounts \
+         WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
+    );
+    let r = sqlx::query(&sql)
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(e)
+        .await?;
+    Ok(r.as_ref().map(account).transpose()?)
 }

@@ -1,85 +1,101 @@
-//! The provider side of trunks made from a provider account: the provider's ids per trunk.
+//! The provider side of trunks made from a provider account (a Twilio Elastic SIP trunk with
+//! its credential list and numbers): a provisioned resource with the shared lifecycle
+//! (`resource.rs`), converged by the same engine as LiveKit's objects. `id` (`PT_…`) is
+//! carried in the provider objects' friendly names, so they are recognisably trunkline's.
 
-use crate::{now_micros, Store, StoreError};
-use sqlx::any::AnyRow;
+use crate::resource::{columns, lifecycle_of, Claims, Kind, Resource, WithSecrets};
+use crate::{now_micros, Status, Store, StoreError};
 use sqlx::Row;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct ProviderTrunkRow {
     pub id: String,
     pub tenant_id: String,
     pub account_id: String,
-    /// The trunkline trunk (`ST_…`) once made.
+    /// The trunkline trunk (`ST_…`) LiveKit dials through this side, once made.
     pub trunk_id: Option<String>,
-    /// `creating`, `active`, `missing` (deleted at the provider), `failed` or `deleted`.
-    pub status: String,
+    pub name: String,
+    /// The desired state: `{"numbers": [...], "username": ...}`.
+    pub config: String,
+    /// The generated credential's password, sealed.
+    pub secrets: String,
+    #[sqlx(try_from = "String")]
+    pub status: Status,
+    /// The provider's trunk (`TK…`).
     pub provider_trunk_sid: Option<String>,
+    /// The credential list last seen on the trunk (`CL…`), for display.
     pub credential_list_sid: Option<String>,
-    pub domain_name: String,
-    /// JSON array of E.164 numbers.
-    pub numbers: String,
+    pub desired_version: i64,
+    pub synced_version: i64,
     pub last_error: Option<String>,
+    pub synced_at: Option<i64>,
     pub created_at: i64,
+    pub updated_at: i64,
 }
 
-const COLUMNS: &str = "id, tenant_id, account_id, trunk_id, status, provider_trunk_sid, \
-    credential_list_sid, domain_name, numbers, last_error, created_at";
+impl Resource for ProviderTrunkRow {
+    const KIND: Kind = Kind {
+        table: "provider_trunks",
+        audit_kind: crate::audit::kinds::PROVIDER_TRUNK,
+        columns: Self::COLUMNS,
+        remote_id: "provider_trunk_sid",
+        what: "provider trunk id",
+        claims: Claims::None,
+        secrets: true,
+        status_forgets_sync: false,
+    };
 
-fn row(r: &AnyRow) -> Result<ProviderTrunkRow, sqlx::Error> {
-    Ok(ProviderTrunkRow {
-        id: r.try_get("id")?,
-        tenant_id: r.try_get("tenant_id")?,
-        account_id: r.try_get("account_id")?,
-        trunk_id: r.try_get("trunk_id")?,
-        status: r.try_get("status")?,
-        provider_trunk_sid: r.try_get("provider_trunk_sid")?,
-        credential_list_sid: r.try_get("credential_list_sid")?,
-        domain_name: r.try_get("domain_name")?,
-        numbers: r.try_get("numbers")?,
-        last_error: r.try_get("last_error")?,
-        created_at: r.try_get("created_at")?,
-    })
+    lifecycle_of!(provider_trunk_sid, secrets);
+
+    columns!(
+        id,
+        tenant_id,
+        account_id,
+        trunk_id,
+        name,
+        config,
+        secrets,
+        status,
+        provider_trunk_sid,
+        credential_list_sid,
+        desired_version,
+        synced_version,
+        last_error,
+        synced_at,
+        created_at,
+        updated_at
+    );
 }
+
+impl WithSecrets for ProviderTrunkRow {}
 
 impl Store {
-    pub async fn insert_provider_trunk(&self, p: &ProviderTrunkRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO provider_trunks (id, tenant_id, account_id, trunk_id, status, \
-             provider_trunk_sid, credential_list_sid, domain_name, numbers, last_error, \
-             created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
-        )
-        .bind(&p.id)
-        .bind(&p.tenant_id)
-        .bind(&p.account_id)
-        .bind(&p.trunk_id)
-        .bind(&p.status)
-        .bind(&p.provider_trunk_sid)
-        .bind(&p.credential_list_sid)
-        .bind(&p.domain_name)
-        .bind(&p.numbers)
-        .bind(&p.last_error)
-        .bind(p.created_at)
-        .execute(&self.writer)
-        .await
-        .map_err(|e| StoreError::unique(e, "provider trunk id"))?;
+    pub fn provider_trunks(&self) -> crate::Resources<'_, ProviderTrunkRow> {
+        self.resources()
+    }
+
+    /// Records the trunkline trunk a provider side serves.
+    pub async fn link_provider_trunk(&self, id: &str, trunk_id: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE provider_trunks SET trunk_id = $1, updated_at = $2 WHERE id = $3")
+            .bind(trunk_id)
+            .bind(now_micros())
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
-    /// Saves the row's provider ids, trunk, status and error as given.
-    pub async fn update_provider_trunk(&self, p: &ProviderTrunkRow) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE provider_trunks SET trunk_id = $1, status = $2, provider_trunk_sid = $3, \
-             credential_list_sid = $4, last_error = $5, updated_at = $6 WHERE id = $7",
-        )
-        .bind(&p.trunk_id)
-        .bind(&p.status)
-        .bind(&p.provider_trunk_sid)
-        .bind(&p.credential_list_sid)
-        .bind(&p.last_error)
-        .bind(now_micros())
-        .bind(&p.id)
-        .execute(&self.writer)
-        .await?;
+    /// Records the credential list the provider's trunk carries (shown, never acted on).
+    pub async fn set_provider_credential_list(
+        &self,
+        id: &str,
+        sid: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE provider_trunks SET credential_list_sid = $1 WHERE id = $2")
+            .bind(sid)
+            .bind(id)
+            .execute(&self.writer)
+            .await?;
         Ok(())
     }
 
@@ -89,38 +105,50 @@ impl Store {
         trunk_id: &str,
     ) -> Result<Option<ProviderTrunkRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM provider_trunks WHERE trunk_id = $1 \
-             AND status IN ('active', 'missing')"
+            "SELECT {} FROM provider_trunks WHERE trunk_id = $1 AND deleted_at IS NULL",
+            ProviderTrunkRow::COLUMNS
         );
-        let r = sqlx::query(&sql)
+        let r = sqlx::query_as(&sql)
             .bind(trunk_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(r.as_ref().map(row).transpose()?)
+        Ok(r)
     }
 
-    /// A trunk made from the account that still exists (or is being made), if any.
+    /// A live provider side (being made or made) of the account, if any.
     pub async fn provider_account_user(
         &self,
         account_id: &str,
     ) -> Result<Option<ProviderTrunkRow>, StoreError> {
         let sql = format!(
-            "SELECT {COLUMNS} FROM provider_trunks WHERE account_id = $1 \
-             AND status IN ('creating', 'active', 'missing') ORDER BY created_at LIMIT 1"
+            "SELECT {} FROM provider_trunks WHERE account_id = $1 AND deleted_at IS NULL \
+             ORDER BY created_at LIMIT 1",
+            ProviderTrunkRow::COLUMNS
         );
-        let r = sqlx::query(&sql)
+        let r = sqlx::query_as(&sql)
             .bind(account_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(r.as_ref().map(row).transpose()?)
+        Ok(r)
     }
 
-    /// Every trunk's live provider side, for the converge pass.
-    pub async fn active_provider_trunks(&self) -> Result<Vec<ProviderTrunkRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM provider_trunks WHERE status = 'active' ORDER BY created_at, id"
-        );
-        let rows = sqlx::query(&sql).fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(row).collect::<Result<_, _>>()?)
+    /// The accounts whose provider objects the converge pass must look at: those with a live
+    /// provider side, and those with one deleted or abandoned in the last `window_micros`
+    /// (whose objects may still be at the provider if the delete there failed half-way).
+    pub async fn provider_trunk_accounts(
+        &self,
+        window_micros: i64,
+    ) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT tenant_id, account_id FROM provider_trunks \
+             WHERE deleted_at IS NULL OR deleted_at > $1 ORDER BY account_id",
+        )
+        .bind(now_micros() - window_micros)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("tenant_id")?, r.try_get("account_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
     }
 }

@@ -8,8 +8,10 @@
 //! naming it is still recognised as ours). Writes after that are conditional on the version
 //! they concern, so a stale writer never overwrites a newer change.
 
+use crate::audit::{self, AuditEntry};
 use crate::status::Status;
 use crate::{dispatch_rules, inbound_trunks, now_micros, Store, StoreError};
+use serde_json::{json, Value};
 use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, FromRow, Row, Transaction};
 use std::collections::HashMap;
@@ -32,6 +34,8 @@ pub enum Claims {
 #[derive(Debug)]
 pub struct Kind {
     pub table: &'static str,
+    /// The kind as the audit names it (`audit::kinds`).
+    pub audit_kind: &'static str,
     /// Every column but `deleted_at` (`Resource::COLUMNS`).
     pub columns: &'static str,
     /// The column naming the remote object.
@@ -158,9 +162,11 @@ impl Store {
     }
 }
 
-/// Inserts `row` (inside the caller's transaction when claims go with it).
-pub(crate) async fn insert_row<'e, R: Resource>(
-    e: impl sqlx::Executor<'e, Database = Any>,
+/// Inserts `row` in the caller's transaction (with its claims, for kinds that have them).
+/// A row stored as it is (not `pending`) is a configuration change now; a pending one
+/// becomes one when it is confirmed.
+pub(crate) async fn insert_row<R: Resource>(
+    tx: &mut Transaction<'static, Any>,
     row: &R,
 ) -> Result<(), StoreError> {
     let k = &R::KIND;
@@ -173,10 +179,42 @@ pub(crate) async fn insert_row<'e, R: Resource>(
         placeholders.join(", ")
     );
     row.bind_columns(sqlx::query(&sql))
-        .execute(e)
+        .execute(&mut **tx)
         .await
         .map_err(|e| StoreError::unique(e, k.what))?;
+    let l = row.lifecycle();
+    if l.status != Status::Pending {
+        audit::record(tx, &entry_of::<R>(l).after(snapshot(l, None))).await?;
+    }
     Ok(())
+}
+
+/// The audit's view of a row: name and configuration, its secrets as markers (compared with
+/// the sealed values of `before` when there is one).
+fn snapshot(l: Lifecycle<'_>, before: Option<Lifecycle<'_>>) -> Value {
+    let mut v = json!({"name": l.name, "config": audit::json_column(l.config)});
+    if let Some(secrets) = l.secrets {
+        v["secrets"] = audit::secret_markers(secrets, before.and_then(|b| b.secrets));
+    }
+    v
+}
+
+fn entry_of<R: Resource>(l: Lifecycle<'_>) -> AuditEntry {
+    AuditEntry::new(l.tenant_id, R::KIND.audit_kind, l.id)
+}
+
+/// A row as `tx` sees it, live or not.
+async fn row_in<R: Resource>(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+) -> Result<Option<R>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM {} WHERE id = $1",
+        R::KIND.columns,
+        R::KIND.table
+    );
+    let r = sqlx::query(&sql).bind(id).fetch_optional(&mut **tx).await?;
+    Ok(r.as_ref().map(R::from_row).transpose()?)
 }
 
 /// Tombstones a row of `tenant_id` (`deleted`) and gives up its claims; `false` when it was
@@ -186,6 +224,7 @@ pub(crate) async fn tombstone<R: Resource>(
     tenant_id: &str,
     id: &str,
 ) -> Result<bool, StoreError> {
+    let before = row_in::<R>(tx, id).await?;
     let sql = format!(
         "UPDATE {} SET deleted_at = $1, updated_at = $1, status = '{}' \
          WHERE id = $2 AND tenant_id = $3 AND deleted_at IS NULL",
@@ -199,7 +238,13 @@ pub(crate) async fn tombstone<R: Resource>(
         .execute(&mut **tx)
         .await?;
     release_claims(R::KIND.claims, tx, id).await?;
-    Ok(done.rows_affected() == 1)
+    let deleted = done.rows_affected() == 1;
+    // A pending row was never part of the configuration a client saw.
+    if let Some(before) = before.filter(|b| deleted && b.lifecycle().status != Status::Pending) {
+        let l = before.lifecycle();
+        audit::record(tx, &entry_of::<R>(l).before(snapshot(l, None))).await?;
+    }
+    Ok(deleted)
 }
 
 async fn release_claims(
@@ -245,7 +290,9 @@ impl<R: Resource> Resources<'_, R> {
     /// Stores a new row (with no claims: kinds with claims insert through their own call,
     /// which reserves them in the same transaction).
     pub async fn insert(&self, row: &R) -> Result<(), StoreError> {
-        insert_row(&self.store.writer, row).await?;
+        let mut tx = self.store.writer.begin().await?;
+        insert_row(&mut tx, row).await?;
+        tx.commit().await?;
         self.changed(row.lifecycle().id).await?;
         Ok(())
     }
@@ -356,7 +403,22 @@ impl<R: Resource> Resources<'_, R> {
         if let Some(s) = secrets {
             q = q.bind(s);
         }
-        self.write(id, q).await
+        let mut tx = self.store.writer.begin().await?;
+        let before = row_in::<R>(&mut tx, id).await?;
+        let saved = q.execute(&mut *tx).await?.rows_affected() == 1;
+        if saved {
+            let after = row_in::<R>(&mut tx, id).await?;
+            if let (Some(before), Some(after)) = (&before, &after) {
+                let (b, a) = (before.lifecycle(), after.lifecycle());
+                let entry = entry_of::<R>(a)
+                    .before(snapshot(b, None))
+                    .after(snapshot(a, Some(b)));
+                audit::record(&mut tx, &entry).await?;
+            }
+        }
+        tx.commit().await?;
+        self.changed(id).await?;
+        Ok(saved)
     }
 
     /// Completes a create: the pending row takes `status` and the remote object's id (None
@@ -378,15 +440,23 @@ impl<R: Resource> Resources<'_, R> {
             k.remote_id,
             Status::Pending.as_str()
         );
-        self.write(
-            id,
-            sqlx::query(&sql)
-                .bind(status.as_str())
-                .bind(remote_id)
-                .bind(now_micros())
-                .bind(id),
-        )
-        .await
+        let mut tx = self.store.writer.begin().await?;
+        let done = sqlx::query(&sql)
+            .bind(status.as_str())
+            .bind(remote_id)
+            .bind(now_micros())
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        let confirmed = done.rows_affected() == 1;
+        // The create becomes part of the configuration here, with the row it confirms.
+        if let Some(row) = row_in::<R>(&mut tx, id).await?.filter(|_| confirmed) {
+            let l = row.lifecycle();
+            audit::record(&mut tx, &entry_of::<R>(l).after(snapshot(l, None))).await?;
+        }
+        tx.commit().await?;
+        self.changed(id).await?;
+        Ok(confirmed)
     }
 
     /// Records that the remote side holds `version` of this row under `remote_id` (None: it

@@ -36,6 +36,7 @@ pub struct TrunkSummary {
 impl Resource for TrunkRow {
     const KIND: Kind = Kind {
         table: "trunks",
+        audit_kind: crate::audit::kinds::OUTBOUND_TRUNK,
         columns: Self::COLUMNS,
         remote_id: "livekit_trunk_id",
         what: "trunk id",

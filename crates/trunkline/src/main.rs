@@ -5,6 +5,7 @@
 //! Thin on purpose: settings are parsed in `settings`, everything else lives in the crates.
 
 mod approvals;
+mod backup;
 mod bridge;
 mod client;
 mod database;
@@ -74,6 +75,14 @@ enum Command {
         #[command(subcommand)]
         command: trunks::TrunksCommand,
     },
+    /// Write every tenant's configuration to stdout, secrets still sealed under the master
+    /// key: `trunkline backup > backup.json`.
+    Backup,
+    /// Restore a backup into an empty database (refused otherwise, naming why).
+    Restore {
+        /// The file `trunkline backup` wrote.
+        file: std::path::PathBuf,
+    },
     /// Client: your account's SIP trunks and dispatch rules through a running trunkline's API,
     /// like `lk sip` (TRUNKLINE_URL, TRUNKLINE_API_KEY).
     Sip {
@@ -115,7 +124,11 @@ fn main() -> ExitCode {
     // something else must not stop `trunkline sip …` on a developer's machine.
     let on_database = matches!(
         cli.command,
-        Command::Keys { .. } | Command::Approvals { .. } | Command::Bridge(_)
+        Command::Keys { .. }
+            | Command::Approvals { .. }
+            | Command::Bridge(_)
+            | Command::Backup
+            | Command::Restore { .. }
     ) || needs_database_api(&cli.command);
     if on_database {
         if let Err(why) = parse::database_url(&db.database_url) {
@@ -131,6 +144,8 @@ fn main() -> ExitCode {
             #[cfg(feature = "api")]
             Command::Trunks { command } => trunks::run(db, command).await,
             Command::Bridge(args) => bridge::run(args).await.map(|()| true),
+            Command::Backup => backup::backup(db).await.map(|()| true),
+            Command::Restore { file } => backup::restore(db, file).await.map(|()| true),
             Command::Sip { out, command } => client::sip(&api, out, command).await.map(|()| true),
             Command::Call { out, command } => client::call(&api, out, command).await.map(|()| true),
             Command::Completions { shell } => {

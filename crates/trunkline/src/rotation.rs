@@ -40,6 +40,9 @@ async fn stored_key_ids(store: &Store) -> Result<BTreeSet<String>, String> {
     for r in store.inbound_trunks().all_secrets().await.map_err(e)? {
         ids.extend(records::sealed_key_ids(&r.secrets));
     }
+    for r in store.provider_trunks().all_secrets().await.map_err(e)? {
+        ids.extend(records::sealed_key_ids(&r.secrets));
+    }
     for w in store.all_webhook_secrets().await.map_err(e)? {
         ids.extend(webhook_key_ids(&w));
     }
@@ -125,6 +128,21 @@ async fn reseal_round(
                 .map_err(e)?
             {
                 done.inbound_trunks += 1;
+            }
+        }
+    }
+    for r in store.provider_trunks().all_secrets().await.map_err(e)? {
+        // Sealed the way trunk secrets are (per field, the row id in the associated data).
+        if stale(records::sealed_key_ids(&r.secrets)) {
+            found = true;
+            let resealed = records::reseal(keyring, &r.id, &r.secrets)?;
+            if store
+                .provider_trunks()
+                .replace_secrets(&r.id, &r.secrets, &resealed)
+                .await
+                .map_err(e)?
+            {
+                done.trunks += 1;
             }
         }
     }

@@ -163,11 +163,14 @@ impl FromRequestParts<AppState> for Session {
         };
         let hash = token_hash(token);
         match state.store.dashboard_session(&hash).await {
-            Ok(Some(s)) => Ok(Session {
-                tenant_id: s.tenant_id,
-                tenant_name: s.tenant_name,
-                csrf: s.csrf_token,
-                token_hash: hash,
+            Ok(Some(s)) => Ok({
+                trunkline_store::Actor::key_id(&s.api_key_id);
+                Session {
+                    tenant_id: s.tenant_id,
+                    tenant_name: s.tenant_name,
+                    csrf: s.csrf_token,
+                    token_hash: hash,
+                }
             }),
             Ok(None) => Err(to_sign_in(&parts.headers)),
             Err(e) => Err(PageError::from(e).into_response()),

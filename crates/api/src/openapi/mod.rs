@@ -71,7 +71,14 @@ use utoipa::{Modify, OpenApi};
         crate::routes::provider_accounts::remove,
         crate::routes::provider_accounts::numbers,
         crate::routes::provider_accounts::events,
+        crate::routes::numbers::create,
+        crate::routes::numbers::list,
+        crate::routes::numbers::show,
+        crate::routes::numbers::remove,
         crate::routes::twilio_webhooks::receive,
+        crate::routes::audit::list_audit,
+        crate::routes::config::export,
+        crate::routes::config::import,
         health::health,
         health::ready,
         openapi_json,
@@ -128,9 +135,18 @@ use utoipa::{Modify, OpenApi};
         crate::routes::provider_accounts::EventPage,
         trunkline_core::provider_accounts::AccountView,
         trunkline_core::provider_accounts::NumberView,
+        crate::routes::audit::AuditRecordView,
+        crate::routes::audit::AuditPage,
+        crate::routes::config::ConfigDocument,
+        crate::routes::config::ImportResult,
+        crate::config_doc::plan::Step,
+        crate::config_doc::plan::Action,
+        crate::config_doc::plan::MissingSecret,
+        trunkline_core::provider_accounts::numbers::NumberSetup,
+        crate::routes::numbers::NumberInput,
     )),
     modifiers(&BearerAuth, &SharedBehaviour),
-    tags((name = "trunks", description = "SIP trunks (seed 000)"), (name = "inbound", description = "Inbound trunks and dispatch rules (seed 002)"), (name = "calls", description = "Assistants, outbound calls, call tracking and end-of-call webhooks"), (name = "providers", description = "Provider accounts (Twilio, Exotel, Telnyx), their numbers and webhook events"), (name = "health"))
+    tags((name = "trunks", description = "SIP trunks (seed 000)"), (name = "inbound", description = "Inbound trunks and dispatch rules (seed 002)"), (name = "calls", description = "Assistants, outbound calls, call tracking and end-of-call webhooks"), (name = "providers", description = "Provider accounts (Twilio, Exotel, Telnyx), their numbers and webhook events"), (name = "configuration", description = "Audit of configuration changes, export and import"), (name = "health"))
 )]
 pub struct ApiDoc;
 

@@ -52,6 +52,11 @@ pub struct CreateInboundTrunk {
     /// E.164 numbers this trunk receives calls for.
     #[schema(example = json!(["+13074606119"]))]
     numbers: Option<Vec<String>>,
+    /// A Twilio provider account (`PA_…`): trunkline also makes the Twilio side (an Elastic
+    /// SIP trunk whose origination URL is `LIVEKIT_SIP_URI`, with `numbers` on it), shown as
+    /// `provider` in the answer. For Exotel and Telnyx accounts the 400 says which console
+    /// steps to take instead.
+    provider_account_id: Option<String>,
     /// IPs or CIDR networks calls may come from (`203.0.113.0/24`).
     allowed_addresses: Option<Vec<String>>,
     /// E.164 numbers of the callers this trunk accepts (all when empty).
@@ -205,6 +210,9 @@ pub async fn create_inbound_trunk(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     state.check_quota(&tenant.id, Quota::InboundTrunks).await?;
+    if let Some(account_id) = automated(&body)? {
+        return create_automated(&state, &tenant, body, &account_id).await;
+    }
     let (name, config) = parse_create(body)?;
     let created = state
         .provisioner
@@ -216,6 +224,50 @@ pub async fn create_inbound_trunk(
         "Inbound trunk created successfully",
         details(&state, &row)?,
     ))
+}
+
+/// The `provider_account_id` of a create that asks for the provider side too.
+fn automated(body: &Value) -> Result<Option<String>, ApiError> {
+    match body.get("provider_account_id") {
+        None => Ok(None),
+        Some(Value::String(id)) => Ok(Some(id.clone())),
+        Some(_) => Err(ApiError::field(
+            "provider_account_id",
+            "must be a string (PA_…)",
+        )),
+    }
+}
+
+/// `POST /sip/inbound-trunks` with `provider_account_id`: the provider routes the numbers
+/// to LiveKit, then LiveKit's inbound trunk is made (see `twilio_inbound`).
+async fn create_automated(
+    state: &AppState,
+    tenant: &Tenant,
+    mut body: Value,
+    account_id: &str,
+) -> Result<Response, ApiError> {
+    if let Value::Object(m) = &mut body {
+        m.remove("provider_account_id");
+    }
+    let (name, config) = parse_create(body)?;
+    let (created, side) = state
+        .create_twilio_inbound(&tenant.id, &name, account_id, &config)
+        .await?;
+    let row = owned_inbound_trunk(state, tenant, &created.id).await?;
+    tracing::info!(trunk_id = %row.id, status = %row.status, "inbound trunk created at Twilio and LiveKit");
+    Ok(ok(
+        "Inbound trunk created successfully",
+        crate::routes::provider_trunks::with_provider(details(state, &row)?, side)?,
+    ))
+}
+
+/// An inbound trunk's details, with its provider side when trunkline made one.
+async fn shown(state: &AppState, row: &InboundTrunkRow) -> Result<Value, ApiError> {
+    let d = details(state, row)?;
+    match state.inbound_provider_side(row).await? {
+        Some(side) => crate::routes::provider_trunks::with_provider(d, side),
+        None => serde_json::to_value(d).map_err(ApiError::internal),
+    }
 }
 
 /// List inbound trunks, a page at a time, oldest first (never any secret).
@@ -267,7 +319,7 @@ pub async fn get_inbound_trunk(
     let row = owned_inbound_trunk(&state, &tenant, &id).await?;
     Ok(ok(
         "Inbound trunk retrieved successfully",
-        details(&state, &row)?,
+        shown(&state, &row).await?,
     ))
 }
 
@@ -304,15 +356,24 @@ pub async fn patch_inbound_trunk(
     }
     let raw: RawInboundTrunk = from_value(Value::Object(merged), "")?;
     let (name, config) = raw.validate()?;
-    state
-        .provisioner
-        .update_inbound(&row, &name, &config)
-        .await?;
+    match state.store.provider_trunk_of(&row.id).await? {
+        Some(side) => {
+            state
+                .update_twilio_inbound(&row, &side, &name, &config)
+                .await?
+        }
+        None => {
+            state
+                .provisioner
+                .update_inbound(&row, &name, &config)
+                .await?
+        }
+    }
     let row = owned_inbound_trunk(&state, &tenant, &id).await?;
     tracing::info!(trunk_id = %row.id, "inbound trunk updated");
     Ok(ok(
         "Inbound trunk updated successfully",
-        details(&state, &row)?,
+        shown(&state, &row).await?,
     ))
 }
 
@@ -333,6 +394,9 @@ pub async fn delete_inbound_trunk(
     TrunkPath(id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_inbound_trunk(&state, &tenant, &id).await?;
+    // A dispatch rule naming the trunk refuses the delete before anything goes.
+    state.provisioner.check_inbound_deletable(&row).await?;
+    state.delete_inbound_provider_side(&row).await?;
     if !state.provisioner.delete_inbound(&row).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }

@@ -1,11 +1,14 @@
 pub mod assistants;
+pub mod audit;
 pub mod call_limits;
 pub mod call_transfer;
 pub mod calls;
+pub mod config;
 pub mod dispatch_rules;
 pub mod health;
 pub mod inbound_trunks;
 pub mod livekit_webhook;
+pub mod numbers;
 pub mod outbound_trunks;
 pub mod provider_accounts;
 pub mod provider_trunks;

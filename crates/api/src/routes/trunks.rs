@@ -299,8 +299,18 @@ pub async fn patch_trunk(
         return Err(errors.into());
     }
     let (name, config) = (name.expect("valid"), config.expect("valid"));
-    check_target(&state, &config)?;
-    state.provisioner.update(&row, &name, &config).await?;
+    match state.store.provider_trunk_of(&row.id).await? {
+        // An automated trunk: its numbers change at the provider too.
+        Some(side) => {
+            state
+                .update_twilio_trunk(&row, &side, &name, &config)
+                .await?
+        }
+        None => {
+            check_target(&state, &config)?;
+            state.provisioner.update(&row, &name, &config).await?
+        }
+    }
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
     tracing::info!(trunk_id = %row.id, "trunk updated");
     Ok(ok("Trunk updated successfully", details(&state, &row)?))
@@ -322,7 +332,7 @@ pub async fn delete_trunk(
     TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_trunk(&state, &tenant, &trunk_id).await?;
-    state.delete_provider_side(&tenant.id, &row).await?;
+    state.delete_provider_side(&row).await?;
     if !state.provisioner.delete(&row).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }

@@ -14,13 +14,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use trunkline_core::calls::render::public_status;
-use trunkline_core::calls::transfer::transfer_target;
-use trunkline_core::calls::warm_transfer::{self as wt, CompleteError, Request};
+use trunkline_core::calls::warm_transfer_requests as wtr;
 use trunkline_core::timefmt::iso8601;
-use trunkline_domain::assistant::{agent_name, MAX_METADATA_BYTES};
-use trunkline_domain::call::CallStatus;
-use trunkline_store::{CallRow, Status, WarmTransferRow};
+use trunkline_store::WarmTransferRow;
 use utoipa::ToSchema;
 
 pub fn routes() -> Router<AppState> {
@@ -93,31 +89,6 @@ fn view(t: &WarmTransferRow) -> WarmTransferView {
     }
 }
 
-/// What CreateSIPParticipant dials for a validated target: the number, or the SIP user.
-fn dial_string(target: &str) -> Result<String, ApiError> {
-    let lower = target.to_ascii_lowercase();
-    let rest = ["tel:", "sips:", "sip:"]
-        .iter()
-        .find_map(|p| lower.strip_prefix(p).map(|_| &target[p.len()..]))
-        .unwrap_or(target);
-    let user = rest.split(['@', ';', '?']).next().unwrap_or_default();
-    if user.is_empty() {
-        return Err(ApiError::field(
-            "to",
-            "a SIP URI must name a user (sip:USER@HOST): the user is dialed over the call's outbound trunk",
-        ));
-    }
-    Ok(user.to_owned())
-}
-
-async fn call_of(state: &AppState, tenant: &str, id: &str) -> Result<CallRow, ApiError> {
-    state
-        .store
-        .get_call(tenant, id)
-        .await?
-        .ok_or(ApiError::NotFound(NOT_FOUND))
-}
-
 /// Starts a warm transfer: a consultation room, the agent dispatched into it, the target
 /// dialed into it. Answers at once; the transfer's progress shows in
 /// `GET /call/{id}/warm-transfers`.
@@ -138,66 +109,12 @@ pub async fn start(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let body: WarmBody = from_value(body, "")?;
-    let target = transfer_target(
-        body.to
-            .as_deref()
-            .ok_or_else(|| ApiError::field("to", "is required"))?,
-    )?;
-    let dial = dial_string(&target)?;
-    let agent = match body.agent_name.as_deref() {
-        Some(a) => Some(
-            agent_name("agent_name", a).map_err(|e| ApiError::field("agent_name", e.message))?,
-        ),
-        None => None,
-    };
-    if let Some(m) = &body.metadata {
-        if m.to_string().len() > MAX_METADATA_BYTES {
-            return Err(ApiError::field(
-                "metadata",
-                format!("must be at most {MAX_METADATA_BYTES} bytes of JSON"),
-            ));
-        }
-    }
-    let call = call_of(&state, &tenant.id, &id).await?;
-    if call.status != CallStatus::Answered.as_str() {
-        return Err(ApiError::Conflict(format!(
-            "only an answered call can be warm-transferred; this one is {}",
-            public_status(&call)
-        )));
-    }
-    let lk = state.require_livekit()?;
-    if let Some(open) = wt::open(&state.store, lk, &call).await? {
-        return Err(ApiError::Conflict(format!(
-            "the call already has a warm transfer in progress ({}, {}): complete or cancel it first",
-            open.id, open.status
-        )));
-    }
-    let Some(agent) = agent.or_else(|| wt::default_agent(&call)) else {
-        return Err(ApiError::field(
-            "agent_name",
-            "is required: the call's own agent is unknown",
-        ));
-    };
-    let trunk = state.store.outbound_trunks().live(&call.trunk_id).await?;
-    let Some(lk_trunk) = trunk
-        .filter(|t| t.status == Status::Provisioned)
-        .and_then(|t| t.livekit_trunk_id)
-    else {
-        return Err(ApiError::Conflict(
-            "the call's outbound trunk is deleted or not provisioned in LiveKit: the target cannot be dialed over it".into(),
-        ));
-    };
-    let req = Request {
-        target,
-        dial,
-        agent_name: agent,
+    let input = wtr::StartInput {
+        to: body.to,
+        agent_name: body.agent_name,
         metadata: body.metadata,
     };
-    let Some(t) = wt::start(&state.store, lk, &call, lk_trunk, req).await? else {
-        return Err(ApiError::Conflict(
-            "the call already has a warm transfer in progress: complete or cancel it first".into(),
-        ));
-    };
+    let t = wtr::start(&state, &tenant.id, &id, input, NOT_FOUND).await?;
     Ok((
         StatusCode::ACCEPTED,
         ok("Warm transfer started: dialing the target", view(&t)),
@@ -221,36 +138,7 @@ pub async fn complete(
     tenant: Tenant,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let call = call_of(&state, &tenant.id, &id).await?;
-    let lk = state.require_livekit()?;
-    let Some(t) = wt::open(&state.store, lk, &call).await? else {
-        return Err(ApiError::Conflict(
-            "the call has no warm transfer in progress: start one with POST /call/{id}/warm-transfer".into(),
-        ));
-    };
-    if t.status != wt::CONSULTING {
-        return Err(ApiError::Conflict(format!(
-            "the transfer target has not answered yet ({} is {}): wait for status consulting, or cancel",
-            t.id, t.status
-        )));
-    }
-    if call.status != CallStatus::Answered.as_str() {
-        return Err(ApiError::Conflict(format!(
-            "the caller is no longer on the call ({}): cancel the transfer",
-            public_status(&call)
-        )));
-    }
-    match wt::complete(&state.store, lk, &call, &t).await {
-        Ok(()) => {}
-        Err(CompleteError::TargetGone) => {
-            return Err(ApiError::Conflict(
-                "the transfer target left the consultation before the transfer completed".into(),
-            ))
-        }
-        Err(CompleteError::LiveKit(e)) => return Err(e.into()),
-        Err(CompleteError::Store(e)) => return Err(e.into()),
-    }
-    let done = latest(&state, &call.id, &t.id).await?;
+    let done = wtr::complete(&state, &tenant.id, &id, NOT_FOUND).await?;
     Ok(ok("Warm transfer completed", view(&done)).into_response())
 }
 
@@ -269,19 +157,7 @@ pub async fn cancel(
     tenant: Tenant,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let call = call_of(&state, &tenant.id, &id).await?;
-    let lk = state.require_livekit()?;
-    let open = wt::open(&state.store, lk, &call).await?;
-    let ended = match &open {
-        Some(t) => wt::cancel(&state.store, lk, t).await?,
-        None => false,
-    };
-    let Some(t) = open.filter(|_| ended) else {
-        return Err(ApiError::Conflict(
-            "the call has no warm transfer in progress to cancel".into(),
-        ));
-    };
-    let done = latest(&state, &call.id, &t.id).await?;
+    let done = wtr::cancel(&state, &tenant.id, &id, NOT_FOUND).await?;
     Ok(ok("Warm transfer cancelled", view(&done)).into_response())
 }
 
@@ -298,37 +174,7 @@ pub async fn list(
     tenant: Tenant,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    let call = call_of(&state, &tenant.id, &id).await?;
-    if let Some(lk) = state.livekit.as_ref() {
-        wt::open(&state.store, lk, &call).await?;
-    }
-    let all = state.store.warm_transfers(&call.id).await?;
+    let all = wtr::list(&state, &tenant.id, &id, NOT_FOUND).await?;
     let views: Vec<WarmTransferView> = all.iter().map(view).collect();
     Ok(ok("Warm transfers", views).into_response())
-}
-
-async fn latest(state: &AppState, call_id: &str, id: &str) -> Result<WarmTransferRow, ApiError> {
-    state
-        .store
-        .warm_transfers(call_id)
-        .await?
-        .into_iter()
-        .find(|t| t.id == id)
-        .ok_or(ApiError::NotFound(NOT_FOUND))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn what_is_dialed() {
-        assert_eq!(dial_string("tel:+15550100000").unwrap(), "+15550100000");
-        assert_eq!(dial_string("sip:2001@pbx.example.com").unwrap(), "2001");
-        assert_eq!(
-            dial_string("SIPS:alice@pbx.example.com;transport=tls").unwrap(),
-            "alice"
-        );
-        assert!(dial_string("sip:@pbx.example.com").is_err());
-    }
 }

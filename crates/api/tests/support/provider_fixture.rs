@@ -109,3 +109,129 @@ pub fn assert_no_secret(what: &str, text: &str) {
         assert!(!text.contains(s), "{what} carries a credential: {text}");
     }
 }
+
+/// A server with the provider doubles, a LiveKit, and a Twilio account (`PA_…`).
+pub struct TwilioEnv {
+    pub twilio: TwilioDouble,
+    pub providers: Providers,
+    pub db: TestDb,
+    pub server: TestServer,
+    pub key: String,
+    pub account: String,
+}
+
+pub async fn twilio_env(livekit: LiveKit<'_>) -> TwilioEnv {
+    let providers = Providers::start().await;
+    let db = TestDb::fresh().await;
+    let settings = Arc::new(providers.settings());
+    let server = TestServer::start_custom(&db, livekit, None, |state| {
+        state.providers = settings;
+    })
+    .await;
+    let key = server.tenant("a@example.com").await;
+    let account = account(&server, &key, &twilio_body()).await;
+    TwilioEnv {
+        twilio: providers.twilio.clone(),
+        providers,
+        db,
+        server,
+        key,
+        account,
+    }
+}
+
+/// `POST /sip/create-outbound-trunk` body of a trunk automated at Twilio.
+pub fn automated_trunk_body(account: &str, numbers: Value) -> Value {
+    json!({"trunk_name": "Twilio automated", "trunk_type": "twilio",
+           "trunk_config": {"provider_account_id": account, "numbers": numbers}})
+}
+
+/// The ids an automated trunk's create answered with.
+pub struct Automated {
+    pub trunk_id: String,
+    pub livekit_trunk_id: String,
+    pub twilio_trunk_sid: String,
+    pub credential_list_sid: String,
+    pub domain_name: String,
+}
+
+impl TwilioEnv {
+    /// Creates a trunk automated at Twilio with `numbers` and checks it was made.
+    pub async fn automated_trunk(&self, numbers: &[&str]) -> Automated {
+        let (status, json) = self
+            .server
+            .post(
+                "/sip/create-outbound-trunk",
+                &self.key,
+                &automated_trunk_body(&self.account, json!(numbers)),
+            )
+            .await;
+        assert_eq!(status, 200, "{json}");
+        let d = &json["data"];
+        let s = |v: &Value| v.as_str().unwrap_or_else(|| panic!("{json}")).to_owned();
+        Automated {
+            trunk_id: s(&d["trunk_id"]),
+            livekit_trunk_id: s(&d["livekit_trunk_id"]),
+            twilio_trunk_sid: s(&d["provider"]["twilio_trunk_sid"]),
+            credential_list_sid: s(&d["provider"]["credential_list_sid"]),
+            domain_name: s(&d["provider"]["domain_name"]),
+        }
+    }
+
+    /// `GET /sip/trunks/{id}`'s data.
+    pub async fn trunk(&self, id: &str) -> Value {
+        let (status, json) = self
+            .server
+            .get(&format!("/sip/trunks/{id}"), &self.key)
+            .await;
+        assert_eq!(status, 200, "{json}");
+        json["data"].clone()
+    }
+
+    /// `DELETE /provider-accounts/{the account}`.
+    pub async fn delete_account(&self) -> (u16, Value) {
+        let path = format!("/provider-accounts/{}", self.account);
+        self.server
+            .send("DELETE", &path, Some(&self.key), None)
+            .await
+    }
+
+    /// `DELETE /sip/trunks/{id}`, which must succeed.
+    pub async fn delete_trunk(&self, id: &str) {
+        let path = format!("/sip/trunks/{id}");
+        let (status, json) = self
+            .server
+            .send("DELETE", &path, Some(&self.key), None)
+            .await;
+        assert_eq!(status, 200, "{json}");
+    }
+
+    /// The trunk sid a number is on at Twilio (Null when none).
+    pub fn number_trunk(&self, pn: &str) -> Value {
+        self.twilio
+            .numbers()
+            .into_iter()
+            .find(|n| n["sid"] == pn)
+            .map(|n| n["trunk_sid"].clone())
+            .unwrap_or_else(|| panic!("no number {pn}"))
+    }
+
+    /// A Twilio request made directly (as a user at the console would), with the account's
+    /// own credentials.
+    pub async fn twilio_call(&self, method: &str, path: &str, form: Option<&str>) -> u16 {
+        let mut req = self
+            .server
+            .http
+            .request(
+                method.parse().unwrap(),
+                format!("{}{path}", self.twilio.url()),
+            )
+            .basic_auth(TW_SID, Some(TW_TOKEN));
+        if let Some(f) = form {
+            req = req
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .body(f.to_owned());
+        }
+        req.send().await.unwrap().status().as_u16()
+    }
+}

@@ -14,6 +14,7 @@ pub mod signing;
 pub mod tracking;
 pub mod transfer;
 pub mod warm_transfer;
+pub mod warm_transfer_requests;
 pub mod webhooks_out;
 
 use serde::{Deserialize, Serialize};

@@ -1,38 +1,45 @@
 //! Outbound trunks made at Twilio from a provider account: `POST /sip/create-outbound-trunk`
-//! with `trunk_config: {"provider_account_id", "numbers"}` creates an Elastic SIP Trunk with
-//! a unique `*.pstn.twilio.com` domain, a credential list holding a generated credential
-//! associated for termination, and the numbers on the trunk; then LiveKit's outbound trunk
-//! with that domain and credential, through the usual create path (which seals the password).
+//! with `trunk_config: {"provider_account_id", "numbers"}` creates an Elastic SIP Trunk (its
+//! domain derived from its sid), a credential list holding a generated credential associated
+//! for termination, and the numbers on the trunk; then LiveKit's outbound trunk with that
+//! domain and credential, through the usual create path (which seals the password).
 //!
-//! Every Twilio object carries `trunkline PT_…` in its friendly name, and the ids are kept, so
-//! that a delete removes exactly what trunkline made. A failure on the way undoes what was
-//! made, in reverse, before answering: no half-made trunk is left behind.
+//! The Twilio side is a provisioned resource of its own (`PT_…`, converged by the engine:
+//! `provisioning::provider_side`), so a failure on the way, a crash, an out-of-band change
+//! or delete at Twilio are all repaired the same way as LiveKit's objects.
 
 use super::connect::{service_error, AccountClient};
-use crate::provisioning::Created;
+use crate::provisioning::provider_side::twilio_domain;
+use crate::provisioning::{Created, TwilioSideConfig};
+use crate::records;
 use crate::{ServiceError, ServiceResult, Services};
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 use trunkline_domain::trunk::{validate_numbers, RawSipTrunkConfig};
 use trunkline_domain::{ids::random_hex, TrunkConfig, TrunkType, ValidationErrors};
-use trunkline_providers::twilio::{TrunkParams, TwilioClient};
-use trunkline_providers::{ErrorKind, Secret};
-use trunkline_store::{now_micros, ProviderTrunkRow, TrunkRow};
+use trunkline_providers::twilio::TwilioClient;
+use trunkline_store::{ProviderTrunkRow, TrunkRow};
 
 /// The provider side of a trunk as `GET /sip/trunks/{id}` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ProviderSide {
     pub provider: &'static str,
     pub provider_account_id: String,
+    /// trunkline's id of the provider side (`PT_…`), carried in the provider objects' names.
+    pub provider_trunk_id: String,
+    /// `provisioned`; `unprovisioned` while the provider cannot be reached (or before the
+    /// first pass after an upgrade); `error` when the provider refused the configuration.
     pub status: String,
+    /// Why the provider side is not `provisioned`.
+    pub last_error: Option<String>,
     pub twilio_trunk_sid: Option<String>,
     pub credential_list_sid: Option<String>,
-    pub domain_name: String,
-    pub numbers: Value,
-}
-
-fn field(name: &str, message: impl Into<String>) -> ServiceError {
-    ServiceError::field(format!("trunk_config.{name}"), message)
+    /// The termination domain LiveKit dials (derived from the trunk's sid).
+    pub domain_name: Option<String>,
+    pub numbers: Vec<String>,
+    /// Where Twilio sends the numbers' calls (LiveKit's SIP endpoint), for an inbound trunk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origination_url: Option<String>,
 }
 
 /// What Twilio requires of a credential's password (12 or more, a digit, both cases).
@@ -85,38 +92,256 @@ impl Services {
             .get("provider_account_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        self.create_twilio_outbound(tenant_id, name, account_id, &numbers, None, "trunk_config.")
+            .await
+    }
+
+    /// Makes both sides of an outbound trunk automated at Twilio for `numbers`; with
+    /// `origination`, the Twilio trunk also sends the numbers' inbound calls there (a number
+    /// used both ways, on one Twilio trunk). `prefix` goes before the field names of errors.
+    pub(super) async fn create_twilio_outbound(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        account_id: &str,
+        numbers: &[trunkline_domain::E164],
+        origination: Option<String>,
+        prefix: &str,
+    ) -> ServiceResult<(Created, ProviderSide)> {
+        let (account, tw) = self
+            .twilio_account_for(tenant_id, account_id, prefix)
+            .await?;
+        self.check_numbers_free(&tw, numbers, prefix).await?;
+        let hex = random_hex();
+        let username = format!("tl{}", &hex[..16]);
+        let password = generated_password();
+        let side_config = TwilioSideConfig {
+            numbers: numbers.iter().map(|n| n.as_str().to_owned()).collect(),
+            username: username.clone(),
+            password: Some(password.clone()),
+            origination,
+        };
+        // The Twilio side through the engine's create path: recorded `pending` first, so a
+        // crash mid-way leaves a row the reconciler finds and cleans up with its objects.
+        let wanted_numbers = side_config.numbers.clone();
+        self.with_twilio_side(
+            tenant_id,
+            name,
+            &account.id,
+            &tw,
+            &side_config,
+            |side| async move {
+                let tk = side
+                    .provider_trunk_sid
+                    .ok_or_else(|| ServiceError::internal("Twilio trunk without a sid"))?;
+                let config = RawSipTrunkConfig {
+                    address: Some(twilio_domain(&tk)),
+                    numbers: Some(wanted_numbers),
+                    username: Some(Some(username)),
+                    password: Some(Some(password)),
+                    transport: None,
+                    media_encryption: None,
+                }
+                .validate(TrunkType::Twilio, "trunk_config")
+                .map_err(|e| ServiceError::internal(format!("generated trunk config: {e}")))?;
+                self.provisioner
+                    .create(
+                        tenant_id,
+                        name,
+                        TrunkType::Twilio,
+                        &TrunkConfig::Sip(config),
+                    )
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// Makes the Twilio side (through the engine's create path: recorded `pending` first, so
+    /// a crash mid-way leaves a row the reconciler cleans up with its objects), then the
+    /// LiveKit side through `livekit`, given the Twilio side's row. If that fails, the Twilio
+    /// side is removed again (Twilio unreachable by then: the reconciler removes the trunk,
+    /// which names a deleted row).
+    pub(super) async fn with_twilio_side<F, Fut>(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        account_id: &str,
+        tw: &TwilioClient,
+        side_config: &TwilioSideConfig,
+        livekit: F,
+    ) -> ServiceResult<(Created, ProviderSide)>
+    where
+        F: FnOnce(ProviderTrunkRow) -> Fut,
+        Fut: std::future::Future<Output = ServiceResult<Created>>,
+    {
+        let made = self
+            .provisioner
+            .create_twilio_side(tenant_id, name, account_id, tw, side_config)
+            .await?;
+        let side_row = self
+            .store
+            .provider_trunks()
+            .live(&made.id)
+            .await?
+            .ok_or_else(|| ServiceError::internal("provider trunk gone after its create"))?;
+        let created = match livekit(side_row.clone()).await {
+            Ok(c) => c,
+            Err(e) => {
+                if let Err(undo) = self.provisioner.delete_twilio_side(&side_row, tw).await {
+                    tracing::warn!(provider_trunk = %side_row.id, error = %undo, "could not undo the Twilio side of a failed create; the reconciler will");
+                    let _ = self
+                        .store
+                        .provider_trunks()
+                        .mark_deleted(tenant_id, &side_row.id)
+                        .await;
+                }
+                return Err(e);
+            }
+        };
+        self.store
+            .link_provider_trunk(&side_row.id, &created.id)
+            .await?;
+        let side_row = self
+            .store
+            .provider_trunks()
+            .live(&side_row.id)
+            .await?
+            .unwrap_or(side_row);
+        Ok((created, side(&side_row)))
+    }
+
+    /// Changes the Twilio side's numbers (if they change), then the LiveKit side through
+    /// `livekit`; if that fails, Twilio gets the old numbers back (or, if it cannot be
+    /// reached, the next pass puts the stored ones back).
+    pub(super) async fn with_twilio_numbers<Fut>(
+        &self,
+        side_row: &ProviderTrunkRow,
+        name: &str,
+        numbers: Vec<String>,
+        livekit: Fut,
+    ) -> ServiceResult<()>
+    where
+        Fut: std::future::Future<Output = ServiceResult<()>>,
+    {
+        let before = TwilioSideConfig::of(side_row)?;
+        let tw = self.twilio_client_of(side_row).await?;
+        let changes = numbers != before.numbers;
+        if changes {
+            let wanted = TwilioSideConfig {
+                numbers,
+                ..before.clone()
+            };
+            self.provisioner
+                .update_twilio_side(side_row, &tw, name, &wanted)
+                .await?;
+        }
+        let Err(e) = livekit.await else {
+            return Ok(());
+        };
+        if changes {
+            if let Some(now) = self.store.provider_trunks().live(&side_row.id).await? {
+                if let Err(undo) = self
+                    .provisioner
+                    .update_twilio_side(&now, &tw, &now.name, &before)
+                    .await
+                {
+                    tracing::warn!(provider_trunk = %side_row.id, error = %undo, "Twilio keeps the new numbers until a pass puts the stored ones back");
+                }
+            }
+        }
+        Err(e)
+    }
+
+    /// A PATCH of an automated trunk: its address and credential are trunkline's (refused
+    /// if changed); new numbers go to Twilio first, then to LiveKit and the trunk. If LiveKit
+    /// refuses, Twilio gets the old numbers back.
+    pub async fn update_twilio_trunk(
+        &self,
+        row: &TrunkRow,
+        side_row: &ProviderTrunkRow,
+        name: &str,
+        config: &TrunkConfig,
+    ) -> ServiceResult<()> {
+        let TrunkConfig::Sip(new) = config else {
+            return Err(ServiceError::internal("an automated trunk that is not SIP"));
+        };
+        let TrunkConfig::Sip(old) = records::open(&self.keyring, row)? else {
+            return Err(ServiceError::internal("an automated trunk that is not SIP"));
+        };
+        let mut errors = ValidationErrors::default();
+        let managed = "is made by trunkline at Twilio for this trunk and cannot be changed";
+        if new.address != old.address {
+            errors.push("trunk_config.address", managed);
+        }
+        if new.username != old.username {
+            errors.push("trunk_config.username", managed);
+        }
+        if new.password != old.password {
+            errors.push("trunk_config.password", managed);
+        }
+        if !errors.is_empty() {
+            return Err(errors.into());
+        }
+        let numbers: Vec<String> = new.numbers.iter().map(|n| n.as_str().to_owned()).collect();
+        self.with_twilio_numbers(
+            side_row,
+            name,
+            numbers,
+            self.provisioner.update(row, name, config),
+        )
+        .await
+    }
+
+    /// The tenant's Twilio account `account_id` and its client; a 400 naming
+    /// `{prefix}provider_account_id` otherwise.
+    pub(super) async fn twilio_account_for(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        prefix: &str,
+    ) -> ServiceResult<(trunkline_store::ProviderAccountRow, TwilioClient)> {
+        let field = format!("{prefix}provider_account_id");
         let account = self
             .store
             .get_provider_account(tenant_id, account_id)
             .await?
             .ok_or_else(|| {
-                field(
-                    "provider_account_id",
+                ServiceError::field(
+                    &field,
                     "is not a provider account of this API key's account (GET /provider-accounts lists them)",
                 )
             })?;
         if account.provider != "twilio" {
-            return Err(field(
-                "provider_account_id",
+            return Err(ServiceError::field(
+                &field,
                 format!(
-                    "is a {} account: automated trunks are made at Twilio only so far",
+                    "is a {} account: trunks are automated at Twilio only so far (see the README's provider automation section for the console steps)",
                     account.provider
                 ),
             ));
         }
         let creds = self.open_credentials(&account)?;
-        let AccountClient::Twilio(tw) = self
+        match self
             .providers
             .client(&creds)
             .map_err(|e| service_error(e, "nothing was created"))?
-        else {
-            return Err(ServiceError::internal(
+        {
+            AccountClient::Twilio(tw) => Ok((account, tw)),
+            _ => Err(ServiceError::internal(
                 "a Twilio account without a Twilio client",
-            ));
-        };
-        // Every number must be the account's and on no trunk yet: trunkline never takes a
-        // number off a trunk it did not make.
-        let mut sids = Vec::with_capacity(numbers.len());
+            )),
+        }
+    }
+
+    /// Every number must be the account's and on no trunk yet: trunkline never takes a
+    /// number off a trunk it did not make.
+    pub(super) async fn check_numbers_free(
+        &self,
+        tw: &TwilioClient,
+        numbers: &[trunkline_domain::E164],
+        prefix: &str,
+    ) -> ServiceResult<()> {
         for (i, n) in numbers.iter().enumerate() {
             let found = tw
                 .find_incoming_number(n.as_str())
@@ -124,8 +349,8 @@ impl Services {
                 .map_err(|e| service_error(e, "nothing was created"))?;
             match found {
                 None => {
-                    return Err(field(
-                        &format!("numbers[{i}]"),
+                    return Err(ServiceError::field(
+                        format!("{prefix}numbers[{i}]"),
                         format!("{n} is not a number of this Twilio account"),
                     ))
                 }
@@ -135,128 +360,38 @@ impl Services {
                         p.trunk_sid.unwrap_or_default()
                     )))
                 }
-                Some(p) => sids.push(p.sid),
+                Some(_) => {}
             }
-        }
-        let hex = random_hex();
-        let mut link = ProviderTrunkRow {
-            id: format!("PT_{hex}"),
-            tenant_id: tenant_id.to_owned(),
-            account_id: account.id.clone(),
-            trunk_id: None,
-            status: "creating".into(),
-            provider_trunk_sid: None,
-            credential_list_sid: None,
-            domain_name: format!("tl-{}.pstn.twilio.com", &hex[..20]),
-            numbers: json!(numbers.iter().map(|n| n.as_str()).collect::<Vec<_>>()).to_string(),
-            last_error: None,
-            created_at: now_micros(),
-        };
-        // Recorded before anything is made, so that what is made is always findable.
-        self.store.insert_provider_trunk(&link).await?;
-        let username = format!("tl{}", &hex[..16]);
-        let password = generated_password();
-        let made = self
-            .make_twilio_side(&tw, &mut link, &sids, &username, &password)
-            .await;
-        if let Err(e) = made {
-            return Err(self.undo_twilio_side(&tw, &mut link, e).await);
-        }
-        let config = RawSipTrunkConfig {
-            address: Some(link.domain_name.clone()),
-            numbers: Some(numbers.iter().map(|n| n.as_str().to_owned()).collect()),
-            username: Some(Some(username)),
-            password: Some(Some(password)),
-            transport: None,
-            media_encryption: None,
-        }
-        .validate(TrunkType::Twilio, "trunk_config")
-        .map_err(|e| ServiceError::internal(format!("generated trunk config: {e}")))?;
-        let created = match self
-            .provisioner
-            .create(
-                tenant_id,
-                name,
-                TrunkType::Twilio,
-                &TrunkConfig::Sip(config),
-            )
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => return Err(self.undo_twilio_side(&tw, &mut link, e).await),
-        };
-        link.trunk_id = Some(created.id.clone());
-        link.status = "active".into();
-        self.store.update_provider_trunk(&link).await?;
-        Ok((created, side(&link)))
-    }
-
-    async fn make_twilio_side(
-        &self,
-        tw: &TwilioClient,
-        link: &mut ProviderTrunkRow,
-        number_sids: &[String],
-        username: &str,
-        password: &str,
-    ) -> ServiceResult<()> {
-        let what = "nothing was kept";
-        let friendly = format!("trunkline {}", link.id);
-        let trunk = tw
-            .create_trunk(&TrunkParams {
-                friendly_name: Some(friendly.clone()),
-                domain_name: Some(link.domain_name.clone()),
-                ..Default::default()
-            })
-            .await
-            .map_err(|e| service_error(e, what))?;
-        link.provider_trunk_sid = Some(trunk.sid.clone());
-        self.store.update_provider_trunk(link).await?;
-        let list = tw
-            .create_credential_list(&friendly)
-            .await
-            .map_err(|e| service_error(e, what))?;
-        link.credential_list_sid = Some(list.sid.clone());
-        self.store.update_provider_trunk(link).await?;
-        tw.create_credential(&list.sid, username, &Secret::new(password))
-            .await
-            .map_err(|e| service_error(e, what))?;
-        tw.associate_credential_list(&trunk.sid, &list.sid)
-            .await
-            .map_err(|e| service_error(e, what))?;
-        for sid in number_sids {
-            tw.associate_phone_number(&trunk.sid, sid)
-                .await
-                .map_err(|e| service_error(e, what))?;
         }
         Ok(())
     }
 
-    /// Removes what was made at Twilio (the trunk takes its associations with it), marks the
-    /// row failed, and returns `cause`.
-    async fn undo_twilio_side(
+    /// The Twilio client of the account a provider trunk was made from.
+    pub(super) async fn twilio_client_of(
         &self,
-        tw: &TwilioClient,
-        link: &mut ProviderTrunkRow,
-        cause: ServiceError,
-    ) -> ServiceError {
-        let removed = remove_twilio_objects(tw, link).await;
-        link.status = if removed.is_ok() {
-            "failed"
-        } else {
-            "creating"
+        side_row: &ProviderTrunkRow,
+    ) -> ServiceResult<TwilioClient> {
+        let account = self
+            .store
+            .get_provider_account(&side_row.tenant_id, &side_row.account_id)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::internal(format!(
+                    "provider trunk {} without its account",
+                    side_row.id
+                ))
+            })?;
+        let creds = self.open_credentials(&account)?;
+        match self
+            .providers
+            .client(&creds)
+            .map_err(|e| service_error(e, "nothing was changed"))?
+        {
+            AccountClient::Twilio(tw) => Ok(tw),
+            _ => Err(ServiceError::internal(
+                "a provider trunk of a non-Twilio account",
+            )),
         }
-        .into();
-        link.last_error = Some(match &removed {
-            Ok(()) => cause.to_string(),
-            Err(e) => format!("{cause}; undoing it failed too: {e}"),
-        });
-        if let Err(e) = self.store.update_provider_trunk(link).await {
-            tracing::error!(error = %e, provider_trunk = %link.id, "could not record an undone Twilio trunk");
-        }
-        if let Err(e) = removed {
-            tracing::warn!(provider_trunk = %link.id, error = %e, "Twilio objects of a failed create are left until a delete succeeds");
-        }
-        cause
     }
 
     /// The provider side of trunk `row`, if trunkline made one.
@@ -271,61 +406,28 @@ impl Services {
 
     /// Removes the Twilio objects of trunk `row` before the trunk itself goes: an outage
     /// leaves both sides as they were (503), and a second delete finishes the job.
-    pub async fn delete_provider_side(&self, tenant_id: &str, row: &TrunkRow) -> ServiceResult<()> {
-        let Some(mut link) = self.store.provider_trunk_of(&row.id).await? else {
+    pub async fn delete_provider_side(&self, row: &TrunkRow) -> ServiceResult<()> {
+        let Some(side_row) = self.store.provider_trunk_of(&row.id).await? else {
             return Ok(());
         };
-        let account = self
-            .store
-            .get_provider_account(tenant_id, &link.account_id)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::internal(format!("provider trunk {} without its account", link.id))
-            })?;
-        let creds = self.open_credentials(&account)?;
-        let AccountClient::Twilio(tw) = self
-            .providers
-            .client(&creds)
-            .map_err(|e| service_error(e, "the trunk was not deleted"))?
-        else {
-            return Ok(());
-        };
-        remove_twilio_objects(&tw, &link)
-            .await
-            .map_err(|e| service_error(e, "the trunk was not deleted"))?;
-        link.status = "deleted".into();
-        self.store.update_provider_trunk(&link).await?;
+        let tw = self.twilio_client_of(&side_row).await?;
+        self.provisioner.delete_twilio_side(&side_row, &tw).await?;
         Ok(())
     }
 }
 
-/// Deletes the trunk and the credential list trunkline made (an object already gone counts
-/// as deleted).
-async fn remove_twilio_objects(
-    tw: &TwilioClient,
-    link: &ProviderTrunkRow,
-) -> Result<(), trunkline_providers::ProviderError> {
-    let gone = |r: Result<(), trunkline_providers::ProviderError>| match r {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        other => other,
-    };
-    if let Some(sid) = &link.provider_trunk_sid {
-        gone(tw.delete_trunk(sid).await)?;
-    }
-    if let Some(sid) = &link.credential_list_sid {
-        gone(tw.delete_credential_list(sid).await)?;
-    }
-    Ok(())
-}
-
-fn side(link: &ProviderTrunkRow) -> ProviderSide {
+pub(super) fn side(row: &ProviderTrunkRow) -> ProviderSide {
+    let config = TwilioSideConfig::of(row).unwrap_or_default();
     ProviderSide {
         provider: "twilio",
-        provider_account_id: link.account_id.clone(),
-        status: link.status.clone(),
-        twilio_trunk_sid: link.provider_trunk_sid.clone(),
-        credential_list_sid: link.credential_list_sid.clone(),
-        domain_name: link.domain_name.clone(),
-        numbers: serde_json::from_str(&link.numbers).unwrap_or(Value::Null),
+        provider_account_id: row.account_id.clone(),
+        provider_trunk_id: row.id.clone(),
+        status: row.status.to_string(),
+        last_error: row.last_error.clone(),
+        twilio_trunk_sid: row.provider_trunk_sid.clone(),
+        credential_list_sid: row.credential_list_sid.clone(),
+        domain_name: row.provider_trunk_sid.as_deref().map(twilio_domain),
+        numbers: config.numbers,
+        origination_url: config.origination,
     }
 }

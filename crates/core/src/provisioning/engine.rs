@@ -43,6 +43,12 @@ pub(super) trait ConvergeKind: Sync {
     /// Whether the pass leaves this (non-pending) row alone: a refused configuration stays
     /// refused until a PATCH changes it, and retrying it every pass would only fill the log.
     fn skips(&self, p: &Provisioner, row: &Self::Row) -> bool;
+    /// Whether this instance of the kind answers for `row` at all. A kind whose remote side
+    /// is one of many (a provider account's API) converges only the rows of that account;
+    /// the others are neither provisioned nor retired by its pass.
+    fn covers(&self, _row: &Self::Row) -> bool {
+        true
+    }
     /// What the remote side should hold for `row`. `Err` when the row cannot be read.
     fn wanted(
         &self,
@@ -72,7 +78,8 @@ impl Provisioner {
         R: Remote<K::Object>,
     {
         let rows = self.store.resources::<K::Row>();
-        let snapshots = rows.all_live().await.map_err(|e| e.to_string())?;
+        let mut snapshots = rows.all_live().await.map_err(|e| e.to_string())?;
+        snapshots.retain(|r| kind.covers(r));
         let objects = remote.list().await.map_err(|e| e.to_string())?;
         let index = rows
             .liveness(&ownership::owners(&objects, K::owner))

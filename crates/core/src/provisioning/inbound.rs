@@ -11,7 +11,7 @@ use trunkline_domain::{MediaEncryption, ValidationErrors};
 use trunkline_livekit::proto;
 use trunkline_store::{ClaimConflict, InboundTrunkRow, NumberClaim, RuleRef};
 
-fn aad(trunk_id: &str, field: &str) -> String {
+pub(crate) fn aad(trunk_id: &str, field: &str) -> String {
     format!("inbound_trunk:{trunk_id}:{field}")
 }
 

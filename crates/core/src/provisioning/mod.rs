@@ -9,11 +9,14 @@ pub mod inbound;
 mod kinds;
 pub mod livekit_info;
 mod ownership;
+pub mod provider_side;
 mod reconcile;
 mod remote;
 mod requests;
 pub mod status;
+mod twilio_remote;
 pub use approval::describe_numbers;
+pub use kinds::TwilioSideConfig;
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
 pub use requests::Created;
@@ -130,6 +133,13 @@ impl Provisioner {
         let lk = self.livekit.as_ref();
         self.update_resource(&InboundTrunks, lk, row, name, config)
             .await
+    }
+
+    /// Refuses (409) the delete of an inbound trunk a dispatch rule names, before anything
+    /// (such as its provider side) is removed.
+    pub async fn check_inbound_deletable(&self, row: &InboundTrunkRow) -> Result<(), ServiceError> {
+        use requests::RequestKind;
+        InboundTrunks.may_delete(self, row).await
     }
 
     /// Removes an inbound trunk (LiveKit's copy, then ours and its numbers). A trunk a

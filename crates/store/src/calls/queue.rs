@@ -2,6 +2,7 @@
 //! release. See the module above for how claims stay exact across instances.
 
 use super::*;
+use crate::audit::{self, AuditEntry};
 
 /// A trunk with due calls that its limits let a claim take from.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,8 @@ impl Store {
         cps_milli: Option<i64>,
         max_concurrent: Option<i64>,
     ) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let before = limits_in(&mut tx, trunk_id).await?;
         sqlx::query(
             "INSERT INTO trunk_dialing (trunk_id, tenant_id, cps_milli, max_concurrent, next_slot_at) \
              VALUES ($1, $2, $3, $4, 0) ON CONFLICT (trunk_id) DO UPDATE SET \
@@ -61,8 +64,13 @@ impl Store {
         .bind(tenant_id)
         .bind(cps_milli)
         .bind(max_concurrent)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        let entry = AuditEntry::new(tenant_id, audit::kinds::CALL_LIMITS, trunk_id)
+            .before(limits_snapshot(before))
+            .after(limits_snapshot((cps_milli, max_concurrent)));
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -305,4 +313,27 @@ impl Store {
         .await?;
         Ok(r.rows_affected())
     }
+}
+
+/// A trunk's limits as a transaction sees them (`None` where the default applies).
+async fn limits_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    trunk_id: &str,
+) -> Result<(Option<i64>, Option<i64>), StoreError> {
+    let r = sqlx::query("SELECT cps_milli, max_concurrent FROM trunk_dialing WHERE trunk_id = $1")
+        .bind(trunk_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match r {
+        Some(r) => (r.try_get("cps_milli")?, r.try_get("max_concurrent")?),
+        None => (None, None),
+    })
+}
+
+/// The audit's view of a trunk's limits, in the API's units (null: the default applies).
+fn limits_snapshot((cps_milli, max_concurrent): (Option<i64>, Option<i64>)) -> serde_json::Value {
+    serde_json::json!({
+        "calls_per_second": cps_milli.map(|m| m as f64 / 1000.0),
+        "max_concurrent_calls": max_concurrent,
+    })
 }

@@ -101,6 +101,10 @@ impl RequestKind for InboundTrunks {
     ) -> Result<InboundTrunkRow, ServiceError> {
         stored::check_size(config)?;
         let (public, secrets) = stored::seal(&p.keyring, &row.id, config);
+        let secrets =
+            crate::records::keep_unchanged_sealed(&p.keyring, &row.secrets, &secrets, |f| {
+                stored::aad(&row.id, f)
+            });
         Ok(InboundTrunkRow {
             name: name.to_owned(),
             config: public,
@@ -152,19 +156,19 @@ impl RequestKind for InboundTrunks {
 impl ClaimSet<InboundTrunkRow> for Vec<NumberClaim> {
     async fn insert(&self, p: &Provisioner, row: &InboundTrunkRow) -> Result<(), ServiceError> {
         p.store
-            .insert_inbound_trunk(row, self)
+            .insert_claiming(row, self.as_slice())
             .await?
             .map_err(conflict)
     }
     async fn reserve(&self, p: &Provisioner, row: &InboundTrunkRow) -> Result<(), ServiceError> {
         p.store
-            .reserve_inbound_claims(&row.tenant_id, &row.id, self)
+            .reserve_claims(&row.tenant_id, &row.id, self.as_slice())
             .await?
             .map_err(conflict)
     }
     async fn settle(&self, p: &Provisioner, row: &InboundTrunkRow) -> Result<(), ServiceError> {
         Ok(p.store
-            .settle_inbound_claims(&row.tenant_id, &row.id, self)
+            .settle_claims(&row.tenant_id, &row.id, self.as_slice())
             .await?)
     }
 }

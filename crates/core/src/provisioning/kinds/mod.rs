@@ -1,20 +1,26 @@
-//! The three kinds of provisioned resource trunkline converges LiveKit to, each a plug-in of
+//! The kinds of provisioned resource trunkline converges a remote side to (LiveKit's trunks
+//! and rules; a provider account's trunks), each a plug-in of
 //! the converge engine ([`ConvergeKind`](super::engine::ConvergeKind): what LiveKit should hold
 //! for a row, how to tell drift, how LiveKit's object names its row) and of the API's request
 //! path ([`RequestKind`](super::requests::RequestKind): how a configuration becomes a row, what
 //! the row claims). A new kind is one more file here implementing both.
 //!
-//! The engine runs them in this order: dispatch rules name inbound trunks by their LiveKit
+//! A provider trunk (`twilio.rs`) is converged per provider account, before LiveKit's kinds:
+//! the LiveKit trunk it serves follows its domain and numbers. For LiveKit the engine runs
+//! the rest in this order: dispatch rules name inbound trunks by their LiveKit
 //! ids, so rules come after trunks and follow a trunk recreated in the same pass (their wanted
 //! object is computed afresh from the trunks' rows).
 
 mod inbound;
 mod outbound;
 mod rules;
+mod twilio;
 
 pub(super) use inbound::InboundTrunks;
 pub(super) use outbound::OutboundTrunks;
 pub(super) use rules::{follow_trunks, DispatchRules};
+pub use twilio::TwilioSideConfig;
+pub(super) use twilio::TwilioTrunks;
 
 /// The status a new row starts in: `pending` when the remote side is asked right away.
 fn initial_status(remote: bool) -> trunkline_store::Status {

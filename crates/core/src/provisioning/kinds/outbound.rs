@@ -112,6 +112,9 @@ impl RequestKind for OutboundTrunks {
         let (public, secrets) = records::seal(&p.keyring, &row.id, config);
         let secrets = records::carry_sealed_field(&row.secrets, &secrets, records::BRIDGE_PASSWORD);
         let secrets = with_bridge_password(p, &row.id, config, &secrets);
+        let secrets = records::keep_unchanged_sealed(&p.keyring, &row.secrets, &secrets, |f| {
+            records::aad(&row.id, f)
+        });
         Ok(TrunkRow {
             name: name.to_owned(),
             config: public,

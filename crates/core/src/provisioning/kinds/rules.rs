@@ -63,6 +63,15 @@ pub(in super::super) struct RuleClaims {
     keys: Vec<RuleKey>,
 }
 
+impl RuleClaims {
+    fn stored(&self) -> trunkline_store::RuleClaims<'_> {
+        trunkline_store::RuleClaims {
+            trunk_ids: &self.trunk_ids,
+            keys: &self.keys,
+        }
+    }
+}
+
 impl RequestKind for DispatchRules {
     type Config = DispatchRuleConfig;
     type Claims = RuleClaims;
@@ -122,19 +131,19 @@ impl RequestKind for DispatchRules {
 impl ClaimSet<DispatchRuleRow> for RuleClaims {
     async fn insert(&self, p: &Provisioner, row: &DispatchRuleRow) -> Result<(), ServiceError> {
         p.store
-            .insert_dispatch_rule(row, &self.trunk_ids, &self.keys)
+            .insert_claiming(row, &self.stored())
             .await?
             .map_err(|c| conflict(c, &self.trunk_ids))
     }
     async fn reserve(&self, p: &Provisioner, row: &DispatchRuleRow) -> Result<(), ServiceError> {
         p.store
-            .reserve_rule_keys(&row.tenant_id, &row.id, &self.trunk_ids, &self.keys)
+            .reserve_claims(&row.tenant_id, &row.id, &self.stored())
             .await?
             .map_err(|c| conflict(c, &self.trunk_ids))
     }
     async fn settle(&self, p: &Provisioner, row: &DispatchRuleRow) -> Result<(), ServiceError> {
         Ok(p.store
-            .settle_rule_keys(&row.tenant_id, &row.id, &self.keys)
+            .settle_claims(&row.tenant_id, &row.id, &self.stored())
             .await?)
     }
 }

@@ -1,0 +1,282 @@
+//! `GET /config/export` and `POST /config/import`: a tenant's whole configuration as one
+//! versioned document, without secrets, and back (see `config_doc`).
+
+use crate::config_doc::apply::{failure, Replay};
+use crate::config_doc::plan::{self, Action, MissingSecret, Step};
+use crate::config_doc::{self, DocKind};
+use crate::envelope::{ok, Envelope};
+use crate::error::{ApiError, ErrorData};
+use crate::extract::{JsonBody, Tenant};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use trunkline_domain::ValidationErrors;
+use utoipa::ToSchema;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/config/export", get(export))
+        .route("/config/import", post(import))
+}
+
+/// The document `GET /config/export` returns (and `POST /config/import` takes).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documents the schema; the document is built as JSON
+pub struct ConfigDocument {
+    /// Always `trunkline-config`.
+    format: String,
+    /// 1.
+    format_version: i64,
+    /// The tenant the document was exported from.
+    tenant_id: String,
+    /// The tenant's configuration version when exported (`GET /audit`).
+    config_version: i64,
+    /// UTC, `2024-01-15T10:00:00.000000`.
+    exported_at: String,
+    /// Each as `POST /assistants` takes it, with its `id`.
+    #[schema(value_type = Vec<Object>)]
+    assistants: Vec<Value>,
+    /// Each as `POST /sip/outbound-trunks` takes it, with its `id`, `call_limits` and
+    /// `health_check`. A secret held is `{"kept": true}`; on import a string replaces it.
+    #[schema(value_type = Vec<Object>)]
+    outbound_trunks: Vec<Value>,
+    /// Each as `POST /sip/inbound-trunks` takes it, with its `id`; `auth_password` as above.
+    #[schema(value_type = Vec<Object>)]
+    inbound_trunks: Vec<Value>,
+    /// Each as `POST /sip/dispatch-rules` takes it, with its `id`.
+    #[schema(value_type = Vec<Object>)]
+    dispatch_rules: Vec<Value>,
+    /// Listed for reference; never imported (their credentials are never exported).
+    #[schema(value_type = Vec<Object>)]
+    provider_accounts: Vec<Value>,
+}
+
+/// What an import did, or (`dry_run`) would do.
+#[derive(Serialize, ToSchema)]
+pub struct ImportResult {
+    pub dry_run: bool,
+    /// Whether the document came from another tenant: its objects are created as copies,
+    /// with new ids.
+    pub copy: bool,
+    /// In the order carried out: deletes first, then creates and updates.
+    pub plan: Vec<Step>,
+    /// Secrets the document marks as kept that this tenant does not hold: the objects are
+    /// made without them; set them with a PATCH (or put the values in the document).
+    pub missing_secrets: Vec<MissingSecret>,
+    /// Provider accounts in the document, which an import never creates.
+    pub skipped_provider_accounts: Vec<String>,
+    /// The tenant's configuration version after the import.
+    pub config_version: i64,
+}
+
+/// The tenant's whole configuration: assistants, outbound trunks (with their call limits and
+/// health checks), inbound trunks, dispatch rules and provider accounts. No secret is ever in
+/// it: each one held shows as `{"kept": true}`.
+#[utoipa::path(get, path = "/config/export", tag = "configuration",
+    operation_id = "export_configuration",
+    summary = "Export the configuration",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The configuration document", body = Envelope<ConfigDocument>),
+        (status = 401, description = "Invalid or missing API key")))]
+pub async fn export(State(state): State<AppState>, tenant: Tenant) -> Result<Response, ApiError> {
+    Ok(ok(
+        "Configuration exported successfully",
+        config_doc::export(&state, &tenant.id).await?,
+    ))
+}
+
+/// The document to import: the export's answer as it came, or its `data`.
+fn unwrap_document(body: Value) -> Value {
+    match body {
+        Value::Object(mut m) if m.get("data").is_some_and(|d| d.get("format").is_some()) => {
+            m.remove("data").unwrap_or_default()
+        }
+        other => other,
+    }
+}
+
+fn dry_run(uri: &Uri) -> Result<bool, ApiError> {
+    let mut dry = false;
+    for (name, value) in form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()) {
+        if name == "dry_run" {
+            dry = match value.as_ref() {
+                "true" => true,
+                "false" => false,
+                _ => return Err(ApiError::field("dry_run", "must be true or false")),
+            };
+        }
+    }
+    Ok(dry)
+}
+
+/// Makes the tenant's configuration what the document says: creates, updates and deletes
+/// through the same requests a client would send, so with the same validation, quotas and
+/// provisioning. `?dry_run=true` answers the plan and changes nothing. The same document
+/// imported twice changes nothing the second time; another tenant's document imports as a
+/// copy with new ids.
+#[utoipa::path(post, path = "/config/import", tag = "configuration",
+    operation_id = "import_configuration",
+    summary = "Import a configuration document",
+    request_body = ConfigDocument,
+    params(("dry_run" = Option<bool>, Query, description = "true: answer the plan, change nothing")),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The plan, and whether it was applied", body = Envelope<ImportResult>),
+        (status = 400, description = "Not a configuration document, or an object the API refuses (its fields named within the document)", body = Envelope<ErrorData>),
+        (status = 401, description = "Invalid or missing API key"),
+        (status = 409, description = "An object conflicts with another (a number or rule already held)")))]
+pub async fn import(
+    State(state): State<AppState>,
+    tenant: Tenant,
+    uri: Uri,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let dry = dry_run(&uri)?;
+    let body = unwrap_document(body);
+    let doc = plan::document(&body)?;
+    let replay = Replay {
+        state: state.clone(),
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
+    };
+    let (planned, missing) = run(&state, &tenant.id, &doc, None).await?;
+    if !dry && !missing.is_empty() {
+        let mut errors = ValidationErrors::default();
+        for m in &missing {
+            errors.push(
+                format!("{}[{}].{}", kind_key(m.object_kind), m.source_id, m.field),
+                "is kept in the document, but this account holds no value for it: put the value in the document (a string in place of {\"kept\": true})",
+            );
+        }
+        return Err(errors.into());
+    }
+    let steps = if dry {
+        planned
+    } else {
+        run(&state, &tenant.id, &doc, Some((&replay, planned.len())))
+            .await?
+            .0
+    };
+    let skipped = body["provider_accounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["id"].as_str().map(str::to_owned))
+        .collect();
+    Ok(ok(
+        if dry {
+            "Import planned; nothing was changed"
+        } else {
+            "Configuration imported successfully"
+        },
+        ImportResult {
+            dry_run: dry,
+            copy: doc.tenant_id.as_deref() != Some(tenant.id.as_str()),
+            plan: steps,
+            missing_secrets: missing,
+            skipped_provider_accounts: skipped,
+            config_version: state.store.config_version(&tenant.id).await?,
+        },
+    ))
+}
+
+/// The document's key for objects of an audit kind.
+fn kind_key(object_kind: &str) -> &'static str {
+    DocKind::ALL
+        .into_iter()
+        .find(|k| k.object_kind() == object_kind)
+        .map_or("", DocKind::key)
+}
+
+/// Plans the import of `doc` and, with `apply` (and the plan's length, for reporting), carries
+/// each step out as it goes: an object's create must be done before a rule naming it can
+/// name its new id.
+async fn run(
+    state: &AppState,
+    tenant_id: &str,
+    doc: &plan::Document,
+    apply: Option<(&Replay, usize)>,
+) -> Result<(Vec<Step>, Vec<MissingSecret>), ApiError> {
+    let mut ids = state.store.import_ids(tenant_id).await?;
+    let mut currents = HashMap::new();
+    for kind in DocKind::ALL {
+        currents.insert(kind.key(), plan::current(state, tenant_id, kind).await?);
+    }
+    let mut steps: Vec<Step> = Vec::new();
+    let mut missing = Vec::new();
+    let mut applied = 0;
+    // Deletes first, rules before the trunks they name: a number or rule key an object
+    // gives up may be the one a created object claims.
+    let mut planned: Vec<Step> = Vec::new();
+    for kind in DocKind::ALL.into_iter().rev() {
+        planned.extend(plan::deletes(
+            kind,
+            doc.of(kind),
+            &currents[kind.key()],
+            &ids,
+        ));
+    }
+    for kind in DocKind::ALL {
+        let current = &currents[kind.key()];
+        let mut of_kind = Vec::new();
+        for o in doc.of(kind) {
+            let source = o["id"].as_str().unwrap_or_default().to_owned();
+            let step = match plan::resolve(&source, current, &ids) {
+                Some(local) => {
+                    plan::update_step(
+                        state,
+                        tenant_id,
+                        kind,
+                        &local,
+                        &current.objects[&local],
+                        o.clone(),
+                        &ids,
+                        &mut missing,
+                    )
+                    .await?
+                }
+                None => Some(plan::create_step(kind, o.clone(), &ids, &mut missing)),
+            };
+            let Some(step) = step else { continue };
+            if step.action == Action::Create && apply.is_none() {
+                ids.insert(source.clone(), format!("(copy of {source})"));
+            }
+            of_kind.push(step);
+        }
+        planned.append(&mut of_kind);
+        let Some((replay, total)) = apply else {
+            continue;
+        };
+        // Carry out what is planned so far (this kind's creates give the ids the next kinds
+        // name).
+        for mut step in planned.drain(..) {
+            let created = replay
+                .apply(&step)
+                .await
+                .map_err(|f| failure(&step, f, applied, total))?;
+            applied += 1;
+            if let (Some(new_id), Some(source)) = (created, step.source_id.clone()) {
+                state
+                    .store
+                    .remember_import_id(tenant_id, &source, &new_id)
+                    .await?;
+                ids.insert(source, new_id.clone());
+                step.object_id = Some(new_id);
+            }
+            steps.push(step);
+        }
+    }
+    steps.append(&mut planned);
+    Ok((steps, missing))
+}
