@@ -80,6 +80,7 @@ fn routes(state: AppState) -> Router {
         .merge(routes::provider_accounts::routes())
         .merge(routes::audit::routes())
         .merge(routes::config::routes())
+        .merge(routes::numbers::routes())
         .merge(routes::twilio_webhooks::routes())
         .route("/livekit/webhook", post(routes::livekit_webhook::receive))
         .route("/health", get(health::health))

@@ -116,15 +116,7 @@ async fn a_livekit_refusal_leaves_nothing_at_twilio() {
     let n = e.twilio.numbers();
     assert!(n.iter().all(|x| x["trunk_sid"].is_null()), "{n:?}");
     // The account is free: nothing half-made holds it.
-    let (status, json) = e
-        .server
-        .send(
-            "DELETE",
-            &format!("/provider-accounts/{}", e.account),
-            Some(&e.key),
-            None,
-        )
-        .await;
+    let (status, json) = e.delete_account().await;
     assert_eq!(status, 200, "{json}");
 }
 

@@ -89,15 +89,7 @@ async fn both_sides_are_made_and_a_delete_removes_exactly_them() {
     assert!(!shown.to_string().contains(&password), "{shown}");
 
     // The account cannot go while the trunk uses it.
-    let (status, json) = e
-        .server
-        .send(
-            "DELETE",
-            &format!("/provider-accounts/{}", e.account),
-            Some(&e.key),
-            None,
-        )
-        .await;
+    let (status, json) = e.delete_account().await;
     assert_eq!(status, 409, "{json}");
     assert!(
         json["message"].as_str().unwrap().contains(&trunk_id),
@@ -132,15 +124,7 @@ async fn both_sides_are_made_and_a_delete_removes_exactly_them() {
     assert_eq!(left[0]["friendly_name"], "theirs");
     assert!(e.twilio.credential_lists().is_empty());
     assert!(lk.outbound_trunk(lk_id).is_none());
-    let (status, json) = e
-        .server
-        .send(
-            "DELETE",
-            &format!("/provider-accounts/{}", e.account),
-            Some(&e.key),
-            None,
-        )
-        .await;
+    let (status, json) = e.delete_account().await;
     assert_eq!(status, 200, "{json}");
 }
 
@@ -179,15 +163,7 @@ async fn a_livekit_outage_undoes_the_twilio_side() {
     );
     assert!(e.server.list_ids(&e.key).await.is_empty());
     // Nothing holds the account.
-    let (status, json) = e
-        .server
-        .send(
-            "DELETE",
-            &format!("/provider-accounts/{}", e.account),
-            Some(&e.key),
-            None,
-        )
-        .await;
+    let (status, json) = e.delete_account().await;
     assert_eq!(status, 200, "{json}");
 }
 

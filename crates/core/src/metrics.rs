@@ -57,6 +57,10 @@ pub fn describe() {
         "What reconciler passes did to bring LiveKit to the stored configuration, by kind (outbound_trunk, inbound_trunk, dispatch_rule) and action (provisioned, recreated, repaired, abandoned, removed, failed)"
     );
     describe_counter!(
+        trunkline_providers::PROVIDER_API_CALLS,
+        "Requests to the providers' APIs (Twilio, Exotel, Telnyx), by provider and outcome: ok, rate_limited (429; retried with backoff), unavailable, credentials, invalid_input, not_found, conflict or other"
+    );
+    describe_counter!(
         SCRAPE_ERRORS,
         "Scrapes whose state gauges could not be read from the database (the gauges keep their last values)"
     );

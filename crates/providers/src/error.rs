@@ -60,6 +60,21 @@ pub enum ErrorKind {
     Other,
 }
 
+impl ErrorKind {
+    /// The metric label of a call that failed this way.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Credentials => "credentials",
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::NotFound => "not_found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Other => "other",
+        }
+    }
+}
+
 /// Whether the provider may have acted on the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

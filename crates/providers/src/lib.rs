@@ -18,4 +18,4 @@ mod urls;
 
 pub use error::{ErrorKind, Outcome, Provider, ProviderError};
 pub use secret::{Secret, REDACTED};
-pub use transport::{ClientOptions, RetryPolicy};
+pub use transport::{ClientOptions, RetryPolicy, PROVIDER_API_CALLS};

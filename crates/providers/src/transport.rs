@@ -11,6 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use url::Url;
 
+/// Provider API requests, by provider and outcome (`ok` or the [`ErrorKind`] label), each
+/// attempt counted (a 429 retried is one `rate_limited` and then the retry's own outcome).
+pub const PROVIDER_API_CALLS: &str = "trunkline_provider_api_calls_total";
+
 /// How a client talks to its provider. The defaults suit production; tests shorten them.
 #[derive(Debug, Clone)]
 pub struct ClientOptions {
@@ -247,6 +251,12 @@ impl Transport {
                 Ok(raw) => interpret(raw),
                 Err(e) => Err(e),
             };
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(e) => e.kind().as_str(),
+            };
+            metrics::counter!(PROVIDER_API_CALLS, "provider" => self.provider.as_str(), "outcome" => outcome)
+                .increment(1);
             match result {
                 Err(e) if e.kind() == ErrorKind::RateLimited => {
                     match self.options.retry.delay(attempt, e.retry_after()) {

@@ -48,7 +48,7 @@ async fn created(base: &str, key: &str, path: &str, body: Value, field: &str) ->
 /// Real objects for the path parameters, so that generated requests reach the handlers'
 /// logic rather than their 404: one of each kind for reads and changes, and one more for
 /// each delete, so a delete does not take the others' object away.
-async fn fixtures(base: &str, key: &str) -> String {
+async fn fixtures(base: &str, key: &str, twilio: &provider_doubles::TwilioDouble) -> String {
     let trunk = |n: u32| {
         json!({"trunk_name": format!("Trunk {n}"), "trunk_type": "twilio", "trunk_config": {
             "address": "example.pstn.twilio.com", "numbers": [format!("+1555010000{n}")],
@@ -81,6 +81,15 @@ async fn fixtures(base: &str, key: &str) -> String {
                          "auth_token": TWILIO_TOKEN});
     let accounts = "/provider-accounts";
     let account_id = created(base, key, accounts, account.clone(), "provider_account_id").await;
+    // A number of the account set up for outbound calls (`POST /numbers`), one to read and
+    // one to delete.
+    let number = |n: u32| {
+        let e164 = format!("+1555030000{n}");
+        twilio.add_number(&e164);
+        json!({"provider_account_id": account_id, "number": e164,
+               "assistant_id": assistant_id, "direction": "outbound"})
+    };
+    let number_id = created(base, key, "/numbers", number(1), "number_id").await;
     // (operation, path parameter, the object it deletes)
     let deletes = [
         (
@@ -126,6 +135,11 @@ async fn fixtures(base: &str, key: &str) -> String {
             created(base, key, accounts, account, "provider_account_id").await,
         ),
         (
+            "DELETE /numbers/{id}",
+            "id",
+            created(base, key, "/numbers", number(2), "number_id").await,
+        ),
+        (
             "DELETE /keys/{key_id}",
             "key_id",
             created(base, key, "/keys", json!({"name": "spare"}), "key_id").await,
@@ -139,6 +153,7 @@ async fn fixtures(base: &str, key: &str) -> String {
         ("^/assistants/", "id", assistant_id),
         ("^/call/", "id", call_id),
         ("^/provider-accounts/", "id", account_id.clone()),
+        ("^/numbers/", "id", number_id),
     ];
     let mut config = String::new();
     for (name, parameter, id) in deletes {
@@ -190,7 +205,7 @@ async fn every_answer_matches_the_openapi_document() {
     );
     let key = create_key(dir.path(), "schemathesis@acme.example", &[]);
     let config = dir.path().join("schemathesis.toml");
-    std::fs::write(&config, fixtures(&server.url, &key).await).unwrap();
+    std::fs::write(&config, fixtures(&server.url, &key, &twilio).await).unwrap();
     let started = Instant::now();
     let out = Command::new("st")
         .current_dir(dir.path())

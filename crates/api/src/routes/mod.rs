@@ -8,6 +8,7 @@ pub mod dispatch_rules;
 pub mod health;
 pub mod inbound_trunks;
 pub mod livekit_webhook;
+pub mod numbers;
 pub mod outbound_trunks;
 pub mod provider_accounts;
 pub mod provider_trunks;

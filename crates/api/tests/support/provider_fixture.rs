@@ -188,6 +188,14 @@ impl TwilioEnv {
         json["data"].clone()
     }
 
+    /// `DELETE /provider-accounts/{the account}`.
+    pub async fn delete_account(&self) -> (u16, Value) {
+        let path = format!("/provider-accounts/{}", self.account);
+        self.server
+            .send("DELETE", &path, Some(&self.key), None)
+            .await
+    }
+
     /// `DELETE /sip/trunks/{id}`, which must succeed.
     pub async fn delete_trunk(&self, id: &str) {
         let path = format!("/sip/trunks/{id}");

@@ -5,6 +5,7 @@
 
 pub mod connect;
 pub mod input;
+pub mod numbers;
 pub mod twilio_converge;
 pub mod twilio_inbound;
 pub mod twilio_trunks;

@@ -75,44 +75,10 @@ impl Services {
             origination: Some(sip_uri),
             ..Default::default()
         };
-        let made = self
-            .provisioner
-            .create_twilio_side(tenant_id, name, &account.id, &tw, &side_config)
-            .await?;
-        let side_row = self
-            .store
-            .provider_trunks()
-            .live(&made.id)
-            .await?
-            .ok_or_else(|| ServiceError::internal("provider trunk gone after its create"))?;
-        let created = match self
-            .provisioner
-            .create_inbound(tenant_id, name, config)
-            .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                if let Err(undo) = self.provisioner.delete_twilio_side(&side_row, &tw).await {
-                    tracing::warn!(provider_trunk = %side_row.id, error = %undo, "could not undo the Twilio side of a failed create; the reconciler will");
-                    let _ = self
-                        .store
-                        .provider_trunks()
-                        .mark_deleted(tenant_id, &side_row.id)
-                        .await;
-                }
-                return Err(e);
-            }
-        };
-        self.store
-            .link_provider_trunk(&side_row.id, &created.id)
-            .await?;
-        let side_row = self
-            .store
-            .provider_trunks()
-            .live(&side_row.id)
-            .await?
-            .unwrap_or(side_row);
-        Ok((created, side(&side_row)))
+        self.with_twilio_side(tenant_id, name, &account.id, &tw, &side_config, |_| {
+            self.provisioner.create_inbound(tenant_id, name, config)
+        })
+        .await
     }
 
     /// The provider side of an inbound trunk, if trunkline made one.
@@ -137,37 +103,20 @@ impl Services {
         name: &str,
         config: &InboundTrunkConfig,
     ) -> ServiceResult<()> {
-        let before = TwilioSideConfig::of(side_row)?;
         let numbers = numbers_of(config);
-        let tw = self.twilio_client_of(side_row).await?;
-        let changes = numbers != before.numbers;
-        if changes {
-            if numbers.is_empty() {
-                return Err(ServiceError::field(
-                    "numbers",
-                    "cannot be empty on a trunk automated at Twilio: delete the trunk instead",
-                ));
-            }
-            let wanted = TwilioSideConfig {
-                numbers,
-                ..before.clone()
-            };
-            self.provisioner
-                .update_twilio_side(side_row, &tw, name, &wanted)
-                .await?;
+        if numbers.is_empty() {
+            return Err(ServiceError::field(
+                "numbers",
+                "cannot be empty on a trunk automated at Twilio: delete the trunk instead",
+            ));
         }
-        if let Err(e) = self.provisioner.update_inbound(row, name, config).await {
-            if changes {
-                if let Some(now) = self.store.provider_trunks().live(&side_row.id).await? {
-                    let _ = self
-                        .provisioner
-                        .update_twilio_side(&now, &tw, &now.name, &before)
-                        .await;
-                }
-            }
-            return Err(e);
-        }
-        Ok(())
+        self.with_twilio_numbers(
+            side_row,
+            name,
+            numbers,
+            self.provisioner.update_inbound(row, name, config),
+        )
+        .await
     }
 
     /// Removes the Twilio side of an inbound trunk before the trunk goes (an outage: 503,

@@ -92,11 +92,26 @@ impl Services {
             .get("provider_account_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        self.create_twilio_outbound(tenant_id, name, account_id, &numbers, None, "trunk_config.")
+            .await
+    }
+
+    /// Makes both sides of an outbound trunk automated at Twilio for `numbers`; with
+    /// `origination`, the Twilio trunk also sends the numbers' inbound calls there (a number
+    /// used both ways, on one Twilio trunk). `prefix` goes before the field names of errors.
+    pub(super) async fn create_twilio_outbound(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        account_id: &str,
+        numbers: &[trunkline_domain::E164],
+        origination: Option<String>,
+        prefix: &str,
+    ) -> ServiceResult<(Created, ProviderSide)> {
         let (account, tw) = self
-            .twilio_account_for(tenant_id, account_id, "trunk_config.")
+            .twilio_account_for(tenant_id, account_id, prefix)
             .await?;
-        self.check_numbers_free(&tw, &numbers, "trunk_config.")
-            .await?;
+        self.check_numbers_free(&tw, numbers, prefix).await?;
         let hex = random_hex();
         let username = format!("tl{}", &hex[..16]);
         let password = generated_password();
@@ -104,13 +119,65 @@ impl Services {
             numbers: numbers.iter().map(|n| n.as_str().to_owned()).collect(),
             username: username.clone(),
             password: Some(password.clone()),
-            origination: None,
+            origination,
         };
         // The Twilio side through the engine's create path: recorded `pending` first, so a
         // crash mid-way leaves a row the reconciler finds and cleans up with its objects.
+        let wanted_numbers = side_config.numbers.clone();
+        self.with_twilio_side(
+            tenant_id,
+            name,
+            &account.id,
+            &tw,
+            &side_config,
+            |side| async move {
+                let tk = side
+                    .provider_trunk_sid
+                    .ok_or_else(|| ServiceError::internal("Twilio trunk without a sid"))?;
+                let config = RawSipTrunkConfig {
+                    address: Some(twilio_domain(&tk)),
+                    numbers: Some(wanted_numbers),
+                    username: Some(Some(username)),
+                    password: Some(Some(password)),
+                    transport: None,
+                    media_encryption: None,
+                }
+                .validate(TrunkType::Twilio, "trunk_config")
+                .map_err(|e| ServiceError::internal(format!("generated trunk config: {e}")))?;
+                self.provisioner
+                    .create(
+                        tenant_id,
+                        name,
+                        TrunkType::Twilio,
+                        &TrunkConfig::Sip(config),
+                    )
+                    .await
+            },
+        )
+        .await
+    }
+
+    /// Makes the Twilio side (through the engine's create path: recorded `pending` first, so
+    /// a crash mid-way leaves a row the reconciler cleans up with its objects), then the
+    /// LiveKit side through `livekit`, given the Twilio side's row. If that fails, the Twilio
+    /// side is removed again (Twilio unreachable by then: the reconciler removes the trunk,
+    /// which names a deleted row).
+    pub(super) async fn with_twilio_side<F, Fut>(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        account_id: &str,
+        tw: &TwilioClient,
+        side_config: &TwilioSideConfig,
+        livekit: F,
+    ) -> ServiceResult<(Created, ProviderSide)>
+    where
+        F: FnOnce(ProviderTrunkRow) -> Fut,
+        Fut: std::future::Future<Output = ServiceResult<Created>>,
+    {
         let made = self
             .provisioner
-            .create_twilio_side(tenant_id, name, &account.id, &tw, &side_config)
+            .create_twilio_side(tenant_id, name, account_id, tw, side_config)
             .await?;
         let side_row = self
             .store
@@ -118,35 +185,10 @@ impl Services {
             .live(&made.id)
             .await?
             .ok_or_else(|| ServiceError::internal("provider trunk gone after its create"))?;
-        let tk = made
-            .remote_id
-            .clone()
-            .ok_or_else(|| ServiceError::internal("Twilio trunk without a sid"))?;
-        let config = RawSipTrunkConfig {
-            address: Some(twilio_domain(&tk)),
-            numbers: Some(side_config.numbers.clone()),
-            username: Some(Some(username)),
-            password: Some(Some(password)),
-            transport: None,
-            media_encryption: None,
-        }
-        .validate(TrunkType::Twilio, "trunk_config")
-        .map_err(|e| ServiceError::internal(format!("generated trunk config: {e}")))?;
-        let created = match self
-            .provisioner
-            .create(
-                tenant_id,
-                name,
-                TrunkType::Twilio,
-                &TrunkConfig::Sip(config),
-            )
-            .await
-        {
+        let created = match livekit(side_row.clone()).await {
             Ok(c) => c,
             Err(e) => {
-                // LiveKit refused or is down: the Twilio side goes too (Twilio unreachable
-                // now leaves it to the reconciler, which removes a trunk naming a deleted row).
-                if let Err(undo) = self.provisioner.delete_twilio_side(&side_row, &tw).await {
+                if let Err(undo) = self.provisioner.delete_twilio_side(&side_row, tw).await {
                     tracing::warn!(provider_trunk = %side_row.id, error = %undo, "could not undo the Twilio side of a failed create; the reconciler will");
                     let _ = self
                         .store
@@ -167,6 +209,48 @@ impl Services {
             .await?
             .unwrap_or(side_row);
         Ok((created, side(&side_row)))
+    }
+
+    /// Changes the Twilio side's numbers (if they change), then the LiveKit side through
+    /// `livekit`; if that fails, Twilio gets the old numbers back (or, if it cannot be
+    /// reached, the next pass puts the stored ones back).
+    pub(super) async fn with_twilio_numbers<Fut>(
+        &self,
+        side_row: &ProviderTrunkRow,
+        name: &str,
+        numbers: Vec<String>,
+        livekit: Fut,
+    ) -> ServiceResult<()>
+    where
+        Fut: std::future::Future<Output = ServiceResult<()>>,
+    {
+        let before = TwilioSideConfig::of(side_row)?;
+        let tw = self.twilio_client_of(side_row).await?;
+        let changes = numbers != before.numbers;
+        if changes {
+            let wanted = TwilioSideConfig {
+                numbers,
+                ..before.clone()
+            };
+            self.provisioner
+                .update_twilio_side(side_row, &tw, name, &wanted)
+                .await?;
+        }
+        let Err(e) = livekit.await else {
+            return Ok(());
+        };
+        if changes {
+            if let Some(now) = self.store.provider_trunks().live(&side_row.id).await? {
+                if let Err(undo) = self
+                    .provisioner
+                    .update_twilio_side(&now, &tw, &now.name, &before)
+                    .await
+                {
+                    tracing::warn!(provider_trunk = %side_row.id, error = %undo, "Twilio keeps the new numbers until a pass puts the stored ones back");
+                }
+            }
+        }
+        Err(e)
     }
 
     /// A PATCH of an automated trunk: its address and credential are trunkline's (refused
@@ -200,33 +284,13 @@ impl Services {
             return Err(errors.into());
         }
         let numbers: Vec<String> = new.numbers.iter().map(|n| n.as_str().to_owned()).collect();
-        let before = TwilioSideConfig::of(side_row)?;
-        let tw = self.twilio_client_of(side_row).await?;
-        let changes_numbers = numbers != before.numbers;
-        if changes_numbers {
-            let wanted = TwilioSideConfig {
-                numbers,
-                ..Default::default()
-            };
-            self.provisioner
-                .update_twilio_side(side_row, &tw, name, &wanted)
-                .await?;
-        }
-        if let Err(e) = self.provisioner.update(row, name, config).await {
-            if changes_numbers {
-                if let Some(now) = self.store.provider_trunks().live(&side_row.id).await? {
-                    if let Err(undo) = self
-                        .provisioner
-                        .update_twilio_side(&now, &tw, &now.name, &before)
-                        .await
-                    {
-                        tracing::warn!(provider_trunk = %side_row.id, error = %undo, "Twilio keeps the new numbers until a pass puts the stored ones back");
-                    }
-                }
-            }
-            return Err(e);
-        }
-        Ok(())
+        self.with_twilio_numbers(
+            side_row,
+            name,
+            numbers,
+            self.provisioner.update(row, name, config),
+        )
+        .await
     }
 
     /// The tenant's Twilio account `account_id` and its client; a 400 naming

@@ -1,0 +1,121 @@
+//! `POST /numbers` setups: the request and the ids of what was made for it.
+
+use crate::{now_micros, Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct NumberRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub account_id: String,
+    pub number: String,
+    pub assistant_id: String,
+    /// `inbound`, `outbound` or `both`.
+    pub direction: String,
+    /// `creating` or `active`.
+    pub status: String,
+    pub outbound_trunk_id: Option<String>,
+    pub inbound_trunk_id: Option<String>,
+    pub dispatch_rule_id: Option<String>,
+    pub created_at: i64,
+}
+
+const COLUMNS: &str = "id, tenant_id, account_id, number, assistant_id, direction, status, \
+    outbound_trunk_id, inbound_trunk_id, dispatch_rule_id, created_at";
+
+impl Store {
+    /// Stores a new setup; a 409-kind error when the tenant already has a live one for the
+    /// number.
+    pub async fn insert_number(&self, n: &NumberRow) -> Result<(), StoreError> {
+        sqlx::query(&format!(
+            "INSERT INTO numbers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        ))
+        .bind(&n.id)
+        .bind(&n.tenant_id)
+        .bind(&n.account_id)
+        .bind(&n.number)
+        .bind(&n.assistant_id)
+        .bind(&n.direction)
+        .bind(&n.status)
+        .bind(&n.outbound_trunk_id)
+        .bind(&n.inbound_trunk_id)
+        .bind(&n.dispatch_rule_id)
+        .bind(n.created_at)
+        .execute(&self.writer)
+        .await
+        .map_err(|e| StoreError::unique(e, "number"))?;
+        Ok(())
+    }
+
+    /// Saves the ids made so far and the status.
+    pub async fn update_number(&self, n: &NumberRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE numbers SET status = $1, outbound_trunk_id = $2, inbound_trunk_id = $3, \
+             dispatch_rule_id = $4 WHERE id = $5",
+        )
+        .bind(&n.status)
+        .bind(&n.outbound_trunk_id)
+        .bind(&n.inbound_trunk_id)
+        .bind(&n.dispatch_rule_id)
+        .bind(&n.id)
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    /// The tenant's live setup `id`.
+    pub async fn get_number(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<NumberRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM numbers WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(id)
+            .bind(tenant_id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The tenant's live setup of `number`, if any.
+    pub async fn number_setup(
+        &self,
+        tenant_id: &str,
+        number: &str,
+    ) -> Result<Option<NumberRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM numbers WHERE tenant_id = $1 AND number = $2 AND deleted_at IS NULL"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(tenant_id)
+            .bind(number)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// The tenant's live setups, oldest first.
+    pub async fn list_numbers(&self, tenant_id: &str) -> Result<Vec<NumberRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM numbers WHERE tenant_id = $1 AND deleted_at IS NULL \
+             ORDER BY created_at, id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// Forgets a setup (a tombstone); `false` when it was not live.
+    pub async fn delete_number(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE numbers SET deleted_at = $1 WHERE id = $2 AND tenant_id = $3 AND deleted_at IS NULL",
+        )
+        .bind(now_micros())
+        .bind(id)
+        .bind(tenant_id)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+}
