@@ -49,16 +49,16 @@ pub fn describe() {
         "Trunks with health checks on, by state (up, down, unknown)"
     );
     describe_counter!(
-        trunkline_providers::PROVIDER_API_CALLS,
-        "Requests to the providers' APIs (Twilio, Exotel, Telnyx), by provider and outcome: ok, rate_limited (429; retried with backoff), unavailable, credentials, invalid_input, not_found, conflict or other"
-    );
-    describe_counter!(
         RECONCILER_PASSES,
         "Reconciler passes, by outcome: ok, or failed (LiveKit or the database could not be read)"
     );
     describe_counter!(
         RECONCILER_DRIFT,
         "What reconciler passes did to bring LiveKit to the stored configuration, by kind (outbound_trunk, inbound_trunk, dispatch_rule) and action (provisioned, recreated, repaired, abandoned, removed, failed)"
+    );
+    describe_counter!(
+        trunkline_providers::PROVIDER_API_CALLS,
+        "Requests to the providers' APIs (Twilio, Exotel, Telnyx), by provider and outcome: ok, rate_limited (429; retried with backoff), unavailable, credentials, invalid_input, not_found, conflict or other"
     );
     describe_counter!(
         SCRAPE_ERRORS,
