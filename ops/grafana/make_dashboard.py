@@ -72,6 +72,11 @@ end_row()
 ts("Probe runs / min by diagnosis", [(f'sum by (source, diagnosis) (increase(trunkline_probe_runs_total{I}[1m]))', "{{source}} {{diagnosis}}")], "short", w=12)
 ts("Metrics refresh errors", [(f'sum(increase(trunkline_metrics_refresh_errors_total{I}[5m]))', "errors")], "short", w=12)
 end_row()
+ts("Reconciler passes / 5 min", [(f'sum by (outcome) (increase(trunkline_reconciler_passes_total{I}[5m]))', "{{outcome}}")], "short", w=12,
+   desc="Only the instance holding the reconciler lease runs passes.")
+ts("Drift repaired / 5 min", [(f'sum by (kind, action) (increase(trunkline_reconciler_drift_repaired_total{I}[5m]))', "{{kind}} {{action}}")], "short", w=12,
+   desc="LiveKit objects the reconciler provisioned, recreated, repaired or removed; failed ones are retried next pass.")
+end_row()
 
 row("Bridge (trunkline bridge)")
 ts("Active calls", [(f'sum(trunkline_bridge_calls_active{I})', "active")], "short")

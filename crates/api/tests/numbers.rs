@@ -125,6 +125,33 @@ async fn both_directions_on_one_twilio_trunk_idempotent_and_removed_exactly() {
     assert_eq!(lk.inbound_trunks()[0].numbers, ["+15550100009"]);
     let (status, _) = e.server.get(&format!("/numbers/{id}"), &e.key).await;
     assert_eq!(status, 404);
+    // The setup's writes are in the audit: created, its parts recorded, deleted; and the
+    // Twilio side's as provider_trunk changes.
+    let (status, audit) = e
+        .server
+        .get(&format!("/audit?object_kind=number&object_id={id}"), &e.key)
+        .await;
+    assert_eq!(status, 200, "{audit}");
+    let actions: Vec<&str> = audit["data"]["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"create") && actions.contains(&"delete"),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&"update"), "{actions:?}");
+    let (_, audit) = e
+        .server
+        .get("/audit?object_kind=provider_trunk", &e.key)
+        .await;
+    assert!(
+        !audit["data"]["records"].as_array().unwrap().is_empty(),
+        "{audit}"
+    );
+    assert_no_secret("the audit", &audit.to_string());
     let (status, json) = e.delete_account().await;
     assert_eq!(status, 200, "{json}");
 }

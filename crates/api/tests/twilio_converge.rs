@@ -317,3 +317,56 @@ async fn a_delete_while_twilio_is_down_changes_nothing() {
     assert!(e.twilio.trunks().is_empty());
     assert!(e.twilio.credential_lists().is_empty());
 }
+
+#[tokio::test]
+async fn a_create_interrupted_by_a_crash_is_retired_with_its_twilio_trunk() {
+    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let e = twilio_env(LiveKit::Double(&lk)).await;
+    let tenant = e
+        .server
+        .state
+        .store
+        .find_provider_account(&e.account)
+        .await
+        .unwrap()
+        .unwrap()
+        .tenant_id;
+    // What a process killed mid-create leaves: a `pending` row, older than the grace
+    // period, and the Twilio trunk it had made, marked with the row's id.
+    let id = "PT_0123456789abcdef0123456789abcdef";
+    let old = trunkline_store::now_micros() - 600_000_000;
+    let row = trunkline_store::ProviderTrunkRow {
+        id: id.into(),
+        tenant_id: tenant,
+        account_id: e.account.clone(),
+        trunk_id: None,
+        name: "interrupted".into(),
+        config: r#"{"numbers":[]}"#.into(),
+        secrets: "{}".into(),
+        status: trunkline_store::Status::Pending,
+        provider_trunk_sid: None,
+        credential_list_sid: None,
+        desired_version: 1,
+        synced_version: 0,
+        last_error: None,
+        synced_at: None,
+        created_at: old,
+        updated_at: old,
+    };
+    e.server
+        .state
+        .store
+        .provider_trunks()
+        .insert(&row)
+        .await
+        .unwrap();
+    let form = format!("FriendlyName=trunkline+{id}");
+    assert_eq!(e.twilio_call("POST", "/v1/Trunks", Some(&form)).await, 201);
+
+    let r = e.server.state.converge_provider_trunks().await;
+    assert_eq!(r.trunks.abandoned, 1, "{r:?}");
+    assert!(e.twilio.trunks().is_empty(), "{:?}", e.twilio.trunks());
+    // Nothing holds the account any more.
+    let (status, json) = e.delete_account().await;
+    assert_eq!(status, 200, "{json}");
+}

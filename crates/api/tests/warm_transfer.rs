@@ -1,7 +1,8 @@
 //! Warm transfer of an answered call against the LiveKit double: the target consulted in a
 //! room of its own, then moved into the caller's room with the agent removed; a target that
 //! is busy, declines or does not answer (the caller stays with the agent, who is told through
-//! the room's metadata); cancel; a transfer whose dialing instance died; and the refusals.
+//! the room's metadata); cancel, and the caller hanging up during the consultation; a
+//! transfer whose dialing instance died; and the refusals.
 //! Runs on SQLite, and on PostgreSQL when `TRUNKLINE_TEST_POSTGRES` is set.
 
 mod support;
@@ -301,6 +302,53 @@ async fn cancel_hangs_up_the_consultation() {
         .post(&format!("{path}/cancel"), &f.key, &json!({}))
         .await;
     assert_eq!(st, 409, "{body}");
+}
+
+#[tokio::test]
+async fn the_caller_hanging_up_cancels_the_consultation() {
+    let f = fixture().await;
+    let (id, _) = answered(&f, "+14155550364").await;
+    let (st, body) = f
+        .srv
+        .post(
+            &format!("/call/{id}/warm-transfer"),
+            &f.key,
+            &json!({"to": "sip:2002@pbx.example.com"}),
+        )
+        .await;
+    assert_eq!(st, 202, "{body}");
+    wait_transfer(&f, &id, "status", "consulting").await;
+    let calls = f.lk.calls();
+    let target = calls
+        .iter()
+        .find(|c| c.request.sip_call_to == "2002")
+        .unwrap();
+    let caller = calls
+        .iter()
+        .find(|c| c.request.sip_call_to == "+14155550364")
+        .unwrap();
+    assert!(room_open(&f, &target.room_name));
+
+    assert!(f.lk.hangup(&caller.sip_call_id));
+    f.wait_status(&id, "completed").await;
+    let t = wait_transfer(&f, &id, "status", "ended").await;
+    assert_eq!(t["outcome"], "cancelled", "{t}");
+    assert!(
+        t["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("caller hung up"),
+        "{t}"
+    );
+    assert!(!room_open(&f, &target.room_name));
+    assert_ne!(
+        f.lk.calls()
+            .into_iter()
+            .find(|c| c.sip_call_id == target.sip_call_id)
+            .unwrap()
+            .state,
+        CallState::Active
+    );
 }
 
 #[tokio::test]

@@ -18,6 +18,8 @@ pub const WEBHOOK_DELIVERIES: &str = "trunkline_webhook_deliveries_total";
 pub const PROBE_RUNS: &str = "trunkline_probe_runs_total";
 pub const HEALTH_CHECKED_TRUNKS: &str = "trunkline_health_checked_trunks";
 pub const SCRAPE_ERRORS: &str = "trunkline_metrics_refresh_errors_total";
+pub const RECONCILER_PASSES: &str = "trunkline_reconciler_passes_total";
+pub const RECONCILER_DRIFT: &str = "trunkline_reconciler_drift_repaired_total";
 
 /// Registers the help texts (once, when the recorder is installed).
 pub fn describe() {
@@ -45,6 +47,14 @@ pub fn describe() {
     describe_gauge!(
         HEALTH_CHECKED_TRUNKS,
         "Trunks with health checks on, by state (up, down, unknown)"
+    );
+    describe_counter!(
+        RECONCILER_PASSES,
+        "Reconciler passes, by outcome: ok, or failed (LiveKit or the database could not be read)"
+    );
+    describe_counter!(
+        RECONCILER_DRIFT,
+        "What reconciler passes did to bring LiveKit to the stored configuration, by kind (outbound_trunk, inbound_trunk, dispatch_rule) and action (provisioned, recreated, repaired, abandoned, removed, failed)"
     );
     describe_counter!(
         trunkline_providers::PROVIDER_API_CALLS,
@@ -126,6 +136,33 @@ pub async fn refresh_from_store(store: &Store) {
         Err(e) => {
             tracing::warn!(error = %e, "metrics: cannot count the health-checked trunks");
             counter!(SCRAPE_ERRORS).increment(1);
+        }
+    }
+}
+
+/// One reconciler pass ran to its end, or could not run.
+pub fn reconciler_pass(report: Result<&crate::provisioning::ReconcileReport, ()>) {
+    let Ok(report) = report else {
+        counter!(RECONCILER_PASSES, "outcome" => "failed").increment(1);
+        return;
+    };
+    counter!(RECONCILER_PASSES, "outcome" => "ok").increment(1);
+    for (kind, c) in [
+        ("outbound_trunk", &report.outbound),
+        ("inbound_trunk", &report.inbound),
+        ("dispatch_rule", &report.rules),
+    ] {
+        for (action, n) in [
+            ("provisioned", c.provisioned),
+            ("recreated", c.recreated),
+            ("repaired", c.repaired),
+            ("abandoned", c.abandoned),
+            ("removed", c.removed),
+            ("failed", c.failed),
+        ] {
+            if n > 0 {
+                counter!(RECONCILER_DRIFT, "kind" => kind, "action" => action).increment(n as u64);
+            }
         }
     }
 }

@@ -46,7 +46,9 @@ pub mod kinds {
     pub const PROVIDER_ACCOUNT: &str = "provider_account";
     /// The provider side of an automated trunk (a Twilio trunk trunkline made).
     pub const PROVIDER_TRUNK: &str = "provider_trunk";
-    pub const ALL: [&str; 8] = [
+    /// A `POST /numbers` setup (the ids of what it made).
+    pub const NUMBER: &str = "number";
+    pub const ALL: [&str; 9] = [
         OUTBOUND_TRUNK,
         INBOUND_TRUNK,
         DISPATCH_RULE,
@@ -55,6 +57,7 @@ pub mod kinds {
         HEALTH_CHECK,
         PROVIDER_ACCOUNT,
         PROVIDER_TRUNK,
+        NUMBER,
     ];
 }
 

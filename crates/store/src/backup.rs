@@ -38,8 +38,14 @@ const TABLES: &[&str] = &[
 ];
 
 /// The provisioned kinds' tables: after a restore the reconciler sends each row again, so a
-/// LiveKit that lost its copies (or a new one) is brought back to the configuration.
-const PROVISIONED: &[&str] = &["trunks", "inbound_trunks", "dispatch_rules"];
+/// LiveKit (or a provider) that lost its copies, or a new one, is brought back to the
+/// configuration.
+const PROVISIONED: &[&str] = &[
+    "trunks",
+    "inbound_trunks",
+    "dispatch_rules",
+    "provider_trunks",
+];
 
 /// Why a restore was refused.
 #[derive(Debug, thiserror::Error)]

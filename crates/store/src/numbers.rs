@@ -1,6 +1,8 @@
 //! `POST /numbers` setups: the request and the ids of what was made for it.
 
+use crate::audit::{self, AuditEntry};
 use crate::{now_micros, Store, StoreError};
+use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct NumberRow {
@@ -19,6 +21,16 @@ pub struct NumberRow {
     pub created_at: i64,
 }
 
+/// The audit's view of a setup (it holds no secret).
+fn snapshot(n: &NumberRow) -> serde_json::Value {
+    json!({
+        "provider_account_id": n.account_id, "number": n.number,
+        "assistant_id": n.assistant_id, "direction": n.direction, "status": n.status,
+        "outbound_trunk_id": n.outbound_trunk_id, "inbound_trunk_id": n.inbound_trunk_id,
+        "dispatch_rule_id": n.dispatch_rule_id,
+    })
+}
+
 const COLUMNS: &str = "id, tenant_id, account_id, number, assistant_id, direction, status, \
     outbound_trunk_id, inbound_trunk_id, dispatch_rule_id, created_at";
 
@@ -26,6 +38,7 @@ impl Store {
     /// Stores a new setup; a 409-kind error when the tenant already has a live one for the
     /// number.
     pub async fn insert_number(&self, n: &NumberRow) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(&format!(
             "INSERT INTO numbers ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         ))
@@ -40,14 +53,19 @@ impl Store {
         .bind(&n.inbound_trunk_id)
         .bind(&n.dispatch_rule_id)
         .bind(n.created_at)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .map_err(|e| StoreError::unique(e, "number"))?;
+        let entry = AuditEntry::new(&n.tenant_id, audit::kinds::NUMBER, &n.id).after(snapshot(n));
+        audit::record(&mut tx, &entry).await?;
+        tx.commit().await?;
         Ok(())
     }
 
     /// Saves the ids made so far and the status.
     pub async fn update_number(&self, n: &NumberRow) -> Result<(), StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let before = live(&mut tx, &n.tenant_id, &n.id).await?;
         sqlx::query(
             "UPDATE numbers SET status = $1, outbound_trunk_id = $2, inbound_trunk_id = $3, \
              dispatch_rule_id = $4 WHERE id = $5",
@@ -57,8 +75,15 @@ impl Store {
         .bind(&n.inbound_trunk_id)
         .bind(&n.dispatch_rule_id)
         .bind(&n.id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if let Some(b) = before {
+            let entry = AuditEntry::new(&n.tenant_id, audit::kinds::NUMBER, &n.id)
+                .before(snapshot(&b))
+                .after(snapshot(n));
+            audit::record(&mut tx, &entry).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -108,14 +133,37 @@ impl Store {
 
     /// Forgets a setup (a tombstone); `false` when it was not live.
     pub async fn delete_number(&self, tenant_id: &str, id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
+        let before = live(&mut tx, tenant_id, id).await?;
         let done = sqlx::query(
             "UPDATE numbers SET deleted_at = $1 WHERE id = $2 AND tenant_id = $3 AND deleted_at IS NULL",
         )
         .bind(now_micros())
         .bind(id)
         .bind(tenant_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?;
+        if let Some(b) = before.filter(|_| done.rows_affected() == 1) {
+            let entry = AuditEntry::new(tenant_id, audit::kinds::NUMBER, id).before(snapshot(&b));
+            audit::record(&mut tx, &entry).await?;
+        }
+        tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
+}
+
+/// A live setup, read inside a write's transaction (the audit's "before").
+async fn live(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    tenant_id: &str,
+    id: &str,
+) -> Result<Option<NumberRow>, StoreError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM numbers WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
+    );
+    Ok(sqlx::query_as(&sql)
+        .bind(id)
+        .bind(tenant_id)
+        .fetch_optional(&mut **tx)
+        .await?)
 }

@@ -21,6 +21,8 @@ fn exported() -> BTreeSet<&'static str> {
         core::PROBE_RUNS,
         core::HEALTH_CHECKED_TRUNKS,
         core::SCRAPE_ERRORS,
+        core::RECONCILER_PASSES,
+        core::RECONCILER_DRIFT,
         bridge::CALLS_ACTIVE,
         bridge::CALLS,
         bridge::SIP_MESSAGES,

@@ -392,3 +392,53 @@ async fn the_gauges_follow_an_answered_call_from_ringing_to_hang_up() {
     );
     server.stop();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_counts_its_passes_and_the_drift_it_repairs() {
+    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let dir = tempfile::tempdir().unwrap();
+    let envs = vec![
+        ("LIVEKIT_URL", lk.url()),
+        ("LIVEKIT_API_KEY", LK_KEY.to_owned()),
+        ("LIVEKIT_API_SECRET", LK_SECRET.to_owned()),
+        ("TRUNKLINE_METRICS_LISTEN", "127.0.0.1:0".to_owned()),
+        ("TRUNKLINE_RECONCILE_INTERVAL", "0.2".to_owned()),
+    ];
+    let server = serve(dir.path(), &envs);
+    let metrics = metrics_url(&server.log.lock().unwrap());
+    let key = create_key(dir.path(), "drift@acme.test", &envs);
+    data(
+        http()
+            .post(format!("{}/sip/create-outbound-trunk", server.url))
+            .bearer_auth(&key)
+            .json(&seed_twilio())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let recreated = [("kind", "outbound_trunk"), ("action", "recreated")];
+    let drift = "trunkline_reconciler_drift_repaired_total";
+    assert_eq!(value(&scrape(&metrics).await, drift, &recreated), 0.0);
+    // LiveKit loses the trunk behind trunkline's back: the next pass puts it back.
+    let lk_id = lk.outbound_trunks()[0].sip_trunk_id.clone();
+    assert!(lk.delete_out_of_band(&lk_id));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let samples = loop {
+        let samples = scrape(&metrics).await;
+        if value(&samples, drift, &recreated) >= 1.0 || Instant::now() > deadline {
+            break samples;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(value(&samples, drift, &recreated), 1.0, "{samples:?}");
+    assert_eq!(lk.outbound_trunks().len(), 1);
+    let passes = value(
+        &samples,
+        "trunkline_reconciler_passes_total",
+        &[("outcome", "ok")],
+    );
+    assert!(passes >= 1.0, "{samples:?}");
+    server.stop();
+    lk.shutdown().await;
+}

@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 pub const HTMX: &str = "/ui/assets/htmx-2.0.11.min.js";
-pub const CSS: &str = "/ui/assets/dashboard-1.css";
+pub const CSS: &str = "/ui/assets/dashboard-2.css";
 
 const HTMX_JS: &str = include_str!("assets/htmx-2.0.11.min.js");
 const DASHBOARD_CSS: &str = include_str!("assets/dashboard.css");
@@ -16,7 +16,7 @@ const HTMX_LICENSE: &str = include_str!("assets/LICENSE-htmx");
 pub async fn serve(Path(name): Path<String>) -> Response {
     let (body, kind) = match name.as_str() {
         "htmx-2.0.11.min.js" => (HTMX_JS, "text/javascript; charset=utf-8"),
-        "dashboard-1.css" => (DASHBOARD_CSS, "text/css; charset=utf-8"),
+        "dashboard-2.css" => (DASHBOARD_CSS, "text/css; charset=utf-8"),
         "LICENSE-htmx.txt" => (HTMX_LICENSE, "text/plain; charset=utf-8"),
         _ => return super::problem::not_found_page().await,
     };

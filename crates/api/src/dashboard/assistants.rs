@@ -222,6 +222,9 @@ fn edit_page(
         @if let Some(f) = flash { (notice("ok", f)) }
         dl.facts {
             dt { "ID" } dd { code { (row.id) } }
+            @if let Some(c) = config_of(row) {
+                dt { "Agent name in LiveKit" } dd { code { (trunkline_core::rooms::livekit_agent(&row.tenant_id, &c.agent_name)) } }
+            }
             dt { "Created" } dd { (layout::time(row.created_at)) }
             dt { "Changed" } dd { (layout::time(row.updated_at)) }
         }

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use trunkline_core::provider_accounts::AccountView;
 use trunkline_core::ServiceError;
 use trunkline_domain::{ProviderAccountId, ValidationErrors};
@@ -201,7 +202,10 @@ pub async fn list(
     session: Session,
     query: WhichQuery,
 ) -> Result<Response, PageError> {
-    let accounts = state.list_provider_accounts(&session.tenant_id).await?;
+    let accounts = state
+        .store
+        .list_provider_accounts(&session.tenant_id)
+        .await?;
     let flash = match query.ok().and_then(|q| q.0.done).as_deref() {
         Some("deleted") => Some("Provider account deleted. Nothing at the provider changed."),
         _ => None,
@@ -220,10 +224,10 @@ pub async fn list(
                 caption { (accounts.len()) " provider accounts" }
                 thead { tr { th scope="col" { "Account name" } th scope="col" { "Provider" } th scope="col" { "Account" } th scope="col" { "Added" } } }
                 tbody { @for a in &accounts { tr {
-                    td data-label="Account name" { a href={ "/ui/providers/" (a.provider_account_id) } { (a.name) } }
+                    td data-label="Account name" { a href={ "/ui/providers/" (a.id) } { (a.name) } }
                     td data-label="Provider" { (provider_name(&a.provider)) }
-                    td data-label="Account" { code { (a.account) } }
-                    td data-label="Added" { (a.created_at) }
+                    td data-label="Account" { code { (a.account_hint) } }
+                    td data-label="Added" { (layout::time(a.created_at)) }
                 } } }
             } }
         }
@@ -342,13 +346,33 @@ pub async fn create(
     }
 }
 
-/// A tenant's account, or the 404 page (another tenant's reads the same).
-async fn owned(state: &AppState, session: &Session, id: &str) -> Result<AccountView, PageError> {
+/// A tenant's account (as shown, and when it was added), or the 404 page (another tenant's
+/// reads the same).
+async fn owned(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+) -> Result<(AccountView, i64), PageError> {
     if ProviderAccountId::parse(id).is_none() {
         return Err(PageError::NotFound);
     }
     let row = state.provider_account(&session.tenant_id, id).await?;
-    Ok(state.provider_account_view(&row)?)
+    Ok((state.provider_account_view(&row)?, row.created_at))
+}
+
+/// The tenant's trunk names by id, outbound and inbound, to name the trunk using a number.
+async fn trunk_names(
+    state: &AppState,
+    tenant_id: &str,
+) -> Result<HashMap<String, String>, PageError> {
+    let mut names = HashMap::new();
+    for t in state.store.outbound_trunks().list(tenant_id).await?.iter() {
+        names.insert(t.id.clone(), t.name.clone());
+    }
+    for t in state.store.inbound_trunks().list(tenant_id).await?.iter() {
+        names.insert(t.id.clone(), t.name.clone());
+    }
+    Ok(names)
 }
 
 pub async fn show(
@@ -363,21 +387,23 @@ pub async fn show(
         _ => None,
     };
     Ok(layout::ok(
-        account_page(&state, &session, &account, flash, None).await,
+        account_page(&state, &session, &account, flash, None).await?,
     ))
 }
 
 async fn account_page(
     state: &AppState,
     session: &Session,
-    a: &AccountView,
+    (a, added): &(AccountView, i64),
     flash: Option<&str>,
     problem: Option<Markup>,
-) -> Markup {
+) -> Result<Markup, PageError> {
     // The numbers come from the provider: its outage is a sentence here, not a broken page.
     let numbers = state
         .provider_numbers(&session.tenant_id, &a.provider_account_id)
         .await;
+    let names = trunk_names(state, &session.tenant_id).await?;
+    let name = |id: &str| names.get(id).cloned().unwrap_or_else(|| id.to_owned());
     let title = format!("Provider account {}", a.name);
     let body = html! {
         h1 { (title) }
@@ -388,7 +414,7 @@ async fn account_page(
             dt { "Account" } dd { code { (a.account) } }
             @if let Some(m) = &a.auth_method { dt { "Signs in with" } dd { (m.replace('_', " ")) } }
             dt { "ID" } dd { code { (a.provider_account_id) } }
-            dt { "Added" } dd { (a.created_at) }
+            dt { "Added" } dd { (layout::time(*added)) }
         }
         h2 #numbers-heading { "Numbers" }
         @match &numbers {
@@ -403,9 +429,9 @@ async fn account_page(
                 tbody { @for n in list { tr {
                     td data-label="Number" { (n.phone_number) }
                     td data-label="Name at the provider" { (n.friendly_name.as_deref().unwrap_or("—")) }
-                    td data-label="Outbound trunk" { @match &n.trunk_id { Some(t) => a href={ "/ui/trunks/" (t) } { code { (t) } }, None => span.muted { "none" } } }
-                    td data-label="Inbound trunk" { @match &n.inbound_trunk_id { Some(t) => a href="/ui/inbound" { code { (t) } }, None => span.muted { "none" } } }
-                    td data-label="Provider trunk" { (n.provider_trunk_id.as_deref().unwrap_or("none")) }
+                    td data-label="Outbound trunk" { @match &n.trunk_id { Some(t) => a href={ "/ui/trunks/" (t) } { (name(t)) }, None => span.muted { "none" } } }
+                    td data-label="Inbound trunk" { @match &n.inbound_trunk_id { Some(t) => a href="/ui/inbound" { (name(t)) }, None => span.muted { "none" } } }
+                    td data-label="Provider trunk" { @match &n.provider_trunk_id { Some(t) => code { (t) }, None => span.muted { "none" } } }
                     td data-label="Provider's id" { code { (n.provider_number_id) } }
                 } } }
             } },
@@ -418,7 +444,7 @@ async fn account_page(
         }
         p { a href="/ui/providers" { "Back to provider accounts" } }
     };
-    layout::page(&title, Some(session), Nav::Providers, body)
+    Ok(layout::page(&title, Some(session), Nav::Providers, body))
 }
 
 pub async fn delete(
@@ -436,14 +462,15 @@ pub async fn delete(
             // The service's sentence names the API; the page names the trunk and links to it.
             let user = state.store.provider_account_user(&id).await?;
             let trunk = user.and_then(|u| u.trunk_id);
+            let names = trunk_names(&state, &session.tenant_id).await?;
             let problem = html! { div.notice.error role="alert" {
                 p { strong { "This account was not deleted: a trunk was made from it." } }
                 @match &trunk {
-                    Some(t) => p { "Delete trunk " a href={ "/ui/trunks/" (t) } { code { (t) } } " first, then this account." },
+                    Some(t) => p { "Delete trunk " a href={ "/ui/trunks/" (t) } { (names.get(t).map_or(t.as_str(), String::as_str)) } " first, then this account." },
                     None => p { "A trunk is being made from it right now; try again in a moment." },
                 }
             } };
-            let page = account_page(&state, &session, &account, None, Some(problem)).await;
+            let page = account_page(&state, &session, &account, None, Some(problem)).await?;
             Ok(layout::respond(StatusCode::CONFLICT, page))
         }
         Err(e) => Err(e.into()),

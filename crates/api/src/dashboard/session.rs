@@ -68,13 +68,14 @@ fn client_address(
     peer: Option<IpAddr>,
 ) -> Option<IpAddr> {
     if state.trust_proxy_headers {
+        // Only the last entry: anything before it is whatever the client sent.
         let forwarded = parts_headers
             .get_all("x-forwarded-for")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(|a| a.trim().parse::<IpAddr>().ok())
-            .next_back();
+            .next_back()
+            .and_then(|a| a.trim().parse::<IpAddr>().ok());
         if forwarded.is_some() {
             return forwarded;
         }

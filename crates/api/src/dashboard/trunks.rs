@@ -426,7 +426,7 @@ fn test_result(test: &TestOutcome) -> Markup {
                             ", " (format!("{:.1}", r.elapsed_ms)) " ms in all." }
                     }
                     div.table-wrap {
-                        table.ladder {
+                        table.ladder.responsive {
                             caption { "SIP ladder" }
                             thead { tr { th scope="col" { "Step" } th scope="col" { "Request" } th scope="col" { "Response" } th.num scope="col" { "Round trip" } th scope="col" { "Credentials" } } }
                             tbody {
@@ -435,11 +435,11 @@ fn test_result(test: &TestOutcome) -> Markup {
                                 }
                                 @for (i, s) in r.responses.iter().enumerate() {
                                     tr {
-                                        td { (i + 1) }
-                                        td.arrow { "→ " (s.method) }
-                                        td.arrow { "← " (s.status) " " (s.reason) }
-                                        td.num { (format!("{:.1} ms", s.rtt_ms)) }
-                                        td { (if s.authenticated { "sent" } else { "—" }) }
+                                        td data-label="Step" { (i + 1) }
+                                        td.arrow data-label="Request" { "→ " (s.method) }
+                                        td.arrow data-label="Response" { "← " (s.status) " " (s.reason) }
+                                        td.num data-label="Round trip" { (format!("{:.1} ms", s.rtt_ms)) }
+                                        td data-label="Credentials" { (if s.authenticated { "sent" } else { "—" }) }
                                     }
                                 }
                             }

@@ -33,7 +33,7 @@ pub struct AuditRecordView {
     /// UTC, `2024-01-15T10:00:00.000000`.
     pub at: String,
     /// `outbound_trunk`, `inbound_trunk`, `dispatch_rule`, `assistant`, `call_limits`,
-    /// `health_check` or `provider_account`.
+    /// `health_check`, `provider_account`, `provider_trunk` or `number`.
     pub object_kind: String,
     pub object_id: String,
     /// `create`, `update` or `delete`.

@@ -44,6 +44,14 @@ pub async fn receive(
     let effect = tracking::apply(&state.store, &event).await?;
     if matches!(effect, tracking::Effect::Applied(s) if s.is_final()) {
         state.outbox_wake.notify_one();
+        let room = event
+            .room
+            .as_ref()
+            .map(|r| r.name.as_str())
+            .unwrap_or_default();
+        if let Some(call) = tracking::owning_call(&state.store, room).await? {
+            trunkline_core::calls::warm_transfer::caller_gone(&state.store, lk, &call.id).await?;
+        }
     }
     tracing::debug!(event = %event.event, id = %event.id, ?effect, "LiveKit webhook");
     Ok(ok(

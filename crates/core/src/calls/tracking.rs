@@ -170,7 +170,7 @@ pub async fn apply(store: &Store, ev: &proto::WebhookEvent) -> Result<Effect, St
 /// never touches that call. A room named after the call alone is one made before rooms
 /// were namespaced; tenants cannot make such a room (their rooms always carry their
 /// prefix, and `CL_` is refused in their names).
-async fn owning_call(
+pub async fn owning_call(
     store: &Store,
     room: &str,
 ) -> Result<Option<trunkline_store::CallRow>, StoreError> {

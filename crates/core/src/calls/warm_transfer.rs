@@ -338,11 +338,42 @@ pub async fn cancel(
     lk: &LiveKitClient,
     t: &WarmTransferRow,
 ) -> Result<bool, StoreError> {
+    end_consultation(store, lk, t, None).await
+}
+
+/// The call ended (its callee hung up, or its room closed): a consultation still open for it
+/// is hung up, so the target is not left talking with the agent about a caller who is gone.
+/// False when the call had no transfer open.
+pub async fn caller_gone(
+    store: &Store,
+    lk: &LiveKitClient,
+    call_id: &str,
+) -> Result<bool, StoreError> {
+    match store.open_warm_transfer(call_id).await? {
+        Some(t) => {
+            end_consultation(
+                store,
+                lk,
+                &t,
+                Some("the caller hung up during the consultation"),
+            )
+            .await
+        }
+        None => Ok(false),
+    }
+}
+
+async fn end_consultation(
+    store: &Store,
+    lk: &LiveKitClient,
+    t: &WarmTransferRow,
+    error: Option<&str>,
+) -> Result<bool, StoreError> {
     let end = WarmTransferEnd {
         status: ENDED,
         outcome: "cancelled",
         sip_status_code: None,
-        error: None,
+        error,
     };
     let ended = store
         .end_warm_transfer(&t.id, &[DIALING, CONSULTING], &end, now_micros())

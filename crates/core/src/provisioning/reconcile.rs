@@ -67,13 +67,17 @@ pub async fn run_reconciler(
                 .try_lease("reconciler", &holder, lease)
                 .await
             {
-                Ok(true) => match provisioner.reconcile_once().await {
-                    Ok(r) if r != ReconcileReport::default() => {
-                        tracing::info!(report = ?r, "reconcile pass")
+                Ok(true) => {
+                    let result = provisioner.reconcile_once().await;
+                    crate::metrics::reconciler_pass(result.as_ref().map_err(|_| ()));
+                    match result {
+                        Ok(r) if r != ReconcileReport::default() => {
+                            tracing::info!(report = ?r, "reconcile pass")
+                        }
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "reconcile pass could not run"),
                     }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "reconcile pass could not run"),
-                },
+                }
                 Ok(false) => {}
                 Err(e) => tracing::warn!(error = %e, "reconciler lease unavailable"),
             }
