@@ -100,6 +100,7 @@ pub fn number_approval(raw: &str) -> Result<bool, String> {
 }
 
 /// `TRUNKLINE_SHARED_READS`: `coalesced` (true) or `per-request` (false).
+#[cfg(feature = "api")]
 pub fn shared_reads(raw: &str) -> Result<bool, String> {
     match raw.trim().to_ascii_lowercase().as_str() {
         "coalesced" => Ok(true),
