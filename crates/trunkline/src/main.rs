@@ -1,6 +1,6 @@
 //! The `trunkline` binary: `serve` runs the API; `keys …` manages API keys and the master key;
 //! `trunks test` probes a trunk; `bridge` runs the Exotel SIP bridge. Those are the operator
-//! commands, on the database. `sip …` and `call …` are client commands for one account,
+//! commands, on the database. `sip …`, `call …`, `numbers …` and `provider-accounts …` are client commands for one account,
 //! through a running server's API (`client`).
 //! Thin on purpose: settings are parsed in `settings`, everything else lives in the crates.
 
@@ -99,6 +99,23 @@ enum Command {
         #[command(subcommand)]
         command: client::CallCommand,
     },
+    /// Client: your account's numbers set up end to end (provider, LiveKit, dispatch) through
+    /// a running trunkline's API (TRUNKLINE_URL, TRUNKLINE_API_KEY).
+    Numbers {
+        #[command(flatten)]
+        out: client::OutputArgs,
+        #[command(subcommand)]
+        command: client::NumbersCommand,
+    },
+    /// Client: your account's Twilio, Exotel and Telnyx accounts, their numbers and webhook
+    /// events, through a running trunkline's API (TRUNKLINE_URL, TRUNKLINE_API_KEY).
+    #[command(alias = "provider-account")]
+    ProviderAccounts {
+        #[command(flatten)]
+        out: client::OutputArgs,
+        #[command(subcommand)]
+        command: client::ProviderAccountsCommand,
+    },
     /// Print a completion script for a shell, e.g. `trunkline completions bash >
     /// /etc/bash_completion.d/trunkline`.
     Completions {
@@ -148,6 +165,14 @@ fn main() -> ExitCode {
             Command::Restore { file } => backup::restore(db, file).await.map(|()| true),
             Command::Sip { out, command } => client::sip(&api, out, command).await.map(|()| true),
             Command::Call { out, command } => client::call(&api, out, command).await.map(|()| true),
+            Command::Numbers { out, command } => {
+                client::numbers(&api, out, command).await.map(|()| true)
+            }
+            Command::ProviderAccounts { out, command } => {
+                client::provider_accounts(&api, out, command)
+                    .await
+                    .map(|()| true)
+            }
             Command::Completions { shell } => {
                 let mut script = Vec::new();
                 clap_complete::generate(shell, &mut Cli::command(), "trunkline", &mut script);

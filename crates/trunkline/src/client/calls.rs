@@ -1,14 +1,12 @@
 //! `trunkline call …`: outbound calls through the API (`POST /call/outbound`, `GET /calls`,
 //! `GET /call/{id}`, `POST /call/{id}/cancel`, `POST /call/{id}/transfer`).
 
-use super::api::{Answer, Api};
+use super::api::Api;
 use super::input::read_object;
 use super::output::{at, print, Column, View};
 use crate::failure::Failure;
 use clap::Subcommand;
 use reqwest::Method;
-use serde::Deserialize;
-use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 #[derive(Subcommand)]
@@ -50,7 +48,7 @@ pub enum CallCommand {
         #[arg(long, visible_alias = "assistant-id")]
         assistant: Option<String>,
         /// Calls per page, 1–200 (the server's default is 50).
-        #[arg(long, value_parser = page_limit)]
+        #[arg(long, value_parser = super::pages::page_limit)]
         limit: Option<u32>,
         /// The page after the one that printed this cursor.
         #[arg(long)]
@@ -71,15 +69,6 @@ pub enum CallCommand {
         #[arg(long)]
         to: String,
     },
-}
-
-/// `--limit`: the API's page size rule, checked before anything is sent.
-fn page_limit(raw: &str) -> Result<u32, String> {
-    raw.trim()
-        .parse()
-        .ok()
-        .filter(|n| (1..=200).contains(n))
-        .ok_or_else(|| format!("--limit must be a whole number from 1 to 200; got {raw:?}"))
 }
 
 const COLUMNS: &[Column] = &[
@@ -178,7 +167,14 @@ pub async fn run(api: &Api, json: bool, command: CallCommand) -> Result<(), Fail
                 .into_iter()
                 .filter_map(|(k, v)| v.map(|v| (k, v)))
                 .collect();
-            list(api, json, &filters, cursor, all).await?;
+            let list = super::pages::Paged {
+                path: "/calls",
+                items: "calls",
+                columns: COLUMNS,
+                noun: "calls",
+            };
+            list.print(api, api.url("/calls", None), json, &filters, cursor, all)
+                .await?;
         }
         CallCommand::Get { id } => {
             let answer = api.get(api.url("/call", Some(&id))).await?;
@@ -205,80 +201,4 @@ fn action(api: &Api, id: &str, verb: &str) -> reqwest::Url {
         .expect("an http(s) URL has a path")
         .push(verb);
     url
-}
-
-#[derive(Deserialize)]
-struct Page<'a> {
-    #[serde(borrow)]
-    calls: Vec<&'a RawValue>,
-    next_cursor: Option<String>,
-}
-
-/// One page, or with `all` every page: printed as one table, or (`--json`) as one page
-/// object whose `calls` are every call as the server wrote it, and no `next_cursor`.
-async fn list(
-    api: &Api,
-    json: bool,
-    filters: &[(&str, String)],
-    mut cursor: Option<String>,
-    all: bool,
-) -> Result<(), Failure> {
-    let mut raws: Vec<String> = vec![];
-    let mut data: Vec<Value> = vec![];
-    loop {
-        let mut url = api.url("/calls", None);
-        {
-            let mut q = url.query_pairs_mut();
-            for (k, v) in filters {
-                q.append_pair(k, v);
-            }
-            if let Some(c) = &cursor {
-                q.append_pair("cursor", c);
-            }
-        }
-        let answer = api.get(url).await?;
-        if !all {
-            print(
-                &answer,
-                json,
-                View::List {
-                    columns: COLUMNS,
-                    pointer: "/calls",
-                },
-            );
-            if let (false, Some(next)) = (json, answer.data["next_cursor"].as_str()) {
-                eprintln!("More calls: repeat with --cursor {next}");
-            }
-            return Ok(());
-        }
-        let page: Page = serde_json::from_str(&answer.raw).map_err(|e| {
-            Failure::Runtime(format!("GET /calls answered an unexpected page: {e}"))
-        })?;
-        raws.extend(page.calls.iter().map(|c| c.get().to_owned()));
-        if let Some(calls) = answer.data["calls"].as_array() {
-            data.extend(calls.iter().cloned());
-        }
-        match page.next_cursor {
-            Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-            Some(_) => {
-                return Err(Failure::Runtime(
-                    "GET /calls answered the same cursor twice; stopped".into(),
-                ))
-            }
-            None => break,
-        }
-    }
-    let answer = Answer {
-        raw: format!("{{\"calls\":[{}],\"next_cursor\":null}}", raws.join(",")),
-        data: json!({ "calls": data }),
-    };
-    print(
-        &answer,
-        json,
-        View::List {
-            columns: COLUMNS,
-            pointer: "/calls",
-        },
-    );
-    Ok(())
 }

@@ -1,4 +1,5 @@
-//! The client commands: `trunkline sip …` and `trunkline call …` act for one account through
+//! The client commands: `trunkline sip …`, `call …`, `numbers …` and `provider-accounts …`
+//! act for one account through
 //! a running trunkline's HTTP API (`TRUNKLINE_URL`, `TRUNKLINE_API_KEY`), like `lk sip` does
 //! through LiveKit's. They never open the database.
 //!
@@ -7,30 +8,37 @@
 //!   `Resource` describing its paths, list columns and file translation;
 //! - `lk_files`: `lk`'s JSON files where the API does not read them itself;
 //! - `calls`: outbound calls;
+//! - `numbers`, `provider_accounts`: number setups and provider accounts (a `Resource` each,
+//!   with creates that take flags as well as a file);
+//! - `pages`: lists answered a page at a time;
 //! - `output`: tables, details and `--json`.
 //!
-//! An object the API gains (phone numbers, provider accounts) is a `Resource` constant in
-//! `resources` and a variant here (of `SipCommand`, or a new top-level command dispatching to
-//! `resources::run`).
+//! An object the API gains is a `Resource` constant and a variant here (of `SipCommand`, or
+//! a new top-level command dispatching to `resources::run`).
 
 mod api;
 mod calls;
 mod input;
 mod lk_files;
+mod numbers;
 mod output;
+mod pages;
+mod provider_accounts;
 mod resources;
 
 pub use api::DEFAULT_URL;
 pub use calls::CallCommand;
 use clap::{Args, Subcommand};
+pub use numbers::NumbersCommand;
 pub use output::write_stdout;
+pub use provider_accounts::ProviderAccountsCommand;
 use resources::CrudCommand;
 
 use crate::failure::Failure;
 
 /// Global: accepted before or after any subcommand, like the database settings.
 #[derive(Args, Clone)]
-#[command(next_help_heading = "API (client commands: sip, call)")]
+#[command(next_help_heading = "API (client commands: sip, call, numbers, provider-accounts)")]
 pub struct ApiArgs {
     /// The address of trunkline's API.
     #[arg(long, env = "TRUNKLINE_URL", default_value = DEFAULT_URL, global = true)]
@@ -86,4 +94,22 @@ pub async fn sip(api: &ApiArgs, out: OutputArgs, command: SipCommand) -> Result<
 pub async fn call(api: &ApiArgs, out: OutputArgs, command: CallCommand) -> Result<(), Failure> {
     let client = api::Api::new(&api.url, api.api_key.as_deref())?;
     calls::run(&client, out.json, command).await
+}
+
+pub async fn numbers(
+    api: &ApiArgs,
+    out: OutputArgs,
+    command: NumbersCommand,
+) -> Result<(), Failure> {
+    let client = api::Api::new(&api.url, api.api_key.as_deref())?;
+    numbers::run(&client, out.json, command).await
+}
+
+pub async fn provider_accounts(
+    api: &ApiArgs,
+    out: OutputArgs,
+    command: ProviderAccountsCommand,
+) -> Result<(), Failure> {
+    let client = api::Api::new(&api.url, api.api_key.as_deref())?;
+    provider_accounts::run(&client, out.json, command).await
 }

@@ -57,8 +57,7 @@ pub async fn run(api: &Api, json: bool, r: &Resource, command: CrudCommand) -> R
     match command {
         CrudCommand::Create { file } => {
             let body = translate(r.create_body, &file)?;
-            let answer = api.post(api.url(r.create, None), &body).await?;
-            print(&answer, json, View::Details);
+            create(api, json, r, &body).await?;
         }
         CrudCommand::List => {
             let answer = list_all(api, r).await?;
@@ -87,6 +86,13 @@ pub async fn run(api: &Api, json: bool, r: &Resource, command: CrudCommand) -> R
             );
         }
     }
+    Ok(())
+}
+
+/// `POST` of a body already read (and, for commands with flags, completed by them).
+pub async fn create(api: &Api, json: bool, r: &Resource, body: &Value) -> Result<(), Failure> {
+    let answer = api.post(api.url(r.create, None), body).await?;
+    print(&answer, json, View::Details);
     Ok(())
 }
 
