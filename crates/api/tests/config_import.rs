@@ -422,3 +422,85 @@ async fn a_bad_document_or_object_is_refused_naming_the_field() {
     );
     server.stop().await;
 }
+
+#[tokio::test]
+async fn an_import_that_fails_part_way_changes_nothing() {
+    let db = TestDb::fresh().await;
+    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let server = TestServer::start(&db, LiveKit::Double(&lk)).await;
+    let key = server.tenant("a@example.com").await;
+    let (_, inbound, rule, _) = furnish(&server, &key, "+15550100305").await;
+    let before = export(&server, &key).await;
+    let lk_before = livekit_state(&lk);
+    let v = version(&server, &key).await;
+    let (_, audit_before) = server.get("/audit?limit=200", &key).await;
+
+    // Four steps that succeed (the rule deleted, an assistant created, the trunk changed, a
+    // second trunk created), then an inbound trunk the API refuses.
+    let mut doc = before.clone();
+    doc["dispatch_rules"] = json!([]);
+    doc["assistants"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "AS_doc_new", "name": "New", "agent_name": "new-agent"}));
+    let mut second = doc["outbound_trunks"][0].clone();
+    doc["outbound_trunks"][0]["trunk_name"] = json!("Renamed");
+    doc["outbound_trunks"][0]["trunk_config"]["numbers"] = json!(["+15550100777"]);
+    doc["outbound_trunks"][0]["call_limits"]["calls_per_second"] = json!(7);
+    second["id"] = json!("ST_doc_new");
+    second["trunk_name"] = json!("Second");
+    second["trunk_config"]["numbers"] = json!(["+15550100778"]);
+    second["trunk_config"]["password"] = json!("another-password");
+    doc["outbound_trunks"].as_array_mut().unwrap().push(second);
+    doc["inbound_trunks"][0]["numbers"] = json!(["12345"]);
+
+    for _ in 0..2 {
+        let (st, j) = import(&server, &key, &doc, false).await;
+        assert_eq!(st, 400, "{j}");
+        assert_eq!(
+            j["data"]["errors"][0]["field"].as_str().unwrap(),
+            format!("inbound_trunks[{inbound}].numbers[0]"),
+            "{j}"
+        );
+        let message = j["message"].as_str().unwrap();
+        assert!(
+            message.contains(
+                "Nothing was changed: the 4 of 5 steps carried out before it were undone"
+            ),
+            "{message}"
+        );
+        // The store: every object, the version and the audit as they were.
+        let after = export(&server, &key).await;
+        for part in [
+            "assistants",
+            "outbound_trunks",
+            "inbound_trunks",
+            "dispatch_rules",
+            "config_version",
+        ] {
+            assert_eq!(after[part], before[part], "{part}");
+        }
+        assert_eq!(version(&server, &key).await, v);
+        let (_, audit) = server.get("/audit?limit=200", &key).await;
+        assert_eq!(audit["data"], audit_before["data"]);
+        // LiveKit: the trunk's numbers back, the second trunk gone, the rule made again.
+        assert_eq!(livekit_state(&lk), lk_before);
+        let (st, j) = server
+            .get(&format!("/sip/dispatch-rules/{rule}"), &key)
+            .await;
+        assert_eq!(st, 200, "{j}");
+        assert_eq!(j["data"]["provisioning"]["status"], "provisioned", "{j}");
+    }
+
+    // Fixed, the same document applies whole.
+    doc["inbound_trunks"][0]["numbers"] = json!(["+15550100306"]);
+    let (st, j) = import(&server, &key, &doc, false).await;
+    assert_eq!(st, 200, "{j}");
+    let after = export(&server, &key).await;
+    assert_eq!(after["outbound_trunks"].as_array().unwrap().len(), 2);
+    assert_eq!(after["assistants"].as_array().unwrap().len(), 2);
+    assert_eq!(after["dispatch_rules"], json!([]));
+    assert_eq!(lk.outbound_trunks().len(), 2);
+    assert!(lk.dispatch_rules().is_empty());
+    server.stop().await;
+}

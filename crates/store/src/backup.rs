@@ -67,7 +67,7 @@ impl From<sqlx::Error> for RestoreError {
 }
 
 /// A column's value as JSON: an integer, a text or null.
-fn cell(r: &AnyRow, i: usize) -> Result<Value, sqlx::Error> {
+pub(crate) fn cell(r: &AnyRow, i: usize) -> Result<Value, sqlx::Error> {
     if let Ok(v) = r.try_get::<Option<i64>, _>(i) {
         return Ok(v.map_or(Value::Null, Value::from));
     }

@@ -8,6 +8,7 @@ pub mod backup;
 mod calls;
 mod claims;
 mod coalesce;
+mod config_snapshot;
 mod dashboard_counts;
 mod dashboard_sessions;
 mod dispatch_rules;
@@ -42,6 +43,7 @@ pub use calls::{
     Applied, CallFilter, CallRow, ClaimLimits, Claimed, DueTrunk, OutboxEntry, Transition,
 };
 pub use claims::{RuleClaims, StoredClaims};
+pub use config_snapshot::ConfigSnapshot;
 pub use dashboard_counts::OUTCOME_HOUR_MICROS;
 pub use dashboard_sessions::DashboardSession;
 pub use dispatch_rules::{DispatchRuleRow, RuleConflict, RuleKey, EVERY_TRUNK};

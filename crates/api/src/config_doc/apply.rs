@@ -56,6 +56,13 @@ impl Replay {
         }
     }
 
+    /// Deletes object `id` of `kind`, as a client's `DELETE` would (its LiveKit and provider
+    /// side with it).
+    pub async fn remove(&self, kind: DocKind, id: &str) -> Result<(), Failed> {
+        let path = format!("{}/{id}", kind.collection_path());
+        self.send(Method::DELETE, &path, None).await.map(|_| ())
+    }
+
     /// Carries out one step; for a create, returns the new object's id.
     pub async fn apply(&self, step: &Step) -> Result<Option<String>, Failed> {
         let base = step.kind.collection_path();
@@ -125,7 +132,8 @@ impl Replay {
 }
 
 /// The error an import answers with when step `step` failed after `applied` steps were
-/// carried out: the step's own answer, its fields named within the document.
+/// carried out (and then undone, `rollback.rs`): the step's own answer, its fields named
+/// within the document.
 pub fn failure(step: &Step, failed: Failed, applied: usize, total: usize) -> ApiError {
     let what = format!(
         "{} {}",
@@ -140,8 +148,8 @@ pub fn failure(step: &Step, failed: Failed, applied: usize, total: usize) -> Api
         .unwrap_or("failed")
         .to_owned();
     let message = format!(
-        "Import stopped at the {} of {what}: {inner} ({applied} of {total} steps were applied \
-         before it; fix the document and import it again: what is done is not redone)",
+        "Import stopped at the {} of {what}: {inner}. Nothing was changed: the {applied} of \
+         {total} steps carried out before it were undone",
         match step.action {
             Action::Create => "create",
             Action::Update => "update",

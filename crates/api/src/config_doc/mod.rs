@@ -3,11 +3,12 @@
 //!
 //! Each object is written in the shape the API's own create takes, plus its `id`: an import
 //! replays the differences as API requests (`apply.rs`), so it is validated and provisioned
-//! exactly as those requests are. Secrets are never written: each one held is the marker
+//! exactly as those requests are; one that fails part-way is undone (`rollback.rs`). Secrets are never written: each one held is the marker
 //! `{"kept": true}`; an import may put a new value (a string) in its place.
 
 pub mod apply;
 pub mod plan;
+pub mod rollback;
 
 use crate::error::ApiError;
 use crate::state::AppState;

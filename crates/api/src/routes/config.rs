@@ -3,7 +3,7 @@
 
 use crate::config_doc::apply::{failure, Replay};
 use crate::config_doc::plan::{self, Action, MissingSecret, Step};
-use crate::config_doc::{self, DocKind};
+use crate::config_doc::{self, rollback, DocKind};
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{JsonBody, Tenant};
@@ -118,7 +118,9 @@ fn dry_run(uri: &Uri) -> Result<bool, ApiError> {
 
 /// Makes the tenant's configuration what the document says: creates, updates and deletes
 /// through the same requests a client would send, so with the same validation, quotas and
-/// provisioning. `?dry_run=true` answers the plan and changes nothing. The same document
+/// provisioning. A step refused undoes the steps before it: the configuration (and, after a
+/// reconciler pass, LiveKit) is as before. `?dry_run=true` answers the plan and changes
+/// nothing. The same document
 /// imported twice changes nothing the second time; another tenant's document imports as a
 /// copy with new ids.
 #[utoipa::path(post, path = "/config/import", tag = "configuration",
@@ -164,9 +166,20 @@ pub async fn import(
     let steps = if dry {
         planned
     } else {
-        run(&state, &tenant.id, &doc, Some((&replay, planned.len())))
-            .await?
-            .0
+        let snapshot = state.store.config_snapshot(&tenant.id).await?;
+        let mut applied = Vec::new();
+        let total = planned.len();
+        if let Err(e) = run(
+            &state,
+            &tenant.id,
+            &doc,
+            Some((&replay, total, &mut applied)),
+        )
+        .await
+        {
+            return Err(rollback::undo(&replay, &snapshot, &applied, e).await);
+        }
+        applied
     };
     let skipped = body["provider_accounts"]
         .as_array()
@@ -199,23 +212,29 @@ fn kind_key(object_kind: &str) -> &'static str {
         .map_or("", DocKind::key)
 }
 
-/// Plans the import of `doc` and, with `apply` (and the plan's length, for reporting), carries
-/// each step out as it goes: an object's create must be done before a rule naming it can
-/// name its new id.
+/// What `run` does with the plan: without it, the plan is only answered.
+type Apply<'a> = Option<(&'a Replay, usize, &'a mut Vec<Step>)>;
+
+/// Plans the import of `doc` and, with `apply` (the plan's length, for reporting, and where
+/// the steps carried out go), carries each step out as it goes: an object's create must be
+/// done before a rule naming it can name its new id. On an error, the steps carried out
+/// are in `apply`'s list, to be undone.
 async fn run(
     state: &AppState,
     tenant_id: &str,
     doc: &plan::Document,
-    apply: Option<(&Replay, usize)>,
+    apply: Apply<'_>,
 ) -> Result<(Vec<Step>, Vec<MissingSecret>), ApiError> {
     let mut ids = state.store.import_ids(tenant_id).await?;
     let mut currents = HashMap::new();
     for kind in DocKind::ALL {
         currents.insert(kind.key(), plan::current(state, tenant_id, kind).await?);
     }
-    let mut steps: Vec<Step> = Vec::new();
+    let (mut apply, total) = match apply {
+        Some((replay, total, out)) => (Some((replay, out)), total),
+        None => (None, 0),
+    };
     let mut missing = Vec::new();
-    let mut applied = 0;
     // Deletes first, rules before the trunks they name: a number or rule key an object
     // gives up may be the one a created object claims.
     let mut planned: Vec<Step> = Vec::new();
@@ -255,7 +274,7 @@ async fn run(
             of_kind.push(step);
         }
         planned.append(&mut of_kind);
-        let Some((replay, total)) = apply else {
+        let Some((replay, out)) = apply.as_mut() else {
             continue;
         };
         // Carry out what is planned so far (this kind's creates give the ids the next kinds
@@ -264,19 +283,20 @@ async fn run(
             let created = replay
                 .apply(&step)
                 .await
-                .map_err(|f| failure(&step, f, applied, total))?;
-            applied += 1;
-            if let (Some(new_id), Some(source)) = (created, step.source_id.clone()) {
+                .map_err(|f| failure(&step, f, out.len(), total))?;
+            let source = step.source_id.clone();
+            if let Some(new_id) = &created {
+                step.object_id = Some(new_id.clone());
+            }
+            out.push(step);
+            if let (Some(new_id), Some(source)) = (created, source) {
                 state
                     .store
                     .remember_import_id(tenant_id, &source, &new_id)
                     .await?;
-                ids.insert(source, new_id.clone());
-                step.object_id = Some(new_id);
+                ids.insert(source, new_id);
             }
-            steps.push(step);
         }
     }
-    steps.append(&mut planned);
-    Ok((steps, missing))
+    Ok((planned, missing))
 }
