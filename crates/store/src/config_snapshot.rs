@@ -2,9 +2,10 @@
 //! transaction, when the import fails part-way: the import is then all or nothing as far as
 //! the database goes.
 //!
-//! - Objects (assistants, outbound and inbound trunks, dispatch rules) the import changed or
-//!   deleted get their rows back as they were, with a desired version past the current one
-//!   and `synced_version` 0, so the reconciler sends them to LiveKit again.
+//! - Objects (provider accounts, assistants, outbound and inbound trunks, dispatch rules)
+//!   the import changed or deleted get their rows back as they were; provisioned ones with a
+//!   desired version past the current one and `synced_version` 0, so the reconciler sends
+//!   them to LiveKit again.
 //! - Objects the import created are deleted (tombstones, as a `DELETE` leaves them), so the
 //!   reconciler removes their LiveKit objects.
 //! - Their settings and claims (call limits, health checks, numbers, rule keys), the audit
@@ -23,6 +24,7 @@ use std::collections::HashMap;
 /// Tables of objects: rows are tombstoned, never removed, so they are updated in place.
 /// `true` for the provisioned ones (a `status` and the versions the reconciler reads).
 const OBJECTS: &[(&str, bool)] = &[
+    ("provider_accounts", false),
     ("assistants", false),
     ("trunks", true),
     ("inbound_trunks", true),
@@ -224,10 +226,12 @@ impl Store {
                                 "UPDATE {table} SET deleted_at = $1, updated_at = $1, status = '{}' WHERE id = $2",
                                 Status::Deleted.as_str()
                             )
-                        } else {
+                        } else if now_row.contains_key("updated_at") {
                             format!(
                                 "UPDATE {table} SET deleted_at = $1, updated_at = $1 WHERE id = $2"
                             )
+                        } else {
+                            format!("UPDATE {table} SET deleted_at = $1 WHERE id = $2")
                         };
                         sqlx::query(&sql)
                             .bind(now)

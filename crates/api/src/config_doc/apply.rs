@@ -78,6 +78,7 @@ impl Replay {
                     .send(Method::POST, base, Some(Value::Object(step.body.clone())))
                     .await?;
                 let field = match step.kind {
+                    DocKind::ProviderAccounts => "provider_account_id",
                     DocKind::Assistants => "assistant_id",
                     DocKind::DispatchRules => "rule_id",
                     _ => "trunk_id",

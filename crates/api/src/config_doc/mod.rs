@@ -34,6 +34,7 @@ pub fn is_kept_marker(v: &Value) -> bool {
 /// One kind of object in the document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DocKind {
+    ProviderAccounts,
     Assistants,
     OutboundTrunks,
     InboundTrunks,
@@ -41,8 +42,9 @@ pub enum DocKind {
 }
 
 impl DocKind {
-    /// In the order creates must run: rules name inbound trunks.
-    pub const ALL: [DocKind; 4] = [
+    /// In the order creates must run: trunks name provider accounts, rules inbound trunks.
+    pub const ALL: [DocKind; 5] = [
+        DocKind::ProviderAccounts,
         DocKind::Assistants,
         DocKind::OutboundTrunks,
         DocKind::InboundTrunks,
@@ -52,6 +54,7 @@ impl DocKind {
     /// The document's key for the list of these objects.
     pub fn key(self) -> &'static str {
         match self {
+            Self::ProviderAccounts => "provider_accounts",
             Self::Assistants => "assistants",
             Self::OutboundTrunks => "outbound_trunks",
             Self::InboundTrunks => "inbound_trunks",
@@ -63,6 +66,7 @@ impl DocKind {
     pub fn object_kind(self) -> &'static str {
         use trunkline_store::audit::kinds;
         match self {
+            Self::ProviderAccounts => kinds::PROVIDER_ACCOUNT,
             Self::Assistants => kinds::ASSISTANT,
             Self::OutboundTrunks => kinds::OUTBOUND_TRUNK,
             Self::InboundTrunks => kinds::INBOUND_TRUNK,
@@ -73,6 +77,7 @@ impl DocKind {
     /// The API path that creates one, and the one of an existing object.
     pub fn collection_path(self) -> &'static str {
         match self {
+            Self::ProviderAccounts => "/provider-accounts",
             Self::Assistants => "/assistants",
             Self::OutboundTrunks => "/sip/outbound-trunks",
             Self::InboundTrunks => "/sip/inbound-trunks",
@@ -85,6 +90,7 @@ impl DocKind {
         match self {
             Self::OutboundTrunks => &["password", "auth_password"],
             Self::InboundTrunks => &["auth_password"],
+            Self::ProviderAccounts => &["credentials"],
             _ => &[],
         }
     }
@@ -153,6 +159,12 @@ pub async fn entries(
 ) -> Result<Vec<Value>, ApiError> {
     let mut out = Vec::new();
     match kind {
+        DocKind::ProviderAccounts => {
+            for a in state.store.list_provider_accounts(tenant_id).await? {
+                out.push(json!({"id": a.id, "provider": a.provider, "name": a.name,
+                                "account_hint": a.account_hint, "credentials": kept_marker()}));
+            }
+        }
         DocKind::Assistants => {
             for a in state.store.list_assistants(tenant_id).await? {
                 let mut m =
@@ -198,16 +210,5 @@ pub async fn export(state: &AppState, tenant_id: &str) -> Result<Value, ApiError
     for kind in DocKind::ALL {
         doc[kind.key()] = Value::from(entries(state, tenant_id, kind).await?);
     }
-    let accounts: Vec<Value> = state
-        .store
-        .list_provider_accounts(tenant_id)
-        .await?
-        .into_iter()
-        .map(|a| {
-            json!({"id": a.id, "provider": a.provider, "name": a.name,
-                   "account_hint": a.account_hint, "credentials": kept_marker()})
-        })
-        .collect();
-    doc["provider_accounts"] = Value::from(accounts);
     Ok(doc)
 }

@@ -55,7 +55,15 @@ pub fn document(doc: &Value) -> Result<Document, ApiError> {
     let mut objects = Vec::new();
     for kind in DocKind::ALL {
         let key = kind.key();
-        let Some(list) = top.get(key).and_then(Value::as_array) else {
+        // Documents exported before accounts were imported may lack them; none is deleted
+        // by an import anyway.
+        let absent = kind == DocKind::ProviderAccounts && top.get(key).is_none();
+        let empty = Vec::new();
+        let Some(list) = top
+            .get(key)
+            .and_then(Value::as_array)
+            .or(absent.then_some(&empty))
+        else {
             errors.push(
                 key,
                 "must be a list (empty to have none: the document is the whole configuration)",
@@ -111,7 +119,7 @@ pub enum Action {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Step {
     pub action: Action,
-    /// `outbound_trunk`, `inbound_trunk`, `dispatch_rule` or `assistant`.
+    /// `provider_account`, `outbound_trunk`, `inbound_trunk`, `dispatch_rule` or `assistant`.
     pub object_kind: &'static str,
     /// The object here; null for a create (its id is made when it is created).
     pub object_id: Option<String>,
@@ -188,6 +196,11 @@ pub fn deletes(
     current: &Current,
     import_ids: &HashMap<String, String>,
 ) -> Vec<Step> {
+    if kind == DocKind::ProviderAccounts {
+        // An account the document leaves out may still hold numbers and trunks at its
+        // provider: an import never deletes one (`DELETE /provider-accounts/{id}` does).
+        return Vec::new();
+    }
     let kept: HashSet<String> = wanted
         .iter()
         .filter_map(|w| w.get("id").and_then(Value::as_str))
@@ -245,16 +258,43 @@ async fn held_secret(
     })
 }
 
-/// Ids of other objects in a rule (`trunk_ids`) as they are here.
+/// Ids of other objects as they are here: a rule's `trunk_ids`, a trunk's provider account.
 fn map_trunk_ids(kind: DocKind, o: &mut Map<String, Value>, ids: &HashMap<String, String>) {
-    if kind != DocKind::DispatchRules {
-        return;
-    }
-    if let Some(Value::Array(list)) = o.get_mut("trunk_ids") {
-        for t in list.iter_mut() {
-            if let Some(local) = t.as_str().and_then(|s| ids.get(s)) {
-                *t = Value::from(local.as_str());
+    let map = |v: &mut Value| {
+        if let Some(local) = v.as_str().and_then(|s| ids.get(s)) {
+            *v = Value::from(local.as_str());
+        }
+    };
+    match kind {
+        DocKind::DispatchRules => {
+            if let Some(Value::Array(list)) = o.get_mut("trunk_ids") {
+                list.iter_mut().for_each(map);
             }
+        }
+        DocKind::OutboundTrunks => {
+            if let Some(v) = o
+                .get_mut("trunk_config")
+                .and_then(|c| c.get_mut("provider_account_id"))
+            {
+                map(v);
+            }
+        }
+        DocKind::InboundTrunks => {
+            if let Some(v) = o.get_mut("provider_account_id") {
+                map(v);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A provider account's create body: its credentials (an object in the document) beside
+/// `provider` and `name`, as `POST /provider-accounts` takes them.
+fn account_body(o: &mut Map<String, Value>) {
+    o.remove("account_hint");
+    if let Some(Value::Object(credentials)) = o.remove("credentials") {
+        for (k, v) in credentials {
+            o.entry(k).or_insert(v);
         }
     }
 }
@@ -297,7 +337,15 @@ pub fn create_step(
             }
         }
     }
-    let mut fields: Vec<String> = o.keys().cloned().collect();
+    if kind == DocKind::ProviderAccounts {
+        account_body(&mut o);
+    }
+    // The fields a create sets; never a credential's name beside its value.
+    let mut fields: Vec<String> = if kind == DocKind::ProviderAccounts {
+        vec!["provider".into(), "name".into(), "credentials".into()]
+    } else {
+        o.keys().cloned().collect()
+    };
     // Settings left at their defaults need no request of their own.
     let limits = limits.filter(|l| {
         l.as_object()
@@ -332,6 +380,11 @@ pub async fn update_step(
     ids: &HashMap<String, String>,
     missing: &mut Vec<MissingSecret>,
 ) -> Result<Option<Step>, ApiError> {
+    if kind == DocKind::ProviderAccounts {
+        // An account this tenant has is left as it is: its credentials are not in the
+        // document, and it has no update.
+        return Ok(None);
+    }
     let source_id = want
         .remove("id")
         .and_then(|v| v.as_str().map(str::to_owned))

@@ -52,7 +52,10 @@ pub struct ConfigDocument {
     /// Each as `POST /sip/dispatch-rules` takes it, with its `id`.
     #[schema(value_type = Vec<Object>)]
     dispatch_rules: Vec<Value>,
-    /// Listed for reference; never imported (their credentials are never exported).
+    /// Each with its `id`, `provider`, `name`, `account_hint` and `credentials` (always
+    /// `{"kept": true}` in an export). On import, an account this tenant has is left as it
+    /// is; another is created when `credentials` holds its credentials as
+    /// `POST /provider-accounts` takes them (e.g. `{"account_sid": …, "auth_token": …}`).
     #[schema(value_type = Vec<Object>)]
     provider_accounts: Vec<Value>,
 }
@@ -69,7 +72,8 @@ pub struct ImportResult {
     /// Secrets the document marks as kept that this tenant does not hold: the objects are
     /// made without them; set them with a PATCH (or put the values in the document).
     pub missing_secrets: Vec<MissingSecret>,
-    /// Provider accounts in the document, which an import never creates.
+    /// Provider accounts of the document this tenant has already: left as they are (an
+    /// import never changes or deletes an account).
     pub skipped_provider_accounts: Vec<String>,
     /// The tenant's configuration version after the import.
     pub config_version: i64,
@@ -156,9 +160,14 @@ pub async fn import(
     if !dry && !missing.is_empty() {
         let mut errors = ValidationErrors::default();
         for m in &missing {
+            let rule = if m.field == "credentials" {
+                "is kept in the document, and this account does not have that provider account: put its credentials in the document (an object as POST /provider-accounts takes them, e.g. {\"account_sid\": …, \"auth_token\": …}, in place of {\"kept\": true})"
+            } else {
+                "is kept in the document, but this account holds no value for it: put the value in the document (a string in place of {\"kept\": true})"
+            };
             errors.push(
                 format!("{}[{}].{}", kind_key(m.object_kind), m.source_id, m.field),
-                "is kept in the document, but this account holds no value for it: put the value in the document (a string in place of {\"kept\": true})",
+                rule,
             );
         }
         return Err(errors.into());
@@ -181,11 +190,17 @@ pub async fn import(
         }
         applied
     };
-    let skipped = body["provider_accounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|a| a["id"].as_str().map(str::to_owned))
+    let made: Vec<&str> = steps
+        .iter()
+        .filter(|s| s.kind == DocKind::ProviderAccounts)
+        .filter_map(|s| s.source_id.as_deref())
+        .collect();
+    let skipped = doc
+        .of(DocKind::ProviderAccounts)
+        .iter()
+        .filter_map(|a| a["id"].as_str())
+        .filter(|id| !made.contains(id))
+        .map(str::to_owned)
         .collect();
     Ok(ok(
         if dry {
