@@ -169,6 +169,9 @@ impl FromRequestParts<AppState> for Tenant {
         match state.tenants.authenticate(&state.store, &hash).await? {
             Some((id, list_generation)) => {
                 tracing::Span::current().record("tenant", id.as_str());
+                if let Some(slot) = parts.extensions.get::<crate::metrics::TenantSlot>() {
+                    let _ = slot.0.set(id.clone());
+                }
                 trunkline_store::Actor::key_hash(&hash);
                 Ok(Tenant {
                     id,

@@ -1,13 +1,17 @@
 //! The service layer's metrics: names, help texts and the one function per event that the
 //! call sites use, so each call site is one line and the label values stay bounded (statuses,
-//! classes and diagnoses from closed sets; never a call, number, trunk or tenant id).
+//! classes and diagnoses from closed sets; never a call, number or trunk id). A tenant id is
+//! a label only where the operator opts in (`enable_tenant_labels`), and then at most
+//! `MAX_TENANT_LABELS` of them, the rest sharing `other`.
 //!
 //! Recorded through the `metrics` facade: a no-op until the binary installs a recorder
 //! (`TRUNKLINE_METRICS_LISTEN`).
 
 use metrics::{
-    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Unit,
+    counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram, Label, Unit,
 };
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Mutex, OnceLock};
 use trunkline_domain::call::CallStatus;
 use trunkline_store::Store;
 
@@ -66,6 +70,38 @@ pub fn describe() {
     );
 }
 
+/// Tenants that get a `tenant` label of their own, at most: Prometheus keeps a series per
+/// label value, so a service with more tenants than this puts the rest under `other`.
+pub const MAX_TENANT_LABELS: usize = 200;
+
+/// The tenants given a label so far; `None` until the operator opts in.
+static TENANT_LABELS: OnceLock<Mutex<HashSet<String>>> = OnceLock::new();
+
+/// Adds a `tenant` label to the per-tenant series (HTTP requests, call outcomes, calls in
+/// progress) from now on (`TRUNKLINE_METRICS_TENANT_LABELS`).
+pub fn enable_tenant_labels() {
+    let _ = TENANT_LABELS.set(Mutex::new(HashSet::new()));
+}
+
+pub fn tenant_labels_enabled() -> bool {
+    TENANT_LABELS.get().is_some()
+}
+
+/// The `tenant` label of `tenant_id`: `None` unless enabled; the id for the first
+/// `MAX_TENANT_LABELS` tenants seen, `other` after them.
+pub fn tenant_label(tenant_id: &str) -> Option<String> {
+    let admitted = TENANT_LABELS.get()?;
+    let mut admitted = admitted.lock().unwrap_or_else(|p| p.into_inner());
+    if admitted.contains(tenant_id) {
+        return Some(tenant_id.to_owned());
+    }
+    if admitted.len() < MAX_TENANT_LABELS {
+        admitted.insert(tenant_id.to_owned());
+        return Some(tenant_id.to_owned());
+    }
+    Some("other".to_owned())
+}
+
 /// `486` is `4xx`; no SIP answer is `none`.
 pub fn sip_class(code: Option<u16>) -> &'static str {
     match code {
@@ -79,10 +115,16 @@ pub fn sip_class(code: Option<u16>) -> &'static str {
     }
 }
 
-/// A call reached its final status.
-pub fn call_ended(status: CallStatus, sip_status_code: Option<u16>) {
-    counter!(CALL_OUTCOMES, "status" => status.as_str(), "sip_class" => sip_class(sip_status_code))
-        .increment(1);
+/// A call of `tenant_id` reached its final status.
+pub fn call_ended(tenant_id: &str, status: CallStatus, sip_status_code: Option<u16>) {
+    let mut labels = vec![
+        Label::new("status", status.as_str()),
+        Label::new("sip_class", sip_class(sip_status_code)),
+    ];
+    if let Some(tenant) = tenant_label(tenant_id) {
+        labels.push(Label::new("tenant", tenant));
+    }
+    counter!(CALL_OUTCOMES, labels).increment(1);
 }
 
 /// A call was dialed `lag_micros` after it was due.
@@ -111,6 +153,26 @@ const HEALTH_STATES: [&str; 3] = ["up", "down", "unknown"];
 /// Sets the state gauges from the database: run before each scrape. Every status is set,
 /// zero included, so a series does not vanish when its last call ends.
 pub async fn refresh_from_store(store: &Store) {
+    if tenant_labels_enabled() {
+        refresh_calls_by_tenant(store).await;
+    } else {
+        refresh_calls(store).await;
+    }
+    match store.checked_trunks_by_state().await {
+        Ok(rows) => {
+            for state in HEALTH_STATES {
+                let n = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
+                gauge!(HEALTH_CHECKED_TRUNKS, "state" => state).set(n as f64);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: cannot count the health-checked trunks");
+            counter!(SCRAPE_ERRORS).increment(1);
+        }
+    }
+}
+
+async fn refresh_calls(store: &Store) {
     match store.open_calls_by_status().await {
         Ok(rows) => {
             for status in OPEN_STATUSES {
@@ -126,16 +188,37 @@ pub async fn refresh_from_store(store: &Store) {
             counter!(SCRAPE_ERRORS).increment(1);
         }
     }
-    match store.checked_trunks_by_state().await {
-        Ok(rows) => {
-            for state in HEALTH_STATES {
-                let n = rows.iter().find(|(s, _)| s == state).map_or(0, |(_, n)| *n);
-                gauge!(HEALTH_CHECKED_TRUNKS, "state" => state).set(n as f64);
-            }
-        }
+}
+
+/// Every tenant label given a calls gauge so far: each keeps its series (at zero once its
+/// calls end), as the statuses do.
+static CALLS_TENANTS: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+
+async fn refresh_calls_by_tenant(store: &Store) {
+    let rows = match store.open_calls_by_tenant_status().await {
+        Ok(rows) => rows,
         Err(e) => {
-            tracing::warn!(error = %e, "metrics: cannot count the health-checked trunks");
+            tracing::warn!(error = %e, "metrics: cannot count the calls");
             counter!(SCRAPE_ERRORS).increment(1);
+            return;
+        }
+    };
+    let mut counts: HashMap<(String, String), i64> = HashMap::new();
+    let mut tenants = CALLS_TENANTS.lock().unwrap_or_else(|p| p.into_inner());
+    for (tenant_id, status, n) in rows {
+        let Some(tenant) = tenant_label(&tenant_id) else {
+            continue;
+        };
+        tenants.insert(tenant.clone());
+        *counts.entry((tenant, status)).or_default() += n;
+    }
+    for tenant in tenants.iter() {
+        for status in OPEN_STATUSES {
+            let n = counts
+                .get(&(tenant.clone(), status.to_owned()))
+                .copied()
+                .unwrap_or(0);
+            gauge!(CALLS_OPEN, "status" => status, "tenant" => tenant.clone()).set(n as f64);
         }
     }
 }

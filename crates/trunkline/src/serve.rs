@@ -45,6 +45,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     } else {
         livekit
     };
+    if args.metrics_tenant_labels {
+        trunkline_core::metrics::enable_tenant_labels();
+    }
     let metrics = metrics::start("TRUNKLINE_METRICS_LISTEN", args.metrics_listen, || {
         trunkline_api::metrics::describe();
         trunkline_livekit::metrics::describe();

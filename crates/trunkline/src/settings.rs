@@ -52,6 +52,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TRUNKLINE_METRICS_LISTEN",
           value_parser = socket_addr("TRUNKLINE_METRICS_LISTEN", "127.0.0.1:9464"))]
     pub metrics_listen: Option<SocketAddr>,
+    /// Label the per-tenant series (HTTP requests, call outcomes, calls in progress) with the
+    /// tenant's id: the first 200 tenants each, the rest as `other`. Off by default: each
+    /// tenant multiplies those series.
+    #[arg(long, env = "TRUNKLINE_METRICS_TENANT_LABELS", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = boolean("TRUNKLINE_METRICS_TENANT_LABELS"))]
+    pub metrics_tenant_labels: bool,
     #[command(flatten)]
     pub db: DbArgs,
     #[command(flatten)]

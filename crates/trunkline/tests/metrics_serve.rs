@@ -194,6 +194,8 @@ async fn the_counters_follow_a_scripted_busy_call() {
         assert!(!text.contains(id.as_str()), "{id} in the metrics:\n{text}");
     }
     let after = parse(&text);
+    // Tenants are labels only where the operator opts in (`metrics_tenants.rs`).
+    assert!(after.iter().all(|s| !s.labels.contains_key("tenant")));
     let requests = |route: &str, status: &str| {
         value(
             &after,

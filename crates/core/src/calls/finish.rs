@@ -96,7 +96,7 @@ pub async fn advance_from(
         )
         .await?;
     if to.is_final() && matches!(applied, Applied::Yes) {
-        crate::metrics::call_ended(to, sip_code);
+        crate::metrics::call_ended(&call.tenant_id, to, sip_code);
     }
     Ok(applied)
 }
