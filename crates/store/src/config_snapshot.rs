@@ -265,7 +265,7 @@ impl Store {
                 .await?;
         }
         tx.commit().await?;
-        self.trunks_changed();
+        self.outbound_trunks_changed();
         Ok(changed)
     }
 }
