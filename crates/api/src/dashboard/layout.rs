@@ -16,6 +16,7 @@ pub enum Nav {
     Assistants,
     Calls,
     Providers,
+    Numbers,
     None,
 }
 
@@ -26,6 +27,7 @@ const NAV: &[(Nav, &str, &str)] = &[
     (Nav::Assistants, "/ui/assistants", "Assistants"),
     (Nav::Calls, "/ui/calls", "Calls"),
     (Nav::Providers, "/ui/providers", "Provider accounts"),
+    (Nav::Numbers, "/ui/numbers", "Numbers"),
 ];
 
 /// htmx under the CSP: no eval, no injected `<style>`, no inline scripts in swapped content.

@@ -12,6 +12,7 @@ mod assistants;
 mod calls;
 mod inbound;
 mod layout;
+mod numbers;
 mod overview;
 mod problem;
 mod provider_accounts;
@@ -74,6 +75,8 @@ pub fn routes() -> Router<AppState> {
         .route("/ui/providers/new", get(provider_accounts::new_form))
         .route("/ui/providers/{id}", get(provider_accounts::show))
         .route("/ui/providers/{id}/delete", post(provider_accounts::delete))
+        .route("/ui/numbers", get(numbers::list).post(numbers::create))
+        .route("/ui/numbers/{id}/delete", post(numbers::delete))
         .route("/ui/calls", get(calls::list).post(calls::place))
         .route("/ui/calls/new", get(calls::new_form))
         .route("/ui/calls/{id}", get(calls::show))
