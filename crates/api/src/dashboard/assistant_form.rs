@@ -45,12 +45,7 @@ pub fn by_field(errors: &ValidationErrors) -> FieldErrors {
             .find(|(f, _)| *f == e.field)
             .map_or("form", |(f, _)| f);
         let message = format!("{} {}", label_of(field), e.message);
-        out.entry(field)
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(&message);
-            })
-            .or_insert(message);
+        super::trunk_form::add_error(&mut out, field, message);
     }
     out
 }

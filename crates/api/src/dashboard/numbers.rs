@@ -66,12 +66,7 @@ fn by_field(errors: &ValidationErrors) -> FieldErrors {
             .find(|(name, _)| *name == e.field)
             .map_or(("form", "The number"), |(n, l)| (*n, *l));
         let message = format!("{label} {}", e.message);
-        out.entry(key)
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(&message);
-            })
-            .or_insert(message);
+        super::trunk_form::add_error(&mut out, key, message);
     }
     out
 }

@@ -179,12 +179,7 @@ fn by_field(errors: &ValidationErrors, fields: &[Credential]) -> FieldErrors {
                 .map_or(("form", "The account"), |f| (f.name, f.label)),
         };
         let message = format!("{label} {}", e.message);
-        out.entry(key)
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(&message);
-            })
-            .or_insert(message);
+        super::trunk_form::add_error(&mut out, key, message);
     }
     out
 }

@@ -43,6 +43,16 @@ pub struct OutboundTrunkForm {
 /// Errors by form field name, in the order they were found.
 pub type FieldErrors = BTreeMap<&'static str, String>;
 
+/// Adds `message` to field `key`'s errors (a field with several reads them joined by `; `).
+pub fn add_error(out: &mut FieldErrors, key: &'static str, message: String) {
+    out.entry(key)
+        .and_modify(|m| {
+            m.push_str("; ");
+            m.push_str(&message);
+        })
+        .or_insert(message);
+}
+
 /// Which form field an API field path (`trunk_config.numbers[1]`) belongs to.
 fn form_field(path: &str) -> &'static str {
     let name = path.strip_prefix("trunk_config.").unwrap_or(path);
@@ -77,12 +87,7 @@ pub fn by_field(errors: &ValidationErrors, form: &OutboundTrunkForm) -> FieldErr
             }
             _ => format!("{} {}", label_of(field), e.message),
         };
-        out.entry(field)
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(&message);
-            })
-            .or_insert(message);
+        add_error(&mut out, field, message);
     }
     out
 }
