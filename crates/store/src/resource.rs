@@ -484,9 +484,15 @@ impl<R: Resource> Resources<'_, R> {
         let before = row_in::<R>(&mut tx, id).await?;
         let saved = q.execute(&mut *tx).await?.rows_affected() == 1;
         if saved {
-            let after = row_in::<R>(&mut tx, id).await?;
-            if let (Some(before), Some(after)) = (&before, &after) {
-                let (b, a) = (before.lifecycle(), after.lifecycle());
+            // The audit's "after" is the row as just written: no second read.
+            if let Some(before) = &before {
+                let b = before.lifecycle();
+                let a = Lifecycle {
+                    name,
+                    config,
+                    secrets: secrets.or(b.secrets),
+                    ..b
+                };
                 let entry = entry_of::<R>(a)
                     .before(snapshot(b, None))
                     .after(snapshot(a, Some(b)));

@@ -8,7 +8,7 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant};
+use crate::extract::{from_value, json_object, merge_patch, JsonBody, Tenant};
 use crate::pagination::{page, page_request};
 use crate::state::AppState;
 use crate::wire::Provisioning;
@@ -339,21 +339,12 @@ pub async fn patch_dispatch_rule(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let row = owned(&state, &tenant, &id).await?;
-    let Value::Object(patch) = body else {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    };
+    let patch = json_object(body)?;
     // A change that leaves the room alone keeps a room name stored before `CL_` was
     // reserved; a new room is checked as on create.
     let keeps_room = !patch.contains_key("rule");
-    let mut merged = dispatch::current_raw(&row)?;
-    for (k, v) in patch {
-        if v.is_null() {
-            merged.remove(&k);
-        } else {
-            merged.insert(k, v);
-        }
-    }
-    let raw: RawDispatchRule = from_value(Value::Object(merged), "")?;
+    let merged = dispatch::current_raw(&row)?;
+    let raw: RawDispatchRule = from_value(merge_patch(merged, patch), "")?;
     let (name, config) = if keeps_room {
         raw.validate_stored()?
     } else {

@@ -4,7 +4,7 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant};
+use crate::extract::{from_value, json_object, merge_patch, JsonBody, Tenant};
 use crate::pagination::{page, page_request};
 use crate::state::AppState;
 use crate::trunk_path::{owned_inbound_trunk, TrunkPath};
@@ -343,18 +343,9 @@ pub async fn patch_inbound_trunk(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let row = owned_inbound_trunk(&state, &tenant, &id).await?;
-    let Value::Object(patch) = body else {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    };
-    let mut merged = inbound::current_raw(&state.keyring, &row)?;
-    for (k, v) in patch {
-        if v.is_null() {
-            merged.remove(&k);
-        } else {
-            merged.insert(k, v);
-        }
-    }
-    let raw: RawInboundTrunk = from_value(Value::Object(merged), "")?;
+    let patch = json_object(body)?;
+    let merged = inbound::current_raw(&state.keyring, &row)?;
+    let raw: RawInboundTrunk = from_value(merge_patch(merged, patch), "")?;
     let (name, config) = raw.validate()?;
     match state.store.provider_trunk_of(&row.id).await? {
         Some(side) => {
