@@ -4,7 +4,7 @@ use crate::envelope::{ok, Envelope};
 use crate::error::ApiError;
 use crate::error::ErrorData;
 use crate::extract::{from_value, json_object, merge_patch, JsonBody, PathId, Tenant};
-use crate::pagination::{page, page_request};
+use crate::pagination::{page_request, page_shown};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Uri;
@@ -168,10 +168,8 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let request = page_request(uri.query())?;
     let rows = state.store.list_assistants(&tenant.id).await?;
-    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
-        (r.created_at, r.id.as_str())
-    });
-    let assistants = rows.into_iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    let (assistants, next_cursor) =
+        page_shown(&rows, &request, |r| (r.created_at, r.id.as_str()), view)?;
     Ok(ok(
         "Assistants retrieved successfully",
         AssistantPage {

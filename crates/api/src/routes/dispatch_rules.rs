@@ -9,7 +9,7 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, json_object, merge_patch, JsonBody, Tenant};
-use crate::pagination::{page, page_request};
+use crate::pagination::{page_request, page_shown};
 use crate::state::AppState;
 use crate::wire::Provisioning;
 use axum::extract::{FromRequestParts, State};
@@ -286,13 +286,12 @@ pub async fn list_dispatch_rules(
 ) -> Result<Response, ApiError> {
     let request = page_request(uri.query())?;
     let rows = state.store.dispatch_rules().list(&tenant.id).await?;
-    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
-        (r.created_at, r.id.as_str())
-    });
-    let rules = rows
-        .into_iter()
-        .map(|r| details(&state, r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (rules, next_cursor) = page_shown(
+        &rows,
+        &request,
+        |r| (r.created_at, r.id.as_str()),
+        |r| details(&state, r),
+    )?;
     Ok(ok(
         "Dispatch rules retrieved successfully",
         DispatchRulePage { rules, next_cursor },

@@ -5,7 +5,7 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, json_object, merge_patch, JsonBody, Tenant};
-use crate::pagination::{page, page_request};
+use crate::pagination::{page_request, page_shown};
 use crate::state::AppState;
 use crate::trunk_path::{owned_inbound_trunk, TrunkPath};
 use crate::wire::Provisioning;
@@ -287,13 +287,12 @@ pub async fn list_inbound_trunks(
 ) -> Result<Response, ApiError> {
     let request = page_request(uri.query())?;
     let rows = state.store.inbound_trunks().list(&tenant.id).await?;
-    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
-        (r.created_at, r.id.as_str())
-    });
-    let trunks = rows
-        .into_iter()
-        .map(|r| details(&state, r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (trunks, next_cursor) = page_shown(
+        &rows,
+        &request,
+        |r| (r.created_at, r.id.as_str()),
+        |r| details(&state, r),
+    )?;
     Ok(ok(
         "Inbound trunks retrieved successfully",
         InboundTrunkPage {
