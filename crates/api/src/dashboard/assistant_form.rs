@@ -3,7 +3,7 @@
 //! error beside its field. Assistants hold no secret of their own.
 
 use super::layout::{csrf_field, Field, InputExtra};
-use super::session::{FormData, Session};
+use super::session::{posted, FormData, Session};
 use super::trunk_form::FieldErrors;
 use maud::{html, Markup};
 use trunkline_domain::assistant::{metadata_text, AssistantConfig, RawAssistant};
@@ -77,14 +77,17 @@ fn seconds(errors: &mut ValidationErrors, field: &str, typed: &str) -> Option<u6
 
 impl AssistantForm {
     pub fn from_post(form: &FormData) -> Self {
-        Self {
-            name: form.get("name").to_owned(),
-            agent_name: form.get("agent_name").to_owned(),
-            metadata: form.get("metadata").to_owned(),
-            end_call_webhook_url: form.get("end_call_webhook_url").to_owned(),
-            ringing_timeout: form.get("ringing_timeout").to_owned(),
-            max_call_duration: form.get("max_call_duration").to_owned(),
-        }
+        posted!(
+            form,
+            Self {
+                name,
+                agent_name,
+                metadata,
+                end_call_webhook_url,
+                ringing_timeout,
+                max_call_duration,
+            }
+        )
     }
 
     pub fn from_stored(name: &str, c: &AssistantConfig) -> Self {

@@ -4,7 +4,7 @@
 
 use super::layout::{self, csrf_field, notice, status_badge, Field, InputExtra, Nav};
 use super::problem::{sentence, PageError};
-use super::session::{Posted, Session};
+use super::session::{posted, Posted, Session};
 use crate::routes::calls::decode_cursor;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
@@ -264,11 +264,14 @@ pub async fn place(
     session: Session,
     Posted { form: post, .. }: Posted,
 ) -> Result<Response, PageError> {
-    let form = PlaceForm {
-        assistant_id: post.get("assistant_id").to_owned(),
-        trunk_id: post.get("trunk_id").to_owned(),
-        to_number: post.get("to_number").to_owned(),
-    };
+    let form = posted!(
+        post,
+        PlaceForm {
+            assistant_id,
+            trunk_id,
+            to_number
+        }
+    );
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let outcome = async {
         state

@@ -127,6 +127,18 @@ impl FormData {
     }
 }
 
+/// A form's typed values, a struct of `String` fields, from a post: each field from the input
+/// of its own name, trimmed (those after `raw:` exactly as typed, for passwords).
+macro_rules! posted {
+    ($form:expr, $ty:ident { $($field:ident),* $(,)? } $(raw: $($raw:ident),*)?) => {
+        $ty {
+            $($field: $form.get(stringify!($field)).to_owned(),)*
+            $($($raw: $form.raw(stringify!($raw)).to_owned(),)*)?
+        }
+    };
+}
+pub(crate) use posted;
+
 /// A cross-site form post shows the Origin of the page it came from; ours is our own host.
 fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {

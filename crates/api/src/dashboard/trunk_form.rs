@@ -4,7 +4,7 @@
 //! browser's copy across a re-render with `hx-preserve`).
 
 use super::layout::{csrf_field, notice, Field, InputExtra};
-use super::session::{FormData, Session};
+use super::session::{posted, FormData, Session};
 use maud::{html, Markup};
 use std::collections::BTreeMap;
 use trunkline_domain::trunk::{PublicConfig, RawSipTrunkConfig};
@@ -115,16 +115,19 @@ fn opt(s: &str) -> Option<String> {
 
 impl OutboundTrunkForm {
     pub fn from_post(form: &FormData) -> Self {
-        Self {
-            trunk_name: form.get("trunk_name").to_owned(),
-            provider: form.get("provider").to_owned(),
-            address: form.get("address").to_owned(),
-            numbers: form.get("numbers").to_owned(),
-            username: form.get("username").to_owned(),
-            password: form.raw("password").to_owned(),
-            transport: form.get("transport").to_owned(),
-            media_encryption: form.get("media_encryption").to_owned(),
-        }
+        posted!(
+            form,
+            Self {
+                trunk_name,
+                provider,
+                address,
+                numbers,
+                username,
+                transport,
+                media_encryption,
+            }
+            raw: password
+        )
     }
 
     pub fn blank() -> Self {
