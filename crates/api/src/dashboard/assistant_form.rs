@@ -4,7 +4,7 @@
 
 use super::layout::{csrf_field, Field, InputExtra};
 use super::session::{posted, FormData, Session};
-use super::trunk_form::FieldErrors;
+use super::trunk_form::{note, opt, FieldErrors};
 use maud::{html, Markup};
 use trunkline_domain::assistant::{metadata_text, AssistantConfig, RawAssistant};
 use trunkline_domain::ValidationErrors;
@@ -45,18 +45,9 @@ pub fn by_field(errors: &ValidationErrors) -> FieldErrors {
             .find(|(f, _)| *f == e.field)
             .map_or("form", |(f, _)| f);
         let message = format!("{} {}", label_of(field), e.message);
-        out.entry(field)
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(&message);
-            })
-            .or_insert(message);
+        note(&mut out, field, message);
     }
     out
-}
-
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
 }
 
 fn seconds(errors: &mut ValidationErrors, field: &str, typed: &str) -> Option<u64> {

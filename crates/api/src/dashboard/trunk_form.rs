@@ -43,6 +43,17 @@ pub struct OutboundTrunkForm {
 /// Errors by form field name, in the order they were found.
 pub type FieldErrors = BTreeMap<&'static str, String>;
 
+/// Adds `message` to `field`'s errors (several for one field are joined).
+pub fn note(errors: &mut FieldErrors, field: &'static str, message: String) {
+    errors
+        .entry(field)
+        .and_modify(|m| {
+            m.push_str("; ");
+            m.push_str(&message);
+        })
+        .or_insert(message);
+}
+
 /// Which form field an API field path (`trunk_config.numbers[1]`) belongs to.
 fn form_field(path: &str) -> &'static str {
     let name = path.strip_prefix("trunk_config.").unwrap_or(path);
@@ -77,12 +88,7 @@ pub fn by_field(errors: &ValidationErrors, form: &OutboundTrunkForm) -> FieldErr
             }
             _ => format!("{} {}", label_of(field), e.message),
         };
-        out.entry(field)
-            .and_modify(|m| {
-                m.push_str("; ");
-                m.push_str(&message);
-            })
-            .or_insert(message);
+        note(&mut out, field, message);
     }
     out
 }
@@ -109,7 +115,8 @@ pub fn split_numbers(raw: &str) -> Vec<String> {
         .collect()
 }
 
-fn opt(s: &str) -> Option<String> {
+/// A typed value, `None` when the field was left empty.
+pub fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
@@ -185,15 +192,15 @@ impl OutboundTrunkForm {
         }
     }
 
+    /// The trunk name typed, if it is one (the same rule as the API's).
+    fn name(&self, errors: &mut ValidationErrors) -> Option<String> {
+        text::required_name(errors, "trunk_name", Some(self.trunk_name.as_str()), 100)
+    }
+
     /// A new trunk: name, provider and configuration, or every rule broken.
     pub fn validate_new(&self) -> Result<(String, TrunkType, SipTrunkConfig), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let name = text::required_name(
-            &mut errors,
-            "trunk_name",
-            Some(self.trunk_name.as_str()),
-            100,
-        );
+        let name = self.name(&mut errors);
         let kind = self.kind(&mut errors);
         let config = kind.and_then(|k| {
             match self
@@ -221,12 +228,7 @@ impl OutboundTrunkForm {
         current: &SipTrunkConfig,
     ) -> Result<(String, SipTrunkConfig), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let name = text::required_name(
-            &mut errors,
-            "trunk_name",
-            Some(self.trunk_name.as_str()),
-            100,
-        );
+        let name = self.name(&mut errors);
         if self.provider != kind.as_str() {
             errors.push(
                 "trunk_type",
