@@ -8,6 +8,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 use trunkline_core::sealing::hash_api_key;
 
 /// The largest body any endpoint accepts; a trunk config is a few hundred bytes.
@@ -39,6 +40,27 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
         })?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// A body that must be a JSON object (a PATCH), or the 400 naming `body`.
+pub fn json_object(body: Value) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(m) => Ok(m),
+        _ => Err(ApiError::field("body", "must be a JSON object")),
+    }
+}
+
+/// A PATCH applied to a resource's current fields, one level deep: `null` removes a field,
+/// any other value replaces it. The result is validated whole, as a create would be.
+pub fn merge_patch(mut current: Map<String, Value>, patch: Map<String, Value>) -> Value {
+    for (k, v) in patch {
+        if v.is_null() {
+            current.remove(&k);
+        } else {
+            current.insert(k, v);
+        }
+    }
+    Value::Object(current)
 }
 
 /// Parses JSON into `T`, describing any failure by the JSON path where it happened.

@@ -78,6 +78,18 @@ pub fn page<T>(
     (items, next)
 }
 
+/// [`page`] of a list's rows, each shown by `show` (a row that cannot be shown fails the list).
+pub fn page_shown<R, V, E>(
+    rows: &[R],
+    request: &PageRequest,
+    key: impl Fn(&R) -> (i64, &str),
+    show: impl FnMut(&R) -> Result<V, E>,
+) -> Result<(Vec<V>, Option<String>), E> {
+    let (rows, next) = page(rows.iter().collect(), request, |r| key(r));
+    let shown = rows.into_iter().map(show).collect::<Result<Vec<_>, E>>()?;
+    Ok((shown, next))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

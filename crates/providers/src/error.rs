@@ -61,6 +61,20 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
+    /// What an HTTP status says on its own, for an answer whose provider code (read first by
+    /// each provider's `classify`) says nothing more specific.
+    pub(crate) fn of_status(status: u16) -> ErrorKind {
+        match status {
+            401 | 403 => ErrorKind::Credentials,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            429 => ErrorKind::RateLimited,
+            400..=499 => ErrorKind::InvalidInput,
+            500..=599 => ErrorKind::Unavailable,
+            _ => ErrorKind::Other,
+        }
+    }
+
     /// The metric label of a call that failed this way.
     pub fn as_str(self) -> &'static str {
         match self {

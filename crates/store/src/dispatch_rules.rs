@@ -2,55 +2,28 @@
 //! (trunk, caller, dialed number, PIN), checked atomically under the account's lock (see
 //! `inbound_trunks.rs`).
 
-use crate::resource::{columns, lifecycle_of, Claims, Kind, Resource};
+use crate::resource::{resource_row, Claims, Resource};
 use crate::{Status, Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct DispatchRuleRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub name: String,
-    pub config: String,
-    #[sqlx(try_from = "String")]
-    pub status: Status,
-    pub livekit_rule_id: Option<String>,
-    pub desired_version: i64,
-    pub synced_version: i64,
-    pub last_error: Option<String>,
-    pub synced_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl Resource for DispatchRuleRow {
-    const KIND: Kind = Kind {
+resource_row! {
+    pub struct DispatchRuleRow, new NewDispatchRule {
+        pub id: String,
+        pub tenant_id: String,
+        pub name: String,
+        pub config: String,
+        pub livekit_rule_id: Option<String>,
+    }
+    kind {
         table: "dispatch_rules",
         audit_kind: crate::audit::kinds::DISPATCH_RULE,
-        columns: Self::COLUMNS,
         remote_id: "livekit_rule_id",
         what: "dispatch rule id",
         claims: Claims::RuleKeys,
         secrets: false,
         status_forgets_sync: true,
-    };
-
-    lifecycle_of!(livekit_rule_id);
-
-    columns!(
-        id,
-        tenant_id,
-        name,
-        config,
-        status,
-        livekit_rule_id,
-        desired_version,
-        synced_version,
-        last_error,
-        synced_at,
-        created_at,
-        updated_at
-    );
+    }
+    remote: livekit_rule_id,
 }
 
 /// The trunk id a key uses for a rule on every trunk of the account.

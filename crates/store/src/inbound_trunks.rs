@@ -7,57 +7,29 @@
 //! of `inbound_number_owners` and `inbound_number_claims` decide: of two concurrent claims
 //! exactly one inserts, and the other sees its row once it commits.
 
-use crate::resource::{columns, lifecycle_of, tombstone, Claims, Kind, Resource, WithSecrets};
-use crate::{Status, Store, StoreError};
+use crate::resource::{resource_row, tombstone, Claims, WithSecrets};
+use crate::{Store, StoreError};
 use sqlx::{Any, Row, Transaction};
 
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct InboundTrunkRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub name: String,
-    pub config: String,
-    pub secrets: String,
-    #[sqlx(try_from = "String")]
-    pub status: Status,
-    pub livekit_trunk_id: Option<String>,
-    pub desired_version: i64,
-    pub synced_version: i64,
-    pub last_error: Option<String>,
-    pub synced_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl Resource for InboundTrunkRow {
-    const KIND: Kind = Kind {
+resource_row! {
+    pub struct InboundTrunkRow, new NewInboundTrunk {
+        pub id: String,
+        pub tenant_id: String,
+        pub name: String,
+        pub config: String,
+        pub secrets: String,
+        pub livekit_trunk_id: Option<String>,
+    }
+    kind {
         table: "inbound_trunks",
         audit_kind: crate::audit::kinds::INBOUND_TRUNK,
-        columns: Self::COLUMNS,
         remote_id: "livekit_trunk_id",
         what: "inbound trunk id",
         claims: Claims::Numbers,
         secrets: true,
         status_forgets_sync: false,
-    };
-
-    lifecycle_of!(livekit_trunk_id, secrets);
-
-    columns!(
-        id,
-        tenant_id,
-        name,
-        config,
-        secrets,
-        status,
-        livekit_trunk_id,
-        desired_version,
-        synced_version,
-        last_error,
-        synced_at,
-        created_at,
-        updated_at
-    );
+    }
+    remote: livekit_trunk_id, secrets: secrets,
 }
 
 impl WithSecrets for InboundTrunkRow {}

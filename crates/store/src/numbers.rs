@@ -93,14 +93,7 @@ impl Store {
         tenant_id: &str,
         id: &str,
     ) -> Result<Option<NumberRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM numbers WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(id)
-            .bind(tenant_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        live_by(&self.pool, tenant_id, "id", id).await
     }
 
     /// The tenant's live setup of `number`, if any.
@@ -109,14 +102,7 @@ impl Store {
         tenant_id: &str,
         number: &str,
     ) -> Result<Option<NumberRow>, StoreError> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM numbers WHERE tenant_id = $1 AND number = $2 AND deleted_at IS NULL"
-        );
-        Ok(sqlx::query_as(&sql)
-            .bind(tenant_id)
-            .bind(number)
-            .fetch_optional(&self.pool)
-            .await?)
+        live_by(&self.pool, tenant_id, "number", number).await
     }
 
     /// The tenant's live setups, oldest first.
@@ -158,12 +144,22 @@ async fn live(
     tenant_id: &str,
     id: &str,
 ) -> Result<Option<NumberRow>, StoreError> {
+    live_by(&mut **tx, tenant_id, "id", id).await
+}
+
+/// The tenant's live setup whose `column` (a constant: `id` or `number`) is `value`.
+async fn live_by<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant_id: &str,
+    column: &'static str,
+    value: &str,
+) -> Result<Option<NumberRow>, StoreError> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM numbers WHERE id = $1 AND tenant_id = $2 AND deleted_at IS NULL"
+        "SELECT {COLUMNS} FROM numbers WHERE tenant_id = $1 AND {column} = $2 AND deleted_at IS NULL"
     );
     Ok(sqlx::query_as(&sql)
-        .bind(id)
         .bind(tenant_id)
-        .fetch_optional(&mut **tx)
+        .bind(value)
+        .fetch_optional(executor)
         .await?)
 }

@@ -2,26 +2,29 @@
 //! lifecycle is the shared one (`resource.rs`); this file describes the table and keeps the
 //! cached per-tenant list `GET /sip/list` reads.
 
-use crate::resource::{columns, lifecycle_of, Claims, Kind, Resource, WithSecrets};
+use crate::resource::{resource_row, Claims, WithSecrets};
 use crate::{Status, Store, StoreError};
 
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct OutboundTrunkRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub name: String,
-    pub trunk_type: String,
-    pub config: String,
-    pub secrets: String,
-    #[sqlx(try_from = "String")]
-    pub status: Status,
-    pub livekit_trunk_id: Option<String>,
-    pub desired_version: i64,
-    pub synced_version: i64,
-    pub last_error: Option<String>,
-    pub synced_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
+resource_row! {
+    pub struct OutboundTrunkRow, new NewOutboundTrunk {
+        pub id: String,
+        pub tenant_id: String,
+        pub name: String,
+        pub trunk_type: String,
+        pub config: String,
+        pub secrets: String,
+        pub livekit_trunk_id: Option<String>,
+    }
+    kind {
+        table: "trunks",
+        audit_kind: crate::audit::kinds::OUTBOUND_TRUNK,
+        remote_id: "livekit_trunk_id",
+        what: "trunk id",
+        claims: Claims::None,
+        secrets: true,
+        status_forgets_sync: false,
+    }
+    remote: livekit_trunk_id, secrets: secrets,
 }
 
 /// What `GET /sip/list` shows: never any part of the configuration.
@@ -31,38 +34,6 @@ pub struct OutboundTrunkSummary {
     pub name: String,
     pub trunk_type: String,
     pub created_at: i64,
-}
-
-impl Resource for OutboundTrunkRow {
-    const KIND: Kind = Kind {
-        table: "trunks",
-        audit_kind: crate::audit::kinds::OUTBOUND_TRUNK,
-        columns: Self::COLUMNS,
-        remote_id: "livekit_trunk_id",
-        what: "trunk id",
-        claims: Claims::None,
-        secrets: true,
-        status_forgets_sync: false,
-    };
-
-    lifecycle_of!(livekit_trunk_id, secrets);
-
-    columns!(
-        id,
-        tenant_id,
-        name,
-        trunk_type,
-        config,
-        secrets,
-        status,
-        livekit_trunk_id,
-        desired_version,
-        synced_version,
-        last_error,
-        synced_at,
-        created_at,
-        updated_at
-    );
 }
 
 impl WithSecrets for OutboundTrunkRow {}

@@ -3,68 +3,37 @@
 //! (`resource.rs`), converged by the same engine as LiveKit's objects. `id` (`PT_…`) is
 //! carried in the provider objects' friendly names, so they are recognisably trunkline's.
 
-use crate::resource::{columns, lifecycle_of, Claims, Kind, Resource, WithSecrets};
-use crate::{now_micros, Status, Store, StoreError};
+use crate::resource::{resource_row, Claims, Resource, WithSecrets};
+use crate::{now_micros, Store, StoreError};
 use sqlx::Row;
 
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct ProviderTrunkRow {
-    pub id: String,
-    pub tenant_id: String,
-    pub account_id: String,
-    /// The trunkline trunk (`ST_…`) LiveKit dials through this side, once made.
-    pub trunk_id: Option<String>,
-    pub name: String,
-    /// The desired state: `{"numbers": [...], "username": ...}`.
-    pub config: String,
-    /// The generated credential's password, sealed.
-    pub secrets: String,
-    #[sqlx(try_from = "String")]
-    pub status: Status,
-    /// The provider's trunk (`TK…`).
-    pub provider_trunk_sid: Option<String>,
-    /// The credential list last seen on the trunk (`CL…`), for display.
-    pub credential_list_sid: Option<String>,
-    pub desired_version: i64,
-    pub synced_version: i64,
-    pub last_error: Option<String>,
-    pub synced_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-impl Resource for ProviderTrunkRow {
-    const KIND: Kind = Kind {
+resource_row! {
+    pub struct ProviderTrunkRow, new NewProviderTrunk {
+        pub id: String,
+        pub tenant_id: String,
+        pub account_id: String,
+        /// The trunkline trunk (`ST_…`) LiveKit dials through this side, once made.
+        pub trunk_id: Option<String>,
+        pub name: String,
+        /// The desired state: `{"numbers": [...], "username": ...}`.
+        pub config: String,
+        /// The generated credential's password, sealed.
+        pub secrets: String,
+        /// The provider's trunk (`TK…`).
+        pub provider_trunk_sid: Option<String>,
+        /// The credential list last seen on the trunk (`CL…`), for display.
+        pub credential_list_sid: Option<String>,
+    }
+    kind {
         table: "provider_trunks",
         audit_kind: crate::audit::kinds::PROVIDER_TRUNK,
-        columns: Self::COLUMNS,
         remote_id: "provider_trunk_sid",
         what: "provider trunk id",
         claims: Claims::None,
         secrets: true,
         status_forgets_sync: false,
-    };
-
-    lifecycle_of!(provider_trunk_sid, secrets);
-
-    columns!(
-        id,
-        tenant_id,
-        account_id,
-        trunk_id,
-        name,
-        config,
-        secrets,
-        status,
-        provider_trunk_sid,
-        credential_list_sid,
-        desired_version,
-        synced_version,
-        last_error,
-        synced_at,
-        created_at,
-        updated_at
-    );
+    }
+    remote: provider_trunk_sid, secrets: secrets,
 }
 
 impl WithSecrets for ProviderTrunkRow {}

@@ -83,46 +83,103 @@ pub struct Lifecycle<'r> {
     pub secrets: Option<&'r str>,
 }
 
-/// `Resource::COLUMNS` and `Resource::bind_columns` from one list of a row type's fields (each
-/// named as its column), so the names and the binds cannot drift apart.
-macro_rules! columns {
-    ($($col:ident),+ $(,)?) => {
-        const COLUMNS: &'static str = stringify!($($col),+);
-        fn bind_columns<'q>(
-            &'q self,
-            q: $crate::resource::AnyQuery<'q>,
-        ) -> $crate::resource::AnyQuery<'q> {
-            q$(.bind(&self.$col))+
-        }
-    };
-}
-pub(crate) use columns;
-
-/// `Resource::lifecycle` for a row type with the common columns, `$remote` naming the remote
-/// object, and `secrets` when the kind has sealed secrets.
-macro_rules! lifecycle_of {
+/// A kind's row type and its `Resource` impl from its own columns: the lifecycle columns every
+/// kind has (`status` … `updated_at`) are added here, and `COLUMNS` and the binds come from
+/// the same field list, so names and binds cannot drift apart. Also declares `$new`, a new
+/// row's own columns, which `$row::fresh` completes with the lifecycle of a create.
+/// `remote` names the column of the remote object; `secrets`, when the kind has sealed ones.
+macro_rules! resource_row {
     (@some) => { None };
     (@some $e:expr) => { Some($e) };
-    ($remote:ident $(, $secrets:ident)?) => {
-        fn lifecycle(&self) -> $crate::resource::Lifecycle<'_> {
-            $crate::resource::Lifecycle {
-                id: &self.id,
-                tenant_id: &self.tenant_id,
-                status: self.status,
-                remote_id: self.$remote.as_deref(),
-                desired_version: self.desired_version,
-                synced_version: self.synced_version,
-                last_error: self.last_error.as_deref(),
-                synced_at: self.synced_at,
-                created_at: self.created_at,
-                name: &self.name,
-                config: &self.config,
-                secrets: $crate::resource::lifecycle_of!(@some $(self.$secrets.as_str())?),
+    (
+        $(#[$meta:meta])*
+        pub struct $row:ident, new $new:ident {
+            $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)+
+        }
+        kind { $($k:ident: $v:expr,)+ }
+        remote: $remote:ident $(, secrets: $secrets:ident)? $(,)?
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+        pub struct $row {
+            $($(#[$fmeta])* pub $field: $ty,)+
+            #[sqlx(try_from = "String")]
+            pub status: $crate::Status,
+            pub desired_version: i64,
+            pub synced_version: i64,
+            pub last_error: Option<String>,
+            pub synced_at: Option<i64>,
+            pub created_at: i64,
+            pub updated_at: i64,
+        }
+
+        #[doc = concat!("A new [`", stringify!($row), "`]'s own columns (see `fresh`).")]
+        #[derive(Debug, Clone, PartialEq)]
+        pub struct $new {
+            $($(#[$fmeta])* pub $field: $ty,)+
+        }
+
+        impl $row {
+            /// The row a create stores: version 1, never synced, created `now`.
+            pub fn fresh(new: $new, status: $crate::Status, now: i64) -> Self {
+                let $new { $($field),+ } = new;
+                Self {
+                    $($field,)+
+                    status,
+                    desired_version: 1,
+                    synced_version: 0,
+                    last_error: None,
+                    synced_at: None,
+                    created_at: now,
+                    updated_at: now,
+                }
+            }
+        }
+
+        impl $crate::resource::Resource for $row {
+            const KIND: $crate::resource::Kind = $crate::resource::Kind {
+                columns: Self::COLUMNS,
+                $($k: $v,)+
+            };
+            const COLUMNS: &'static str = concat!(
+                stringify!($($field),+),
+                ", status, desired_version, synced_version, last_error, synced_at, created_at, updated_at"
+            );
+
+            fn bind_columns<'q>(
+                &'q self,
+                q: $crate::resource::AnyQuery<'q>,
+            ) -> $crate::resource::AnyQuery<'q> {
+                q$(.bind(&self.$field))+
+                    .bind(&self.status)
+                    .bind(self.desired_version)
+                    .bind(self.synced_version)
+                    .bind(&self.last_error)
+                    .bind(self.synced_at)
+                    .bind(self.created_at)
+                    .bind(self.updated_at)
+            }
+
+            fn lifecycle(&self) -> $crate::resource::Lifecycle<'_> {
+                $crate::resource::Lifecycle {
+                    id: &self.id,
+                    tenant_id: &self.tenant_id,
+                    status: self.status,
+                    remote_id: self.$remote.as_deref(),
+                    desired_version: self.desired_version,
+                    synced_version: self.synced_version,
+                    last_error: self.last_error.as_deref(),
+                    synced_at: self.synced_at,
+                    created_at: self.created_at,
+                    name: &self.name,
+                    config: &self.config,
+                    secrets: $crate::resource::resource_row!(@some $(self.$secrets.as_str())?),
+                }
             }
         }
     };
 }
-pub(crate) use lifecycle_of;
+pub(crate) use resource_row;
 
 /// A kind whose rows carry sealed secrets.
 pub trait WithSecrets: Resource {}
@@ -427,9 +484,15 @@ impl<R: Resource> Resources<'_, R> {
         let before = row_in::<R>(&mut tx, id).await?;
         let saved = q.execute(&mut *tx).await?.rows_affected() == 1;
         if saved {
-            let after = row_in::<R>(&mut tx, id).await?;
-            if let (Some(before), Some(after)) = (&before, &after) {
-                let (b, a) = (before.lifecycle(), after.lifecycle());
+            // The audit's "after" is the row as just written: no second read.
+            if let Some(before) = &before {
+                let b = before.lifecycle();
+                let a = Lifecycle {
+                    name,
+                    config,
+                    secrets: secrets.or(b.secrets),
+                    ..b
+                };
                 let entry = entry_of::<R>(a)
                     .before(snapshot(b, None))
                     .after(snapshot(a, Some(b)));

@@ -3,8 +3,8 @@
 //! error beside its field. Assistants hold no secret of their own.
 
 use super::layout::{csrf_field, Field, InputExtra};
-use super::session::{FormData, Session};
-use super::trunk_form::FieldErrors;
+use super::session::{posted, FormData, Session};
+use super::trunk_form::{note, opt, FieldErrors};
 use maud::{html, Markup};
 use trunkline_domain::assistant::{metadata_text, AssistantConfig, RawAssistant};
 use trunkline_domain::ValidationErrors;
@@ -45,13 +45,9 @@ pub fn by_field(errors: &ValidationErrors) -> FieldErrors {
             .find(|(f, _)| *f == e.field)
             .map_or("form", |(f, _)| f);
         let message = format!("{} {}", label_of(field), e.message);
-        super::trunk_form::add_error(&mut out, field, message);
+        note(&mut out, field, message);
     }
     out
-}
-
-fn opt(s: &str) -> Option<String> {
-    (!s.is_empty()).then(|| s.to_owned())
 }
 
 fn seconds(errors: &mut ValidationErrors, field: &str, typed: &str) -> Option<u64> {
@@ -72,14 +68,17 @@ fn seconds(errors: &mut ValidationErrors, field: &str, typed: &str) -> Option<u6
 
 impl AssistantForm {
     pub fn from_post(form: &FormData) -> Self {
-        Self {
-            name: form.get("name").to_owned(),
-            agent_name: form.get("agent_name").to_owned(),
-            metadata: form.get("metadata").to_owned(),
-            end_call_webhook_url: form.get("end_call_webhook_url").to_owned(),
-            ringing_timeout: form.get("ringing_timeout").to_owned(),
-            max_call_duration: form.get("max_call_duration").to_owned(),
-        }
+        posted!(
+            form,
+            Self {
+                name,
+                agent_name,
+                metadata,
+                end_call_webhook_url,
+                ringing_timeout,
+                max_call_duration,
+            }
+        )
     }
 
     pub fn from_stored(name: &str, c: &AssistantConfig) -> Self {

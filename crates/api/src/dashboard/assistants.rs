@@ -5,14 +5,12 @@
 use super::assistant_form::{by_field, render, AssistantForm, Mode};
 use super::layout::{self, csrf_field, notice, Nav};
 use super::problem::{form_errors, status_of, PageError};
-use super::session::Session;
+use super::session::{Posted, Session};
 use super::trunk_form::FieldErrors;
 use super::trunks::{htmx_ok, redirect};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use maud::{html, Markup};
 use serde::Deserialize;
 use trunkline_core::ServiceError;
@@ -124,10 +122,11 @@ pub async fn new_form(session: Session) -> Response {
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted {
+        headers,
+        form: post,
+    }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
     let form = AssistantForm::from_post(&post);
     let title = "Create an assistant";
     let outcome = async {
@@ -244,10 +243,11 @@ pub async fn save(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted {
+        headers,
+        form: post,
+    }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
     let row = owned(&state, &session, &id).await?;
     let form = AssistantForm::from_post(&post);
     let outcome = async {
@@ -273,10 +273,8 @@ pub async fn delete(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    _: Posted,
 ) -> Result<Response, PageError> {
-    session.form(&headers, &body)?;
     owned(&state, &session, &id).await?;
     state.delete_assistant(&session.tenant_id, &id).await?;
     Ok(layout::see_other("/ui/assistants?done=deleted"))

@@ -4,13 +4,12 @@
 
 use super::layout::{self, csrf_field, notice, status_badge, Field, InputExtra, Nav};
 use super::problem::{sentence, PageError};
-use super::session::Session;
+use super::session::{posted, Posted, Session};
 use crate::routes::calls::decode_cursor;
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use bytes::Bytes;
 use maud::{html, Markup};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
@@ -263,15 +262,16 @@ fn place_form(
 pub async fn place(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { form: post, .. }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
-    let form = PlaceForm {
-        assistant_id: post.get("assistant_id").to_owned(),
-        trunk_id: post.get("trunk_id").to_owned(),
-        to_number: post.get("to_number").to_owned(),
-    };
+    let form = posted!(
+        post,
+        PlaceForm {
+            assistant_id,
+            trunk_id,
+            to_number
+        }
+    );
     let opt = |s: &str| (!s.is_empty()).then(|| s.to_owned());
     let outcome = async {
         state
@@ -460,10 +460,8 @@ pub async fn cancel(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    _: Posted,
 ) -> Result<Response, PageError> {
-    session.form(&headers, &body)?;
     owned_call(&state, &session, &id).await?;
     let call =
         trunkline_core::calls::cancel::cancel_call(&state, &session.tenant_id, &id, "no such call")
@@ -480,10 +478,8 @@ pub async fn transfer(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { form: post, .. }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
     let call = owned_call(&state, &session, &id).await?;
     let outcome = async {
         let to = trunkline_core::calls::transfer::transfer_target(post.get("to"))?;

@@ -4,13 +4,12 @@
 
 use super::layout::{self, csrf_field, notice, status_badge, Nav};
 use super::problem::PageError;
-use super::session::Session;
+use super::session::{Posted, Session};
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use bytes::Bytes;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::Value;
@@ -175,10 +174,8 @@ fn messages(e: ApiError) -> Vec<String> {
 pub async fn import(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { form, .. }: Posted,
 ) -> Result<Response, PageError> {
-    let form = session.form(&headers, &body)?;
     let typed = form.raw("lk_json").to_owned();
     let outcome: Result<&str, ApiError> = async {
         let value: Value = serde_json::from_str(&typed).map_err(|e| {

@@ -5,14 +5,12 @@
 
 use super::layout::{self, csrf_field, notice, Field, InputExtra, Nav};
 use super::problem::{form_errors, sentence, status_of, PageError};
-use super::session::{FormData, Session};
+use super::session::{FormData, Posted, Session};
 use super::trunk_form::FieldErrors;
 use super::trunks::{htmx_ok, redirect};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::json;
@@ -66,7 +64,7 @@ fn by_field(errors: &ValidationErrors) -> FieldErrors {
             .find(|(name, _)| *name == e.field)
             .map_or(("form", "The number"), |(n, l)| (*n, *l));
         let message = format!("{label} {}", e.message);
-        super::trunk_form::add_error(&mut out, key, message);
+        super::trunk_form::note(&mut out, key, message);
     }
     out
 }
@@ -198,10 +196,11 @@ pub async fn list(
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted {
+        headers,
+        form: post,
+    }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
     let form = NumberForm::from_post(&post);
     let request = json!({
         "provider_account_id": form.value("provider_account_id"),
@@ -226,10 +225,8 @@ pub async fn delete(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    _: Posted,
 ) -> Result<Response, PageError> {
-    session.form(&headers, &body)?;
     match state.delete_number(&session.tenant_id, &id).await {
         Ok(()) => Ok(layout::see_other("/ui/numbers?done=deleted")),
         Err(ServiceError::NotFound(_)) => Err(PageError::NotFound),

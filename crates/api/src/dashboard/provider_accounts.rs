@@ -5,14 +5,13 @@
 
 use super::layout::{self, csrf_field, notice, Field, InputExtra, Nav};
 use super::problem::{form_errors, sentence, status_of, PageError};
-use super::session::{FormData, Session};
+use super::session::{FormData, Posted, Session};
 use super::trunk_form::FieldErrors;
 use super::trunks::{htmx_ok, redirect};
 use crate::state::AppState;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::Response;
-use bytes::Bytes;
 use maud::{html, Markup};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -179,7 +178,7 @@ fn by_field(errors: &ValidationErrors, fields: &[Credential]) -> FieldErrors {
                 .map_or(("form", "The account"), |f| (f.name, f.label)),
         };
         let message = format!("{label} {}", e.message);
-        super::trunk_form::add_error(&mut out, key, message);
+        super::trunk_form::note(&mut out, key, message);
     }
     out
 }
@@ -306,11 +305,12 @@ pub async fn new_form(session: Session, query: WhichQuery) -> Response {
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
     query: WhichQuery,
-    body: Bytes,
+    Posted {
+        headers,
+        form: post,
+    }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
     let which = query.ok().and_then(|q| q.0.provider).unwrap_or_default();
     let Some((p, _, fields)) = provider(&which) else {
         return Err(PageError::BadForm(
@@ -446,10 +446,8 @@ pub async fn delete(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    _: Posted,
 ) -> Result<Response, PageError> {
-    session.form(&headers, &body)?;
     let account = owned(&state, &session, &id).await?;
     match state.delete_provider_account(&session.tenant_id, &id).await {
         Ok(()) => Ok(layout::see_other("/ui/providers?done=deleted")),

@@ -4,13 +4,13 @@
 //! browser nor sent back in a page.
 //!
 //! CSRF: each session has its own token, which every state-changing form carries and
-//! [`Session::form`] checks (with the `Origin` header when the browser sends one). The
+//! [`Posted`] checks (with the `Origin` header when the browser sends one). The
 //! sign-in form, before any session, uses a double-submit token in a short-lived cookie.
 
 use super::layout::{self, Field, InputExtra, Nav};
 use super::problem::PageError;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequestParts, Query};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::header::{self, HeaderMap, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -127,6 +127,18 @@ impl FormData {
     }
 }
 
+/// A form's typed values, a struct of `String` fields, from a post: each field from the input
+/// of its own name, trimmed (those after `raw:` exactly as typed, for passwords).
+macro_rules! posted {
+    ($form:expr, $ty:ident { $($field:ident),* $(,)? } $(raw: $($raw:ident),*)?) => {
+        $ty {
+            $($field: $form.get(stringify!($field)).to_owned(),)*
+            $($($raw: $form.raw(stringify!($raw)).to_owned(),)*)?
+        }
+    };
+}
+pub(crate) use posted;
+
 /// A cross-site form post shows the Origin of the page it came from; ours is our own host.
 fn same_origin(headers: &HeaderMap) -> bool {
     let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
@@ -140,17 +152,44 @@ fn same_origin(headers: &HeaderMap) -> bool {
     !host.is_empty() && origin_host.eq_ignore_ascii_case(host)
 }
 
-impl Session {
-    /// Reads a form posted under this session: its `csrf` field must be the session's token.
-    pub fn form(&self, headers: &HeaderMap, body: &Bytes) -> Result<FormData, PageError> {
-        if !same_origin(headers) {
-            return Err(PageError::Forbidden);
+/// The CSRF token of the request's session, left in the request's extensions by the
+/// [`Session`] extractor for [`Posted`].
+#[derive(Clone)]
+struct SessionCsrf(String);
+
+/// A form posted under the request's session (a [`Session`] argument before it): from our own
+/// origin, its `csrf` field the session's token. The headers are kept for the answer (htmx).
+pub struct Posted {
+    pub headers: HeaderMap,
+    pub form: FormData,
+}
+
+impl FromRequest<AppState> for Posted {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let csrf = req.extensions().get::<SessionCsrf>().cloned();
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let checked = || {
+            let Some(SessionCsrf(csrf)) = csrf else {
+                return Err(PageError::Forbidden);
+            };
+            if !same_origin(&headers) {
+                return Err(PageError::Forbidden);
+            }
+            let form = FormData::parse(&body)?;
+            if !same(form.get("csrf"), &csrf) {
+                return Err(PageError::Forbidden);
+            }
+            Ok(form)
+        };
+        match checked() {
+            Ok(form) => Ok(Posted { headers, form }),
+            Err(e) => Err(e.into_response()),
         }
-        let form = FormData::parse(body)?;
-        if !same(form.get("csrf"), &self.csrf) {
-            return Err(PageError::Forbidden);
-        }
-        Ok(form)
     }
 }
 
@@ -165,6 +204,7 @@ impl FromRequestParts<AppState> for Session {
         match state.store.dashboard_session(&hash).await {
             Ok(Some(s)) => Ok({
                 trunkline_store::Actor::key_id(&s.api_key_id);
+                parts.extensions.insert(SessionCsrf(s.csrf_token.clone()));
                 Session {
                     tenant_id: s.tenant_id,
                     tenant_name: s.tenant_name,
@@ -306,10 +346,8 @@ pub async fn sign_in(
 pub async fn sign_out(
     axum::extract::State(state): axum::extract::State<AppState>,
     session: Session,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { headers, .. }: Posted,
 ) -> Result<Response, PageError> {
-    session.form(&headers, &body)?;
     state
         .store
         .revoke_dashboard_session(&session.token_hash)

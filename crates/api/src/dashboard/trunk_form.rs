@@ -4,7 +4,7 @@
 //! browser's copy across a re-render with `hx-preserve`).
 
 use super::layout::{csrf_field, notice, Field, InputExtra};
-use super::session::{FormData, Session};
+use super::session::{posted, FormData, Session};
 use maud::{html, Markup};
 use std::collections::BTreeMap;
 use trunkline_domain::trunk::{PublicConfig, RawSipTrunkConfig};
@@ -43,9 +43,10 @@ pub struct OutboundTrunkForm {
 /// Errors by form field name, in the order they were found.
 pub type FieldErrors = BTreeMap<&'static str, String>;
 
-/// Adds `message` to field `key`'s errors (a field with several reads them joined by `; `).
-pub fn add_error(out: &mut FieldErrors, key: &'static str, message: String) {
-    out.entry(key)
+/// Adds `message` to `field`'s errors (several for one field are joined).
+pub fn note(errors: &mut FieldErrors, field: &'static str, message: String) {
+    errors
+        .entry(field)
         .and_modify(|m| {
             m.push_str("; ");
             m.push_str(&message);
@@ -87,7 +88,7 @@ pub fn by_field(errors: &ValidationErrors, form: &OutboundTrunkForm) -> FieldErr
             }
             _ => format!("{} {}", label_of(field), e.message),
         };
-        add_error(&mut out, field, message);
+        note(&mut out, field, message);
     }
     out
 }
@@ -114,22 +115,26 @@ pub fn split_numbers(raw: &str) -> Vec<String> {
         .collect()
 }
 
-fn opt(s: &str) -> Option<String> {
+/// A typed value, `None` when the field was left empty.
+pub fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
 impl OutboundTrunkForm {
     pub fn from_post(form: &FormData) -> Self {
-        Self {
-            trunk_name: form.get("trunk_name").to_owned(),
-            provider: form.get("provider").to_owned(),
-            address: form.get("address").to_owned(),
-            numbers: form.get("numbers").to_owned(),
-            username: form.get("username").to_owned(),
-            password: form.raw("password").to_owned(),
-            transport: form.get("transport").to_owned(),
-            media_encryption: form.get("media_encryption").to_owned(),
-        }
+        posted!(
+            form,
+            Self {
+                trunk_name,
+                provider,
+                address,
+                numbers,
+                username,
+                transport,
+                media_encryption,
+            }
+            raw: password
+        )
     }
 
     pub fn blank() -> Self {
@@ -187,15 +192,15 @@ impl OutboundTrunkForm {
         }
     }
 
+    /// The trunk name typed, if it is one (the same rule as the API's).
+    fn name(&self, errors: &mut ValidationErrors) -> Option<String> {
+        text::required_name(errors, "trunk_name", Some(self.trunk_name.as_str()), 100)
+    }
+
     /// A new trunk: name, provider and configuration, or every rule broken.
     pub fn validate_new(&self) -> Result<(String, TrunkType, SipTrunkConfig), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let name = text::required_name(
-            &mut errors,
-            "trunk_name",
-            Some(self.trunk_name.as_str()),
-            100,
-        );
+        let name = self.name(&mut errors);
         let kind = self.kind(&mut errors);
         let config = kind.and_then(|k| {
             match self
@@ -223,12 +228,7 @@ impl OutboundTrunkForm {
         current: &SipTrunkConfig,
     ) -> Result<(String, SipTrunkConfig), ValidationErrors> {
         let mut errors = ValidationErrors::default();
-        let name = text::required_name(
-            &mut errors,
-            "trunk_name",
-            Some(self.trunk_name.as_str()),
-            100,
-        );
+        let name = self.name(&mut errors);
         if self.provider != kind.as_str() {
             errors.push(
                 "trunk_type",

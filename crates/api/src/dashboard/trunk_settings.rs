@@ -4,13 +4,12 @@
 
 use super::layout::{self, csrf_field, status_badge, Field, InputExtra};
 use super::problem::PageError;
-use super::session::Session;
+use super::session::{FormData, Posted, Session};
 use crate::state::AppState;
 use axum::extract::{Path, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
-use bytes::Bytes;
 use maud::{html, Markup};
+use std::str::FromStr;
 use trunkline_core::trunk_settings::{
     cps_milli, HEALTH_DOWN_AFTER, HEALTH_INTERVAL_SECS, MAX_CONCURRENT_CALLS,
 };
@@ -18,6 +17,22 @@ use trunkline_store::{now_micros, HealthRow};
 
 /// Errors of one settings form, by field.
 pub type SettingErrors = Vec<(&'static str, String)>;
+
+/// A setting typed in `field`: parsed as `T`, then `accept`ed (range check, conversion); when
+/// either fails, `refusal` is noted against the field.
+fn setting<T: FromStr, U>(
+    form: &FormData,
+    field: &'static str,
+    accept: impl Fn(T) -> Option<U>,
+    refusal: &str,
+    errors: &mut SettingErrors,
+) -> Option<U> {
+    let value = form.get(field).parse::<T>().ok().and_then(accept);
+    if value.is_none() {
+        errors.push((field, refusal.to_owned()));
+    }
+    value
+}
 
 fn err<'a>(errors: &'a SettingErrors, name: &str) -> Option<&'a str> {
     errors
@@ -90,34 +105,24 @@ pub async fn save_health(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { form, .. }: Posted,
 ) -> Result<Response, PageError> {
-    let form = session.form(&headers, &body)?;
     let row = super::trunks::owned(&state, &session, &id).await?;
     let mut errors = SettingErrors::new();
-    let interval = form
-        .get("interval_seconds")
-        .parse::<i64>()
-        .ok()
-        .filter(|n| HEALTH_INTERVAL_SECS.contains(n));
-    if interval.is_none() {
-        errors.push((
-            "interval_seconds",
-            "Check every must be a whole number of seconds from 10 to 3600".into(),
-        ));
-    }
-    let down_after = form
-        .get("down_after")
-        .parse::<i64>()
-        .ok()
-        .filter(|n| HEALTH_DOWN_AFTER.contains(n));
-    if down_after.is_none() {
-        errors.push((
-            "down_after",
-            "Down after must be a whole number from 1 to 10".into(),
-        ));
-    }
+    let interval = setting(
+        &form,
+        "interval_seconds",
+        |n: i64| HEALTH_INTERVAL_SECS.contains(&n).then_some(n),
+        "Check every must be a whole number of seconds from 10 to 3600",
+        &mut errors,
+    );
+    let down_after = setting(
+        &form,
+        "down_after",
+        |n: i64| HEALTH_DOWN_AFTER.contains(&n).then_some(n),
+        "Down after must be a whole number from 1 to 10",
+        &mut errors,
+    );
     if let (Some(i), Some(d)) = (interval, down_after) {
         let enabled = form.get("enabled") == "on";
         state
@@ -136,34 +141,24 @@ pub async fn save_limits(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { form, .. }: Posted,
 ) -> Result<Response, PageError> {
-    let form = session.form(&headers, &body)?;
     let row = super::trunks::owned(&state, &session, &id).await?;
     let mut errors = SettingErrors::new();
-    let milli = form
-        .get("calls_per_second")
-        .parse::<f64>()
-        .ok()
-        .and_then(cps_milli);
-    if milli.is_none() {
-        errors.push((
-            "calls_per_second",
-            "Calls per second must be a number from 0.01 to 1000".into(),
-        ));
-    }
-    let conc = form
-        .get("max_concurrent_calls")
-        .parse::<i64>()
-        .ok()
-        .filter(|c| MAX_CONCURRENT_CALLS.contains(c));
-    if conc.is_none() {
-        errors.push((
-            "max_concurrent_calls",
-            "Concurrent calls must be a whole number from 1 to 10000".into(),
-        ));
-    }
+    let milli = setting(
+        &form,
+        "calls_per_second",
+        cps_milli,
+        "Calls per second must be a number from 0.01 to 1000",
+        &mut errors,
+    );
+    let conc = setting(
+        &form,
+        "max_concurrent_calls",
+        |n: i64| MAX_CONCURRENT_CALLS.contains(&n).then_some(n),
+        "Concurrent calls must be a whole number from 1 to 10000",
+        &mut errors,
+    );
     if let (Some(milli), Some(n)) = (milli, conc) {
         state
             .store

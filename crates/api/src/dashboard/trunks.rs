@@ -3,7 +3,7 @@
 
 use super::layout::{self, csrf_field, notice, status_badge, Field, InputExtra, Nav};
 use super::problem::{form_errors, sentence, status_of, PageError};
-use super::session::Session;
+use super::session::{Posted, Session};
 use super::trunk_form::{by_field, render, FieldErrors, Mode, OutboundTrunkForm};
 use super::trunk_settings::{health_section, limits_section, SettingErrors};
 use crate::routes::trunk_test::{result, TrunkTestResult};
@@ -11,7 +11,6 @@ use crate::state::AppState;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use bytes::Bytes;
 use maud::{html, Markup};
 use serde::Deserialize;
 use trunkline_core::provisioning::status;
@@ -142,10 +141,11 @@ fn refused(
 pub async fn create(
     State(state): State<AppState>,
     session: Session,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted {
+        headers,
+        form: post,
+    }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
     let form = OutboundTrunkForm::from_post(&post);
     let title = "Create an outbound trunk";
     let outcome = async {
@@ -241,10 +241,11 @@ pub async fn save(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted {
+        headers,
+        form: post,
+    }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
     let row = owned(&state, &session, &id).await?;
     let form = OutboundTrunkForm::from_post(&post);
     let kind = records::outbound_trunk_type(&row)?;
@@ -281,10 +282,8 @@ pub async fn delete(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    _: Posted,
 ) -> Result<Response, PageError> {
-    session.form(&headers, &body)?;
     let row = owned(&state, &session, &id).await?;
     if !state.provisioner.delete(&row).await? {
         return Err(PageError::NotFound);
@@ -459,10 +458,8 @@ pub async fn test(
     State(state): State<AppState>,
     session: Session,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
+    Posted { form: post, .. }: Posted,
 ) -> Result<Response, PageError> {
-    let post = session.form(&headers, &body)?;
     let row = owned(&state, &session, &id).await?;
     let typed = post.get("test_number").to_owned();
     let outcome = if let Err(e) = state.trunk_tests.check(&session.tenant_id) {

@@ -3,8 +3,8 @@
 use crate::envelope::{ok, Envelope};
 use crate::error::ApiError;
 use crate::error::ErrorData;
-use crate::extract::{from_value, JsonBody, PathId, Tenant};
-use crate::pagination::{page, page_request};
+use crate::extract::{from_value, json_object, merge_patch, JsonBody, PathId, Tenant};
+use crate::pagination::{page_request, page_shown};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::Uri;
@@ -107,13 +107,6 @@ fn view(row: &AssistantRow) -> Result<AssistantView, ApiError> {
     })
 }
 
-fn object(body: Value) -> Result<serde_json::Map<String, Value>, ApiError> {
-    match body {
-        Value::Object(m) => Ok(m),
-        _ => Err(ApiError::field("body", "must be a JSON object")),
-    }
-}
-
 #[derive(Serialize)]
 struct Created {
     #[serde(flatten)]
@@ -139,7 +132,7 @@ pub async fn create(
     tenant: Tenant,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let raw: RawAssistant = from_value(Value::Object(object(body)?), "")?;
+    let raw: RawAssistant = from_value(Value::Object(json_object(body)?), "")?;
     let NewAssistant {
         row,
         webhook_secret,
@@ -175,10 +168,8 @@ pub async fn list(
 ) -> Result<Response, ApiError> {
     let request = page_request(uri.query())?;
     let rows = state.store.list_assistants(&tenant.id).await?;
-    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
-        (r.created_at, r.id.as_str())
-    });
-    let assistants = rows.into_iter().map(view).collect::<Result<Vec<_>, _>>()?;
+    let (assistants, next_cursor) =
+        page_shown(&rows, &request, |r| (r.created_at, r.id.as_str()), view)?;
     Ok(ok(
         "Assistants retrieved successfully",
         AssistantPage {
@@ -232,7 +223,7 @@ pub async fn update(
     PathId(id): PathId,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let patch = object(body)?;
+    let patch = json_object(body)?;
     let row = state
         .store
         .get_assistant(&tenant.id, &id)
@@ -243,14 +234,7 @@ pub async fn update(
         _ => return Err(ApiError::internal(format!("assistant {id} config"))),
     };
     merged.insert("name".into(), Value::String(row.name.clone()));
-    for (k, v) in patch {
-        if v.is_null() {
-            merged.remove(&k);
-        } else {
-            merged.insert(k, v);
-        }
-    }
-    let raw: RawAssistant = from_value(Value::Object(merged), "")?;
+    let raw: RawAssistant = from_value(merge_patch(merged, patch), "")?;
     let row = state.replace_assistant(&tenant.id, &id, &raw).await?;
     Ok(ok("Assistant updated successfully", view(&row)?))
 }

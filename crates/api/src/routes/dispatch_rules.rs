@@ -8,8 +8,8 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant};
-use crate::pagination::{page, page_request};
+use crate::extract::{from_value, json_object, merge_patch, JsonBody, Tenant};
+use crate::pagination::{page_request, page_shown};
 use crate::state::AppState;
 use crate::wire::Provisioning;
 use axum::extract::{FromRequestParts, State};
@@ -286,13 +286,12 @@ pub async fn list_dispatch_rules(
 ) -> Result<Response, ApiError> {
     let request = page_request(uri.query())?;
     let rows = state.store.dispatch_rules().list(&tenant.id).await?;
-    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
-        (r.created_at, r.id.as_str())
-    });
-    let rules = rows
-        .into_iter()
-        .map(|r| details(&state, r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (rules, next_cursor) = page_shown(
+        &rows,
+        &request,
+        |r| (r.created_at, r.id.as_str()),
+        |r| details(&state, r),
+    )?;
     Ok(ok(
         "Dispatch rules retrieved successfully",
         DispatchRulePage { rules, next_cursor },
@@ -339,21 +338,12 @@ pub async fn patch_dispatch_rule(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let row = owned(&state, &tenant, &id).await?;
-    let Value::Object(patch) = body else {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    };
+    let patch = json_object(body)?;
     // A change that leaves the room alone keeps a room name stored before `CL_` was
     // reserved; a new room is checked as on create.
     let keeps_room = !patch.contains_key("rule");
-    let mut merged = dispatch::current_raw(&row)?;
-    for (k, v) in patch {
-        if v.is_null() {
-            merged.remove(&k);
-        } else {
-            merged.insert(k, v);
-        }
-    }
-    let raw: RawDispatchRule = from_value(Value::Object(merged), "")?;
+    let merged = dispatch::current_raw(&row)?;
+    let raw: RawDispatchRule = from_value(merge_patch(merged, patch), "")?;
     let (name, config) = if keeps_room {
         raw.validate_stored()?
     } else {

@@ -4,8 +4,8 @@
 
 use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
-use crate::extract::{from_value, JsonBody, Tenant};
-use crate::pagination::{page, page_request};
+use crate::extract::{from_value, json_object, merge_patch, JsonBody, Tenant};
+use crate::pagination::{page_request, page_shown};
 use crate::state::AppState;
 use crate::trunk_path::{owned_inbound_trunk, TrunkPath};
 use crate::wire::Provisioning;
@@ -287,13 +287,12 @@ pub async fn list_inbound_trunks(
 ) -> Result<Response, ApiError> {
     let request = page_request(uri.query())?;
     let rows = state.store.inbound_trunks().list(&tenant.id).await?;
-    let (rows, next_cursor) = page(rows.iter().collect(), &request, |r| {
-        (r.created_at, r.id.as_str())
-    });
-    let trunks = rows
-        .into_iter()
-        .map(|r| details(&state, r))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (trunks, next_cursor) = page_shown(
+        &rows,
+        &request,
+        |r| (r.created_at, r.id.as_str()),
+        |r| details(&state, r),
+    )?;
     Ok(ok(
         "Inbound trunks retrieved successfully",
         InboundTrunkPage {
@@ -343,18 +342,9 @@ pub async fn patch_inbound_trunk(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let row = owned_inbound_trunk(&state, &tenant, &id).await?;
-    let Value::Object(patch) = body else {
-        return Err(ApiError::field("body", "must be a JSON object"));
-    };
-    let mut merged = inbound::current_raw(&state.keyring, &row)?;
-    for (k, v) in patch {
-        if v.is_null() {
-            merged.remove(&k);
-        } else {
-            merged.insert(k, v);
-        }
-    }
-    let raw: RawInboundTrunk = from_value(Value::Object(merged), "")?;
+    let patch = json_object(body)?;
+    let merged = inbound::current_raw(&state.keyring, &row)?;
+    let raw: RawInboundTrunk = from_value(merge_patch(merged, patch), "")?;
     let (name, config) = raw.validate()?;
     match state.store.provider_trunk_of(&row.id).await? {
         Some(side) => {

@@ -152,15 +152,7 @@ pub(crate) fn classify(code: u16, err_code: Option<&str>) -> ErrorKind {
         Some("1030") => return ErrorKind::RateLimited,
         _ => {}
     }
-    match code {
-        401 | 403 => ErrorKind::Credentials,
-        404 => ErrorKind::NotFound,
-        409 => ErrorKind::Conflict,
-        429 => ErrorKind::RateLimited,
-        400..=499 => ErrorKind::InvalidInput,
-        500..=599 => ErrorKind::Unavailable,
-        _ => ErrorKind::Other,
-    }
+    ErrorKind::of_status(code)
 }
 
 #[cfg(test)]

@@ -188,15 +188,7 @@ pub(crate) fn classify(status: u16, code: Option<&str>) -> ErrorKind {
         Some("10011") => return ErrorKind::RateLimited,
         _ => {}
     }
-    match status {
-        401 | 403 => ErrorKind::Credentials,
-        404 => ErrorKind::NotFound,
-        409 => ErrorKind::Conflict,
-        429 => ErrorKind::RateLimited,
-        400..=499 => ErrorKind::InvalidInput,
-        500..=599 => ErrorKind::Unavailable,
-        _ => ErrorKind::Other,
-    }
+    ErrorKind::of_status(status)
 }
 
 #[cfg(test)]

@@ -84,18 +84,7 @@ impl TwilioClient {
         sid: &str,
         password: &Secret,
     ) -> Result<Credential, ProviderError> {
-        check_sid("CL", credential_list_sid)?;
-        check_sid("CR", sid)?;
-        let url = self.api_url(
-            &[
-                "SIP",
-                "CredentialLists",
-                credential_list_sid,
-                "Credentials",
-                sid,
-            ],
-            ".json",
-        );
+        let url = self.credential_url(credential_list_sid, sid)?;
         let form = PasswordParam { password };
         self.send(Call::new(Method::POST, url).form(&form).secret(password))
             .await
@@ -106,9 +95,19 @@ impl TwilioClient {
         credential_list_sid: &str,
         sid: &str,
     ) -> Result<(), ProviderError> {
+        let url = self.credential_url(credential_list_sid, sid)?;
+        self.delete(url).await
+    }
+
+    /// `SIP/CredentialLists/{CL}/Credentials/{CR}.json`, once both sids are checked.
+    fn credential_url(
+        &self,
+        credential_list_sid: &str,
+        sid: &str,
+    ) -> Result<url::Url, ProviderError> {
         check_sid("CL", credential_list_sid)?;
         check_sid("CR", sid)?;
-        self.delete(self.api_url(
+        Ok(self.api_url(
             &[
                 "SIP",
                 "CredentialLists",
@@ -118,6 +117,5 @@ impl TwilioClient {
             ],
             ".json",
         ))
-        .await
     }
 }

@@ -6,25 +6,42 @@ use super::{check_sid, TwilioClient};
 use crate::error::ProviderError;
 use crate::transport::Call;
 use reqwest::Method;
-use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct CredentialListSid<'a> {
-    credential_list_sid: &'a str,
+/// An account object a trunk takes by association (`POST Trunks/{TK}/{collection}` with its
+/// sid, `DELETE …/{sid}` to take it off): association, listing and dissociation are one shape
+/// for each.
+struct Associated {
+    /// The trunk's sub-collection: `CredentialLists`, `IpAccessControlLists`, `PhoneNumbers`.
+    collection: &'static str,
+    /// The form parameter naming the object on association.
+    param: &'static str,
+    /// The object's sid prefix.
+    prefix: &'static str,
+    /// The list envelope's key.
+    list_key: &'static str,
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct IpAccessControlListSid<'a> {
-    ip_access_control_list_sid: &'a str,
-}
+const CREDENTIAL_LISTS: Associated = Associated {
+    collection: "CredentialLists",
+    param: "CredentialListSid",
+    prefix: "CL",
+    list_key: "credential_lists",
+};
 
-#[derive(Serialize)]
-#[serde(rename_all = "PascalCase")]
-struct PhoneNumberSid<'a> {
-    phone_number_sid: &'a str,
-}
+const IP_ACCESS_CONTROL_LISTS: Associated = Associated {
+    collection: "IpAccessControlLists",
+    param: "IpAccessControlListSid",
+    prefix: "AL",
+    list_key: "ip_access_control_lists",
+};
+
+const PHONE_NUMBERS: Associated = Associated {
+    collection: "PhoneNumbers",
+    param: "PhoneNumberSid",
+    prefix: "PN",
+    list_key: "phone_numbers",
+};
 
 impl TwilioClient {
     /// `POST /v1/Trunks` → 201. A taken `DomainName` is 21248
@@ -120,22 +137,15 @@ impl TwilioClient {
         trunk_sid: &str,
         credential_list_sid: &str,
     ) -> Result<TrunkAssociation, ProviderError> {
-        check_sid("TK", trunk_sid)?;
-        check_sid("CL", credential_list_sid)?;
-        let url = self.trunking_url(&["Trunks", trunk_sid, "CredentialLists"]);
-        let form = CredentialListSid {
-            credential_list_sid,
-        };
-        self.send(Call::new(Method::POST, url).form(&form)).await
+        self.associate(trunk_sid, &CREDENTIAL_LISTS, credential_list_sid)
+            .await
     }
 
     pub async fn list_trunk_credential_lists(
         &self,
         trunk_sid: &str,
     ) -> Result<Vec<TrunkAssociation>, ProviderError> {
-        check_sid("TK", trunk_sid)?;
-        let url = self.trunking_url(&["Trunks", trunk_sid, "CredentialLists"]);
-        self.list(url, "credential_lists").await
+        self.list_associated(trunk_sid, &CREDENTIAL_LISTS).await
     }
 
     /// Removes the association only; the list itself stays (it is an account object).
@@ -144,10 +154,7 @@ impl TwilioClient {
         trunk_sid: &str,
         sid: &str,
     ) -> Result<(), ProviderError> {
-        check_sid("TK", trunk_sid)?;
-        check_sid("CL", sid)?;
-        self.delete(self.trunking_url(&["Trunks", trunk_sid, "CredentialLists", sid]))
-            .await
+        self.dissociate(trunk_sid, &CREDENTIAL_LISTS, sid).await
     }
 
     pub async fn associate_ip_access_control_list(
@@ -155,22 +162,20 @@ impl TwilioClient {
         trunk_sid: &str,
         ip_access_control_list_sid: &str,
     ) -> Result<TrunkAssociation, ProviderError> {
-        check_sid("TK", trunk_sid)?;
-        check_sid("AL", ip_access_control_list_sid)?;
-        let url = self.trunking_url(&["Trunks", trunk_sid, "IpAccessControlLists"]);
-        let form = IpAccessControlListSid {
+        self.associate(
+            trunk_sid,
+            &IP_ACCESS_CONTROL_LISTS,
             ip_access_control_list_sid,
-        };
-        self.send(Call::new(Method::POST, url).form(&form)).await
+        )
+        .await
     }
 
     pub async fn list_trunk_ip_access_control_lists(
         &self,
         trunk_sid: &str,
     ) -> Result<Vec<TrunkAssociation>, ProviderError> {
-        check_sid("TK", trunk_sid)?;
-        let url = self.trunking_url(&["Trunks", trunk_sid, "IpAccessControlLists"]);
-        self.list(url, "ip_access_control_lists").await
+        self.list_associated(trunk_sid, &IP_ACCESS_CONTROL_LISTS)
+            .await
     }
 
     pub async fn dissociate_ip_access_control_list(
@@ -178,9 +183,7 @@ impl TwilioClient {
         trunk_sid: &str,
         sid: &str,
     ) -> Result<(), ProviderError> {
-        check_sid("TK", trunk_sid)?;
-        check_sid("AL", sid)?;
-        self.delete(self.trunking_url(&["Trunks", trunk_sid, "IpAccessControlLists", sid]))
+        self.dissociate(trunk_sid, &IP_ACCESS_CONTROL_LISTS, sid)
             .await
     }
 
@@ -190,20 +193,15 @@ impl TwilioClient {
         trunk_sid: &str,
         phone_number_sid: &str,
     ) -> Result<PhoneNumber, ProviderError> {
-        check_sid("TK", trunk_sid)?;
-        check_sid("PN", phone_number_sid)?;
-        let url = self.trunking_url(&["Trunks", trunk_sid, "PhoneNumbers"]);
-        let form = PhoneNumberSid { phone_number_sid };
-        self.send(Call::new(Method::POST, url).form(&form)).await
+        self.associate(trunk_sid, &PHONE_NUMBERS, phone_number_sid)
+            .await
     }
 
     pub async fn list_trunk_phone_numbers(
         &self,
         trunk_sid: &str,
     ) -> Result<Vec<PhoneNumber>, ProviderError> {
-        check_sid("TK", trunk_sid)?;
-        let url = self.trunking_url(&["Trunks", trunk_sid, "PhoneNumbers"]);
-        self.list(url, "phone_numbers").await
+        self.list_associated(trunk_sid, &PHONE_NUMBERS).await
     }
 
     /// Takes the number off the trunk; the number stays in the account.
@@ -212,9 +210,41 @@ impl TwilioClient {
         trunk_sid: &str,
         sid: &str,
     ) -> Result<(), ProviderError> {
+        self.dissociate(trunk_sid, &PHONE_NUMBERS, sid).await
+    }
+
+    async fn associate<T: DeserializeOwned>(
+        &self,
+        trunk_sid: &str,
+        what: &Associated,
+        sid: &str,
+    ) -> Result<T, ProviderError> {
         check_sid("TK", trunk_sid)?;
-        check_sid("PN", sid)?;
-        self.delete(self.trunking_url(&["Trunks", trunk_sid, "PhoneNumbers", sid]))
+        check_sid(what.prefix, sid)?;
+        let url = self.trunking_url(&["Trunks", trunk_sid, what.collection]);
+        self.send(Call::new(Method::POST, url).form(&[(what.param, sid)]))
+            .await
+    }
+
+    async fn list_associated<T: DeserializeOwned>(
+        &self,
+        trunk_sid: &str,
+        what: &Associated,
+    ) -> Result<Vec<T>, ProviderError> {
+        check_sid("TK", trunk_sid)?;
+        let url = self.trunking_url(&["Trunks", trunk_sid, what.collection]);
+        self.list(url, what.list_key).await
+    }
+
+    async fn dissociate(
+        &self,
+        trunk_sid: &str,
+        what: &Associated,
+        sid: &str,
+    ) -> Result<(), ProviderError> {
+        check_sid("TK", trunk_sid)?;
+        check_sid(what.prefix, sid)?;
+        self.delete(self.trunking_url(&["Trunks", trunk_sid, what.collection, sid]))
             .await
     }
 }

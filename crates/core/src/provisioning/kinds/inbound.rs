@@ -10,7 +10,7 @@ use crate::ServiceError;
 use trunkline_domain::inbound::InboundTrunkConfig;
 use trunkline_domain::TrunkId;
 use trunkline_livekit::proto;
-use trunkline_store::{now_micros, InboundTrunkRow, NumberClaim, Status};
+use trunkline_store::{now_micros, InboundTrunkRow, NewInboundTrunk, NumberClaim, Status};
 
 pub(in super::super) struct InboundTrunks;
 
@@ -74,22 +74,18 @@ impl RequestKind for InboundTrunks {
         } else {
             Status::AwaitingApproval
         };
-        let now = now_micros();
-        Ok(InboundTrunkRow {
-            id,
-            tenant_id: tenant_id.to_owned(),
-            name: name.to_owned(),
-            config: public,
-            secrets,
+        Ok(InboundTrunkRow::fresh(
+            NewInboundTrunk {
+                id,
+                tenant_id: tenant_id.to_owned(),
+                name: name.to_owned(),
+                config: public,
+                secrets,
+                livekit_trunk_id: None,
+            },
             status,
-            livekit_trunk_id: None,
-            desired_version: 1,
-            synced_version: 0,
-            last_error: None,
-            synced_at: None,
-            created_at: now,
-            updated_at: now,
-        })
+            now_micros(),
+        ))
     }
 
     fn changed_row(

@@ -9,7 +9,7 @@ use crate::records;
 use crate::ServiceError;
 use trunkline_domain::{TrunkConfig, TrunkId, TrunkType};
 use trunkline_livekit::proto;
-use trunkline_store::{now_micros, OutboundTrunkRow, Status};
+use trunkline_store::{now_micros, NewOutboundTrunk, OutboundTrunkRow, Status};
 
 pub(in super::super) struct OutboundTrunks;
 
@@ -81,23 +81,19 @@ impl RequestKind for OutboundTrunks {
         } else {
             Status::AwaitingBridge
         };
-        let now = now_micros();
-        Ok(OutboundTrunkRow {
-            id,
-            tenant_id: tenant_id.to_owned(),
-            name: name.to_owned(),
-            trunk_type: kind.as_str().to_owned(),
-            config: public,
-            secrets,
+        Ok(OutboundTrunkRow::fresh(
+            NewOutboundTrunk {
+                id,
+                tenant_id: tenant_id.to_owned(),
+                name: name.to_owned(),
+                trunk_type: kind.as_str().to_owned(),
+                config: public,
+                secrets,
+                livekit_trunk_id: None,
+            },
             status,
-            livekit_trunk_id: None,
-            desired_version: 1,
-            synced_version: 0,
-            last_error: None,
-            synced_at: None,
-            created_at: now,
-            updated_at: now,
-        })
+            now_micros(),
+        ))
     }
 
     /// The type cannot change (the API refuses it); the bridge password, not part of the

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use trunkline_domain::dispatch::DispatchRuleConfig;
 use trunkline_domain::ids::DispatchRuleId;
 use trunkline_livekit::proto;
-use trunkline_store::{now_micros, DispatchRuleRow, RuleKey, Status};
+use trunkline_store::{now_micros, DispatchRuleRow, NewDispatchRule, RuleKey, Status};
 
 pub(in super::super) struct DispatchRules;
 
@@ -87,21 +87,17 @@ impl RequestKind for DispatchRules {
         remote: bool,
     ) -> Result<DispatchRuleRow, ServiceError> {
         keys(config)?;
-        let now = now_micros();
-        Ok(DispatchRuleRow {
-            id: DispatchRuleId::generate().to_string(),
-            tenant_id: tenant_id.to_owned(),
-            name: name.to_owned(),
-            config: stored::public_json(config).to_string(),
-            status: super::initial_status(remote),
-            livekit_rule_id: None,
-            desired_version: 1,
-            synced_version: 0,
-            last_error: None,
-            synced_at: None,
-            created_at: now,
-            updated_at: now,
-        })
+        Ok(DispatchRuleRow::fresh(
+            NewDispatchRule {
+                id: DispatchRuleId::generate().to_string(),
+                tenant_id: tenant_id.to_owned(),
+                name: name.to_owned(),
+                config: stored::public_json(config).to_string(),
+                livekit_rule_id: None,
+            },
+            super::initial_status(remote),
+            now_micros(),
+        ))
     }
 
     fn changed_row(
