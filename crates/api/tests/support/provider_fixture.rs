@@ -120,7 +120,12 @@ pub struct TwilioEnv {
     pub account: String,
 }
 
-pub async fn twilio_env(livekit: LiveKit<'_>) -> TwilioEnv {
+/// The doubles, a database, a server pointed at them and a tenant's key, with the account
+/// `body` adds (its `PA_…` last).
+pub async fn with_account(
+    livekit: LiveKit<'_>,
+    body: &Value,
+) -> (Providers, TestDb, TestServer, String, String) {
     let providers = Providers::start().await;
     let db = TestDb::fresh().await;
     let settings = Arc::new(providers.settings());
@@ -129,7 +134,12 @@ pub async fn twilio_env(livekit: LiveKit<'_>) -> TwilioEnv {
     })
     .await;
     let key = server.tenant("a@example.com").await;
-    let account = account(&server, &key, &twilio_body()).await;
+    let account = account(&server, &key, body).await;
+    (providers, db, server, key, account)
+}
+
+pub async fn twilio_env(livekit: LiveKit<'_>) -> TwilioEnv {
+    let (providers, db, server, key, account) = with_account(livekit, &twilio_body()).await;
     TwilioEnv {
         twilio: providers.twilio.clone(),
         providers,

@@ -56,6 +56,8 @@ struct Shared {
     api_key: String,
     state: Mutex<State>,
     core: Core,
+    /// One-shot faults for the next request of a method to a path (`POST /v2/fqdns`).
+    targeted: Mutex<Vec<(String, String, Fault)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +92,7 @@ impl TelnyxDouble {
             api_key: api_key.to_owned(),
             state: Mutex::default(),
             core: Core::default(),
+            targeted: Mutex::default(),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -157,6 +160,13 @@ impl TelnyxDouble {
         self.shared.core.push_fault(fault);
     }
 
+    /// The next `method` request to `path` (e.g. `POST`, `/v2/credential_connections`)
+    /// answers `fault` instead, whatever comes before it: a failure part-way through a
+    /// sequence of calls.
+    pub fn fail_next(&self, method: &str, path: &str, fault: Fault) {
+        lock(&self.shared.targeted).push((method.to_owned(), path.to_owned(), fault));
+    }
+
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.shared.core.set_fault(fault);
     }
@@ -222,6 +232,16 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Response
         Ok(ex) => ex,
         Err(resp) => return resp,
     };
+    {
+        let mut targeted = lock(&shared.targeted);
+        if let Some(i) = targeted
+            .iter()
+            .position(|(m, p, _)| *m == ex.method.as_str() && *p == ex.path)
+        {
+            let (_, _, fault) = targeted.remove(i);
+            shared.core.push_fault(fault);
+        }
+    }
     let s2 = shared.clone();
     shared
         .core
