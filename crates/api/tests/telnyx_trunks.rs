@@ -14,12 +14,6 @@ use support::provider_fixture::*;
 use support::telnyx_fixture::*;
 use support::{LiveKit, LK_KEY, LK_SECRET};
 
-fn s(v: &Value) -> String {
-    v.as_str()
-        .unwrap_or_else(|| panic!("not a string: {v}"))
-        .to_owned()
-}
-
 #[tokio::test]
 async fn both_sides_are_made_changed_and_deleted_exactly() {
     let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;

@@ -13,6 +13,7 @@ use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 pub mod call_fixture;
 pub mod env;
 pub mod inbound_fixture;
+pub mod log_capture;
 pub mod provider_fixture;
 pub mod rule_fixture;
 pub mod sip_peers;

@@ -7,6 +7,13 @@ use super::*;
 use provider_doubles::TelnyxDouble;
 use serde_json::{json, Value};
 
+/// A string field of an answer (panics, naming the value, on anything else).
+pub fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
+
 pub struct TelnyxEnv {
     pub telnyx: TelnyxDouble,
     pub providers: Providers,

@@ -17,7 +17,7 @@ use serde_json::{Map, Value};
 use trunkline_domain::inbound::InboundTrunkConfig;
 use trunkline_domain::trunk::validate_numbers;
 use trunkline_domain::{TrunkConfig, ValidationErrors, E164};
-use trunkline_store::{InboundTrunkRow, ProviderAccountRow, ProviderTrunkRow, TrunkRow};
+use trunkline_store::{InboundTrunkRow, OutboundTrunkRow, ProviderAccountRow, ProviderTrunkRow};
 
 /// The providers whose trunks trunkline makes from an account.
 const AUTOMATED: [&str; 2] = ["twilio", "telnyx"];
@@ -303,7 +303,7 @@ impl Services {
     /// LiveKit refuses, the provider gets the old numbers back.
     pub async fn update_automated_trunk(
         &self,
-        row: &TrunkRow,
+        row: &OutboundTrunkRow,
         side_row: &ProviderTrunkRow,
         name: &str,
         config: &TrunkConfig,
@@ -410,7 +410,10 @@ impl Services {
     }
 
     /// The provider side of trunk `row`, if trunkline made one.
-    pub async fn provider_side(&self, row: &TrunkRow) -> ServiceResult<Option<ProviderSide>> {
+    pub async fn provider_side(
+        &self,
+        row: &OutboundTrunkRow,
+    ) -> ServiceResult<Option<ProviderSide>> {
         self.provider_side_of(&row.id).await
     }
 
@@ -434,7 +437,7 @@ impl Services {
     }
 
     /// Removes the provider side of an outbound trunk before the trunk goes.
-    pub async fn delete_provider_side(&self, row: &TrunkRow) -> ServiceResult<()> {
+    pub async fn delete_provider_side(&self, row: &OutboundTrunkRow) -> ServiceResult<()> {
         self.delete_side_of(&row.id).await
     }
 
