@@ -13,9 +13,11 @@ use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 pub mod call_fixture;
 pub mod env;
 pub mod inbound_fixture;
+pub mod log_capture;
 pub mod provider_fixture;
 pub mod rule_fixture;
 pub mod sip_peers;
+pub mod telnyx_fixture;
 #[allow(unused_imports)] // not every test file starts from `env`
 pub use env::{env, livekit_client, Env};
 use trunkline_store::{NewApiKey, Store};
