@@ -151,7 +151,13 @@ impl TestServer {
         reconcile_interval: Option<Duration>,
         configure: impl FnOnce(&mut AppState),
     ) -> Self {
-        let store = Store::open(&db.url).await.expect("open store");
+        let mut store = Store::open(&db.url).await.expect("open store");
+        // As `serve` runs by default: on a shared database, key checks from memory that other
+        // instances' writes drop before they are acknowledged.
+        store
+            .shared_reads(trunkline_store::SharedReads::Notified)
+            .await
+            .expect("cross-instance reads");
         let keyring = Keyring::new(MasterKey::from_base64(MASTER_KEY).unwrap(), vec![]);
         let client = |url: String, key: String, secret: String| {
             LiveKitClient::new(LiveKitConfig {
