@@ -6,10 +6,20 @@ use trunkline_core::Services;
 use trunkline_livekit::LiveKitClient;
 use trunkline_store::{OutboundTrunkSummary, Store};
 
-/// What every handler shares: the service layer, and what only HTTP needs. Cheap to clone.
-/// It dereferences to [`Services`], so a handler reads `state.store` or `state.provisioner`.
+/// What every handler shares: the service layer, and what only HTTP needs. One reference
+/// count to clone: axum clones the state for every extractor and middleware of every request,
+/// and cloning the parts one by one (pools, clients, settings) showed in the list's profile.
+/// It dereferences to [`StateParts`] and on to [`Services`], so a handler reads `state.store`
+/// or `state.provisioner`; changing a part before serving (`state.tenants = …`) copies the parts
+/// if they are shared.
 #[derive(Clone)]
 pub struct AppState {
+    parts: Arc<StateParts>,
+}
+
+/// The parts of [`AppState`].
+#[derive(Clone)]
+pub struct StateParts {
     pub services: Services,
     pub list_bodies: Arc<ListBodies>,
     /// LiveKit's last readiness answer: `/ready` is polled by load balancers and
@@ -39,7 +49,7 @@ impl AppState {
 
 impl From<Services> for AppState {
     fn from(services: Services) -> Self {
-        Self {
+        let parts = StateParts {
             services,
             list_bodies: Arc::default(),
             livekit_readiness: Arc::default(),
@@ -47,18 +57,34 @@ impl From<Services> for AppState {
             twilio_webhooks: Arc::default(),
             trust_proxy_headers: false,
             sign_ins: Arc::default(),
+        };
+        Self {
+            parts: Arc::new(parts),
         }
     }
 }
 
 impl std::ops::Deref for AppState {
+    type Target = StateParts;
+    fn deref(&self) -> &StateParts {
+        &self.parts
+    }
+}
+
+impl std::ops::DerefMut for AppState {
+    fn deref_mut(&mut self) -> &mut StateParts {
+        Arc::make_mut(&mut self.parts)
+    }
+}
+
+impl std::ops::Deref for StateParts {
     type Target = Services;
     fn deref(&self) -> &Services {
         &self.services
     }
 }
 
-impl std::ops::DerefMut for AppState {
+impl std::ops::DerefMut for StateParts {
     fn deref_mut(&mut self) -> &mut Services {
         &mut self.services
     }

@@ -11,16 +11,7 @@ use support::provider_fixture::*;
 use support::{LiveKit, LK_KEY, LK_SECRET};
 
 async fn assistant(e: &TwilioEnv) -> String {
-    let (status, body) = e
-        .server
-        .post(
-            "/assistants",
-            &e.key,
-            &json!({"name": "Support", "agent_name": "support-agent"}),
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body["data"]["assistant_id"].as_str().unwrap().to_owned()
+    assistant_of(&e.server, &e.key).await
 }
 
 fn body(e: &TwilioEnv, assistant: &str, direction: &str) -> Value {

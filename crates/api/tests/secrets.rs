@@ -2,36 +2,17 @@
 
 mod support;
 use serde_json::json;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use support::log_capture::Captured;
 use support::*;
 
 const PASSWORD: &str = "s3cr3t-Tw1l10-T0k3n-do-not-leak";
 const EXOTEL_PASSWORD: &str = "exotel-pass-do-not-leak-42";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 // One test in this binary: it owns the global log subscriber, at TRACE, so every line any
 // layer writes (sqlx, hyper, reqwest, ours) is captured and searched.
 #[tokio::test]
 async fn secrets_appear_in_no_response_no_log_and_not_in_clear_at_rest() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = Captured::install();
 
     let Env {
         lk,
@@ -105,7 +86,7 @@ async fn secrets_appear_in_no_response_no_log_and_not_in_clear_at_rest() {
             "response leaked a secret: {text}"
         );
     }
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("trunk created"), "the log capture works");
     for secret in [PASSWORD, EXOTEL_PASSWORD, &key, LK_SECRET] {
         assert!(!logs.contains(secret), "a log line carries a secret");

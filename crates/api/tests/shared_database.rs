@@ -34,6 +34,8 @@ async fn trunk_writes_acknowledged_by_one_instance_are_listed_by_the_other_at_on
         // Several reads, so B surely holds the list in memory.
         assert_eq!(b.list_ids(&key).await, vec![first.clone()]);
     }
+    let from_memory = b.store.keys_answered_from_memory();
+    assert!(from_memory >= 2, "B never answered from memory");
     for round in 0..20 {
         let id = a.create(&key, &seed_twilio()).await;
         let ids = b.list_ids(&key).await;
@@ -49,7 +51,11 @@ async fn trunk_writes_acknowledged_by_one_instance_are_listed_by_the_other_at_on
         .send("DELETE", &format!("/sip/trunks/{first}"), Some(&key), None)
         .await;
     assert_eq!(status, 200);
-    assert!(!b.list_ids(&key).await.contains(&first));
+    let listed = b.list_ids(&key).await;
+    assert!(!listed.contains(&first));
+    // After a write B reads the database once, then answers from memory again.
+    assert_eq!(b.list_ids(&key).await, listed);
+    assert!(b.store.keys_answered_from_memory() > from_memory);
     // Tenants still see only their own, on either instance.
     assert!(b.list_ids(&other).await.is_empty());
     assert!(a.list_ids(&other).await.is_empty());
@@ -189,4 +195,87 @@ async fn a_trunk_write_commits_only_together_with_its_generation_bump() {
     sql.close().await;
     a.stop().await;
     b.stop().await;
+}
+
+/// The listener that tells an instance of other instances' writes dies (its connection is
+/// cut, as a network failure or a connection reaper would): what was missed meanwhile is never
+/// served from memory, on the next request or later.
+#[tokio::test]
+async fn an_instance_whose_listener_is_cut_never_answers_from_stale_memory() {
+    let Some(()) = shared_postgres() else { return };
+    let db = TestDb::fresh().await;
+    let (a, b) = (instance(&db).await, instance(&db).await);
+    let key = a.tenant("t@example.com").await;
+    let sql = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    for round in 0..5 {
+        let first = b.list_ids(&key).await;
+        for _ in 0..3 {
+            assert_eq!(b.list_ids(&key).await, first, "round {round}");
+        }
+        // Every listener on this database (A's and B's) is cut.
+        let (cut,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = current_database() AND query LIKE 'LISTEN %'",
+        )
+        .fetch_one(&sql)
+        .await
+        .unwrap();
+        assert!(cut >= 2, "round {round}: {cut} listeners found");
+        let id = a.create(&key, &seed_twilio()).await;
+        let ids = b.list_ids(&key).await;
+        assert_eq!(ids.last(), Some(&id), "round {round}: B misses A's create");
+        assert_eq!(ids.len(), first.len() + 1);
+        // And once the listeners are back (the next heartbeat heard), memory serves again and
+        // stays exact.
+        let before = b.store.keys_answered_from_memory();
+        eventually("B answers from memory again", || async {
+            assert_eq!(b.list_ids(&key).await, ids, "round {round}");
+            (b.store.keys_answered_from_memory() > before).then_some(())
+        })
+        .await;
+    }
+    sql.close().await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// An instance that holds a lease but has stopped answering (here a lease row nobody renews
+/// nor acknowledges from) delays writes until its lease runs out, never longer, and never
+/// loses them.
+#[tokio::test]
+async fn a_silent_instance_delays_writes_until_its_lease_runs_out() {
+    let Some(()) = shared_postgres() else { return };
+    let db = TestDb::fresh().await;
+    let a = instance(&db).await;
+    let key = a.tenant("t@example.com").await;
+    let sql = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let started = std::time::Instant::now();
+    a.create(&key, &seed_twilio()).await;
+    let alone = started.elapsed();
+    sqlx::query(
+        "INSERT INTO serving_instances (id, until_micros, seen) VALUES \
+         ('silent', CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT) + 700000, 0)",
+    )
+    .execute(&sql)
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let id = a.create(&key, &seed_twilio()).await;
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(500),
+        "the write was acknowledged before the silent instance's lease ran out ({waited:?})"
+    );
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    assert!(a.list_ids(&key).await.contains(&id));
+    // Its lease gone, writes are as quick as before.
+    let started = std::time::Instant::now();
+    a.create(&key, &seed_twilio()).await;
+    assert!(
+        started.elapsed() < alone + Duration::from_millis(400),
+        "{:?} vs {alone:?}",
+        started.elapsed()
+    );
+    sql.close().await;
+    a.stop().await;
 }

@@ -322,44 +322,10 @@ async fn a_delete_while_twilio_is_down_changes_nothing() {
 async fn a_create_interrupted_by_a_crash_is_retired_with_its_twilio_trunk() {
     let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
     let e = twilio_env(LiveKit::Double(&lk)).await;
-    let tenant = e
-        .server
-        .state
-        .store
-        .find_provider_account(&e.account)
-        .await
-        .unwrap()
-        .unwrap()
-        .tenant_id;
     // What a process killed mid-create leaves: a `pending` row, older than the grace
     // period, and the Twilio trunk it had made, marked with the row's id.
     let id = "PT_0123456789abcdef0123456789abcdef";
-    let old = trunkline_store::now_micros() - 600_000_000;
-    let row = trunkline_store::ProviderTrunkRow {
-        id: id.into(),
-        tenant_id: tenant,
-        account_id: e.account.clone(),
-        trunk_id: None,
-        name: "interrupted".into(),
-        config: r#"{"numbers":[]}"#.into(),
-        secrets: "{}".into(),
-        status: trunkline_store::Status::Pending,
-        provider_trunk_sid: None,
-        credential_list_sid: None,
-        desired_version: 1,
-        synced_version: 0,
-        last_error: None,
-        synced_at: None,
-        created_at: old,
-        updated_at: old,
-    };
-    e.server
-        .state
-        .store
-        .provider_trunks()
-        .insert(&row)
-        .await
-        .unwrap();
+    insert_interrupted_side(&e.server, &e.account, id).await;
     let form = format!("FriendlyName=trunkline+{id}");
     assert_eq!(e.twilio_call("POST", "/v1/Trunks", Some(&form)).await, 201);
 

@@ -121,12 +121,9 @@ async fn a_livekit_refusal_leaves_nothing_at_twilio() {
 }
 
 #[tokio::test]
-async fn exotel_and_telnyx_accounts_get_the_console_steps() {
+async fn exotel_accounts_get_the_console_steps() {
     let e = twilio_env(LiveKit::None).await;
-    for (provider, words) in [
-        (exotel_body(), "Exotel dashboard"),
-        (telnyx_body(), "Telnyx portal"),
-    ] {
+    for (provider, words) in [(exotel_body(), "Exotel dashboard")] {
         let account = account(&e.server, &e.key, &provider).await;
         let (status, json) = e
             .server

@@ -196,6 +196,7 @@ async fn a_twilio_outage_makes_nothing() {
 async fn refusals_name_the_field_and_make_nothing() {
     let e = twilio_env(LiveKit::None).await;
     e.twilio.add_number("+15550100000");
+    let ex = account(&e.server, &e.key, &exotel_body()).await;
     let tx = account(&e.server, &e.key, &telnyx_body()).await;
     let cases = [
         (
@@ -220,8 +221,13 @@ async fn refusals_name_the_field_and_make_nothing() {
             "trunk_config.provider_account_id",
         ),
         (
-            automated_trunk_body(&tx, json!(["+15550100000"])),
+            automated_trunk_body(&ex, json!(["+15550100000"])),
             "trunk_config.provider_account_id",
+        ),
+        // A Telnyx account makes Telnyx trunks only.
+        (
+            automated_trunk_body(&tx, json!(["+15550100000"])),
+            "trunk_type",
         ),
     ];
     for (b, field) in cases {

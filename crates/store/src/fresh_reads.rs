@@ -65,26 +65,58 @@ fn placeholders(n: usize) -> String {
     format!("({})", list.join(", "))
 }
 
+/// How the reads every request makes stay exact where the database is shared
+/// (`TRUNKLINE_SHARED_READS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SharedReads {
+    /// Key checks answered from memory, which other instances' writes drop through the
+    /// database's notifications before they are acknowledged ([`crate::notified_reads`]);
+    /// calls coalesced.
+    Notified,
+    /// Concurrent requests share one query ([`crate::coalesce`]).
+    Coalesced,
+    /// Each request asks on its own: one database trip per read (for comparison).
+    PerRequest,
+}
+
 impl Store {
-    /// Whether concurrent hot reads share queries on a shared database (the default), or
-    /// each request asks on its own: both are exact; the second costs a database trip per
-    /// read and exists to be measured against (`TRUNKLINE_SHARED_READS`).
-    pub fn share_reads(&mut self, share: bool) {
-        if self.fresh.is_some() {
-            self.fresh = Some(Arc::new(FreshReads::new(share)));
+    /// Chooses how hot reads stay exact on a shared database (no effect with SQLite). All
+    /// three are exact; they differ in database trips per request (bench/api.sh compares them).
+    pub async fn shared_reads(&mut self, mode: SharedReads) -> Result<(), StoreError> {
+        if self.fresh.is_none() {
+            return Ok(());
         }
+        self.fresh = Some(Arc::new(FreshReads::new(mode != SharedReads::PerRequest)));
+        self.notified = None;
+        if mode == SharedReads::Notified {
+            let url = self.url.clone();
+            self.notified = Some(self.start_notified_reads(&url).await?);
+        }
+        Ok(())
     }
 
     /// The tenant of an unrevoked key with this hash and its list generation, exact as of the
-    /// call. Coalesced with concurrent checks on a shared database; a plain query otherwise.
+    /// call: from memory while this instance's lease holds, else coalesced with concurrent
+    /// checks on a shared database; a plain query otherwise.
     pub async fn check_key(&self, key_hash: &str) -> Result<Option<KeyFacts>, StoreError> {
-        match &self.fresh {
-            Some(fresh) => fresh.keys.get(self, key_hash.to_owned()).await,
-            None => Ok(self
+        let Some(fresh) = &self.fresh else {
+            return Ok(self
                 .key_facts(std::slice::from_ref(&key_hash.to_owned()))
                 .await?
-                .remove(key_hash)),
+                .remove(key_hash));
+        };
+        let Some(reads) = &self.notified else {
+            return fresh.keys.get(self, key_hash.to_owned()).await;
+        };
+        if let Some(facts) = reads.key(key_hash) {
+            return Ok(Some(facts));
         }
+        let epoch = reads.epoch();
+        let facts = fresh.keys.get(self, key_hash.to_owned()).await?;
+        if let Some(f) = &facts {
+            reads.remember(key_hash, f, epoch);
+        }
+        Ok(facts)
     }
 
     /// A tenant's call (never another tenant's), exact as of the call.

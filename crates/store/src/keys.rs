@@ -106,12 +106,22 @@ impl Store {
 
     /// Revokes a key; `false` when no unrevoked key has this id.
     pub async fn revoke_api_key(&self, key_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.writer.begin().await?;
         let done =
             sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now_micros())
                 .bind(key_id)
-                .execute(&self.writer)
+                .execute(&mut *tx)
                 .await?;
-        Ok(done.rows_affected() == 1)
+        let revoked = done.rows_affected() == 1;
+        // Instances that remember the key forget it before the revocation is acknowledged.
+        let announced = if revoked {
+            self.announce(&mut tx).await?
+        } else {
+            None
+        };
+        tx.commit().await?;
+        self.confirm_heard(announced).await;
+        Ok(revoked)
     }
 }

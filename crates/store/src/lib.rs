@@ -23,6 +23,7 @@ mod inbound_trunks;
 mod keys;
 mod leases;
 mod list_cache;
+mod notified_reads;
 mod number_approvals;
 mod numbers;
 mod open;
@@ -49,7 +50,7 @@ pub use dashboard_sessions::DashboardSession;
 pub use dispatch_rules::{DispatchRuleRow, NewDispatchRule, RuleConflict, RuleKey, EVERY_TRUNK};
 pub use error::StoreError;
 pub use fair_claim::FairClaim;
-pub use fresh_reads::KeyFacts;
+pub use fresh_reads::{KeyFacts, SharedReads};
 pub use health::{CheckResult, HealthRow};
 pub use inbound_trunks::{ClaimConflict, InboundTrunkRow, NewInboundTrunk, NumberClaim, RuleRef};
 pub use keys::{ApiKeyRecord, NewApiKey};
@@ -86,6 +87,10 @@ pub struct Store {
     /// Coalesced hot reads (key checks, calls), where several instances may share the
     /// database (PostgreSQL).
     fresh: Option<std::sync::Arc<fresh_reads::FreshReads>>,
+    /// Key checks answered from memory under a lease (`notified_reads`), once started.
+    notified: Option<std::sync::Arc<notified_reads::NotifiedReads>>,
+    /// Where the database is, for connections outside the pools (the listener).
+    url: std::sync::Arc<str>,
 }
 
 impl Store {

@@ -116,6 +116,8 @@ impl Store {
             list_cache: Some(Default::default()),
             fresh: (backend == Backend::Postgres)
                 .then(|| std::sync::Arc::new(crate::fresh_reads::FreshReads::new(true))),
+            notified: None,
+            url: url.into(),
         })
     }
 }

@@ -19,9 +19,11 @@ resource_row! {
         pub config: String,
         /// The generated credential's password, sealed.
         pub secrets: String,
-        /// The provider's trunk (`TK…`).
+        /// The provider's trunk (Twilio `TK…`; Telnyx: the connection's id).
         pub provider_trunk_sid: Option<String>,
-        /// The credential list last seen on the trunk (`CL…`), for display.
+        /// What was last seen hung on that trunk, for display: Twilio's credential list
+        /// (`CL…`); Telnyx's outbound voice profile (credential connection) or FQDN record
+        /// (FQDN connection).
         pub credential_list_sid: Option<String>,
     }
     kind {

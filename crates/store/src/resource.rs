@@ -319,22 +319,26 @@ async fn release_claims(
 impl<R: Resource> Resources<'_, R> {
     /// Inside the transaction that writes row `id`: the owner's trunk-list generation grows
     /// with the write, so no instance can see the one without the other, even if this process
-    /// dies between the statements.
+    /// dies between the statements; and the write is announced to the other instances (its
+    /// number, for [`Self::changed`]).
     async fn changing(
         &self,
         tx: &mut Transaction<'static, Any>,
         id: &str,
-    ) -> Result<(), StoreError> {
-        if R::KIND.table == "trunks" {
-            self.store.bump_list_generation(tx, id).await?;
+    ) -> Result<Option<i64>, StoreError> {
+        if R::KIND.table != "trunks" {
+            return Ok(None);
         }
-        Ok(())
+        self.store.bump_list_generation(tx, id).await?;
+        self.store.announce(tx).await
     }
 
-    /// After the write to row `id` committed, before it is acknowledged.
-    fn changed(&self) {
+    /// After the write announced as `n` committed, before it is acknowledged: no instance
+    /// answers from what it read before.
+    async fn changed(&self, n: Option<i64>) {
         if R::KIND.table == "trunks" {
             self.store.outbound_trunks_changed();
+            self.store.confirm_heard(n).await;
         }
     }
 
@@ -355,11 +359,12 @@ impl<R: Resource> Resources<'_, R> {
         let mut tx = self.store.writer.begin().await?;
         let done = q.execute(&mut *tx).await?;
         let wrote = done.rows_affected() == 1;
+        let mut announced = None;
         if wrote {
-            self.changing(&mut tx, id).await?;
+            announced = self.changing(&mut tx, id).await?;
         }
         tx.commit().await?;
-        self.changed();
+        self.changed(announced).await;
         Ok(wrote)
     }
 
@@ -368,9 +373,9 @@ impl<R: Resource> Resources<'_, R> {
     pub async fn insert(&self, row: &R) -> Result<(), StoreError> {
         let mut tx = self.store.writer.begin().await?;
         insert_row(&mut tx, row).await?;
-        self.changing(&mut tx, row.lifecycle().id).await?;
+        let announced = self.changing(&mut tx, row.lifecycle().id).await?;
         tx.commit().await?;
-        self.changed();
+        self.changed(announced).await;
         Ok(())
     }
 
@@ -483,6 +488,7 @@ impl<R: Resource> Resources<'_, R> {
         let mut tx = self.store.writer.begin().await?;
         let before = row_in::<R>(&mut tx, id).await?;
         let saved = q.execute(&mut *tx).await?.rows_affected() == 1;
+        let mut announced = None;
         if saved {
             // The audit's "after" is the row as just written: no second read.
             if let Some(before) = &before {
@@ -498,10 +504,10 @@ impl<R: Resource> Resources<'_, R> {
                     .after(snapshot(a, Some(b)));
                 audit::record(&mut tx, &entry).await?;
             }
-            self.changing(&mut tx, id).await?;
+            announced = self.changing(&mut tx, id).await?;
         }
         tx.commit().await?;
-        self.changed();
+        self.changed(announced).await;
         Ok(saved)
     }
 
@@ -538,11 +544,12 @@ impl<R: Resource> Resources<'_, R> {
             let l = row.lifecycle();
             audit::record(&mut tx, &entry_of::<R>(l).after(snapshot(l, None))).await?;
         }
+        let mut announced = None;
         if confirmed {
-            self.changing(&mut tx, id).await?;
+            announced = self.changing(&mut tx, id).await?;
         }
         tx.commit().await?;
-        self.changed();
+        self.changed(announced).await;
         Ok(confirmed)
     }
 
@@ -645,12 +652,13 @@ impl<R: Resource> Resources<'_, R> {
         let retired = done.rows_affected() == 1;
         // Only a row retired here gives up its claims: one confirmed meanwhile is live and
         // its claims must stay.
+        let mut announced = None;
         if retired {
             release_claims(k.claims, &mut tx, id).await?;
-            self.changing(&mut tx, id).await?;
+            announced = self.changing(&mut tx, id).await?;
         }
         tx.commit().await?;
-        self.changed();
+        self.changed(announced).await;
         Ok(retired)
     }
 
@@ -662,11 +670,12 @@ impl<R: Resource> Resources<'_, R> {
             inbound_trunks::lock_tenant(&mut tx, tenant_id).await?;
         }
         let done = tombstone::<R>(&mut tx, tenant_id, id).await?;
+        let mut announced = None;
         if done {
-            self.changing(&mut tx, id).await?;
+            announced = self.changing(&mut tx, id).await?;
         }
         tx.commit().await?;
-        self.changed();
+        self.changed(announced).await;
         Ok(done)
     }
 }

@@ -66,6 +66,7 @@ impl Store {
         tenant_id: &str,
         key_id: &str,
     ) -> Result<KeyRevocation, StoreError> {
+        let mut tx = self.writer.begin().await?;
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND tenant_id = $3 \
              AND revoked_at IS NULL AND (SELECT COUNT(*) FROM api_keys \
@@ -74,12 +75,17 @@ impl Store {
         .bind(crate::now_micros())
         .bind(key_id)
         .bind(tenant_id)
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if done == 1 {
+            // Instances that remember the key forget it before the revocation is acknowledged.
+            let announced = self.announce(&mut tx).await?;
+            tx.commit().await?;
+            self.confirm_heard(announced).await;
             return Ok(KeyRevocation::Revoked);
         }
+        tx.commit().await?;
         let live: Option<(String,)> = sqlx::query_as(
             "SELECT id FROM api_keys WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL",
         )

@@ -99,16 +99,18 @@ pub fn number_approval(raw: &str) -> Result<bool, String> {
     }
 }
 
-/// `TRUNKLINE_SHARED_READS`: `coalesced` (true) or `per-request` (false).
+/// `TRUNKLINE_SHARED_READS`: `notified`, `coalesced` or `per-request`.
 #[cfg(feature = "api")]
-pub fn shared_reads(raw: &str) -> Result<bool, String> {
+pub fn shared_reads(raw: &str) -> Result<trunkline_store::SharedReads, String> {
+    use trunkline_store::SharedReads;
     match raw.trim().to_ascii_lowercase().as_str() {
-        "coalesced" => Ok(true),
-        "per-request" => Ok(false),
+        "notified" => Ok(SharedReads::Notified),
+        "coalesced" => Ok(SharedReads::Coalesced),
+        "per-request" => Ok(SharedReads::PerRequest),
         _ => Err(invalid(
             "TRUNKLINE_SHARED_READS",
-            "coalesced or per-request",
-            "coalesced",
+            "notified, coalesced or per-request",
+            "notified",
             raw,
         )),
     }

@@ -20,7 +20,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), Failure> {
     let _only_serve = claim_sqlite(&args.db)?;
     let keyring = master_key::load(&args.db)?;
     let mut store = open_store(&args.db).await?;
-    store.share_reads(args.shared_reads);
+    store
+        .shared_reads(args.shared_reads)
+        .await
+        .map_err(|e| format!("cannot start cross-instance reads: {e}"))?;
     crate::rotation::check_keys(&store, &keyring).await?;
     let shutdown = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(args.listen)

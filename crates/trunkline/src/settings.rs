@@ -105,11 +105,13 @@ pub struct ServeArgs {
           value_parser = number("TRUNKLINE_AUTH_CACHE_MS", "milliseconds", 0u64, 3_600_000, "1000"))]
     pub auth_cache_ms: u64,
     /// On a shared (PostgreSQL) database, how the reads every request makes (API key,
-    /// trunk-list generation, calls) stay exact: `coalesced` (default), concurrent requests
-    /// share one query; `per-request`, each asks on its own (for comparison: bench/api.sh).
-    #[arg(long, env = "TRUNKLINE_SHARED_READS", default_value = "coalesced",
+    /// trunk-list generation, calls) stay exact: `notified` (default), key checks answered
+    /// from memory that other instances' writes drop, through the database's notifications,
+    /// before they are acknowledged; `coalesced`, concurrent requests share one query;
+    /// `per-request`, each asks on its own (the last two for comparison: bench/api.sh).
+    #[arg(long, env = "TRUNKLINE_SHARED_READS", default_value = "notified",
           value_parser = crate::parse::shared_reads)]
-    pub shared_reads: bool,
+    pub shared_reads: trunkline_store::SharedReads,
     /// Where LiveKit's SIP service reaches trunkline's SIP bridge, `host[:port]`. When set,
     /// Exotel trunks are provisioned into LiveKit as outbound trunks to this address, each
     /// with its own generated digest credentials.

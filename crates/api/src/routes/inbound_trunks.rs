@@ -52,10 +52,11 @@ pub struct CreateInboundTrunk {
     /// E.164 numbers this trunk receives calls for.
     #[schema(example = json!(["+13074606119"]))]
     numbers: Option<Vec<String>>,
-    /// A Twilio provider account (`PA_…`): trunkline also makes the Twilio side (an Elastic
-    /// SIP trunk whose origination URL is `LIVEKIT_SIP_URI`, with `numbers` on it), shown as
-    /// `provider` in the answer. For Exotel and Telnyx accounts the 400 says which console
-    /// steps to take instead.
+    /// A Twilio or Telnyx provider account (`PA_…`): trunkline also makes the provider side
+    /// (Twilio: an Elastic SIP trunk whose origination URL is `LIVEKIT_SIP_URI`; Telnyx: an
+    /// FQDN connection whose FQDN is `LIVEKIT_SIP_URI`'s host; `numbers` routed to it), shown
+    /// as `provider` in the answer. For Exotel accounts the 400 says which console steps to
+    /// take instead.
     provider_account_id: Option<String>,
     /// IPs or CIDR networks calls may come from (`203.0.113.0/24`).
     allowed_addresses: Option<Vec<String>>,
@@ -239,7 +240,7 @@ fn automated(body: &Value) -> Result<Option<String>, ApiError> {
 }
 
 /// `POST /sip/inbound-trunks` with `provider_account_id`: the provider routes the numbers
-/// to LiveKit, then LiveKit's inbound trunk is made (see `twilio_inbound`).
+/// to LiveKit, then LiveKit's inbound trunk is made (see `provider_accounts::sides`).
 async fn create_automated(
     state: &AppState,
     tenant: &Tenant,
@@ -251,10 +252,10 @@ async fn create_automated(
     }
     let (name, config) = parse_create(body)?;
     let (created, side) = state
-        .create_twilio_inbound(&tenant.id, &name, account_id, &config)
+        .create_automated_inbound(&tenant.id, &name, account_id, &config)
         .await?;
     let row = owned_inbound_trunk(state, tenant, &created.id).await?;
-    tracing::info!(trunk_id = %row.id, status = %row.status, "inbound trunk created at Twilio and LiveKit");
+    tracing::info!(trunk_id = %row.id, status = %row.status, "inbound trunk created at the provider and LiveKit");
     Ok(ok(
         "Inbound trunk created successfully",
         crate::routes::provider_trunks::with_provider(details(state, &row)?, side)?,
@@ -349,7 +350,7 @@ pub async fn patch_inbound_trunk(
     match state.store.provider_trunk_of(&row.id).await? {
         Some(side) => {
             state
-                .update_twilio_inbound(&row, &side, &name, &config)
+                .update_automated_inbound(&row, &side, &name, &config)
                 .await?
         }
         None => {

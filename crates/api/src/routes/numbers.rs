@@ -24,9 +24,9 @@ pub fn routes() -> Router<AppState> {
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)] // documents the schema; parsing is the service layer's
 pub struct NumberInput {
-    /// A Twilio provider account (`PA_…`).
+    /// A Twilio or Telnyx provider account (`PA_…`).
     provider_account_id: String,
-    /// An E.164 number of that account, on no Twilio trunk yet.
+    /// An E.164 number of that account, on no Twilio trunk (Telnyx connection) yet.
     #[schema(example = "+15550100000")]
     number: String,
     /// The assistant (`AS_…`) whose agent answers the number's calls.
@@ -36,10 +36,12 @@ pub struct NumberInput {
     direction: String,
 }
 
-/// Set a number up in one call: for `outbound`, a trunk made at Twilio and in LiveKit; for
-/// `inbound`, Twilio sending the number's calls to LiveKit, an inbound trunk and a dispatch
-/// rule to the assistant's agent; `both`, all of it on one Twilio trunk. The same body again
-/// answers the same setup (200, nothing made). A failure undoes what was made.
+/// Set a number up in one call: for `outbound`, a trunk made at the provider and in LiveKit;
+/// for `inbound`, the provider sending the number's calls to LiveKit, an inbound trunk and a
+/// dispatch rule to the assistant's agent; `both`, all of it (at Twilio on one trunk; at
+/// Telnyx the number on the inbound connection, the outbound one using it as caller id).
+/// The same body again answers the same setup (200, nothing made). A failure undoes what was
+/// made.
 #[utoipa::path(post, path = "/numbers", tag = "providers",
     summary = "Set a number up end to end", operation_id = "create_number", request_body = NumberInput,
     security(("bearer" = [])),
@@ -47,7 +49,7 @@ pub struct NumberInput {
         (status = 200, description = "Set up (or already set up by the same request)", body = Envelope<NumberSetup>),
         (status = 400, description = "Invalid input, or the provider or LiveKit refused it; nothing was made", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
-        (status = 409, description = "The number is already set up differently, or on a Twilio trunk trunkline did not make"),
+        (status = 409, description = "The number is already set up differently, or on a Twilio trunk or Telnyx connection trunkline did not make"),
         (status = 502, description = "The provider or LiveKit failed; nothing was made"),
         (status = 503, description = "The provider or LiveKit could not be reached; nothing was made")))]
 pub async fn create(

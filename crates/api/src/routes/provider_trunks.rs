@@ -1,6 +1,6 @@
 //! `POST /sip/create-outbound-trunk` with `trunk_config: {"provider_account_id", "numbers"}`:
 //! the trunk is made at the provider first, then in LiveKit (see
-//! `trunkline_core::provider_accounts::twilio_trunks`).
+//! `trunkline_core::provider_accounts::sides`).
 
 use crate::envelope::ok;
 use crate::error::ApiError;
@@ -10,7 +10,7 @@ use crate::wire::{CreateOutboundTrunk, CreatedTrunk};
 use axum::response::Response;
 use serde::Serialize;
 use serde_json::Value;
-use trunkline_core::provider_accounts::twilio_trunks::ProviderSide;
+use trunkline_core::provider_accounts::sides::ProviderSide;
 use trunkline_domain::text;
 use trunkline_domain::ValidationErrors;
 
@@ -49,14 +49,14 @@ pub async fn create(
         return Err(errors.into());
     }
     let (created, provider) = state
-        .create_twilio_trunk(
+        .create_automated_trunk(
             &tenant.id,
             &name.unwrap_or_default(),
             req.trunk_type.as_deref().unwrap_or_default(),
             config,
         )
         .await?;
-    tracing::info!(trunk_id = %created.id, status = %created.status, "trunk created at Twilio and LiveKit");
+    tracing::info!(trunk_id = %created.id, status = %created.status, "trunk created at the provider and LiveKit");
     Ok(ok(
         "Outbound trunk created successfully, Store the trunk id securely.",
         Created {

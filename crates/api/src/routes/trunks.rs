@@ -303,7 +303,7 @@ pub async fn patch_trunk(
         // An automated trunk: its numbers change at the provider too.
         Some(side) => {
             state
-                .update_twilio_trunk(&row, &side, &name, &config)
+                .update_automated_trunk(&row, &side, &name, &config)
                 .await?
         }
         None => {

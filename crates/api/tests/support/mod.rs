@@ -13,9 +13,11 @@ use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 pub mod call_fixture;
 pub mod env;
 pub mod inbound_fixture;
+pub mod log_capture;
 pub mod provider_fixture;
 pub mod rule_fixture;
 pub mod sip_peers;
+pub mod telnyx_fixture;
 #[allow(unused_imports)] // not every test file starts from `env`
 pub use env::{env, livekit_client, Env};
 use trunkline_store::{NewApiKey, Store};
@@ -149,7 +151,13 @@ impl TestServer {
         reconcile_interval: Option<Duration>,
         configure: impl FnOnce(&mut AppState),
     ) -> Self {
-        let store = Store::open(&db.url).await.expect("open store");
+        let mut store = Store::open(&db.url).await.expect("open store");
+        // As `serve` runs by default: on a shared database, key checks from memory that other
+        // instances' writes drop before they are acknowledged.
+        store
+            .shared_reads(trunkline_store::SharedReads::Notified)
+            .await
+            .expect("cross-instance reads");
         let keyring = Keyring::new(MasterKey::from_base64(MASTER_KEY).unwrap(), vec![]);
         let client = |url: String, key: String, secret: String| {
             LiveKitClient::new(LiveKitConfig {

@@ -120,7 +120,12 @@ pub struct TwilioEnv {
     pub account: String,
 }
 
-pub async fn twilio_env(livekit: LiveKit<'_>) -> TwilioEnv {
+/// The doubles, a database, a server pointed at them and a tenant's key, with the account
+/// `body` adds (its `PA_…` last).
+pub async fn with_account(
+    livekit: LiveKit<'_>,
+    body: &Value,
+) -> (Providers, TestDb, TestServer, String, String) {
     let providers = Providers::start().await;
     let db = TestDb::fresh().await;
     let settings = Arc::new(providers.settings());
@@ -129,7 +134,12 @@ pub async fn twilio_env(livekit: LiveKit<'_>) -> TwilioEnv {
     })
     .await;
     let key = server.tenant("a@example.com").await;
-    let account = account(&server, &key, &twilio_body()).await;
+    let account = account(&server, &key, body).await;
+    (providers, db, server, key, account)
+}
+
+pub async fn twilio_env(livekit: LiveKit<'_>) -> TwilioEnv {
+    let (providers, db, server, key, account) = with_account(livekit, &twilio_body()).await;
     TwilioEnv {
         twilio: providers.twilio.clone(),
         providers,
@@ -234,4 +244,49 @@ impl TwilioEnv {
         }
         req.send().await.unwrap().status().as_u16()
     }
+}
+
+/// What a process killed mid-create leaves in the database: a `pending` provider trunk `id`
+/// of `account`, older than the grace period (its provider objects are the test's to make).
+pub async fn insert_interrupted_side(server: &TestServer, account: &str, id: &str) {
+    let store = &server.state.store;
+    let tenant_id = store
+        .find_provider_account(account)
+        .await
+        .unwrap()
+        .unwrap()
+        .tenant_id;
+    let old = trunkline_store::now_micros() - 600_000_000;
+    let row = trunkline_store::ProviderTrunkRow {
+        id: id.into(),
+        tenant_id,
+        account_id: account.to_owned(),
+        trunk_id: None,
+        name: "interrupted".into(),
+        config: r#"{"numbers":[]}"#.into(),
+        secrets: "{}".into(),
+        status: trunkline_store::Status::Pending,
+        provider_trunk_sid: None,
+        credential_list_sid: None,
+        desired_version: 1,
+        synced_version: 0,
+        last_error: None,
+        synced_at: None,
+        created_at: old,
+        updated_at: old,
+    };
+    store.provider_trunks().insert(&row).await.unwrap();
+}
+
+/// A new assistant (`AS_…`) whose agent is `support-agent`.
+pub async fn assistant_of(server: &TestServer, key: &str) -> String {
+    let (status, body) = server
+        .post(
+            "/assistants",
+            key,
+            &json!({"name": "Support", "agent_name": "support-agent"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    body["data"]["assistant_id"].as_str().unwrap().to_owned()
 }

@@ -6,6 +6,8 @@
 pub mod connect;
 pub mod input;
 pub mod numbers;
+pub mod sides;
+pub mod telnyx_trunks;
 pub mod twilio_converge;
 pub mod twilio_inbound;
 pub mod twilio_trunks;

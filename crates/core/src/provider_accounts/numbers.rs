@@ -1,15 +1,16 @@
-//! `POST /numbers`: one number of a Twilio account set up end to end in one call. For
-//! `outbound`, a trunk automated at Twilio; for `inbound`, an inbound trunk automated at
-//! Twilio and a dispatch rule sending the number's calls to the assistant's agent; for
-//! `both`, one Twilio trunk serving both ways (a Twilio number is on one trunk at most): the
-//! outbound trunk's Twilio side also carries the origination URL, and LiveKit gets a plain
-//! inbound trunk and the rule.
+//! `POST /numbers`: one number of a Twilio or Telnyx account set up end to end in one call.
+//! For `outbound`, a trunk automated at the provider; for `inbound`, an inbound trunk
+//! automated at the provider and a dispatch rule sending the number's calls to the
+//! assistant's agent; for `both`, the outbound trunk is asked to serve the inbound calls too:
+//! Twilio's does (one trunk carries the origination URL, a Twilio number being on one trunk
+//! at most) and LiveKit gets a plain inbound trunk; Telnyx's cannot (`telnyx_trunks`), so
+//! the inbound trunk is automated too.
 //!
 //! The setup is recorded (`NB_…`) before anything is made, with the ids of each part as it
 //! is made, so a failure undoes exactly the parts made, in reverse, and a delete removes
 //! exactly those. The same body again answers the same setup.
 
-use super::twilio_trunks::ProviderSide;
+use super::sides::ProviderSide;
 use crate::timefmt::iso8601;
 use crate::{ServiceError, ServiceResult, Services};
 use serde::Serialize;
@@ -44,9 +45,15 @@ pub struct NumberSetup {
     pub inbound_trunk_id: Option<String>,
     /// The dispatch rule to the assistant's agent (`SDR_…`), for `inbound` and `both`.
     pub dispatch_rule_id: Option<String>,
-    /// The Twilio side (trunk sid, domain, origination URL); null while none is recorded.
+    /// The provider side (Twilio: trunk sid, domain, origination URL; Telnyx: connection,
+    /// profile); null while none is recorded.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub provider: Option<ProviderSide>,
+    /// The inbound trunk's own provider side, where it has one apart from the outbound
+    /// trunk's (Telnyx, `both`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub inbound_provider: Option<ProviderSide>,
     pub created_at: String,
 }
 
@@ -196,25 +203,31 @@ impl Services {
         let numbers = std::slice::from_ref(&req.number);
         let outbound = req.direction != "inbound";
         let inbound = req.direction != "outbound";
+        // Whether the outbound trunk's provider side also routes the number's inbound calls.
+        let mut routed = false;
         if outbound {
-            // `both`: the same Twilio trunk also sends the number's calls to LiveKit.
             let origination = if inbound {
                 Some(self.providers.livekit_sip_uri.clone().ok_or_else(|| {
-                    ServiceError::Unavailable("LIVEKIT_SIP_URI is not set on this server, so Twilio cannot be told where to send calls; nothing was created".into())
+                    ServiceError::Unavailable("LIVEKIT_SIP_URI is not set on this server, so the provider cannot be told where to send calls; nothing was created".into())
                 })?)
             } else {
                 None
             };
-            let (created, _) = self
-                .create_twilio_outbound(
+            let (account, client) = self
+                .automated_account(&row.tenant_id, &req.account_id, "")
+                .await?;
+            let (created, side) = self
+                .create_outbound_side(
                     &row.tenant_id,
                     &name,
-                    &req.account_id,
+                    &account,
+                    &client,
                     numbers,
                     origination,
                     "",
                 )
                 .await?;
+            routed = side.origination_url.is_some();
             row.outbound_trunk_id = Some(created.id);
             self.store.update_number(row).await?;
         }
@@ -230,12 +243,12 @@ impl Services {
                 max_call_duration_secs: agent.max_call_duration,
                 media_encryption: MediaEncryption::Disabled,
             };
-            let created = if outbound {
+            let created = if routed {
                 self.provisioner
                     .create_inbound(&row.tenant_id, &name, &config)
                     .await?
             } else {
-                self.create_twilio_inbound(&row.tenant_id, &name, &req.account_id, &config)
+                self.create_automated_inbound(&row.tenant_id, &name, &req.account_id, &config)
                     .await?
                     .0
             };
@@ -295,14 +308,17 @@ impl Services {
     }
 
     async fn number_view(&self, row: &NumberRow) -> ServiceResult<NumberSetup> {
-        let side = match (&row.outbound_trunk_id, &row.inbound_trunk_id) {
-            (Some(id), _) | (None, Some(id)) => self
-                .store
-                .provider_trunk_of(id)
-                .await?
-                .as_ref()
-                .map(super::twilio_trunks::side),
-            _ => None,
+        let outbound = match &row.outbound_trunk_id {
+            Some(id) => self.provider_side_of(id).await?,
+            None => None,
+        };
+        let inbound = match &row.inbound_trunk_id {
+            Some(id) => self.provider_side_of(id).await?,
+            None => None,
+        };
+        let (side, inbound_side) = match outbound {
+            Some(o) => (Some(o), inbound),
+            None => (inbound, None),
         };
         Ok(NumberSetup {
             number_id: row.id.clone(),
@@ -315,6 +331,7 @@ impl Services {
             inbound_trunk_id: row.inbound_trunk_id.clone(),
             dispatch_rule_id: row.dispatch_rule_id.clone(),
             provider: side,
+            inbound_provider: inbound_side,
             created_at: iso8601(row.created_at),
         })
     }
@@ -337,7 +354,7 @@ impl Services {
     }
 
     /// Removes exactly what the setup made (rule, inbound trunk, outbound trunk, each with
-    /// its Twilio side), then the setup. An outage on the way answers its error; what was
+    /// its provider side), then the setup. An outage on the way answers its error; what was
     /// removed stays removed, and a second delete finishes.
     pub async fn delete_number(&self, tenant_id: &str, id: &str) -> ServiceResult<()> {
         let row = self

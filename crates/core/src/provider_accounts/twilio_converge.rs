@@ -1,16 +1,15 @@
-//! The converge pass of the provider side of automated trunks: for every Twilio account with
-//! provider trunks, the engine (`provisioning::provider_side`) recreates trunks deleted out of
+//! The converge pass of the provider side of automated trunks: for every account with
+//! provider trunks (Twilio, Telnyx), the engine (`provisioning::provider_side`) recreates trunks deleted out of
 //! band (under a new domain, which LiveKit's trunk then follows), pushes drift back, removes
 //! objects naming deleted rows, and leaves every object trunkline did not make alone. An
-//! account Twilio cannot be reached for shows `unprovisioned` on its trunks' provider side.
+//! account whose provider cannot be reached shows `unprovisioned` on its trunks' provider side.
 
-use super::connect::AccountClient;
 use crate::provisioning::Counts;
 use crate::Services;
 use std::time::Duration;
 
 /// Accounts with a provider trunk deleted this recently are still looked at, so what a
-/// half-failed delete left at Twilio is removed.
+/// half-failed delete left at the provider is removed.
 const DELETED_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// What one pass did.
@@ -48,16 +47,16 @@ impl Services {
                 report.unreachable += 1;
                 continue;
             };
-            let Ok(AccountClient::Twilio(tw)) = self.providers.client(&creds) else {
+            let Ok(client) = self.providers.client(&creds) else {
                 continue;
             };
             if let Err(e) = self
                 .provisioner
-                .converge_twilio_account(&account_id, &tw, &mut report.trunks)
+                .converge_account(&account_id, &client, &mut report.trunks)
                 .await
             {
                 report.unreachable += 1;
-                tracing::warn!(provider_account = %account_id, error = %e, "Twilio account not converged; retried next pass");
+                tracing::warn!(provider_account = %account_id, error = %e, "provider account not converged; retried next pass");
             }
         }
         report

@@ -13,10 +13,13 @@ pub mod provider_side;
 mod reconcile;
 mod remote;
 mod requests;
+mod side_error;
 pub mod status;
+mod telnyx_object;
+mod telnyx_remote;
 mod twilio_remote;
 pub use approval::describe_numbers;
-pub use kinds::TwilioSideConfig;
+pub use kinds::ProviderSideConfig;
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
 pub use requests::Created;

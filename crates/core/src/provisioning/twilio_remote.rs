@@ -1,37 +1,24 @@
 //! One Twilio account as a remote side of the converge engine: its Elastic SIP trunks, each
 //! seen together with what trunkline puts on it (a credential list holding the generated
 //! credential, associated for termination, and the numbers). Only trunks whose friendly name
-//! carries a trunkline marker (`trunkline PT_…`) are looked into; the engine leaves every
+//! carries a trunkline marker (`trunkline PT_…`, `kinds::marker`) are looked into; the engine leaves every
 //! other trunk alone.
 //!
 //! A trunk's domain is derived from its sid ([`domain_for`]): Twilio keeps a deleted trunk's
 //! domain reserved for up to 30 days (PROVIDERS.md §1.7), so a trunk recreated after an
 //! out-of-band delete needs a new one, and a sid is never reused.
 
+use super::kinds::{marked, marker, ProviderSideConfig, SideObject};
+use super::provider_side::SideRemote;
 use super::remote::{Failure, Remote};
-use crate::provider_accounts::service_error;
-use crate::ServiceError;
+use super::side_error::{failure, gone_ok, SideError};
+use super::{Counts, Provisioner};
 use std::collections::BTreeSet;
 use trunkline_providers::twilio::{
     OriginationUrlParams, OriginationUrlUpdate, TrunkParams, TwilioClient,
 };
 use trunkline_providers::{ErrorKind, ProviderError, Secret};
-
-/// The friendly-name prefix that marks a Twilio object as trunkline's.
-const MARK: &str = "trunkline ";
-
-/// The friendly name of the Twilio objects made for provider trunk `id`.
-pub(super) fn marker(id: &str) -> String {
-    format!("{MARK}{id}")
-}
-
-/// The provider-trunk id a friendly name marks, if it is one of ours.
-pub(super) fn marked(friendly_name: Option<&str>) -> Option<String> {
-    friendly_name
-        .and_then(|n| n.strip_prefix(MARK))
-        .filter(|id| id.starts_with("PT_"))
-        .map(str::to_owned)
-}
+use trunkline_store::ProviderTrunkRow;
 
 /// The termination domain of Twilio trunk `sid` (`tl-<its 32 hex digits>.pstn.twilio.com`).
 pub fn domain_for(sid: &str) -> String {
@@ -62,25 +49,6 @@ pub struct TwilioTrunk {
 }
 
 impl TwilioTrunk {
-    /// Whether the trunk differs from `wanted` in what trunkline owns. A password cannot be
-    /// compared: Twilio never returns one.
-    pub(super) fn drifted(&self, wanted: &TwilioTrunk) -> bool {
-        self.friendly_name != wanted.friendly_name
-            || self.domain_name.as_deref() != Some(domain_for(&self.sid).as_str())
-            || self.numbers != wanted.numbers
-            || (!wanted.username.is_empty()
-                && !self
-                    .credential_lists
-                    .iter()
-                    .any(|(_, users)| users.contains(&wanted.username)))
-            || wanted.origination.as_ref().is_some_and(|u| {
-                !self
-                    .origination_urls
-                    .iter()
-                    .any(|(_, url, enabled)| url == u && *enabled)
-            })
-    }
-
     /// An object listed with only what the trunk itself says.
     fn bare(t: trunkline_providers::twilio::Trunk) -> Self {
         TwilioTrunk {
@@ -97,43 +65,50 @@ impl TwilioTrunk {
     }
 }
 
-/// How a call to the account failed.
-#[derive(Debug)]
-pub enum TwilioSideError {
-    Provider(ProviderError),
-    /// The wanted configuration cannot be made, in these words (a number not in the
-    /// account, or on a trunk trunkline did not make).
-    Refused(String),
-}
-
-impl std::fmt::Display for TwilioSideError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TwilioSideError::Provider(e) => e.fmt(f),
-            TwilioSideError::Refused(w) => f.write_str(w),
+impl SideObject for TwilioTrunk {
+    fn remote_id(&self) -> &str {
+        &self.sid
+    }
+    fn owner(&self) -> Option<String> {
+        marked(self.friendly_name.as_deref())
+    }
+    fn wanted(
+        row: &ProviderTrunkRow,
+        config: &ProviderSideConfig,
+        username: String,
+        password: Option<Secret>,
+    ) -> Self {
+        TwilioTrunk {
+            sid: row.provider_trunk_sid.clone().unwrap_or_default(),
+            friendly_name: Some(marker(&row.id)),
+            domain_name: None,
+            credential_lists: vec![],
+            numbers: config.numbers.iter().cloned().collect(),
+            origination_urls: vec![],
+            origination: config.origination.clone(),
+            username,
+            password,
         }
     }
-}
-
-impl From<ProviderError> for TwilioSideError {
-    fn from(e: ProviderError) -> Self {
-        TwilioSideError::Provider(e)
+    /// A password cannot be compared: Twilio never returns one.
+    fn drifted(&self, wanted: &TwilioTrunk) -> bool {
+        self.friendly_name != wanted.friendly_name
+            || self.domain_name.as_deref() != Some(domain_for(&self.sid).as_str())
+            || self.numbers != wanted.numbers
+            || (!wanted.username.is_empty()
+                && !self
+                    .credential_lists
+                    .iter()
+                    .any(|(_, users)| users.contains(&wanted.username)))
+            || wanted.origination.as_ref().is_some_and(|u| {
+                !self
+                    .origination_urls
+                    .iter()
+                    .any(|(_, url, enabled)| url == u && *enabled)
+            })
     }
-}
-
-impl From<TwilioSideError> for ServiceError {
-    fn from(e: TwilioSideError) -> Self {
-        match e {
-            TwilioSideError::Provider(e) => service_error(e, "the Twilio side was not changed"),
-            TwilioSideError::Refused(w) => ServiceError::BadRequest(w),
-        }
-    }
-}
-
-fn gone_ok(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
-    match r {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        other => other,
+    fn livekit_address(sid: &str) -> String {
+        domain_for(sid)
     }
 }
 
@@ -212,7 +187,7 @@ impl TwilioAccount<'_> {
         sid: &str,
         current: &TwilioTrunk,
         wanted: &TwilioTrunk,
-    ) -> Result<TwilioTrunk, TwilioSideError> {
+    ) -> Result<TwilioTrunk, SideError> {
         let tw = self.client;
         let domain = domain_for(sid);
         if current.friendly_name != wanted.friendly_name
@@ -256,7 +231,7 @@ impl TwilioAccount<'_> {
         current: &TwilioTrunk,
         wanted: &TwilioTrunk,
         url: &str,
-    ) -> Result<(String, String, bool), TwilioSideError> {
+    ) -> Result<(String, String, bool), SideError> {
         let tw = self.client;
         let name = wanted.friendly_name.clone().unwrap_or_default();
         let made = match current.origination_urls.first() {
@@ -299,7 +274,7 @@ impl TwilioAccount<'_> {
         sid: &str,
         current: &TwilioTrunk,
         wanted: &TwilioTrunk,
-    ) -> Result<String, TwilioSideError> {
+    ) -> Result<String, SideError> {
         let tw = self.client;
         if let Some((cl, _)) = current
             .credential_lists
@@ -326,7 +301,7 @@ impl TwilioAccount<'_> {
             .any(|c| c.username == wanted.username);
         if !has_user {
             let Some(password) = &wanted.password else {
-                return Err(TwilioSideError::Refused(
+                return Err(SideError::Refused(
                     "the trunk's credential is not readable; delete the trunk and create it again"
                         .into(),
                 ));
@@ -348,18 +323,18 @@ impl TwilioAccount<'_> {
         sid: &str,
         on: &BTreeSet<String>,
         wanted: &BTreeSet<String>,
-    ) -> Result<(), TwilioSideError> {
+    ) -> Result<(), SideError> {
         let tw = self.client;
         for n in wanted.difference(on) {
             match tw.find_incoming_number(n).await? {
                 None => {
-                    return Err(TwilioSideError::Refused(format!(
+                    return Err(SideError::Refused(format!(
                         "{n} is not a number of this Twilio account"
                     )))
                 }
                 Some(p) => match p.trunk_sid.as_deref() {
                     Some(other) if other != sid => {
-                        return Err(TwilioSideError::Refused(format!(
+                        return Err(SideError::Refused(format!(
                             "{n} is on Twilio trunk {other}, which trunkline does not manage: take it off that trunk first"
                         )))
                     }
@@ -399,10 +374,10 @@ impl TwilioAccount<'_> {
 }
 
 impl Remote<TwilioTrunk> for TwilioAccount<'_> {
-    type Error = TwilioSideError;
+    type Error = SideError;
     const NAME: &'static str = "Twilio";
 
-    async fn list(&self) -> Result<Vec<TwilioTrunk>, TwilioSideError> {
+    async fn list(&self) -> Result<Vec<TwilioTrunk>, SideError> {
         let trunks = self.client.list_trunks().await?;
         let lists = self.marked_lists().await?;
         let mut out = Vec::with_capacity(trunks.len());
@@ -420,7 +395,7 @@ impl Remote<TwilioTrunk> for TwilioAccount<'_> {
     /// Makes the trunk, then its domain (from its sid), credential and numbers. Anything
     /// failing on the way removes what this call made before the error is returned, so no
     /// half-made trunk is left behind.
-    async fn create(&self, wanted: TwilioTrunk) -> Result<TwilioTrunk, TwilioSideError> {
+    async fn create(&self, wanted: TwilioTrunk) -> Result<TwilioTrunk, SideError> {
         let made = self
             .client
             .create_trunk(&TrunkParams {
@@ -442,26 +417,55 @@ impl Remote<TwilioTrunk> for TwilioAccount<'_> {
         }
     }
 
-    async fn replace(&self, id: &str, wanted: TwilioTrunk) -> Result<TwilioTrunk, TwilioSideError> {
+    async fn replace(&self, id: &str, wanted: TwilioTrunk) -> Result<TwilioTrunk, SideError> {
         let trunk = self.client.fetch_trunk(id).await?;
         let lists = self.marked_lists().await?;
         let current = self.inspect(trunk, &lists).await?;
         self.converge_trunk(id, &current, &wanted).await
     }
 
-    async fn delete(&self, id: &str) -> Result<(), TwilioSideError> {
+    async fn delete(&self, id: &str) -> Result<(), SideError> {
         Ok(self.remove(id).await?)
     }
 
-    fn failure(e: &TwilioSideError) -> Failure {
-        match e {
-            TwilioSideError::Refused(w) => Failure::Refused(w.clone()),
-            TwilioSideError::Provider(e) => match e.kind() {
-                ErrorKind::NotFound => Failure::Gone,
-                ErrorKind::InvalidInput | ErrorKind::Conflict => Failure::Refused(e.to_string()),
-                _ if e.outcome_unknown() => Failure::Unknown,
-                _ => Failure::Failed,
-            },
+    fn failure(e: &SideError) -> Failure {
+        failure(e)
+    }
+}
+
+impl SideRemote for TwilioAccount<'_> {
+    type Object = TwilioTrunk;
+
+    /// Records (for display) the marked credential list on the row's trunk.
+    async fn record(&self, p: &Provisioner, row: &ProviderTrunkRow) {
+        let Some(tk) = &row.provider_trunk_sid else {
+            return;
+        };
+        let Ok(lists) = self.client.list_trunk_credential_lists(tk).await else {
+            return;
+        };
+        let cl = lists
+            .iter()
+            .find(|l| marked(l.friendly_name.as_deref()).as_deref() == Some(row.id.as_str()))
+            .map(|l| l.sid.clone());
+        if cl != row.credential_list_sid {
+            let _ = p
+                .store
+                .set_provider_credential_list(&row.id, cl.as_deref())
+                .await;
         }
+    }
+
+    /// Removes marked credential lists whose row is deleted or retired (a trunk deleted out
+    /// of band leaves its list; a delete whose list removal failed, too).
+    async fn sweep(&self, p: &Provisioner, report: &mut Counts) {
+        let Ok(lists) = self.marked_lists().await else {
+            return;
+        };
+        let client = self.client;
+        p.sweep_marked(&lists, report, |sid| async move {
+            client.delete_credential_list(&sid).await.is_ok()
+        })
+        .await;
     }
 }

@@ -43,6 +43,24 @@ impl State {
         })
     }
 
+    /// Removes an object as Telnyx does: a connection's FQDN records go with it, and the
+    /// numbers routed to it are left on no connection.
+    fn remove(&mut self, collection: &str, id: &str) -> Option<Value> {
+        let c = self.collection(collection)?;
+        let pos = c.iter().position(|o| o["id"] == id)?;
+        let removed = c.remove(pos);
+        if collection == "fqdn_connections" {
+            self.fqdns.retain(|f| f["connection_id"] != id);
+        }
+        for n in &mut self.numbers {
+            if n["connection_id"] == id {
+                n["connection_id"] = Value::Null;
+                n["connection_name"] = Value::Null;
+            }
+        }
+        Some(removed)
+    }
+
     fn connection_name(&self, id: &str) -> Option<String> {
         self.credential_connections
             .iter()
@@ -56,6 +74,8 @@ struct Shared {
     api_key: String,
     state: Mutex<State>,
     core: Core,
+    /// One-shot faults for the next request of a method to a path (`POST /v2/fqdns`).
+    targeted: Mutex<Vec<(String, String, Fault)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -90,6 +110,7 @@ impl TelnyxDouble {
             api_key: api_key.to_owned(),
             state: Mutex::default(),
             core: Core::default(),
+            targeted: Mutex::default(),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -126,15 +147,10 @@ impl TelnyxDouble {
             .unwrap_or_default()
     }
 
-    /// Deletes an object behind the client's back. Returns whether it existed.
+    /// Deletes an object behind the client's back, as a DELETE would. Returns whether it
+    /// existed.
     pub fn delete_out_of_band(&self, collection: &str, id: &str) -> bool {
-        let mut s = lock(&self.shared.state);
-        let Some(c) = s.collection(collection) else {
-            return false;
-        };
-        let before = c.len();
-        c.retain(|o| o["id"] != id);
-        before != c.len()
+        lock(&self.shared.state).remove(collection, id).is_some()
     }
 
     /// Sets one top-level field of an object behind the client's back (drift).
@@ -155,6 +171,13 @@ impl TelnyxDouble {
     /// The next request answers `fault` instead (FIFO, one each).
     pub fn push_fault(&self, fault: Fault) {
         self.shared.core.push_fault(fault);
+    }
+
+    /// The next `method` request to `path` (e.g. `POST`, `/v2/credential_connections`)
+    /// answers `fault` instead, whatever comes before it: a failure part-way through a
+    /// sequence of calls.
+    pub fn fail_next(&self, method: &str, path: &str, fault: Fault) {
+        lock(&self.shared.targeted).push((method.to_owned(), path.to_owned(), fault));
     }
 
     pub fn set_fault(&self, fault: Option<Fault>) {
@@ -222,6 +245,16 @@ async fn handle(AxState(shared): AxState<Arc<Shared>>, req: Request) -> Response
         Ok(ex) => ex,
         Err(resp) => return resp,
     };
+    {
+        let mut targeted = lock(&shared.targeted);
+        if let Some(i) = targeted
+            .iter()
+            .position(|(m, p, _)| *m == ex.method.as_str() && *p == ex.path)
+        {
+            let (_, _, fault) = targeted.remove(i);
+            shared.core.push_fault(fault);
+        }
+    }
     let s2 = shared.clone();
     shared
         .core
@@ -408,17 +441,7 @@ fn instance_route(
     match ex.method {
         Method::GET => Ok(Reply::json(200, json!({"data": current}))),
         Method::DELETE => {
-            let removed = s.collection(collection).ok_or_else(not_found)?.remove(pos);
-            if collection == "fqdn_connections" {
-                s.fqdns.retain(|f| f["connection_id"] != id);
-            }
-            // Numbers on a deleted connection are left on no connection.
-            for n in &mut s.numbers {
-                if n["connection_id"] == id {
-                    n["connection_id"] = Value::Null;
-                    n["connection_name"] = Value::Null;
-                }
-            }
+            let removed = s.remove(collection, id).ok_or_else(not_found)?;
             Ok(Reply::json(200, json!({"data": removed})))
         }
         Method::PATCH => {

@@ -5,7 +5,8 @@
 //! path ([`RequestKind`](super::requests::RequestKind): how a configuration becomes a row, what
 //! the row claims). A new kind is one more file here implementing both.
 //!
-//! A provider trunk (`twilio.rs`) is converged per provider account, before LiveKit's kinds:
+//! A provider trunk (`provider.rs`, one kind for every provider, each plugging in its own
+//! object) is converged per provider account, before LiveKit's kinds:
 //! the LiveKit trunk it serves follows its domain and numbers. For LiveKit the engine runs
 //! the rest in this order: dispatch rules name inbound trunks by their LiveKit
 //! ids, so rules come after trunks and follow a trunk recreated in the same pass (their wanted
@@ -13,14 +14,15 @@
 
 mod inbound;
 mod outbound;
+mod provider;
 mod rules;
-mod twilio;
 
 pub(super) use inbound::InboundTrunks;
 pub(super) use outbound::OutboundTrunks;
+pub use provider::ProviderSideConfig;
+pub(super) use provider::ProviderTrunks;
+pub(crate) use provider::{marked, marker, SideObject};
 pub(super) use rules::{follow_trunks, DispatchRules};
-pub use twilio::TwilioSideConfig;
-pub(super) use twilio::TwilioTrunks;
 
 /// The status a new row starts in: `pending` when the remote side is asked right away.
 fn initial_status(remote: bool) -> trunkline_store::Status {

@@ -1,15 +1,16 @@
-//! The Twilio side of automated outbound trunks: an Elastic SIP trunk per row, marked with
-//! the row's id in its friendly name, carrying the generated credential and the numbers. One
-//! instance of the kind answers for one provider account (its remote is that account's API).
+//! The provider side of automated trunks: one object per row at the provider (a Twilio
+//! Elastic SIP trunk, a Telnyx connection), marked with the row's id in its name, carrying the
+//! generated credential and the numbers. The kind is the same for every provider; what
+//! differs is the object ([`SideObject`]) and the account's API (its `Remote`). One instance
+//! of the kind answers for one provider account.
 
 use super::super::engine::{ConvergeKind, Wanted};
 use super::super::requests::{NoClaims, RequestKind, Uncertain};
-use super::super::twilio_remote::{marked, marker, TwilioTrunk};
 use super::super::Provisioner;
 use crate::records;
 use crate::ServiceError;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::marker::PhantomData;
 use trunkline_domain::ids::random_hex;
 use trunkline_domain::TrunkConfig;
 use trunkline_providers::Secret;
@@ -18,13 +19,60 @@ use trunkline_store::{now_micros, NewProviderTrunk, ProviderTrunkRow, Status};
 /// The sealed field holding the generated credential's password.
 const PASSWORD: &str = "password";
 
-pub(in super::super) struct TwilioTrunks {
+/// The name prefix that marks a provider's object as trunkline's.
+const MARK: &str = "trunkline ";
+
+/// The name (friendly name, connection name) of the provider objects made for provider
+/// trunk `id`.
+pub(crate) fn marker(id: &str) -> String {
+    format!("{MARK}{id}")
+}
+
+/// The provider-trunk id a name marks, if it is one of ours.
+pub(crate) fn marked(name: Option<&str>) -> Option<String> {
+    name.and_then(|n| n.strip_prefix(MARK))
+        .filter(|id| id.starts_with("PT_"))
+        .map(str::to_owned)
+}
+
+/// What a provider plugs in: the object a row wants at the provider, how it names its row,
+/// how to tell drift, and where LiveKit dials it.
+pub(crate) trait SideObject: Clone + Send + Sync + 'static {
+    /// The provider's id of the object.
+    fn remote_id(&self) -> &str;
+    /// The provider-trunk id (`PT_…`) the object's name marks, if it is one of ours.
+    fn owner(&self) -> Option<String>;
+    /// The object row `row` wants: `config`, with the credential LiveKit presents (username
+    /// empty for a side that only takes inbound calls) and its password.
+    fn wanted(
+        row: &ProviderTrunkRow,
+        config: &ProviderSideConfig,
+        username: String,
+        password: Option<Secret>,
+    ) -> Self;
+    /// Whether the object differs from `wanted` in what trunkline owns.
+    fn drifted(&self, wanted: &Self) -> bool;
+    /// The address LiveKit's outbound trunk dials for the object `remote_id`.
+    fn livekit_address(remote_id: &str) -> String;
+}
+
+pub(in super::super) struct ProviderTrunks<O> {
     pub account_id: String,
+    object: PhantomData<fn() -> O>,
+}
+
+impl<O> ProviderTrunks<O> {
+    pub(in super::super) fn of(account_id: &str) -> Self {
+        Self {
+            account_id: account_id.to_owned(),
+            object: PhantomData,
+        }
+    }
 }
 
 /// A provider trunk's stored desired state (`config`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct TwilioSideConfig {
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProviderSideConfig {
     pub numbers: Vec<String>,
     /// The generated credential's username (set by the create; kept by changes).
     #[serde(default, skip_serializing_if = "String::is_empty")]
@@ -36,9 +84,14 @@ pub struct TwilioSideConfig {
     /// trunkline inbound trunk; such a trunk has no credential.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origination: Option<String>,
+    /// The numbers are LiveKit's caller ids only and stay where they are at the provider:
+    /// another side of the same setup routes their inbound calls (a Telnyx number has one
+    /// connection; see `provider_accounts::telnyx_numbers`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub caller_ids_only: bool,
 }
 
-impl TwilioSideConfig {
+impl ProviderSideConfig {
     pub fn of(row: &ProviderTrunkRow) -> Result<Self, ServiceError> {
         serde_json::from_str(&row.config).map_err(|e| {
             ServiceError::internal(format!("provider trunk {} config unreadable: {e}", row.id))
@@ -46,17 +99,17 @@ impl TwilioSideConfig {
     }
 }
 
-impl ConvergeKind for TwilioTrunks {
+impl<O: SideObject> ConvergeKind for ProviderTrunks<O> {
     type Row = ProviderTrunkRow;
-    type Object = TwilioTrunk;
+    type Object = O;
     const NOUN: &'static str = "provider trunk";
     const OBJECT: &'static str = "trunk";
 
-    fn remote_id(o: &TwilioTrunk) -> &str {
-        &o.sid
+    fn remote_id(o: &O) -> &str {
+        o.remote_id()
     }
-    fn owner(o: &TwilioTrunk) -> Option<String> {
-        marked(o.friendly_name.as_deref())
+    fn owner(o: &O) -> Option<String> {
+        o.owner()
     }
     fn covers(&self, row: &ProviderTrunkRow) -> bool {
         row.account_id == self.account_id
@@ -68,12 +121,12 @@ impl ConvergeKind for TwilioTrunks {
         &self,
         p: &Provisioner,
         row: &ProviderTrunkRow,
-    ) -> Result<Wanted<TwilioTrunk>, ServiceError> {
-        let config = TwilioSideConfig::of(row)?;
+    ) -> Result<Wanted<O>, ServiceError> {
+        let config = ProviderSideConfig::of(row)?;
         let sealed = records::open_field(&p.keyring, &row.id, &row.secrets, PASSWORD)?;
         let (username, password) = match (config.username.is_empty(), sealed) {
             (false, Some(pw)) => (config.username.clone(), Some(pw)),
-            // Inbound only: Twilio sends calls to LiveKit and needs no credential.
+            // Inbound only: the provider sends calls to LiveKit and needs no credential.
             (true, _) if config.origination.is_some() => (String::new(), None),
             // A row from before the provider side was converged: its credential is the
             // one its LiveKit trunk presents.
@@ -82,19 +135,14 @@ impl ConvergeKind for TwilioTrunks {
                 None => return Ok(Wanted::Later),
             },
         };
-        Ok(Wanted::Object(TwilioTrunk {
-            sid: row.provider_trunk_sid.clone().unwrap_or_default(),
-            friendly_name: Some(marker(&row.id)),
-            domain_name: None,
-            credential_lists: vec![],
-            numbers: config.numbers.iter().cloned().collect::<BTreeSet<_>>(),
-            origination_urls: vec![],
-            origination: config.origination.clone(),
+        Ok(Wanted::Object(O::wanted(
+            row,
+            &config,
             username,
-            password: password.map(Secret::new),
-        }))
+            password.map(Secret::new),
+        )))
     }
-    fn drifted(actual: &TwilioTrunk, wanted: &TwilioTrunk) -> bool {
+    fn drifted(actual: &O, wanted: &O) -> bool {
         actual.drifted(wanted)
     }
 }
@@ -119,10 +167,10 @@ async fn linked_credential(
     })
 }
 
-impl RequestKind for TwilioTrunks {
-    type Config = TwilioSideConfig;
+impl<O: SideObject> RequestKind for ProviderTrunks<O> {
+    type Config = ProviderSideConfig;
     type Claims = NoClaims;
-    /// A trunk half-made by a timed-out create holds the account's numbers: remove it now.
+    /// An object half-made by a timed-out create holds the account's numbers: remove it now.
     const UNCERTAIN: Uncertain = Uncertain::SweepNow;
 
     async fn new_row(
@@ -130,7 +178,7 @@ impl RequestKind for TwilioTrunks {
         p: &Provisioner,
         tenant_id: &str,
         name: &str,
-        config: &TwilioSideConfig,
+        config: &ProviderSideConfig,
         remote: bool,
     ) -> Result<ProviderTrunkRow, ServiceError> {
         let id = format!("PT_{}", random_hex());
@@ -163,9 +211,9 @@ impl RequestKind for TwilioTrunks {
         _: &Provisioner,
         row: &ProviderTrunkRow,
         name: &str,
-        config: &TwilioSideConfig,
+        config: &ProviderSideConfig,
     ) -> Result<ProviderTrunkRow, ServiceError> {
-        let mut stored = TwilioSideConfig::of(row)?;
+        let mut stored = ProviderSideConfig::of(row)?;
         stored.numbers = config.numbers.clone();
         let stored = serde_json::to_string(&stored)
             .map_err(|e| ServiceError::internal(format!("provider trunk config: {e}")))?;
