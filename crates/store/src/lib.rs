@@ -27,6 +27,7 @@ mod numbers;
 mod open;
 mod outbox;
 mod provider_accounts;
+mod provider_trunk_sids;
 mod provider_trunks;
 mod quota_counts;
 mod resource;

@@ -48,15 +48,16 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(errors.into());
     }
-    let (created, provider) = state
-        .create_twilio_trunk(
-            &tenant.id,
-            &name.unwrap_or_default(),
-            req.trunk_type.as_deref().unwrap_or_default(),
-            config,
-        )
-        .await?;
-    tracing::info!(trunk_id = %created.id, status = %created.status, "trunk created at Twilio and LiveKit");
+    let name = name.unwrap_or_default();
+    let (created, provider) = match req.trunk_type.as_deref().unwrap_or_default() {
+        "exotel" => state.create_exotel_trunk(&tenant.id, &name, config).await?,
+        other => {
+            state
+                .create_twilio_trunk(&tenant.id, &name, other, config)
+                .await?
+        }
+    };
+    tracing::info!(trunk_id = %created.id, status = %created.status, provider = provider.provider, "trunk created at the provider and LiveKit");
     Ok(ok(
         "Outbound trunk created successfully, Store the trunk id securely.",
         Created {

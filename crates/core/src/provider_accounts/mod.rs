@@ -4,8 +4,10 @@
 //! trunkline trunk uses each.
 
 pub mod connect;
+pub mod exotel_trunks;
 pub mod input;
 pub mod numbers;
+mod sides;
 pub mod twilio_converge;
 pub mod twilio_inbound;
 pub mod twilio_trunks;

@@ -44,7 +44,8 @@ pub struct NumberSetup {
     pub inbound_trunk_id: Option<String>,
     /// The dispatch rule to the assistant's agent (`SDR_…`), for `inbound` and `both`.
     pub dispatch_rule_id: Option<String>,
-    /// The Twilio side (trunk sid, domain, origination URL); null while none is recorded.
+    /// The provider side (Twilio: trunk sid, domain, origination URL; Exotel: trunk sid,
+    /// whitelisted IP); null while none is recorded (a setup still `creating`).
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub provider: Option<ProviderSide>,
     pub created_at: String,
@@ -294,6 +295,56 @@ impl Services {
         Ok(())
     }
 
+    /// Refuses the delete of a trunk or rule a number setup made (409): the setup would be
+    /// left `active` with a part gone. `DELETE /numbers/{id}` removes it with the rest.
+    pub async fn refuse_number_part(&self, tenant_id: &str, id: &str) -> ServiceResult<()> {
+        match self.store.number_made(tenant_id, id).await? {
+            Some(n) => Err(ServiceError::Conflict(format!(
+                "{id} is part of the setup of {} ({}): delete that with DELETE /numbers/{}, which removes exactly what it made",
+                n.number, n.id, n.id
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Undoes the setups a crash (or an outage during a failed setup's undo) left `creating`
+    /// or `failed` for longer than a create may take: the parts they recorded are removed,
+    /// then the setup. One whose removal fails stays `failed`, retried next pass. Returns how
+    /// many were retired and how many failed.
+    pub async fn retire_unfinished_numbers(&self) -> (usize, usize) {
+        let grace = self.provisioner.pending_grace().as_micros() as i64;
+        let rows = match self.store.unfinished_numbers(now_micros() - grace).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "unfinished number setups could not be read");
+                return (0, 1);
+            }
+        };
+        let (mut retired, mut failed) = (0, 0);
+        for mut row in rows {
+            match self.remove_parts(&row).await {
+                Ok(()) => {
+                    if let Err(e) = self.store.delete_number(&row.tenant_id, &row.id).await {
+                        tracing::warn!(number_id = %row.id, error = %e, "unfinished number setup not forgotten; retried next pass");
+                        failed += 1;
+                        continue;
+                    }
+                    tracing::info!(number_id = %row.id, number = %row.number, "retired an unfinished number setup and the parts it had made");
+                    retired += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(number_id = %row.id, error = %e, "could not undo an unfinished number setup; retried next pass");
+                    if row.status != "failed" {
+                        row.status = "failed".into();
+                        let _ = self.store.update_number(&row).await;
+                    }
+                    failed += 1;
+                }
+            }
+        }
+        (retired, failed)
+    }
+
     async fn number_view(&self, row: &NumberRow) -> ServiceResult<NumberSetup> {
         let side = match (&row.outbound_trunk_id, &row.inbound_trunk_id) {
             (Some(id), _) | (None, Some(id)) => self
@@ -301,7 +352,7 @@ impl Services {
                 .provider_trunk_of(id)
                 .await?
                 .as_ref()
-                .map(super::twilio_trunks::side),
+                .map(super::sides::side),
             _ => None,
         };
         Ok(NumberSetup {

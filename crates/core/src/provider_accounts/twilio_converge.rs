@@ -1,4 +1,4 @@
-//! The converge pass of the provider side of automated trunks: for every Twilio account with
+//! The converge pass of the provider side of automated trunks: for every Twilio or Exotel account with
 //! provider trunks, the engine (`provisioning::provider_side`) recreates trunks deleted out of
 //! band (under a new domain, which LiveKit's trunk then follows), pushes drift back, removes
 //! objects naming deleted rows, and leaves every object trunkline did not make alone. An
@@ -19,12 +19,18 @@ pub struct ConvergeReport {
     pub trunks: Counts,
     /// Accounts whose API could not be read this pass.
     pub unreachable: usize,
+    /// `POST /numbers` setups a crash left unfinished, undone this pass (and those whose
+    /// undo failed, retried next pass).
+    pub numbers_retired: usize,
+    pub numbers_failed: usize,
 }
 
 impl Services {
     /// One pass over every account's provider trunks.
     pub async fn converge_provider_trunks(&self) -> ConvergeReport {
         let mut report = ConvergeReport::default();
+        // First: an unfinished setup's parts are removed through their own delete paths.
+        (report.numbers_retired, report.numbers_failed) = self.retire_unfinished_numbers().await;
         let accounts = match self
             .store
             .provider_trunk_accounts(DELETED_WINDOW.as_micros() as i64)
@@ -48,16 +54,20 @@ impl Services {
                 report.unreachable += 1;
                 continue;
             };
-            let Ok(AccountClient::Twilio(tw)) = self.providers.client(&creds) else {
-                continue;
+            let p = &self.provisioner;
+            let r = &mut report.trunks;
+            let result = match self.providers.client(&creds) {
+                Ok(AccountClient::Twilio(tw)) => {
+                    p.converge_twilio_account(&account_id, &tw, r).await
+                }
+                Ok(AccountClient::Exotel(ex)) => {
+                    p.converge_exotel_account(&account_id, &ex, r).await
+                }
+                _ => continue,
             };
-            if let Err(e) = self
-                .provisioner
-                .converge_twilio_account(&account_id, &tw, &mut report.trunks)
-                .await
-            {
+            if let Err(e) = result {
                 report.unreachable += 1;
-                tracing::warn!(provider_account = %account_id, error = %e, "Twilio account not converged; retried next pass");
+                tracing::warn!(provider_account = %account_id, error = %e, "provider account not converged; retried next pass");
             }
         }
         report

@@ -3,7 +3,7 @@
 //! (`LIVEKIT_SIP_URI`), with the numbers on it, then LiveKit's inbound trunk for those numbers.
 //! The Twilio side is a provider trunk (`PT_…`) converged like the outbound ones.
 
-use super::twilio_trunks::{side, ProviderSide};
+use super::twilio_trunks::ProviderSide;
 use crate::provisioning::{Created, TwilioSideConfig};
 use crate::{ServiceError, ServiceResult, Services};
 use trunkline_domain::inbound::InboundTrunkConfig;
@@ -91,7 +91,7 @@ impl Services {
             .provider_trunk_of(&row.id)
             .await?
             .as_ref()
-            .map(side))
+            .map(super::sides::side))
     }
 
     /// A change of an automated inbound trunk: new numbers go to Twilio first, then LiveKit
@@ -125,8 +125,6 @@ impl Services {
         let Some(side_row) = self.store.provider_trunk_of(&row.id).await? else {
             return Ok(());
         };
-        let tw = self.twilio_client_of(&side_row).await?;
-        self.provisioner.delete_twilio_side(&side_row, &tw).await?;
-        Ok(())
+        self.remove_provider_side(&side_row).await
     }
 }

@@ -32,14 +32,21 @@ pub struct ProviderSide {
     pub status: String,
     /// Why the provider side is not `provisioned`.
     pub last_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub twilio_trunk_sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub credential_list_sid: Option<String>,
-    /// The termination domain LiveKit dials (derived from the trunk's sid).
+    /// The domain calls go to: Twilio's termination domain (derived from the trunk's sid),
+    /// Exotel's `<account_sid>.pstn.exotel.com`.
     pub domain_name: Option<String>,
     pub numbers: Vec<String>,
     /// Where Twilio sends the numbers' calls (LiveKit's SIP endpoint), for an inbound trunk.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub origination_url: Option<String>,
+    /// Exotel: the vSIP trunk's `trunk_sid`, its name (`tl_…`, trunkline's marker), the
+    /// whitelisted IPs (the bridge's) and the destination URIs (inbound).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub exotel: Option<super::exotel_trunks::ExotelView>,
 }
 
 /// What Twilio requires of a credential's password (12 or more, a digit, both cases).
@@ -59,7 +66,7 @@ impl Services {
         if trunk_type != "twilio" {
             return Err(ServiceError::field(
                 "trunk_type",
-                "must be \"twilio\" with a provider_account_id: automated trunks are made at Twilio only so far",
+                "must be \"twilio\" or \"exotel\" with a provider_account_id: automated trunks are made at Twilio and Exotel",
             ));
         }
         let mut errors = ValidationErrors::default();
@@ -157,11 +164,8 @@ impl Services {
         .await
     }
 
-    /// Makes the Twilio side (through the engine's create path: recorded `pending` first, so
-    /// a crash mid-way leaves a row the reconciler cleans up with its objects), then the
-    /// LiveKit side through `livekit`, given the Twilio side's row. If that fails, the Twilio
-    /// side is removed again (Twilio unreachable by then: the reconciler removes the trunk,
-    /// which names a deleted row).
+    /// Makes the Twilio side, then the LiveKit side through `livekit` (the shared path,
+    /// `sides.rs`: the Twilio side is removed again if LiveKit's fails).
     pub(super) async fn with_twilio_side<F, Fut>(
         &self,
         tenant_id: &str,
@@ -179,36 +183,7 @@ impl Services {
             .provisioner
             .create_twilio_side(tenant_id, name, account_id, tw, side_config)
             .await?;
-        let side_row = self
-            .store
-            .provider_trunks()
-            .live(&made.id)
-            .await?
-            .ok_or_else(|| ServiceError::internal("provider trunk gone after its create"))?;
-        let created = match livekit(side_row.clone()).await {
-            Ok(c) => c,
-            Err(e) => {
-                if let Err(undo) = self.provisioner.delete_twilio_side(&side_row, tw).await {
-                    tracing::warn!(provider_trunk = %side_row.id, error = %undo, "could not undo the Twilio side of a failed create; the reconciler will");
-                    let _ = self
-                        .store
-                        .provider_trunks()
-                        .mark_deleted(tenant_id, &side_row.id)
-                        .await;
-                }
-                return Err(e);
-            }
-        };
-        self.store
-            .link_provider_trunk(&side_row.id, &created.id)
-            .await?;
-        let side_row = self
-            .store
-            .provider_trunks()
-            .live(&side_row.id)
-            .await?
-            .unwrap_or(side_row);
-        Ok((created, side(&side_row)))
+        self.with_side(tenant_id, tw, made, livekit).await
     }
 
     /// Changes the Twilio side's numbers (if they change), then the LiveKit side through
@@ -263,6 +238,9 @@ impl Services {
         name: &str,
         config: &TrunkConfig,
     ) -> ServiceResult<()> {
+        if crate::provisioning::ExotelSideConfig::is(side_row) {
+            return self.update_exotel_trunk(row, name, config).await;
+        }
         let TrunkConfig::Sip(new) = config else {
             return Err(ServiceError::internal("an automated trunk that is not SIP"));
         };
@@ -302,32 +280,12 @@ impl Services {
         prefix: &str,
     ) -> ServiceResult<(trunkline_store::ProviderAccountRow, TwilioClient)> {
         let field = format!("{prefix}provider_account_id");
-        let account = self
-            .store
-            .get_provider_account(tenant_id, account_id)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::field(
-                    &field,
-                    "is not a provider account of this API key's account (GET /provider-accounts lists them)",
-                )
-            })?;
-        if account.provider != "twilio" {
-            return Err(ServiceError::field(
-                &field,
-                format!(
-                    "is a {} account: trunks are automated at Twilio only so far (see the README's provider automation section for the console steps)",
-                    account.provider
-                ),
-            ));
-        }
-        let creds = self.open_credentials(&account)?;
+        let wrong = "this takes a Twilio account (an outbound trunk from an Exotel account: trunk_type \"exotel\"; see the README's provider automation section)";
         match self
-            .providers
-            .client(&creds)
-            .map_err(|e| service_error(e, "nothing was created"))?
+            .account_client_for(tenant_id, account_id, &field, "twilio", wrong)
+            .await?
         {
-            AccountClient::Twilio(tw) => Ok((account, tw)),
+            (account, AccountClient::Twilio(tw)) => Ok((account, tw)),
             _ => Err(ServiceError::internal(
                 "a Twilio account without a Twilio client",
             )),
@@ -371,22 +329,7 @@ impl Services {
         &self,
         side_row: &ProviderTrunkRow,
     ) -> ServiceResult<TwilioClient> {
-        let account = self
-            .store
-            .get_provider_account(&side_row.tenant_id, &side_row.account_id)
-            .await?
-            .ok_or_else(|| {
-                ServiceError::internal(format!(
-                    "provider trunk {} without its account",
-                    side_row.id
-                ))
-            })?;
-        let creds = self.open_credentials(&account)?;
-        match self
-            .providers
-            .client(&creds)
-            .map_err(|e| service_error(e, "nothing was changed"))?
-        {
+        match self.client_of(side_row).await? {
             AccountClient::Twilio(tw) => Ok(tw),
             _ => Err(ServiceError::internal(
                 "a provider trunk of a non-Twilio account",
@@ -401,18 +344,16 @@ impl Services {
             .provider_trunk_of(&row.id)
             .await?
             .as_ref()
-            .map(side))
+            .map(super::sides::side))
     }
 
-    /// Removes the Twilio objects of trunk `row` before the trunk itself goes: an outage
+    /// Removes the provider's objects of trunk `row` before the trunk itself goes: an outage
     /// leaves both sides as they were (503), and a second delete finishes the job.
     pub async fn delete_provider_side(&self, row: &TrunkRow) -> ServiceResult<()> {
         let Some(side_row) = self.store.provider_trunk_of(&row.id).await? else {
             return Ok(());
         };
-        let tw = self.twilio_client_of(&side_row).await?;
-        self.provisioner.delete_twilio_side(&side_row, &tw).await?;
-        Ok(())
+        self.remove_provider_side(&side_row).await
     }
 }
 
@@ -429,5 +370,6 @@ pub(super) fn side(row: &ProviderTrunkRow) -> ProviderSide {
         domain_name: row.provider_trunk_sid.as_deref().map(twilio_domain),
         numbers: config.numbers,
         origination_url: config.origination,
+        exotel: None,
     }
 }

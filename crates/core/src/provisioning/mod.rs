@@ -5,10 +5,13 @@
 mod approval;
 pub mod dispatch;
 mod engine;
+mod exotel_remote;
+pub mod exotel_side;
 pub mod inbound;
 mod kinds;
 pub mod livekit_info;
 mod ownership;
+mod provider_remote;
 pub mod provider_side;
 mod reconcile;
 mod remote;
@@ -16,7 +19,8 @@ mod requests;
 pub mod status;
 mod twilio_remote;
 pub use approval::describe_numbers;
-pub use kinds::TwilioSideConfig;
+pub use exotel_remote::trunk_name_for as exotel_trunk_name;
+pub use kinds::{ExotelSideConfig, TwilioSideConfig};
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
 pub use requests::Created;
@@ -67,6 +71,11 @@ impl Provisioner {
     /// the bridge when one is configured.
     fn provisionable(&self, kind: TrunkType) -> bool {
         kind != TrunkType::Exotel || self.bridge.is_some()
+    }
+
+    /// How long a create may stay `pending` before the reconciler treats it as interrupted.
+    pub fn pending_grace(&self) -> std::time::Duration {
+        self.pending_grace
     }
 
     /// How long a create may stay `pending` before the reconciler treats it as interrupted.

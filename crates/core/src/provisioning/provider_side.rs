@@ -84,7 +84,7 @@ impl Provisioner {
         };
         let remote = TwilioAccount { client };
         if let Err(e) = self.converge_kind(&kind, &remote, report).await {
-            self.mark_unreachable(account_id, &e).await;
+            self.mark_unreachable(account_id, "Twilio", &e).await;
             return Err(e);
         }
         self.sweep_lists(&remote, report).await;
@@ -105,7 +105,10 @@ impl Provisioner {
         Ok(())
     }
 
-    async fn account_rows(&self, account_id: &str) -> Result<Vec<ProviderTrunkRow>, ServiceError> {
+    pub(super) async fn account_rows(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<ProviderTrunkRow>, ServiceError> {
         let mut rows = self.store.provider_trunks().all_live().await?;
         rows.retain(|r| r.account_id == account_id);
         Ok(rows)
@@ -113,11 +116,11 @@ impl Provisioner {
 
     /// The account's API could not be read: its provisioned trunks say so. The next pass
     /// that reaches it pushes each one again and clears the status.
-    async fn mark_unreachable(&self, account_id: &str, why: &str) {
+    pub(super) async fn mark_unreachable(&self, account_id: &str, provider: &str, why: &str) {
         let Ok(rows) = self.account_rows(account_id).await else {
             return;
         };
-        let msg = format!("Twilio could not be reached to check this trunk: {why}");
+        let msg = format!("{provider} could not be reached to check this trunk: {why}");
         for row in rows.iter().filter(|r| r.status == Status::Provisioned) {
             let _ = self
                 .store

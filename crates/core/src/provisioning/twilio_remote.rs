@@ -8,9 +8,8 @@
 //! domain reserved for up to 30 days (PROVIDERS.md §1.7), so a trunk recreated after an
 //! out-of-band delete needs a new one, and a sid is never reused.
 
+use super::provider_remote::{failure, gone_ok, SideError};
 use super::remote::{Failure, Remote};
-use crate::provider_accounts::service_error;
-use crate::ServiceError;
 use std::collections::BTreeSet;
 use trunkline_providers::twilio::{
     OriginationUrlParams, OriginationUrlUpdate, TrunkParams, TwilioClient,
@@ -97,45 +96,8 @@ impl TwilioTrunk {
     }
 }
 
-/// How a call to the account failed.
-#[derive(Debug)]
-pub enum TwilioSideError {
-    Provider(ProviderError),
-    /// The wanted configuration cannot be made, in these words (a number not in the
-    /// account, or on a trunk trunkline did not make).
-    Refused(String),
-}
-
-impl std::fmt::Display for TwilioSideError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TwilioSideError::Provider(e) => e.fmt(f),
-            TwilioSideError::Refused(w) => f.write_str(w),
-        }
-    }
-}
-
-impl From<ProviderError> for TwilioSideError {
-    fn from(e: ProviderError) -> Self {
-        TwilioSideError::Provider(e)
-    }
-}
-
-impl From<TwilioSideError> for ServiceError {
-    fn from(e: TwilioSideError) -> Self {
-        match e {
-            TwilioSideError::Provider(e) => service_error(e, "the Twilio side was not changed"),
-            TwilioSideError::Refused(w) => ServiceError::BadRequest(w),
-        }
-    }
-}
-
-fn gone_ok(r: Result<(), ProviderError>) -> Result<(), ProviderError> {
-    match r {
-        Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
-        other => other,
-    }
-}
+/// How a call to the account failed (shared with every provider's remote side).
+pub type TwilioSideError = SideError;
 
 /// One account's API.
 pub struct TwilioAccount<'a> {
@@ -326,7 +288,7 @@ impl TwilioAccount<'_> {
             .any(|c| c.username == wanted.username);
         if !has_user {
             let Some(password) = &wanted.password else {
-                return Err(TwilioSideError::Refused(
+                return Err(SideError::Refused(
                     "the trunk's credential is not readable; delete the trunk and create it again"
                         .into(),
                 ));
@@ -353,13 +315,13 @@ impl TwilioAccount<'_> {
         for n in wanted.difference(on) {
             match tw.find_incoming_number(n).await? {
                 None => {
-                    return Err(TwilioSideError::Refused(format!(
+                    return Err(SideError::Refused(format!(
                         "{n} is not a number of this Twilio account"
                     )))
                 }
                 Some(p) => match p.trunk_sid.as_deref() {
                     Some(other) if other != sid => {
-                        return Err(TwilioSideError::Refused(format!(
+                        return Err(SideError::Refused(format!(
                             "{n} is on Twilio trunk {other}, which trunkline does not manage: take it off that trunk first"
                         )))
                     }
@@ -454,14 +416,6 @@ impl Remote<TwilioTrunk> for TwilioAccount<'_> {
     }
 
     fn failure(e: &TwilioSideError) -> Failure {
-        match e {
-            TwilioSideError::Refused(w) => Failure::Refused(w.clone()),
-            TwilioSideError::Provider(e) => match e.kind() {
-                ErrorKind::NotFound => Failure::Gone,
-                ErrorKind::InvalidInput | ErrorKind::Conflict => Failure::Refused(e.to_string()),
-                _ if e.outcome_unknown() => Failure::Unknown,
-                _ => Failure::Failed,
-            },
-        }
+        failure(e)
     }
 }

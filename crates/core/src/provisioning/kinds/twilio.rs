@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use trunkline_domain::ids::random_hex;
 use trunkline_domain::TrunkConfig;
 use trunkline_providers::Secret;
-use trunkline_store::{now_micros, ProviderTrunkRow, Status};
+use trunkline_store::{ProviderTrunkRow, Status};
 
 /// The sealed field holding the generated credential's password.
 const PASSWORD: &str = "password";
@@ -140,25 +140,15 @@ impl RequestKind for TwilioTrunks {
         };
         let stored = serde_json::to_string(config)
             .map_err(|e| ServiceError::internal(format!("provider trunk config: {e}")))?;
-        let now = now_micros();
-        Ok(ProviderTrunkRow {
+        Ok(super::new_provider_row(
             id,
-            tenant_id: tenant_id.to_owned(),
-            account_id: self.account_id.clone(),
-            trunk_id: None,
-            name: name.to_owned(),
-            config: stored,
+            tenant_id,
+            &self.account_id,
+            name,
+            stored,
             secrets,
-            status: super::initial_status(remote),
-            provider_trunk_sid: None,
-            credential_list_sid: None,
-            desired_version: 1,
-            synced_version: 0,
-            last_error: None,
-            synced_at: None,
-            created_at: now,
-            updated_at: now,
-        })
+            remote,
+        ))
     }
 
     /// Only the numbers (and name) change; the credential stays the one LiveKit presents.
