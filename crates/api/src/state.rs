@@ -4,7 +4,7 @@ use std::time::Duration;
 use trunkline_core::sealing::Keyring;
 use trunkline_core::Services;
 use trunkline_livekit::LiveKitClient;
-use trunkline_store::{Store, TrunkSummary};
+use trunkline_store::{OutboundTrunkSummary, Store};
 
 /// What every handler shares: the service layer, and what only HTTP needs. Cheap to clone.
 /// It dereferences to [`Services`], so a handler reads `state.store` or `state.provisioner`.
@@ -76,7 +76,7 @@ pub struct ListBodies {
 }
 
 /// A list and the body rendered from it.
-type RenderedList = (Arc<Vec<TrunkSummary>>, bytes::Bytes);
+type RenderedList = (Arc<Vec<OutboundTrunkSummary>>, bytes::Bytes);
 
 impl ListBodies {
     /// `store_caches` false renders without keeping anything: the store returns
@@ -85,8 +85,8 @@ impl ListBodies {
         &self,
         store_caches: bool,
         tenant_id: &str,
-        list: &Arc<Vec<TrunkSummary>>,
-        render: impl FnOnce(&[TrunkSummary]) -> bytes::Bytes,
+        list: &Arc<Vec<OutboundTrunkSummary>>,
+        render: impl FnOnce(&[OutboundTrunkSummary]) -> bytes::Bytes,
     ) -> bytes::Bytes {
         {
             let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());

@@ -8,7 +8,7 @@ use crate::state::AppState;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use trunkline_domain::TrunkId;
-use trunkline_store::{InboundTrunkRow, Resource, TrunkRow};
+use trunkline_store::{InboundTrunkRow, OutboundTrunkRow, Resource};
 
 pub const INBOUND_NOT_FOUND: &str = "Inbound trunk not found: check the full trunk id (it starts with ST_) and that it belongs to this API key's account";
 
@@ -33,11 +33,11 @@ impl<S: Send + Sync> FromRequestParts<S> for TrunkPath {
 }
 
 /// A tenant's outbound trunk by a path id, or the trunk 404.
-pub async fn owned_trunk(
+pub async fn owned_outbound_trunk(
     state: &AppState,
     tenant: &Tenant,
     trunk_id: &str,
-) -> Result<TrunkRow, ApiError> {
+) -> Result<OutboundTrunkRow, ApiError> {
     owned(state, tenant, trunk_id, TrunkDirection::Outbound).await
 }
 

@@ -84,15 +84,7 @@ async fn both_sides_are_made_and_a_delete_removes_exactly_them() {
     assert_eq!(status, 409);
 
     // A trunk trunkline did not make, to be left alone.
-    let theirs = e
-        .exotel_call(
-            "POST",
-            "/trunks",
-            Some(json!({"trunk_name": "theirs", "nso_code": "ANY-ANY",
-                        "domain_name": format!("{EX_SID}.pstn.exotel.com")})),
-        )
-        .await;
-    assert_eq!(theirs["response"]["status"], "success", "{theirs}");
+    e.their_trunk().await;
 
     let (status, json) = e.delete(&format!("/sip/trunks/{trunk_id}")).await;
     assert_eq!(status, 200, "{json}");
@@ -286,4 +278,50 @@ async fn a_delete_while_exotel_is_down_changes_nothing() {
     let (status, json) = e.delete(&format!("/sip/trunks/{trunk_id}")).await;
     assert_eq!(status, 200, "{json}");
     assert!(e.exotel.trunks().is_empty());
+}
+
+#[tokio::test]
+async fn post_numbers_sets_an_exophone_up_for_outbound_calls() {
+    let lk = LiveKitDouble::start(LK_KEY, LK_SECRET).await;
+    let e = exotel_env(&lk).await;
+    e.exotel.add_exophone(EXOPHONE);
+    let (status, a) = e
+        .server
+        .post(
+            "/assistants",
+            &e.key,
+            &json!({"name": "Support", "agent_name": "support-agent"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{a}");
+    let body = |direction: &str| {
+        json!({"provider_account_id": e.account, "number": EXOPHONE,
+               "assistant_id": a["data"]["assistant_id"], "direction": direction})
+    };
+    // Inbound needs a Flow made in Exotel's dashboard: refused, nothing made.
+    let (status, json) = e.server.post("/numbers", &e.key, &body("both")).await;
+    assert_eq!(status, 400, "{json}");
+    assert_eq!(json["data"]["errors"][0]["field"], "direction", "{json}");
+    assert!(e.exotel.trunks().is_empty());
+
+    let (status, json) = e.server.post("/numbers", &e.key, &body("outbound")).await;
+    assert_eq!(status, 200, "{json}");
+    let d = &json["data"];
+    assert_eq!(d["status"], "active");
+    assert_eq!(d["provider"]["provider"], "exotel", "{d}");
+    let sid = d["provider"]["exotel_trunk_sid"].as_str().unwrap();
+    assert_eq!(e.exotel.numbers(sid)[0]["phone_number"], EXOPHONE);
+    assert_eq!(e.exotel.whitelisted_ips(sid)[0]["ip"], BRIDGE_IP);
+    assert_eq!(lk.outbound_trunks().len(), 1);
+    // The same body again: the same setup, nothing made.
+    let (status, again) = e.server.post("/numbers", &e.key, &body("outbound")).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["data"]["number_id"], d["number_id"]);
+    assert_eq!(e.exotel.trunks().len(), 1);
+
+    let id = d["number_id"].as_str().unwrap();
+    let (status, json) = e.delete(&format!("/numbers/{id}")).await;
+    assert_eq!(status, 200, "{json}");
+    assert!(e.exotel.trunks().is_empty());
+    assert!(lk.outbound_trunks().is_empty());
 }

@@ -14,7 +14,7 @@ use trunkline_sip::bridge::{
     BridgeTrunk, ExotelTransport, InboundTrunk, NumberFormat, TrunkDirectory,
 };
 use trunkline_sip::Credentials;
-use trunkline_store::{Store, StoreError, TrunkRow};
+use trunkline_store::{OutboundTrunkRow, Store, StoreError};
 
 /// Exotel's SIP domains are `<account_sid>.pstn.exotel.com` (seed 003); the bridge writes the
 /// From domain from the account sid.
@@ -58,7 +58,7 @@ impl TrunkDirectory for StoreDirectory {
 
 /// Why a stored Exotel trunk cannot be bridged (logged once per refresh, never with secrets).
 pub fn bridge_trunk(
-    row: &TrunkRow,
+    row: &OutboundTrunkRow,
     config: &ExotelConfig,
     bridge_password: String,
 ) -> Result<BridgeTrunk, &'static str> {
@@ -102,7 +102,7 @@ impl StoreDirectory {
     pub async fn refresh(&self, store: &Store, keyring: &Keyring) -> Result<usize, StoreError> {
         let mut map = HashMap::new();
         for row in store.outbound_trunks().all_live().await? {
-            if records::trunk_type(&row).ok() != Some(TrunkType::Exotel)
+            if records::outbound_trunk_type(&row).ok() != Some(TrunkType::Exotel)
                 || row.status == trunkline_store::Status::Pending
             {
                 continue;

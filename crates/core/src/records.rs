@@ -6,7 +6,7 @@ use crate::ServiceError;
 use std::collections::BTreeMap;
 use trunkline_domain::trunk::PublicConfig;
 use trunkline_domain::{Secret, TrunkConfig, TrunkType};
-use trunkline_store::TrunkRow;
+use trunkline_store::OutboundTrunkRow;
 
 pub(crate) fn aad(trunk_id: &str, field: &str) -> String {
     format!("trunk:{trunk_id}:{field}")
@@ -26,20 +26,20 @@ pub fn seal(keyring: &Keyring, trunk_id: &str, config: &TrunkConfig) -> (String,
     )
 }
 
-pub fn trunk_type(row: &TrunkRow) -> Result<TrunkType, ServiceError> {
+pub fn outbound_trunk_type(row: &OutboundTrunkRow) -> Result<TrunkType, ServiceError> {
     TrunkType::parse("trunk_type", &row.trunk_type).map_err(|_| {
         ServiceError::internal(format!("trunk {} has unknown type in the database", row.id))
     })
 }
 
-pub fn public_config(row: &TrunkRow) -> Result<PublicConfig, ServiceError> {
+pub fn public_config(row: &OutboundTrunkRow) -> Result<PublicConfig, ServiceError> {
     serde_json::from_str(&row.config)
         .map_err(|e| ServiceError::internal(format!("trunk {} config unreadable: {e}", row.id)))
 }
 
 /// The full configuration, secrets unsealed (in memory only, for LiveKit and for PATCH).
-pub fn open(keyring: &Keyring, row: &TrunkRow) -> Result<TrunkConfig, ServiceError> {
-    let kind = trunk_type(row)?;
+pub fn open(keyring: &Keyring, row: &OutboundTrunkRow) -> Result<TrunkConfig, ServiceError> {
+    let kind = outbound_trunk_type(row)?;
     let public = public_config(row)?;
     let sealed: BTreeMap<String, String> = serde_json::from_str(&row.secrets)
         .map_err(|e| ServiceError::internal(format!("trunk {} secrets unreadable: {e}", row.id)))?;

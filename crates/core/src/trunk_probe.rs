@@ -90,9 +90,9 @@ pub fn probe_request(
     })
 }
 
-/// Probes one of a tenant's stored trunks ("Test this trunk"), optionally ringing
+/// Probes one of a tenant's stored outbound trunks ("Test this trunk"), optionally ringing
 /// `test_number`; `NotFound(not_found)` when the tenant has no such trunk.
-pub async fn test_stored_trunk(
+pub async fn test_stored_outbound_trunk(
     services: &crate::Services,
     tenant_id: &str,
     trunk_id: &str,

@@ -25,6 +25,7 @@ mod list_cache;
 mod number_approvals;
 mod numbers;
 mod open;
+mod outbound_trunks;
 mod outbox;
 mod provider_accounts;
 mod provider_trunk_sids;
@@ -34,7 +35,6 @@ mod resource;
 mod status;
 mod tenant_profile;
 mod trunk_id_fate;
-mod trunks;
 mod warm_transfers;
 
 pub use assistants::{AssistantRow, WebhookSecretRecord, WebhookSecretRow};
@@ -55,6 +55,7 @@ pub use keys::{ApiKeyRecord, NewApiKey};
 pub use number_approvals::{Approval, PendingApproval, ANY_NUMBER};
 pub use numbers::NumberRow;
 pub use open::{beside, describe_url, sqlite_path, Backend};
+pub use outbound_trunks::{OutboundTrunkRow, OutboundTrunkSummary};
 pub use outbox::{DeliveryResult, OutboxRow};
 pub use provider_accounts::{ProviderAccountRow, ProviderEventRow};
 pub use provider_trunks::ProviderTrunkRow;
@@ -63,7 +64,6 @@ pub use resource::{Claims, Kind, Lifecycle, Resource, Resources, SecretsRecord, 
 pub use status::{Status, UnknownStatus};
 pub use tenant_profile::{KeyRevocation, TenantKey, TenantProfile};
 pub use trunk_id_fate::TrunkIdFate;
-pub use trunks::{TrunkRow, TrunkSummary};
 pub use warm_transfers::{WarmTransferEnd, WarmTransferRow};
 
 use sqlx::AnyPool;
@@ -103,7 +103,7 @@ impl Store {
         self.writer.close().await;
     }
 
-    /// Whether `list_trunks` hands back the same shared list until a write: only then is
+    /// Whether `list_outbound_trunks` hands back the same shared list until a write: only then is
     /// anything derived from it worth keeping.
     pub fn caches_lists(&self) -> bool {
         self.list_cache.is_some()
@@ -116,7 +116,7 @@ impl Store {
     }
 
     /// Called after every committed write to the trunks table, before it is acknowledged.
-    fn trunks_changed(&self) {
+    fn outbound_trunks_changed(&self) {
         if let Some(c) = &self.list_cache {
             c.invalidate();
         }

@@ -8,7 +8,7 @@
 //!   `list_generation`, bumped after every committed trunk write and read by the key check
 //!   each request makes ([`Store::check_key`]) after the request arrived.
 
-use crate::trunks::TrunkSummary;
+use crate::outbound_trunks::OutboundTrunkSummary;
 use crate::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 const MAX_TENANTS: usize = 10_000;
 
 /// A tenant's list and the write generation it was read at.
-type Entry = (u64, Arc<Vec<TrunkSummary>>);
+type Entry = (u64, Arc<Vec<OutboundTrunkSummary>>);
 
 #[derive(Debug, Default)]
 pub(crate) struct ListCache {
@@ -31,7 +31,7 @@ impl ListCache {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub(crate) fn get(&self, tenant_id: &str) -> Option<Arc<Vec<TrunkSummary>>> {
+    pub(crate) fn get(&self, tenant_id: &str) -> Option<Arc<Vec<OutboundTrunkSummary>>> {
         let current = self.generation();
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
@@ -40,7 +40,12 @@ impl ListCache {
             .map(|(_, list)| list.clone())
     }
 
-    pub(crate) fn put(&self, tenant_id: &str, generation: u64, list: Arc<Vec<TrunkSummary>>) {
+    pub(crate) fn put(
+        &self,
+        tenant_id: &str,
+        generation: u64,
+        list: Arc<Vec<OutboundTrunkSummary>>,
+    ) {
         let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         if entries.len() >= MAX_TENANTS {
             entries.clear();
@@ -49,7 +54,7 @@ impl ListCache {
     }
 
     /// An entry read at the tenant's stored generation `generation` (shared databases).
-    fn get_at(&self, tenant_id: &str, generation: u64) -> Option<Arc<Vec<TrunkSummary>>> {
+    fn get_at(&self, tenant_id: &str, generation: u64) -> Option<Arc<Vec<OutboundTrunkSummary>>> {
         let entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
         entries
             .get(tenant_id)
@@ -68,15 +73,15 @@ impl Store {
     /// after the request arrived (by [`Store::check_key`]); `None` where the store keeps its
     /// own generation (SQLite). The answer includes every trunk write committed before the
     /// generation was read, whichever instance made it.
-    pub async fn list_trunks_at(
+    pub async fn list_outbound_trunks_at(
         &self,
         tenant_id: &str,
         list_generation: Option<i64>,
-    ) -> Result<Arc<Vec<TrunkSummary>>, StoreError> {
+    ) -> Result<Arc<Vec<OutboundTrunkSummary>>, StoreError> {
         let (Some(generation), Some(cache), true) =
             (list_generation, &self.list_cache, self.shares_database())
         else {
-            return self.list_trunks(tenant_id).await;
+            return self.list_outbound_trunks(tenant_id).await;
         };
         let generation = generation as u64;
         if let Some(hit) = cache.get_at(tenant_id, generation) {
@@ -84,7 +89,7 @@ impl Store {
         }
         // Read after the generation: it holds at least every write counted in it. A later
         // write may be in it too, which is only newer, and bumps the generation past this tag.
-        let list = Arc::new(self.query_trunk_list(tenant_id).await?);
+        let list = Arc::new(self.query_outbound_trunk_list(tenant_id).await?);
         cache.put(tenant_id, generation, list.clone());
         Ok(list)
     }
@@ -94,8 +99,8 @@ impl Store {
 mod tests {
     use super::*;
 
-    fn list(name: &str) -> Arc<Vec<TrunkSummary>> {
-        Arc::new(vec![TrunkSummary {
+    fn list(name: &str) -> Arc<Vec<OutboundTrunkSummary>> {
+        Arc::new(vec![OutboundTrunkSummary {
             id: "ST_1".into(),
             name: name.into(),
             trunk_type: "sip".into(),

@@ -149,7 +149,7 @@ impl Store {
         }
     }
 
-    pub fn outbound_trunks(&self) -> Resources<'_, crate::TrunkRow> {
+    pub fn outbound_trunks(&self) -> Resources<'_, crate::OutboundTrunkRow> {
         self.resources()
     }
 
@@ -277,7 +277,7 @@ impl<R: Resource> Resources<'_, R> {
     /// After the write to row `id` committed, before it is acknowledged.
     fn changed(&self) {
         if R::KIND.table == "trunks" {
-            self.store.trunks_changed();
+            self.store.outbound_trunks_changed();
         }
     }
 

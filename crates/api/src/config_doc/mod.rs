@@ -14,7 +14,7 @@ use crate::state::AppState;
 use serde_json::{json, Map, Value};
 use trunkline_core::provisioning::{dispatch, inbound};
 use trunkline_core::timefmt::iso8601;
-use trunkline_store::{now_micros, InboundTrunkRow, TrunkRow};
+use trunkline_store::{now_micros, InboundTrunkRow, OutboundTrunkRow};
 
 /// The document's `format`.
 pub const FORMAT: &str = "trunkline-config";
@@ -107,7 +107,7 @@ fn stored_object(text: &str, what: &str) -> Result<Map<String, Value>, ApiError>
 
 /// An outbound trunk as the document holds it: the create body of
 /// `POST /sip/outbound-trunks`, its call limits and health check beside it.
-async fn outbound_entry(state: &AppState, row: &TrunkRow) -> Result<Value, ApiError> {
+async fn outbound_entry(state: &AppState, row: &OutboundTrunkRow) -> Result<Value, ApiError> {
     let mut config = stored_object(&row.config, &format!("trunk {}", row.id))?;
     for secret in DocKind::OutboundTrunks.secret_fields() {
         if config.remove(&format!("{secret}_set")) == Some(Value::Bool(true)) {

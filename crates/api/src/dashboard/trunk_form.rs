@@ -29,7 +29,7 @@ const MEDIA: &[(&str, &str)] = &[
 
 /// The form's fields as typed (the password is never part of what is shown back).
 #[derive(Default, Clone)]
-pub struct TrunkForm {
+pub struct OutboundTrunkForm {
     pub trunk_name: String,
     pub provider: String,
     pub address: String,
@@ -61,7 +61,7 @@ fn form_field(path: &str) -> &'static str {
 }
 
 /// Spreads validation errors over the form's fields; several for one field are joined.
-pub fn by_field(errors: &ValidationErrors, form: &TrunkForm) -> FieldErrors {
+pub fn by_field(errors: &ValidationErrors, form: &OutboundTrunkForm) -> FieldErrors {
     let numbers = split_numbers(&form.numbers);
     let mut out = FieldErrors::new();
     for e in &errors.0 {
@@ -113,7 +113,7 @@ fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
-impl TrunkForm {
+impl OutboundTrunkForm {
     pub fn from_post(form: &FormData) -> Self {
         Self {
             trunk_name: form.get("trunk_name").to_owned(),
@@ -263,7 +263,7 @@ pub enum Mode<'a> {
 pub fn render(
     session: &Session,
     mode: &Mode,
-    form: &TrunkForm,
+    form: &OutboundTrunkForm,
     errors: &FieldErrors,
     problem: Option<&str>,
 ) -> Markup {
@@ -332,7 +332,7 @@ mod tests {
 
     #[test]
     fn a_bad_number_is_named_by_what_was_typed() {
-        let form = TrunkForm {
+        let form = OutboundTrunkForm {
             trunk_name: "T".into(),
             provider: "sip".into(),
             address: "sip.example.com".into(),
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn twilio_needs_credentials_and_exotel_is_not_offered() {
-        let mut form = TrunkForm {
+        let mut form = OutboundTrunkForm {
             trunk_name: "T".into(),
             provider: "twilio".into(),
             address: "example.pstn.twilio.com".into(),

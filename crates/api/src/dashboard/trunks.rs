@@ -4,7 +4,7 @@
 use super::layout::{self, csrf_field, notice, status_badge, Field, InputExtra, Nav};
 use super::problem::{form_errors, sentence, status_of, PageError};
 use super::session::Session;
-use super::trunk_form::{by_field, render, FieldErrors, Mode, TrunkForm};
+use super::trunk_form::{by_field, render, FieldErrors, Mode, OutboundTrunkForm};
 use super::trunk_settings::{health_section, limits_section, SettingErrors};
 use crate::routes::trunk_test::{result, TrunkTestResult};
 use crate::state::AppState;
@@ -20,7 +20,7 @@ use trunkline_core::records;
 use trunkline_core::ServiceError;
 use trunkline_domain::trunk::PublicConfig;
 use trunkline_domain::{TrunkConfig, TrunkId, ValidationErrors, E164};
-use trunkline_store::{Status, TrunkRow};
+use trunkline_store::{OutboundTrunkRow, Status};
 
 fn provider_name(kind: &str) -> &str {
     match kind {
@@ -32,7 +32,11 @@ fn provider_name(kind: &str) -> &str {
 }
 
 /// A trunk of this tenant, or the 404 page (another tenant's trunk reads the same).
-pub async fn owned(state: &AppState, session: &Session, id: &str) -> Result<TrunkRow, PageError> {
+pub async fn owned(
+    state: &AppState,
+    session: &Session,
+    id: &str,
+) -> Result<OutboundTrunkRow, PageError> {
     if TrunkId::parse(id).is_none() {
         return Err(PageError::NotFound);
     }
@@ -83,7 +87,7 @@ pub async fn list(State(state): State<AppState>, session: Session) -> Result<Res
     )))
 }
 
-pub fn numbers_of(t: &TrunkRow) -> Vec<String> {
+pub fn numbers_of(t: &OutboundTrunkRow) -> Vec<String> {
     match records::public_config(t) {
         Ok(PublicConfig::Sip { numbers, .. }) => numbers,
         Ok(PublicConfig::Exotel { exotel_number, .. }) => vec![exotel_number],
@@ -100,7 +104,7 @@ pub async fn new_form(session: Session) -> Response {
     let form = render(
         &session,
         &Mode::Create,
-        &TrunkForm::blank(),
+        &OutboundTrunkForm::blank(),
         &FieldErrors::new(),
         None,
     );
@@ -121,7 +125,7 @@ fn refused(
     session: &Session,
     mode: &Mode,
     title: &str,
-    form: &TrunkForm,
+    form: &OutboundTrunkForm,
     e: ServiceError,
 ) -> Response {
     let (errors, problem) = form_errors(&e, |v| by_field(v, form));
@@ -142,7 +146,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, PageError> {
     let post = session.form(&headers, &body)?;
-    let form = TrunkForm::from_post(&post);
+    let form = OutboundTrunkForm::from_post(&post);
     let title = "Create an outbound trunk";
     let outcome = async {
         state
@@ -208,7 +212,7 @@ pub async fn edit_form(
             ..
         }
     );
-    let Some(form) = TrunkForm::from_stored(&row.name, &row.trunk_type, &config) else {
+    let Some(form) = OutboundTrunkForm::from_stored(&row.name, &row.trunk_type, &config) else {
         let body = html! {
             h1 { "Edit " (row.name) }
             p { "Exotel trunks are changed through the API (PATCH /sip/trunks/" (row.id) ")." }
@@ -242,8 +246,8 @@ pub async fn save(
 ) -> Result<Response, PageError> {
     let post = session.form(&headers, &body)?;
     let row = owned(&state, &session, &id).await?;
-    let form = TrunkForm::from_post(&post);
-    let kind = records::trunk_type(&row)?;
+    let form = OutboundTrunkForm::from_post(&post);
+    let kind = records::outbound_trunk_type(&row)?;
     let current = records::open(&state.keyring, &row)?;
     let TrunkConfig::Sip(current) = current else {
         return Err(PageError::BadForm(
@@ -345,7 +349,7 @@ struct Extra<'a> {
 async fn trunk_page(
     state: &AppState,
     session: &Session,
-    row: &TrunkRow,
+    row: &OutboundTrunkRow,
     extra: Extra<'_>,
 ) -> Result<Markup, PageError> {
     let (flash, test, test_number) = (extra.flash, &extra.test, extra.test_number);
@@ -481,7 +485,7 @@ pub async fn test(
                 message: format!("Test number {}", e.message),
             },
             Ok(number) => {
-                match trunkline_core::trunk_probe::test_stored_trunk(
+                match trunkline_core::trunk_probe::test_stored_outbound_trunk(
                     &state,
                     &session.tenant_id,
                     &row.id,
@@ -527,7 +531,7 @@ pub async fn test(
 pub async fn settings_refused(
     state: &AppState,
     session: &Session,
-    row: &TrunkRow,
+    row: &OutboundTrunkRow,
     health_errors: SettingErrors,
     limit_errors: SettingErrors,
 ) -> Result<Response, PageError> {

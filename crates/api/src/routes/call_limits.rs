@@ -5,7 +5,7 @@ use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, PathId, Tenant};
 use crate::state::AppState;
-use crate::trunk_path::owned_trunk;
+use crate::trunk_path::owned_outbound_trunk;
 use axum::extract::State;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
@@ -66,7 +66,7 @@ pub async fn get_limits(
     tenant: Tenant,
     PathId(id): PathId,
 ) -> Result<Response, ApiError> {
-    owned_trunk(&state, &tenant, &id).await?;
+    owned_outbound_trunk(&state, &tenant, &id).await?;
     Ok(ok(
         "Trunk call limits retrieved successfully",
         limits_view(&state, &id).await?,
@@ -89,7 +89,7 @@ pub async fn put_limits(
     PathId(id): PathId,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    owned_trunk(&state, &tenant, &id).await?;
+    owned_outbound_trunk(&state, &tenant, &id).await?;
     let body: LimitsBody = from_value(body, "")?;
     let mut errors = ValidationErrors::default();
     let cps = body.calls_per_second.and_then(|c| {

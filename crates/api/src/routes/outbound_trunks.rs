@@ -131,7 +131,7 @@ pub async fn list_outbound_trunks(
     uri: Uri,
 ) -> Result<Response, ApiError> {
     let request = page_request(uri.query())?;
-    let list = state.store.list_trunks(&tenant.id).await?;
+    let list = state.store.list_outbound_trunks(&tenant.id).await?;
     let (items, next_cursor) = page(list.iter().collect(), &request, |t| {
         (t.created_at, t.id.as_str())
     });

@@ -5,7 +5,7 @@ use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, Tenant};
 use crate::state::AppState;
-use crate::trunk_path::{owned_trunk, TrunkPath};
+use crate::trunk_path::{owned_outbound_trunk, TrunkPath};
 use crate::wire::TrunkHealth;
 use axum::extract::State;
 use axum::response::Response;
@@ -63,7 +63,7 @@ pub async fn get_health(
     tenant: Tenant,
     TrunkPath(id): TrunkPath,
 ) -> Result<Response, ApiError> {
-    owned_trunk(&state, &tenant, &id).await?;
+    owned_outbound_trunk(&state, &tenant, &id).await?;
     let h = state.store.trunk_health(&id).await?;
     Ok(ok(
         "Trunk health checks retrieved successfully",
@@ -88,7 +88,7 @@ pub async fn put_health(
     TrunkPath(id): TrunkPath,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    owned_trunk(&state, &tenant, &id).await?;
+    owned_outbound_trunk(&state, &tenant, &id).await?;
     let input: HealthCheckInput = from_value(body, "")?;
     let current = state.store.trunk_health(&id).await?;
     let mut errors = ValidationErrors::default();

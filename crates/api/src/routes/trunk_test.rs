@@ -148,7 +148,7 @@ pub async fn test_trunk(
     if TrunkId::parse(&trunk_id).is_none() {
         return Err(ApiError::NotFound(crate::trunk_path::NOT_FOUND));
     }
-    let report = trunkline_core::trunk_probe::test_stored_trunk(
+    let report = trunkline_core::trunk_probe::test_stored_outbound_trunk(
         &state,
         &tenant.id,
         &trunk_id,

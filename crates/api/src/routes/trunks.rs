@@ -4,7 +4,7 @@ use crate::envelope::{ok, Envelope};
 use crate::error::{ApiError, ErrorData};
 use crate::extract::{from_value, JsonBody, Tenant};
 use crate::state::AppState;
-use crate::trunk_path::{owned_trunk, TrunkPath, NOT_FOUND};
+use crate::trunk_path::{owned_outbound_trunk, TrunkPath, NOT_FOUND};
 use crate::wire::*;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
@@ -15,7 +15,7 @@ use trunkline_core::timefmt::iso8601;
 use trunkline_domain::text;
 use trunkline_domain::trunk::{RawExotelConfig, RawSipTrunkConfig};
 use trunkline_domain::{TrunkConfig, TrunkType, ValidationErrors};
-use trunkline_store::TrunkRow;
+use trunkline_store::OutboundTrunkRow;
 
 /// Reads `trunk_config` as the configuration of `kind`, naming paths under `trunk_config`.
 fn parse_config(kind: TrunkType, raw: serde_json::Value) -> Result<TrunkConfig, ApiError> {
@@ -148,7 +148,7 @@ pub async fn list_trunks(
 ) -> Result<Response, ApiError> {
     let list = state
         .store
-        .list_trunks_at(&tenant.id, tenant.list_generation)
+        .list_outbound_trunks_at(&tenant.id, tenant.list_generation)
         .await?;
     let body =
         state
@@ -181,7 +181,7 @@ pub async fn list_trunks(
         .into_response())
 }
 
-fn details(state: &AppState, row: &TrunkRow) -> Result<TrunkDetails, ApiError> {
+fn details(state: &AppState, row: &OutboundTrunkRow) -> Result<TrunkDetails, ApiError> {
     let config = serde_json::to_value(records::public_config(row)?).map_err(ApiError::internal)?;
     Ok(TrunkDetails {
         trunk_id: row.id.clone(),
@@ -209,7 +209,7 @@ pub async fn get_trunk(
     tenant: Tenant,
     TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
-    let row = owned_trunk(&state, &tenant, &trunk_id).await?;
+    let row = owned_outbound_trunk(&state, &tenant, &trunk_id).await?;
     let mut details = details(&state, &row)?;
     details.health = state
         .store
@@ -248,8 +248,8 @@ pub async fn patch_trunk(
     TrunkPath(trunk_id): TrunkPath,
     JsonBody(req): JsonBody<PatchTrunk>,
 ) -> Result<Response, ApiError> {
-    let row = owned_trunk(&state, &tenant, &trunk_id).await?;
-    let kind = records::trunk_type(&row)?;
+    let row = owned_outbound_trunk(&state, &tenant, &trunk_id).await?;
+    let kind = records::outbound_trunk_type(&row)?;
     let mut errors = ValidationErrors::default();
     if let Some(t) = &req.trunk_type {
         if t != kind.as_str() {
@@ -312,7 +312,7 @@ pub async fn patch_trunk(
             state.provisioner.update(&row, &name, &config).await?
         }
     }
-    let row = owned_trunk(&state, &tenant, &trunk_id).await?;
+    let row = owned_outbound_trunk(&state, &tenant, &trunk_id).await?;
     tracing::info!(trunk_id = %row.id, "trunk updated");
     Ok(ok("Trunk updated successfully", details(&state, &row)?))
 }
@@ -333,7 +333,7 @@ pub async fn delete_trunk(
     tenant: Tenant,
     TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
-    let row = owned_trunk(&state, &tenant, &trunk_id).await?;
+    let row = owned_outbound_trunk(&state, &tenant, &trunk_id).await?;
     state.refuse_number_part(&tenant.id, &row.id).await?;
     state.delete_provider_side(&row).await?;
     if !state.provisioner.delete(&row).await? {

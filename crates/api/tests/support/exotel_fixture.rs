@@ -109,4 +109,21 @@ impl ExotelEnv {
         }
         req.send().await.unwrap().json().await.unwrap()
     }
+
+    /// A vSIP trunk made directly at Exotel, as a user at the dashboard would: one trunkline
+    /// did not make. Returns its sid.
+    pub async fn their_trunk(&self) -> String {
+        let made = self
+            .exotel_call(
+                "POST",
+                "/trunks",
+                Some(json!({"trunk_name": "theirs", "nso_code": "ANY-ANY",
+                            "domain_name": format!("{EX_SID}.pstn.exotel.com")})),
+            )
+            .await;
+        made["response"]["data"]["trunk_sid"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{made}"))
+            .to_owned()
+    }
 }

@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use trunkline_domain::trunk::RawExotelConfig;
 use trunkline_domain::{TrunkConfig, TrunkType, ValidationErrors, E164};
 use trunkline_providers::exotel::{domain_name, ExotelClient};
-use trunkline_store::{ProviderTrunkRow, TrunkRow};
+use trunkline_store::{OutboundTrunkRow, ProviderTrunkRow};
 
 /// What an Exotel provider side shows besides the common fields.
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +30,17 @@ pub struct ExotelView {
     pub whitelisted_ips: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub destination_uris: Vec<String>,
+}
+
+/// How an automated Exotel trunk is reached (overrides of the defaults) and how errors name
+/// the request's fields.
+pub(super) struct BridgeTarget<'a> {
+    pub sip_host: Option<String>,
+    pub sip_port: Option<i64>,
+    /// Before `provider_account_id` in errors.
+    pub prefix: &'a str,
+    /// The field holding the number.
+    pub number_field: &'a str,
 }
 
 const AUTOMATED_FIELDS: [&str; 4] = [
@@ -93,8 +104,34 @@ impl Services {
             .get("provider_account_id")
             .and_then(Value::as_str)
             .unwrap_or_default();
+        let target = BridgeTarget {
+            sip_host,
+            sip_port,
+            prefix: "trunk_config.",
+            number_field: "trunk_config.exotel_number",
+        };
+        self.create_exotel_outbound(tenant_id, name, account_id, &number, target)
+            .await
+    }
+
+    /// Makes both sides of an outbound trunk automated at Exotel for `number` (the shared
+    /// part of `POST /sip/create-outbound-trunk` and `POST /numbers`).
+    pub(super) async fn create_exotel_outbound(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        account_id: &str,
+        number: &E164,
+        target: BridgeTarget<'_>,
+    ) -> ServiceResult<(Created, ProviderSide)> {
+        let BridgeTarget {
+            sip_host,
+            sip_port,
+            prefix,
+            number_field,
+        } = target;
         let ex = self
-            .exotel_account_for(tenant_id, account_id, "trunk_config.")
+            .exotel_account_for(tenant_id, account_id, prefix)
             .await?;
         let ip = self.bridge_public_ip()?;
         let domain = domain_name(ex.account_sid());
@@ -109,7 +146,7 @@ impl Services {
             auth_password: None,
         }
         .validate("trunk_config")?;
-        self.check_exophone(&ex, account_id, &number, "trunk_config.exotel_number")
+        self.check_exophone(&ex, account_id, number, number_field)
             .await?;
         let side_config = ExotelSideConfig {
             numbers: vec![number.as_str().to_owned()],
@@ -134,7 +171,7 @@ impl Services {
     /// the name, `sip_host` and `sip_port` change as on any Exotel trunk.
     pub async fn update_exotel_trunk(
         &self,
-        row: &TrunkRow,
+        row: &OutboundTrunkRow,
         name: &str,
         config: &TrunkConfig,
     ) -> ServiceResult<()> {

@@ -1,4 +1,5 @@
-//! `POST /numbers`: one number of a Twilio account set up end to end in one call. For
+//! `POST /numbers`: one number of a Twilio account (or, outbound, an Exotel account) set up
+//! end to end in one call. For
 //! `outbound`, a trunk automated at Twilio; for `inbound`, an inbound trunk automated at
 //! Twilio and a dispatch rule sending the number's calls to the assistant's agent; for
 //! `both`, one Twilio trunk serving both ways (a Twilio number is on one trunk at most): the
@@ -197,6 +198,29 @@ impl Services {
         let numbers = std::slice::from_ref(&req.number);
         let outbound = req.direction != "inbound";
         let inbound = req.direction != "outbound";
+        if self
+            .is_exotel_account(&row.tenant_id, &req.account_id)
+            .await?
+        {
+            if inbound {
+                return Err(ServiceError::field(
+                    "direction",
+                    "must be \"outbound\" for an Exotel account: Exotel routes a number's calls to a trunk only through a Flow made in its dashboard (see the README's Exotel section for the console steps)",
+                ));
+            }
+            let target = super::exotel_trunks::BridgeTarget {
+                sip_host: None,
+                sip_port: None,
+                prefix: "",
+                number_field: "number",
+            };
+            let (created, _) = self
+                .create_exotel_outbound(&row.tenant_id, &name, &req.account_id, &req.number, target)
+                .await?;
+            row.outbound_trunk_id = Some(created.id);
+            self.store.update_number(row).await?;
+            return Ok(());
+        }
         if outbound {
             // `both`: the same Twilio trunk also sends the number's calls to LiveKit.
             let origination = if inbound {
@@ -269,6 +293,16 @@ impl Services {
             self.store.update_number(row).await?;
         }
         Ok(())
+    }
+
+    /// Whether `account_id` is one of the tenant's Exotel accounts (an unknown id is left to
+    /// the Twilio path, which names the field).
+    async fn is_exotel_account(&self, tenant_id: &str, account_id: &str) -> ServiceResult<bool> {
+        Ok(self
+            .store
+            .get_provider_account(tenant_id, account_id)
+            .await?
+            .is_some_and(|a| a.provider == "exotel"))
     }
 
     /// Removes the parts a setup records, in reverse order of making. Stops at the first

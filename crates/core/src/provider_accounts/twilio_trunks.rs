@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use trunkline_domain::trunk::{validate_numbers, RawSipTrunkConfig};
 use trunkline_domain::{ids::random_hex, TrunkConfig, TrunkType, ValidationErrors};
 use trunkline_providers::twilio::TwilioClient;
-use trunkline_store::{ProviderTrunkRow, TrunkRow};
+use trunkline_store::{OutboundTrunkRow, ProviderTrunkRow};
 
 /// The provider side of a trunk as `GET /sip/trunks/{id}` shows it.
 #[derive(Debug, Clone, Serialize)]
@@ -233,7 +233,7 @@ impl Services {
     /// refuses, Twilio gets the old numbers back.
     pub async fn update_twilio_trunk(
         &self,
-        row: &TrunkRow,
+        row: &OutboundTrunkRow,
         side_row: &ProviderTrunkRow,
         name: &str,
         config: &TrunkConfig,
@@ -338,7 +338,10 @@ impl Services {
     }
 
     /// The provider side of trunk `row`, if trunkline made one.
-    pub async fn provider_side(&self, row: &TrunkRow) -> ServiceResult<Option<ProviderSide>> {
+    pub async fn provider_side(
+        &self,
+        row: &OutboundTrunkRow,
+    ) -> ServiceResult<Option<ProviderSide>> {
         Ok(self
             .store
             .provider_trunk_of(&row.id)
@@ -349,7 +352,7 @@ impl Services {
 
     /// Removes the provider's objects of trunk `row` before the trunk itself goes: an outage
     /// leaves both sides as they were (503), and a second delete finishes the job.
-    pub async fn delete_provider_side(&self, row: &TrunkRow) -> ServiceResult<()> {
+    pub async fn delete_provider_side(&self, row: &OutboundTrunkRow) -> ServiceResult<()> {
         let Some(side_row) = self.store.provider_trunk_of(&row.id).await? else {
             return Ok(());
         };

@@ -34,7 +34,7 @@ use trunkline_domain::dispatch::DispatchRuleConfig;
 use trunkline_domain::inbound::InboundTrunkConfig;
 use trunkline_domain::{TrunkConfig, TrunkType};
 use trunkline_livekit::LiveKitClient;
-use trunkline_store::{DispatchRuleRow, InboundTrunkRow, Store, TrunkRow};
+use trunkline_store::{DispatchRuleRow, InboundTrunkRow, OutboundTrunkRow, Store};
 
 #[derive(Clone)]
 pub struct Provisioner {
@@ -103,18 +103,18 @@ impl Provisioner {
     /// everything as it was), then the row. A LiveKit trunk deleted out of band is recreated.
     pub async fn update(
         &self,
-        row: &TrunkRow,
+        row: &OutboundTrunkRow,
         name: &str,
         config: &TrunkConfig,
     ) -> Result<(), ServiceError> {
-        let config = (records::trunk_type(row)?, config.clone());
+        let config = (records::outbound_trunk_type(row)?, config.clone());
         let lk = self.livekit.as_ref();
         self.update_resource(&OutboundTrunks, lk, row, name, &config)
             .await
     }
 
     /// Removes an outbound trunk's LiveKit side, then the trunk. LiveKit down changes nothing.
-    pub async fn delete(&self, row: &TrunkRow) -> Result<bool, ServiceError> {
+    pub async fn delete(&self, row: &OutboundTrunkRow) -> Result<bool, ServiceError> {
         let lk = self.livekit.as_ref();
         self.delete_resource(&OutboundTrunks, lk, row).await
     }

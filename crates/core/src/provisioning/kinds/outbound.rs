@@ -9,12 +9,12 @@ use crate::records;
 use crate::ServiceError;
 use trunkline_domain::{TrunkConfig, TrunkId, TrunkType};
 use trunkline_livekit::proto;
-use trunkline_store::{now_micros, Status, TrunkRow};
+use trunkline_store::{now_micros, OutboundTrunkRow, Status};
 
 pub(in super::super) struct OutboundTrunks;
 
 impl ConvergeKind for OutboundTrunks {
-    type Row = TrunkRow;
+    type Row = OutboundTrunkRow;
     type Object = proto::SipOutboundTrunkInfo;
     const NOUN: &'static str = "trunk";
     const OBJECT: &'static str = "trunk";
@@ -25,9 +25,9 @@ impl ConvergeKind for OutboundTrunks {
     fn owner(o: &Self::Object) -> Option<String> {
         livekit_info::owner(o)
     }
-    fn skips(&self, p: &Provisioner, row: &TrunkRow) -> bool {
+    fn skips(&self, p: &Provisioner, row: &OutboundTrunkRow) -> bool {
         // An Exotel trunk without a bridge has no LiveKit side to converge.
-        let Ok(kind) = records::trunk_type(row) else {
+        let Ok(kind) = records::outbound_trunk_type(row) else {
             return true;
         };
         !p.provisionable(kind) || row.status == Status::Error
@@ -35,7 +35,7 @@ impl ConvergeKind for OutboundTrunks {
     async fn wanted(
         &self,
         p: &Provisioner,
-        row: &TrunkRow,
+        row: &OutboundTrunkRow,
     ) -> Result<Wanted<Self::Object>, ServiceError> {
         let config = records::open(&p.keyring, row)?;
         // An Exotel trunk stored before a bridge was configured has no bridge password yet:
@@ -72,7 +72,7 @@ impl RequestKind for OutboundTrunks {
         name: &str,
         (kind, config): &Self::Config,
         remote: bool,
-    ) -> Result<TrunkRow, ServiceError> {
+    ) -> Result<OutboundTrunkRow, ServiceError> {
         let id = TrunkId::generate().to_string();
         let (public, secrets) = records::seal(&p.keyring, &id, config);
         let secrets = with_bridge_password(p, &id, config, &secrets);
@@ -82,7 +82,7 @@ impl RequestKind for OutboundTrunks {
             Status::AwaitingBridge
         };
         let now = now_micros();
-        Ok(TrunkRow {
+        Ok(OutboundTrunkRow {
             id,
             tenant_id: tenant_id.to_owned(),
             name: name.to_owned(),
@@ -105,17 +105,17 @@ impl RequestKind for OutboundTrunks {
     fn changed_row(
         &self,
         p: &Provisioner,
-        row: &TrunkRow,
+        row: &OutboundTrunkRow,
         name: &str,
         (_, config): &Self::Config,
-    ) -> Result<TrunkRow, ServiceError> {
+    ) -> Result<OutboundTrunkRow, ServiceError> {
         let (public, secrets) = records::seal(&p.keyring, &row.id, config);
         let secrets = records::carry_sealed_field(&row.secrets, &secrets, records::BRIDGE_PASSWORD);
         let secrets = with_bridge_password(p, &row.id, config, &secrets);
         let secrets = records::keep_unchanged_sealed(&p.keyring, &row.secrets, &secrets, |f| {
             records::aad(&row.id, f)
         });
-        Ok(TrunkRow {
+        Ok(OutboundTrunkRow {
             name: name.to_owned(),
             config: public,
             secrets,
@@ -123,7 +123,7 @@ impl RequestKind for OutboundTrunks {
         })
     }
 
-    fn claims(&self, _: &Provisioner, _: &TrunkRow) -> Result<NoClaims, ServiceError> {
+    fn claims(&self, _: &Provisioner, _: &OutboundTrunkRow) -> Result<NoClaims, ServiceError> {
         Ok(NoClaims)
     }
 }

@@ -6,7 +6,7 @@ use crate::resource::{columns, lifecycle_of, Claims, Kind, Resource, WithSecrets
 use crate::{Status, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct TrunkRow {
+pub struct OutboundTrunkRow {
     pub id: String,
     pub tenant_id: String,
     pub name: String,
@@ -26,14 +26,14 @@ pub struct TrunkRow {
 
 /// What `GET /sip/list` shows: never any part of the configuration.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct TrunkSummary {
+pub struct OutboundTrunkSummary {
     pub id: String,
     pub name: String,
     pub trunk_type: String,
     pub created_at: i64,
 }
 
-impl Resource for TrunkRow {
+impl Resource for OutboundTrunkRow {
     const KIND: Kind = Kind {
         table: "trunks",
         audit_kind: crate::audit::kinds::OUTBOUND_TRUNK,
@@ -65,30 +65,32 @@ impl Resource for TrunkRow {
     );
 }
 
-impl WithSecrets for TrunkRow {}
+impl WithSecrets for OutboundTrunkRow {}
 
 impl Store {
     /// A tenant's active trunks in creation order.
-    pub async fn list_trunks(
+    pub async fn list_outbound_trunks(
         &self,
         tenant_id: &str,
-    ) -> Result<std::sync::Arc<Vec<TrunkSummary>>, StoreError> {
+    ) -> Result<std::sync::Arc<Vec<OutboundTrunkSummary>>, StoreError> {
         let Some(cache) = self.list_cache.as_ref().filter(|_| !self.shares_database()) else {
-            return Ok(std::sync::Arc::new(self.query_trunk_list(tenant_id).await?));
+            return Ok(std::sync::Arc::new(
+                self.query_outbound_trunk_list(tenant_id).await?,
+            ));
         };
         if let Some(hit) = cache.get(tenant_id) {
             return Ok(hit);
         }
         let generation = cache.generation();
-        let list = std::sync::Arc::new(self.query_trunk_list(tenant_id).await?);
+        let list = std::sync::Arc::new(self.query_outbound_trunk_list(tenant_id).await?);
         cache.put(tenant_id, generation, list.clone());
         Ok(list)
     }
 
-    pub(crate) async fn query_trunk_list(
+    pub(crate) async fn query_outbound_trunk_list(
         &self,
         tenant_id: &str,
-    ) -> Result<Vec<TrunkSummary>, StoreError> {
+    ) -> Result<Vec<OutboundTrunkSummary>, StoreError> {
         let sql = format!(
             "SELECT id, name, trunk_type, created_at FROM trunks \
              WHERE tenant_id = $1 AND deleted_at IS NULL AND status <> '{}' \
