@@ -135,6 +135,12 @@ impl Services {
             .await?;
         let ip = self.bridge_public_ip()?;
         let domain = domain_name(ex.account_sid());
+        if trunkline_domain::HostName::domain("domain", &domain).is_err() {
+            return Err(ServiceError::field(
+                format!("{prefix}provider_account_id"),
+                format!("is an Exotel account whose account_sid cannot begin a SIP domain ({domain}), so its trunks cannot be automated; nothing was created"),
+            ));
+        }
         // The trunk as the bridge dials it: Exotel's SIP server is the account's domain
         // (seed 003's PBX settings), the bridge's default port unless one is given.
         let config = RawExotelConfig {
