@@ -72,6 +72,26 @@ pub struct ExotelConfigInput {
     auth_password: Option<String>,
 }
 
+/// `trunk_config` of a trunk trunkline makes at the provider from a provider account (no
+/// address or credentials): `twilio` takes `numbers`, `exotel` takes `exotel_number` (and
+/// optionally `sip_host`, `sip_port`).
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AutomatedTrunkConfigInput {
+    /// A provider account of this API key's account (`PA_…`).
+    provider_account_id: String,
+    /// twilio: E.164 numbers of the account, on no Twilio trunk yet.
+    #[schema(example = json!(["+15550100000"]))]
+    numbers: Option<Vec<String>>,
+    /// exotel: an ExoPhone of the account (E.164, or `0XXXXXXXXXX`).
+    #[schema(example = "+918044319240")]
+    exotel_number: Option<String>,
+    /// exotel: overrides `<account_sid>.pstn.exotel.com`.
+    sip_host: Option<String>,
+    /// exotel: 1–65535; overrides the bridge's default.
+    sip_port: Option<u16>,
+}
+
 /// `trunk_config`: its shape follows `trunk_type` (the JSON carries no tag of its own).
 #[derive(Serialize, ToSchema)]
 #[allow(dead_code)]
@@ -79,6 +99,7 @@ pub struct ExotelConfigInput {
 pub enum TrunkConfigInput {
     Sip(SipTrunkConfigInput),
     Exotel(ExotelConfigInput),
+    Automated(AutomatedTrunkConfigInput),
 }
 
 #[derive(Debug, Serialize, ToSchema)]

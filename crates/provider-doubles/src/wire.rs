@@ -182,6 +182,8 @@ pub struct Recorded {
 #[derive(Default)]
 pub(crate) struct Faults {
     queue: VecDeque<Fault>,
+    /// Faults for the next request whose path ends with the given text (one each).
+    on_path: Vec<(String, Fault)>,
     standing: Option<Fault>,
     latency: Duration,
 }
@@ -200,6 +202,12 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Core {
     pub(crate) fn push_fault(&self, f: Fault) {
         lock(&self.faults).queue.push_back(f);
+    }
+
+    /// The next request whose path ends with `suffix` answers `f` (a step part-way through a
+    /// sequence of calls).
+    pub(crate) fn push_fault_on(&self, suffix: &str, f: Fault) {
+        lock(&self.faults).on_path.push((suffix.to_owned(), f));
     }
 
     pub(crate) fn set_fault(&self, f: Option<Fault>) {
@@ -229,8 +237,15 @@ impl Core {
     ) -> Response {
         let (fault, latency) = {
             let mut f = lock(&self.faults);
+            let targeted = f
+                .on_path
+                .iter()
+                .position(|(suffix, _)| ex.path.ends_with(suffix.as_str()))
+                .map(|i| f.on_path.remove(i).1);
             (
-                f.queue.pop_front().or_else(|| f.standing.clone()),
+                targeted
+                    .or_else(|| f.queue.pop_front())
+                    .or_else(|| f.standing.clone()),
                 f.latency,
             )
         };

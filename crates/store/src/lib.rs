@@ -30,6 +30,7 @@ mod open;
 mod outbound_trunks;
 mod outbox;
 mod provider_accounts;
+mod provider_trunk_sids;
 mod provider_trunks;
 mod quota_counts;
 mod resource;

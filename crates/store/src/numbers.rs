@@ -13,7 +13,7 @@ pub struct NumberRow {
     pub assistant_id: String,
     /// `inbound`, `outbound` or `both`.
     pub direction: String,
-    /// `creating` or `active`.
+    /// `creating`, `active`, or `failed` (a failed setup whose undo did not finish).
     pub status: String,
     pub outbound_trunk_id: Option<String>,
     pub inbound_trunk_id: Option<String>,
@@ -113,6 +113,40 @@ impl Store {
         );
         Ok(sqlx::query_as(&sql)
             .bind(tenant_id)
+            .fetch_all(&self.pool)
+            .await?)
+    }
+
+    /// The tenant's live setup that made trunk or rule `id` (one of its parts), if any.
+    pub async fn number_made(
+        &self,
+        tenant_id: &str,
+        id: &str,
+    ) -> Result<Option<NumberRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM numbers WHERE tenant_id = $1 AND deleted_at IS NULL \
+             AND (outbound_trunk_id = $2 OR inbound_trunk_id = $2 OR dispatch_rule_id = $2)"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(tenant_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Every tenant's live setups still `creating` (or `failed`: its undo did not finish) that
+    /// began before `created_before`: left by a crash or an outage mid-setup, for the
+    /// reconciler to undo.
+    pub async fn unfinished_numbers(
+        &self,
+        created_before: i64,
+    ) -> Result<Vec<NumberRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM numbers WHERE deleted_at IS NULL \
+             AND status <> 'active' AND created_at < $1 ORDER BY created_at, id"
+        );
+        Ok(sqlx::query_as(&sql)
+            .bind(created_before)
             .fetch_all(&self.pool)
             .await?)
     }

@@ -1,7 +1,7 @@
 //! `serve`'s settings for the carriers' APIs (base URLs, overridable so that tests and staging
 //! point at doubles) and for their webhooks.
 
-use crate::parse::{invalid, number};
+use crate::parse::{invalid, number, socket_addr};
 use clap::Args;
 use trunkline_core::provider_accounts::ProviderSettings;
 use trunkline_providers::twilio::TwilioUrls;
@@ -82,6 +82,11 @@ pub struct ProviderArgs {
     #[arg(long, env = "TRUNKLINE_TWILIO_WEBHOOKS_PER_MINUTE", default_value_t = 600,
           value_parser = number("TRUNKLINE_TWILIO_WEBHOOKS_PER_MINUTE", "a whole number", 1u32, 1_000_000, "600"))]
     pub twilio_webhooks_per_minute: u32,
+    /// The bridge's public ip:port (the bridge's own setting, read here too): the IP
+    /// whitelisted on the vSIP trunks made at Exotel.
+    #[arg(long = "bridge-public-address", env = "TRUNKLINE_BRIDGE_PUBLIC_ADDRESS",
+          value_parser = socket_addr("TRUNKLINE_BRIDGE_PUBLIC_ADDRESS --bridge-public-address", "203.0.113.7:5070"))]
+    pub bridge_public_address: Option<std::net::SocketAddr>,
 }
 
 impl ProviderArgs {
@@ -96,6 +101,7 @@ impl ProviderArgs {
             public_url: self.public_url.clone(),
             livekit_sip_uri: self.livekit_sip_uri.clone(),
             webhooks_per_minute: self.twilio_webhooks_per_minute,
+            bridge_public_address: self.bridge_public_address,
             ..ProviderSettings::default()
         }
     }

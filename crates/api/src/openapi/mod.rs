@@ -88,6 +88,7 @@ use utoipa::{Modify, OpenApi};
         crate::wire::PatchTrunk,
         crate::wire::TrunkConfigInput,
         crate::wire::SipTrunkConfigInput,
+        crate::wire::AutomatedTrunkConfigInput,
         crate::wire::ExotelConfigInput,
         crate::wire::CreatedTrunk,
         crate::wire::TrunkListItem,

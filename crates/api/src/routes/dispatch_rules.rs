@@ -366,6 +366,7 @@ pub async fn patch_dispatch_rule(
         (status = 200, description = "Deleted", body = Envelope<DeletedDispatchRule>),
         (status = 401, description = "Invalid or missing API key"),
         (status = 404, description = "No such dispatch rule for this account (or already deleted)"),
+        (status = 409, description = "A number setup (POST /numbers) made this rule: DELETE /numbers/{id} removes it"),
         (status = 502, description = "LiveKit failed"),
         (status = 503, description = "LiveKit unreachable; nothing was changed")))]
 pub async fn delete_dispatch_rule(
@@ -374,6 +375,7 @@ pub async fn delete_dispatch_rule(
     RulePath(id): RulePath,
 ) -> Result<Response, ApiError> {
     let row = owned(&state, &tenant, &id).await?;
+    state.refuse_number_part(&tenant.id, &row.id).await?;
     if !state.provisioner.delete_rule(&row).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
     }

@@ -376,7 +376,7 @@ pub async fn patch_inbound_trunk(
         (status = 200, description = "Deleted", body = Envelope<DeletedInboundTrunk>),
         (status = 401, description = "Invalid or missing API key"),
         (status = 404, description = "No such inbound trunk for this account (or already deleted)"),
-        (status = 409, description = "A dispatch rule names this trunk"),
+        (status = 409, description = "A dispatch rule names this trunk, or a number setup (POST /numbers) made it"),
         (status = 502, description = "LiveKit failed"),
         (status = 503, description = "LiveKit unreachable; nothing was changed")))]
 pub async fn delete_inbound_trunk(
@@ -385,7 +385,9 @@ pub async fn delete_inbound_trunk(
     TrunkPath(id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_inbound_trunk(&state, &tenant, &id).await?;
-    // A dispatch rule naming the trunk refuses the delete before anything goes.
+    // A dispatch rule naming the trunk, or a number setup that made it, refuses the delete
+    // before anything goes.
+    state.refuse_number_part(&tenant.id, &row.id).await?;
     state.provisioner.check_inbound_deletable(&row).await?;
     state.delete_inbound_provider_side(&row).await?;
     if !state.provisioner.delete_inbound(&row).await? {

@@ -103,6 +103,7 @@ pub async fn update(
         (status = 200, description = "Deleted", body = Envelope<DeletedTrunk>),
         (status = 401, description = "Missing, unknown or revoked API key", body = Envelope<Option<String>>),
         (status = 404, description = "No such trunk for this account (or already deleted)", body = Envelope<Option<String>>),
+        (status = 409, description = "A number setup (POST /numbers) made this trunk: DELETE /numbers/{id} removes it", body = Envelope<Option<String>>),
         (status = 502, description = "LiveKit failed", body = Envelope<Option<String>>),
         (status = 503, description = "LiveKit unreachable; nothing was changed", body = Envelope<Option<String>>)))]
 pub async fn remove(

@@ -69,9 +69,10 @@ pub(crate) fn check_target(state: &AppState, config: &TrunkConfig) -> Result<(),
         (status = 200, description = "Trunk created", body = Envelope<CreatedTrunk>),
         (status = 400, description = "Invalid input, or LiveKit refused it", body = Envelope<ErrorData>),
         (status = 401, description = "Invalid or missing API key"),
+        (status = 409, description = "With provider_account_id: a number is already on a provider trunk"),
         (status = 429, description = "A quota of this account is reached (data names it); nothing was created", body = Envelope<serde_json::Value>),
-        (status = 502, description = "LiveKit refused trunkline's credentials or failed"),
-        (status = 503, description = "LiveKit unreachable")))]
+        (status = 502, description = "LiveKit (or the provider) refused trunkline's credentials or failed"),
+        (status = 503, description = "LiveKit (or the provider) unreachable, or a setting automated trunks need is not set; nothing was created")))]
 pub async fn create_outbound_trunk(
     State(state): State<AppState>,
     tenant: Tenant,
@@ -324,6 +325,7 @@ pub async fn patch_trunk(
         (status = 200, description = "Deleted", body = Envelope<DeletedTrunk>),
         (status = 401, description = "Invalid or missing API key"),
         (status = 404, description = "No such trunk for this account (or already deleted)"),
+        (status = 409, description = "A number setup (POST /numbers) made this trunk: DELETE /numbers/{id} removes it"),
         (status = 502, description = "LiveKit failed"),
         (status = 503, description = "LiveKit unreachable; nothing was changed")))]
 pub async fn delete_trunk(
@@ -332,6 +334,7 @@ pub async fn delete_trunk(
     TrunkPath(trunk_id): TrunkPath,
 ) -> Result<Response, ApiError> {
     let row = owned_outbound_trunk(&state, &tenant, &trunk_id).await?;
+    state.refuse_number_part(&tenant.id, &row.id).await?;
     state.delete_provider_side(&row).await?;
     if !state.provisioner.delete(&row).await? {
         return Err(ApiError::NotFound(NOT_FOUND));
@@ -351,6 +354,7 @@ pub async fn delete_trunk(
         (status = 200, description = "Deleted", body = Envelope<DeletedTrunk>),
         (status = 401, description = "Invalid or missing API key"),
         (status = 404, description = "No such trunk for this account (or already deleted)"),
+        (status = 409, description = "A number setup (POST /numbers) made this trunk: DELETE /numbers/{id} removes it"),
         (status = 503, description = "LiveKit unreachable; nothing was changed")))]
 pub async fn deactivate_trunk(
     state: State<AppState>,

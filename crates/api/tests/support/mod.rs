@@ -12,6 +12,7 @@ use trunkline_livekit::{LiveKitClient, LiveKitConfig};
 
 pub mod call_fixture;
 pub mod env;
+pub mod exotel_fixture;
 pub mod inbound_fixture;
 pub mod log_capture;
 pub mod provider_fixture;

@@ -10,7 +10,9 @@ use trunkline_core::provider_accounts::ProviderSettings;
 
 pub const TW_SID: &str = "AC0123456789abcdef0123456789abcdef";
 pub const TW_TOKEN: &str = "twilio-auth-token-0123456789abcdef";
-pub const EX_SID: &str = "acme_corp1";
+/// Letters and digits, as Exotel account SIDs are: the SID is the first label of the trunk's SIP
+/// domain (`<sid>.pstn.exotel.com`).
+pub const EX_SID: &str = "acmecorp1";
 pub const EX_KEY: &str = "exotel-api-key-7f3a";
 pub const EX_TOKEN: &str = "exotel-api-token-5c1e9d";
 pub const TX_KEY: &str = "KEY0123456789TELNYXSECRET";

@@ -28,6 +28,9 @@ pub struct ProviderSettings {
     pub livekit_sip_uri: Option<String>,
     /// Verified Twilio webhook requests each account may make a minute, per instance.
     pub webhooks_per_minute: u32,
+    /// `TRUNKLINE_BRIDGE_PUBLIC_ADDRESS` (the bridge's own setting): the address whitelisted
+    /// on the vSIP trunks trunkline makes at Exotel.
+    pub bridge_public_address: Option<std::net::SocketAddr>,
 }
 
 impl Default for ProviderSettings {
@@ -49,6 +52,7 @@ impl Default for ProviderSettings {
             public_url: None,
             livekit_sip_uri: None,
             webhooks_per_minute: 600,
+            bridge_public_address: None,
         }
     }
 }

@@ -4,8 +4,10 @@
 //! trunkline trunk uses each.
 
 pub mod connect;
+pub mod exotel_trunks;
 pub mod input;
 pub mod numbers;
+mod side_view;
 pub mod sides;
 pub mod telnyx_trunks;
 pub mod twilio_converge;

@@ -1,4 +1,5 @@
-//! `POST /numbers`: one number of a Twilio or Telnyx account set up end to end in one call.
+//! `POST /numbers`: one number of a Twilio or Telnyx account (or, outbound
+//! only, an Exotel account) set up end to end in one call.
 //! For `outbound`, a trunk automated at the provider; for `inbound`, an inbound trunk
 //! automated at the provider and a dispatch rule sending the number's calls to the
 //! assistant's agent; for `both`, the outbound trunk is asked to serve the inbound calls too:
@@ -46,7 +47,7 @@ pub struct NumberSetup {
     /// The dispatch rule to the assistant's agent (`SDR_…`), for `inbound` and `both`.
     pub dispatch_rule_id: Option<String>,
     /// The provider side (Twilio: trunk sid, domain, origination URL; Telnyx: connection,
-    /// profile); null while none is recorded.
+    /// profile; Exotel: trunk sid, whitelisted IP); null while none is recorded.
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub provider: Option<ProviderSide>,
     /// The inbound trunk's own provider side, where it has one apart from the outbound
@@ -203,6 +204,29 @@ impl Services {
         let numbers = std::slice::from_ref(&req.number);
         let outbound = req.direction != "inbound";
         let inbound = req.direction != "outbound";
+        if self
+            .is_exotel_account(&row.tenant_id, &req.account_id)
+            .await?
+        {
+            if inbound {
+                return Err(ServiceError::field(
+                    "direction",
+                    "must be \"outbound\" for an Exotel account: Exotel routes a number's calls to a trunk only through a Flow made in its dashboard (see the README's Exotel section for the console steps)",
+                ));
+            }
+            let target = super::exotel_trunks::BridgeTarget {
+                sip_host: None,
+                sip_port: None,
+                prefix: "",
+                number_field: "number",
+            };
+            let (created, _) = self
+                .create_exotel_outbound(&row.tenant_id, &name, &req.account_id, &req.number, target)
+                .await?;
+            row.outbound_trunk_id = Some(created.id);
+            self.store.update_number(row).await?;
+            return Ok(());
+        }
         // Whether the outbound trunk's provider side also routes the number's inbound calls.
         let mut routed = false;
         if outbound {
@@ -283,6 +307,16 @@ impl Services {
         Ok(())
     }
 
+    /// Whether `account_id` is one of the tenant's Exotel accounts (an unknown id is left to
+    /// the Twilio path, which names the field).
+    async fn is_exotel_account(&self, tenant_id: &str, account_id: &str) -> ServiceResult<bool> {
+        Ok(self
+            .store
+            .get_provider_account(tenant_id, account_id)
+            .await?
+            .is_some_and(|a| a.provider == "exotel"))
+    }
+
     /// Removes the parts a setup records, in reverse order of making. Stops at the first
     /// failure (its error), leaving the rest for a later delete.
     async fn remove_parts(&self, row: &NumberRow) -> ServiceResult<()> {
@@ -305,6 +339,56 @@ impl Services {
             }
         }
         Ok(())
+    }
+
+    /// Refuses the delete of a trunk or rule a number setup made (409): the setup would be
+    /// left `active` with a part gone. `DELETE /numbers/{id}` removes it with the rest.
+    pub async fn refuse_number_part(&self, tenant_id: &str, id: &str) -> ServiceResult<()> {
+        match self.store.number_made(tenant_id, id).await? {
+            Some(n) => Err(ServiceError::Conflict(format!(
+                "{id} is part of the setup of {} ({}): delete that with DELETE /numbers/{}, which removes exactly what it made",
+                n.number, n.id, n.id
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// Undoes the setups a crash (or an outage during a failed setup's undo) left `creating`
+    /// or `failed` for longer than a create may take: the parts they recorded are removed,
+    /// then the setup. One whose removal fails stays `failed`, retried next pass. Returns how
+    /// many were retired and how many failed.
+    pub async fn retire_unfinished_numbers(&self) -> (usize, usize) {
+        let grace = self.provisioner.pending_grace().as_micros() as i64;
+        let rows = match self.store.unfinished_numbers(now_micros() - grace).await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "unfinished number setups could not be read");
+                return (0, 1);
+            }
+        };
+        let (mut retired, mut failed) = (0, 0);
+        for mut row in rows {
+            match self.remove_parts(&row).await {
+                Ok(()) => {
+                    if let Err(e) = self.store.delete_number(&row.tenant_id, &row.id).await {
+                        tracing::warn!(number_id = %row.id, error = %e, "unfinished number setup not forgotten; retried next pass");
+                        failed += 1;
+                        continue;
+                    }
+                    tracing::info!(number_id = %row.id, number = %row.number, "retired an unfinished number setup and the parts it had made");
+                    retired += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(number_id = %row.id, error = %e, "could not undo an unfinished number setup; retried next pass");
+                    if row.status != "failed" {
+                        row.status = "failed".into();
+                        let _ = self.store.update_number(&row).await;
+                    }
+                    failed += 1;
+                }
+            }
+        }
+        (retired, failed)
     }
 
     async fn number_view(&self, row: &NumberRow) -> ServiceResult<NumberSetup> {

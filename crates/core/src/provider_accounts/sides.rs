@@ -8,11 +8,11 @@
 //! or delete at the provider are all repaired the same way as LiveKit's objects.
 
 use super::connect::{service_error, AccountClient};
-use crate::provisioning::provider_side::{twilio_domain, TELNYX_SIP_ADDRESS};
-use crate::provisioning::{Created, ProviderSideConfig};
+use super::side_view::side;
+pub use super::side_view::{ProviderIds, ProviderSide};
+use crate::provisioning::{Created, ExotelSideConfig, ProviderSideConfig};
 use crate::records;
 use crate::{ServiceError, ServiceResult, Services};
-use serde::Serialize;
 use serde_json::{Map, Value};
 use trunkline_domain::inbound::InboundTrunkConfig;
 use trunkline_domain::trunk::validate_numbers;
@@ -21,79 +21,6 @@ use trunkline_store::{InboundTrunkRow, OutboundTrunkRow, ProviderAccountRow, Pro
 
 /// The providers whose trunks trunkline makes from an account.
 const AUTOMATED: [&str; 2] = ["twilio", "telnyx"];
-
-/// The provider side of a trunk as `GET /sip/trunks/{id}` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct ProviderSide {
-    pub provider: String,
-    pub provider_account_id: String,
-    /// trunkline's id of the provider side (`PT_…`), carried in the provider objects' names.
-    pub provider_trunk_id: String,
-    /// `provisioned`; `unprovisioned` while the provider cannot be reached (or before the
-    /// first pass after an upgrade); `error` when the provider refused the configuration.
-    pub status: String,
-    /// Why the provider side is not `provisioned`.
-    pub last_error: Option<String>,
-    /// The provider's ids of what trunkline made there.
-    #[serde(flatten)]
-    pub ids: ProviderIds,
-    pub numbers: Vec<String>,
-    /// Where the provider sends the numbers' calls (LiveKit's SIP endpoint), for an inbound
-    /// trunk.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub origination_url: Option<String>,
-}
-
-/// The provider's ids of a provider side, as each provider names them.
-#[derive(Debug, Clone, Serialize)]
-#[serde(untagged)]
-pub enum ProviderIds {
-    Twilio {
-        twilio_trunk_sid: Option<String>,
-        credential_list_sid: Option<String>,
-        /// The termination domain LiveKit dials (derived from the trunk's sid).
-        domain_name: Option<String>,
-    },
-    Telnyx {
-        /// The credential connection (outbound) or FQDN connection (inbound).
-        telnyx_connection_id: Option<String>,
-        /// `credential` or `fqdn`.
-        connection_type: &'static str,
-        /// The outbound voice profile linked to a credential connection.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        outbound_voice_profile_id: Option<String>,
-        /// The FQDN record of an FQDN connection (LiveKit's SIP endpoint).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        fqdn_id: Option<String>,
-        /// Where LiveKit's outbound trunk sends calls (`sip.telnyx.com`), outbound only.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        sip_address: Option<String>,
-    },
-}
-
-impl ProviderIds {
-    fn of(provider: &str, row: &ProviderTrunkRow, config: &ProviderSideConfig) -> Self {
-        match provider {
-            "telnyx" => {
-                let outbound = !config.username.is_empty();
-                // The object hung on the connection, recorded after each sync.
-                let hung = row.credential_list_sid.clone();
-                ProviderIds::Telnyx {
-                    telnyx_connection_id: row.provider_trunk_sid.clone(),
-                    connection_type: if outbound { "credential" } else { "fqdn" },
-                    outbound_voice_profile_id: if outbound { hung.clone() } else { None },
-                    fqdn_id: if outbound { None } else { hung },
-                    sip_address: outbound.then(|| TELNYX_SIP_ADDRESS.to_owned()),
-                }
-            }
-            _ => ProviderIds::Twilio {
-                twilio_trunk_sid: row.provider_trunk_sid.clone(),
-                credential_list_sid: row.credential_list_sid.clone(),
-                domain_name: row.provider_trunk_sid.as_deref().map(twilio_domain),
-            },
-        }
-    }
-}
 
 impl Services {
     /// Makes an automated outbound trunk from `trunk_config`
@@ -105,6 +32,11 @@ impl Services {
         trunk_type: &str,
         trunk_config: Map<String, Value>,
     ) -> ServiceResult<(Created, ProviderSide)> {
+        if trunk_type == "exotel" {
+            return self
+                .create_exotel_trunk(tenant_id, name, trunk_config)
+                .await;
+        }
         let mut errors = ValidationErrors::default();
         for k in trunk_config.keys() {
             if !["provider_account_id", "numbers"].contains(&k.as_str()) {
@@ -224,6 +156,24 @@ impl Services {
             .provisioner
             .create_side(tenant_id, name, &account.id, client, side_config)
             .await?;
+        self.with_made_side(tenant_id, account, client, made, livekit)
+            .await
+    }
+
+    /// Given the provider side `made` (already recorded), makes the LiveKit side as
+    /// [`Self::with_side`] does (for a provider whose side has its own create: Exotel).
+    pub(super) async fn with_made_side<F, Fut>(
+        &self,
+        tenant_id: &str,
+        account: &ProviderAccountRow,
+        client: &AccountClient,
+        made: Created,
+        livekit: F,
+    ) -> ServiceResult<(Created, ProviderSide)>
+    where
+        F: FnOnce(ProviderTrunkRow) -> Fut,
+        Fut: std::future::Future<Output = ServiceResult<Created>>,
+    {
         let side_row = self
             .store
             .provider_trunks()
@@ -308,6 +258,9 @@ impl Services {
         name: &str,
         config: &TrunkConfig,
     ) -> ServiceResult<()> {
+        if ExotelSideConfig::is(side_row) {
+            return self.update_exotel_trunk(row, name, config).await;
+        }
         let TrunkConfig::Sip(new) = config else {
             return Err(ServiceError::internal("an automated trunk that is not SIP"));
         };
@@ -347,19 +300,31 @@ impl Services {
         prefix: &str,
     ) -> ServiceResult<(ProviderAccountRow, AccountClient)> {
         let field = format!("{prefix}provider_account_id");
+        let (account, client) = self.account_client(tenant_id, account_id, &field).await?;
+        if !AUTOMATED.contains(&account.provider.as_str()) {
+            return Err(not_automated(&account.provider, prefix));
+        }
+        Ok((account, client))
+    }
+
+    /// The tenant's account `account_id` (any provider) and its client; a 400 naming
+    /// `field` otherwise.
+    pub(super) async fn account_client(
+        &self,
+        tenant_id: &str,
+        account_id: &str,
+        field: &str,
+    ) -> ServiceResult<(ProviderAccountRow, AccountClient)> {
         let account = self
             .store
             .get_provider_account(tenant_id, account_id)
             .await?
             .ok_or_else(|| {
                 ServiceError::field(
-                    &field,
+                    field,
                     "is not a provider account of this API key's account (GET /provider-accounts lists them)",
                 )
             })?;
-        if !AUTOMATED.contains(&account.provider.as_str()) {
-            return Err(not_automated(&account.provider, prefix));
-        }
         let creds = self.open_credentials(&account)?;
         let client = self
             .providers
@@ -572,24 +537,13 @@ impl Services {
 
 /// The 400 for an account whose provider's trunks trunkline does not make.
 fn not_automated(provider: &str, prefix: &str) -> ServiceError {
+    let what = if provider == "exotel" {
+        "an outbound trunk from an Exotel account takes trunk_type \"exotel\"; inbound calls are not automated at Exotel (see the README's provider automation section for the console steps)"
+    } else {
+        "trunks are automated at Twilio, Telnyx and (outbound, trunk_type \"exotel\") Exotel only (see the README's provider automation section for the console steps)"
+    };
     ServiceError::field(
         format!("{prefix}provider_account_id"),
-        format!(
-            "is a {provider} account: trunks are automated at Twilio and Telnyx only so far (see the README's provider automation section for the console steps)"
-        ),
+        format!("is a {provider} account: {what}"),
     )
-}
-
-pub(super) fn side(provider: &str, row: &ProviderTrunkRow) -> ProviderSide {
-    let config = ProviderSideConfig::of(row).unwrap_or_default();
-    ProviderSide {
-        provider: provider.to_owned(),
-        provider_account_id: row.account_id.clone(),
-        provider_trunk_id: row.id.clone(),
-        status: row.status.to_string(),
-        last_error: row.last_error.clone(),
-        ids: ProviderIds::of(provider, row, &config),
-        numbers: config.numbers,
-        origination_url: config.origination,
-    }
 }

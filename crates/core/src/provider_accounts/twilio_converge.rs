@@ -1,5 +1,5 @@
 //! The converge pass of the provider side of automated trunks: for every account with
-//! provider trunks (Twilio, Telnyx), the engine (`provisioning::provider_side`) recreates trunks deleted out of
+//! provider trunks (Twilio, Telnyx, Exotel), the engine (`provisioning::provider_side`) recreates trunks deleted out of
 //! band (under a new domain, which LiveKit's trunk then follows), pushes drift back, removes
 //! objects naming deleted rows, and leaves every object trunkline did not make alone. An
 //! account whose provider cannot be reached shows `unprovisioned` on its trunks' provider side.
@@ -18,12 +18,18 @@ pub struct ConvergeReport {
     pub trunks: Counts,
     /// Accounts whose API could not be read this pass.
     pub unreachable: usize,
+    /// `POST /numbers` setups a crash left unfinished, undone this pass (and those whose
+    /// undo failed, retried next pass).
+    pub numbers_retired: usize,
+    pub numbers_failed: usize,
 }
 
 impl Services {
     /// One pass over every account's provider trunks.
     pub async fn converge_provider_trunks(&self) -> ConvergeReport {
         let mut report = ConvergeReport::default();
+        // First: an unfinished setup's parts are removed through their own delete paths.
+        (report.numbers_retired, report.numbers_failed) = self.retire_unfinished_numbers().await;
         let accounts = match self
             .store
             .provider_trunk_accounts(DELETED_WINDOW.as_micros() as i64)

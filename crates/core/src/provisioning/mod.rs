@@ -5,6 +5,8 @@
 mod approval;
 pub mod dispatch;
 mod engine;
+mod exotel_remote;
+pub mod exotel_side;
 pub mod inbound;
 mod kinds;
 pub mod livekit_info;
@@ -19,6 +21,8 @@ mod telnyx_object;
 mod telnyx_remote;
 mod twilio_remote;
 pub use approval::describe_numbers;
+pub use exotel_remote::trunk_name_for as exotel_trunk_name;
+pub use kinds::ExotelSideConfig;
 pub use kinds::ProviderSideConfig;
 
 pub use reconcile::{run_reconciler, Counts, ReconcileReport};
@@ -70,6 +74,11 @@ impl Provisioner {
     /// the bridge when one is configured.
     fn provisionable(&self, kind: TrunkType) -> bool {
         kind != TrunkType::Exotel || self.bridge.is_some()
+    }
+
+    /// How long a create may stay `pending` before the reconciler treats it as interrupted.
+    pub fn pending_grace(&self) -> std::time::Duration {
+        self.pending_grace
     }
 
     /// How long a create may stay `pending` before the reconciler treats it as interrupted.

@@ -99,7 +99,10 @@ impl Provisioner {
         on_side!(api, remote => {
             let kind = ProviderTrunks::<_>::of(&row.account_id);
             self.delete_resource(&kind, Some(remote), row).await
-        }, else Err(no_side()))
+        }, else match api {
+            AccountClient::Exotel(client) => self.delete_exotel_side(row, client).await,
+            _ => Err(no_side()),
+        })
     }
 
     /// One pass over one account: the engine converges its provider trunks, marked objects
@@ -113,7 +116,12 @@ impl Provisioner {
         report: &mut Counts,
     ) -> Result<(), String> {
         on_side!(api, remote => self.converge_account_on(account_id, remote, report).await,
-            else Ok(()))
+        else match api {
+            AccountClient::Exotel(client) => {
+                self.converge_exotel_account(account_id, client, report).await
+            }
+            _ => Ok(()),
+        })
     }
 
     async fn converge_account_on<R: SideRemote>(
@@ -179,7 +187,10 @@ impl Provisioner {
         }
     }
 
-    async fn account_rows(&self, account_id: &str) -> Result<Vec<ProviderTrunkRow>, ServiceError> {
+    pub(super) async fn account_rows(
+        &self,
+        account_id: &str,
+    ) -> Result<Vec<ProviderTrunkRow>, ServiceError> {
         let mut rows = self.store.provider_trunks().all_live().await?;
         rows.retain(|r| r.account_id == account_id);
         Ok(rows)
@@ -187,7 +198,7 @@ impl Provisioner {
 
     /// The account's API could not be read: its provisioned trunks say so. The next pass
     /// that reaches it pushes each one again and clears the status.
-    async fn mark_unreachable(&self, account_id: &str, provider: &str, why: &str) {
+    pub(super) async fn mark_unreachable(&self, account_id: &str, provider: &str, why: &str) {
         let Ok(rows) = self.account_rows(account_id).await else {
             return;
         };

@@ -211,6 +211,12 @@ impl ExotelDouble {
         self.shared.core.push_fault(fault);
     }
 
+    /// The next request whose path ends with `suffix` (e.g. `/whitelisted-ips`) answers
+    /// `fault` instead: a failure part-way through a setup.
+    pub fn push_fault_on(&self, suffix: &str, fault: Fault) {
+        self.shared.core.push_fault_on(suffix, fault);
+    }
+
     pub fn set_fault(&self, fault: Option<Fault>) {
         self.shared.core.set_fault(fault);
     }

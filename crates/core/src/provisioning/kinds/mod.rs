@@ -12,11 +12,14 @@
 //! ids, so rules come after trunks and follow a trunk recreated in the same pass (their wanted
 //! object is computed afresh from the trunks' rows).
 
+mod exotel;
 mod inbound;
 mod outbound;
 mod provider;
 mod rules;
 
+pub use exotel::ExotelSideConfig;
+pub(super) use exotel::ExotelTrunks;
 pub(super) use inbound::InboundTrunks;
 pub(super) use outbound::OutboundTrunks;
 pub use provider::ProviderSideConfig;

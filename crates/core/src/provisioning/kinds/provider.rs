@@ -147,6 +147,33 @@ impl<O: SideObject> ConvergeKind for ProviderTrunks<O> {
     }
 }
 
+/// A new provider trunk row (any provider's kind), not yet linked to a trunk.
+pub(super) fn fresh_row(
+    id: String,
+    tenant_id: &str,
+    account_id: &str,
+    name: &str,
+    config: String,
+    secrets: String,
+    remote: bool,
+) -> ProviderTrunkRow {
+    ProviderTrunkRow::fresh(
+        NewProviderTrunk {
+            id,
+            tenant_id: tenant_id.to_owned(),
+            account_id: account_id.to_owned(),
+            trunk_id: None,
+            name: name.to_owned(),
+            config,
+            secrets,
+            provider_trunk_sid: None,
+            credential_list_sid: None,
+        },
+        super::initial_status(remote),
+        now_micros(),
+    )
+}
+
 /// The username and password of the LiveKit trunk a provider trunk serves.
 async fn linked_credential(
     p: &Provisioner,
@@ -188,20 +215,14 @@ impl<O: SideObject> RequestKind for ProviderTrunks<O> {
         };
         let stored = serde_json::to_string(config)
             .map_err(|e| ServiceError::internal(format!("provider trunk config: {e}")))?;
-        Ok(ProviderTrunkRow::fresh(
-            NewProviderTrunk {
-                id,
-                tenant_id: tenant_id.to_owned(),
-                account_id: self.account_id.clone(),
-                trunk_id: None,
-                name: name.to_owned(),
-                config: stored,
-                secrets,
-                provider_trunk_sid: None,
-                credential_list_sid: None,
-            },
-            super::initial_status(remote),
-            now_micros(),
+        Ok(fresh_row(
+            id,
+            tenant_id,
+            &self.account_id,
+            name,
+            stored,
+            secrets,
+            remote,
         ))
     }
 
