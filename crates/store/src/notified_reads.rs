@@ -222,13 +222,7 @@ impl Store {
         if self.fresh.is_none() {
             return Ok(None);
         }
-        let n = next_number(tx).await?;
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(format!("w:{n}"))
-            .execute(&mut **tx)
-            .await?;
-        Ok(Some(n))
+        Ok(Some(numbered(tx, "w").await?))
     }
 
     /// After the announced write `n` committed, before it is acknowledged: this instance's
@@ -275,13 +269,18 @@ impl Store {
     }
 }
 
-/// The next number, holding `sync_counter`'s row until commit so that numbers commit in order.
-async fn next_number(tx: &mut Transaction<'static, Any>) -> Result<i64, StoreError> {
-    Ok(
-        sqlx::query_scalar("UPDATE sync_counter SET n = n + 1 WHERE id = 1 RETURNING n")
-            .fetch_one(&mut **tx)
-            .await?,
-    )
+/// Takes the next number, holding `sync_counter`'s row until commit so that numbers commit
+/// in order, and announces it at commit as `kind` (`w` a write, `h` a heartbeat).
+async fn numbered(tx: &mut Transaction<'static, Any>, kind: &str) -> Result<i64, StoreError> {
+    let n: i64 = sqlx::query_scalar("UPDATE sync_counter SET n = n + 1 WHERE id = 1 RETURNING n")
+        .fetch_one(&mut **tx)
+        .await?;
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(CHANNEL)
+        .bind(format!("{kind}:{n}"))
+        .execute(&mut **tx)
+        .await?;
+    Ok(n)
 }
 
 /// Hears notifications; a lost connection (reconnected by the listener) drops the lease.
@@ -339,7 +338,7 @@ async fn renew(store: Store, reads: Arc<NotifiedReads>) {
 /// One renewal: a numbered heartbeat and the lease row, in one transaction.
 async fn renewal(store: &Store, me: &str, seen: i64) -> Result<i64, StoreError> {
     let mut tx = store.writer.begin().await?;
-    let n = next_number(&mut tx).await?;
+    let n = numbered(&mut tx, "h").await?;
     sqlx::query(&format!(
         "INSERT INTO serving_instances (id, until_micros, seen) VALUES ($1, {DB_NOW_MICROS} + $2, $3) \
          ON CONFLICT (id) DO UPDATE SET until_micros = EXCLUDED.until_micros, \
@@ -350,11 +349,6 @@ async fn renewal(store: &Store, me: &str, seen: i64) -> Result<i64, StoreError> 
     .bind(seen)
     .execute(&mut *tx)
     .await?;
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(CHANNEL)
-        .bind(format!("h:{n}"))
-        .execute(&mut *tx)
-        .await?;
     tx.commit().await?;
     Ok(n)
 }
